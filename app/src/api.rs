@@ -1,0 +1,136 @@
+//! Server functions and the data they return. Thin: each checks the caller's
+//! role, calls the domain and maps the result to what the page shows.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in person, as pages see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: String,
+    /// Already formatted, UTC: the browser and the server show the same text.
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub action_label: String,
+    pub target: Option<String>,
+    pub success: bool,
+    pub ip: Option<String>,
+    pub details: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPageData {
+    pub entries: Vec<AuditEntry>,
+    pub older: Option<String>,
+    /// (value, label) for the action filter.
+    pub actions: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingRow {
+    pub name: String,
+    pub value: String,
+    pub help: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsOverview {
+    pub rows: Vec<SettingRow>,
+    pub config_file: Option<String>,
+    pub version: String,
+}
+
+/// Who is signed in; `None` on the sign-in and setup pages.
+#[server(endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
+    Ok(crate::ssr::signed_in().map(|u| Me {
+        email: u.email,
+        display_name: u.display_name,
+        role: u.role.label().to_string(),
+    }))
+}
+
+/// Whether `/setup` still has work to do.
+#[server(endpoint = "setup_needed")]
+pub async fn setup_needed() -> Result<bool, ServerFnError> {
+    let services = crate::ssr::services()?;
+    services.accounts.needs_setup().await.map_err(crate::ssr::internal)
+}
+
+/// A page of the audit log, newest first.
+#[server(endpoint = "audit_events")]
+pub async fn audit_events(before: Option<String>, action: Option<String>) -> Result<AuditPageData, ServerFnError> {
+    use portcullis_domain::{audit::Action, store::AuditQuery, Role};
+    crate::ssr::require(Role::Viewer)?;
+    let services = crate::ssr::services()?;
+    let action = action.filter(|a| Action::parse(a).is_some());
+    let page = services
+        .store
+        .audit_page(&AuditQuery { before: before.filter(|b| !b.is_empty()), action, limit: 50 })
+        .await
+        .map_err(crate::ssr::internal)?;
+    let entries = page
+        .records
+        .into_iter()
+        .map(|r| AuditEntry {
+            action_label: Action::parse(&r.action).map(|a| a.label().to_string()).unwrap_or_else(|| r.action.clone()),
+            at: crate::ssr::format_time(r.at),
+            id: r.id,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            success: r.outcome == "success",
+            ip: r.ip,
+            details: if r.details == "{}" { String::new() } else { r.details },
+        })
+        .collect();
+    let actions = Action::ALL.iter().map(|a| (a.as_str().to_string(), a.label().to_string())).collect();
+    Ok(AuditPageData { entries, older: page.next_before, actions })
+}
+
+/// The settings the server runs with, secrets left out.
+#[server(endpoint = "console_settings")]
+pub async fn console_settings() -> Result<SettingsOverview, ServerFnError> {
+    use portcullis_domain::Role;
+    crate::ssr::require(Role::Viewer)?;
+    let s = &crate::ssr::services()?.settings;
+    let row = |name: &str, value: String, help: &str| SettingRow { name: name.into(), value, help: help.into() };
+    let rows = vec![
+        row("PORTCULLIS_LISTEN", s.listen.to_string(), "Address and port the server listens on."),
+        row(
+            "PORTCULLIS_PUBLIC_URL",
+            s.public_base(),
+            "The URL people and identity providers use to reach the console; redirect URIs are built from it.",
+        ),
+        row("PORTCULLIS_DATABASE_URL", s.database_url.clone(), "Where configuration and the directory are stored."),
+        row("PORTCULLIS_DATA_DIR", s.data_dir.display().to_string(), "Folder for the database and key files."),
+        row(
+            "PORTCULLIS_SESSION_IDLE_MINUTES",
+            (s.session_idle.as_secs() / 60).to_string(),
+            "A session unused this long ends.",
+        ),
+        row(
+            "PORTCULLIS_SESSION_LIFETIME_HOURS",
+            (s.session_lifetime.as_secs() / 3600).to_string(),
+            "A session ends this long after sign-in, used or not.",
+        ),
+        row(
+            "Secure cookies",
+            if s.secure_cookies() { "on (https)" } else { "off (http public URL)" }.into(),
+            "Follows the scheme of the public URL.",
+        ),
+    ];
+    Ok(SettingsOverview {
+        rows,
+        config_file: s.config_file.as_ref().map(|p| p.display().to_string()),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    })
+}

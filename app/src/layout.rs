@@ -1,0 +1,121 @@
+//! The console frame: header with the signed-in admin and Sign out, navigation, content.
+
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, A};
+
+use crate::api::whoami;
+
+/// (label, path, exact match)
+const NAV: [(&str, &str, bool); 5] = [
+    ("Identity providers", "/settings/identity-providers", false),
+    ("Directory", "/directory", false),
+    ("Policies", "/policies", false),
+    ("Audit log", "/audit", false),
+    ("Settings", "/settings", true),
+];
+
+#[component]
+pub fn ConsoleLayout() -> impl IntoView {
+    let me = Resource::new(|| (), |_| whoami());
+
+    view! {
+        <div class="min-h-full">
+            <header class="border-b border-slate-200 bg-slate-900 text-white">
+                <div class="mx-auto flex max-w-7xl items-center justify-between gap-4 px-4 py-3 sm:px-6">
+                    <a href="/" class="flex items-center gap-2 font-semibold tracking-tight">
+                        <span aria-hidden="true" class="grid h-7 w-7 place-items-center rounded bg-indigo-500 text-sm">
+                            "P"
+                        </span>
+                        "Portcullis"
+                    </a>
+                    <div class="flex items-center gap-3 text-sm">
+                        <Suspense fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                me.await
+                                    .ok()
+                                    .flatten()
+                                    .map(|me| {
+                                        view! {
+                                            <span class="hidden text-slate-300 sm:inline" data-testid="signed-in-as">
+                                                {me.email}
+                                                <span class="ml-2 rounded bg-slate-700 px-1.5 py-0.5 text-xs">
+                                                    {me.role}
+                                                </span>
+                                            </span>
+                                        }
+                                    })
+                            })}
+                        </Suspense>
+                        // A plain form: signing out works without JavaScript.
+                        <form method="post" action="/logout">
+                            <button
+                                type="submit"
+                                class="rounded-md bg-slate-700 px-3 py-1.5 font-medium hover:bg-slate-600 focus:outline-none focus:ring-2 focus:ring-indigo-400"
+                            >
+                                "Sign out"
+                            </button>
+                        </form>
+                    </div>
+                </div>
+            </header>
+            <div class="mx-auto flex max-w-7xl flex-col gap-6 px-4 py-6 sm:px-6 md:flex-row">
+                <nav aria-label="Main" class="md:w-56 md:shrink-0">
+                    <ul class="flex gap-1 overflow-x-auto md:flex-col">
+                        {NAV
+                            .into_iter()
+                            .map(|(label, href, exact)| {
+                                view! {
+                                    <li>
+                                        <A
+                                            href=href
+                                            exact=exact
+                                            attr:class="block whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-200 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700"
+                                        >
+                                            {label}
+                                        </A>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                </nav>
+                <main class="min-w-0 flex-1">
+                    <Outlet />
+                </main>
+            </div>
+        </div>
+    }
+}
+
+/// A page's title row.
+#[component]
+pub fn PageHeader(title: &'static str, #[prop(optional)] intro: Option<&'static str>) -> impl IntoView {
+    view! {
+        <leptos_meta::Title text=title />
+        <div class="mb-6">
+            <h1 class="text-2xl font-semibold tracking-tight">{title}</h1>
+            {intro.map(|intro| view! { <p class="mt-1 max-w-3xl text-sm text-slate-600">{intro}</p> })}
+        </div>
+    }
+}
+
+/// What an empty page will hold and what to do first.
+#[component]
+pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <section class="rounded-lg border border-dashed border-slate-300 bg-white p-8" data-testid="empty-state">
+            <h2 class="text-base font-semibold">{title}</h2>
+            <div class="mt-2 max-w-2xl space-y-2 text-sm text-slate-600">{children()}</div>
+        </section>
+    }
+}
+
+/// An error from a server function, shown in place of the content.
+#[component]
+pub fn ErrorNote(message: String) -> impl IntoView {
+    view! {
+        <p role="alert" class="rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-800">
+            {message}
+        </p>
+    }
+}

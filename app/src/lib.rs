@@ -1,0 +1,70 @@
+//! The Portcullis console: routes, layout and pages.
+//!
+//! Pages render on the server and hydrate in the browser. Sign-in, setup and
+//! sign-out are plain HTML forms handled by the server, so they work without
+//! JavaScript; data comes from server functions in [`api`].
+
+pub mod api;
+mod layout;
+pub mod messages;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_router::{
+    components::{ParentRoute, Route, Router, Routes},
+    path,
+};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en" class="h-full bg-slate-50">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="stylesheet" href="/pkg/portcullis.css" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="h-full text-slate-900 antialiased">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Set once the browser has hydrated the page; tests wait for it.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Title formatter=|page: String| format!("{page} · Portcullis") />
+        <div id="console" class="min-h-full" data-hydrated=move || hydrated.get().to_string()>
+            <Router>
+                <Routes fallback=pages::NotFound>
+                    <Route path=path!("/login") view=pages::login::LoginPage />
+                    <Route path=path!("/setup") view=pages::setup::SetupPage />
+                    <ParentRoute path=path!("") view=layout::ConsoleLayout>
+                        <Route path=path!("") view=pages::overview::Overview />
+                        <Route
+                            path=path!("/settings/identity-providers")
+                            view=pages::identity_providers::IdentityProviders
+                        />
+                        <Route path=path!("/directory") view=pages::directory::Directory />
+                        <Route path=path!("/policies") view=pages::policies::Policies />
+                        <Route path=path!("/audit") view=pages::audit::AuditLog />
+                        <Route path=path!("/settings") view=pages::settings::SettingsPage />
+                    </ParentRoute>
+                </Routes>
+            </Router>
+        </div>
+    }
+}

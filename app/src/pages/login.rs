@@ -1,0 +1,124 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::query_value;
+use crate::{api::setup_needed, messages::sign_in_error};
+
+/// `/login`: a plain form posted to the server, so it works without JavaScript.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let error = query_value("error");
+    let retry = query_value("retry");
+    let email = query_value("email");
+    let next = query_value("next");
+    let signed_out = query_value("signed_out");
+    let message = move || error.get().and_then(|code| sign_in_error(&code, retry.get().as_deref()));
+    let needs_setup = Resource::new(|| (), |_| setup_needed());
+
+    view! {
+        <Title text="Sign in" />
+        <AuthCard title="Sign in to Portcullis">
+            <Show when=move || signed_out.get().is_some()>
+                <p role="status" class="mb-4 rounded-md bg-green-50 p-3 text-sm text-green-800">
+                    "You are signed out."
+                </p>
+            </Show>
+            {move || {
+                message()
+                    .map(|m| {
+                        view! {
+                            <p role="alert" class="mb-4 rounded-md bg-red-50 p-3 text-sm text-red-800">
+                                {m}
+                            </p>
+                        }
+                    })
+            }}
+            <form method="post" action="/login" class="space-y-4">
+                <input type="hidden" name="next" prop:value=move || next.get().unwrap_or_default() />
+                <Field label="Email" name="email" kind="email" autocomplete="username" value=email />
+                <Field label="Password" name="password" kind="password" autocomplete="current-password" />
+                <SubmitButton label="Sign in" />
+            </form>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    (needs_setup.await == Ok(true))
+                        .then(|| {
+                            view! {
+                                <p class="mt-6 text-sm text-slate-600">
+                                    "No admin exists yet. "
+                                    <a href="/setup" class="font-medium text-indigo-700 underline">
+                                        "Set up Portcullis"
+                                    </a>
+                                    " with the setup token from the server's log."
+                                </p>
+                            }
+                        })
+                })}
+            </Suspense>
+        </AuthCard>
+    }
+}
+
+/// The centred card of the sign-in and setup pages.
+#[component]
+pub fn AuthCard(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <main class="flex min-h-full items-center justify-center px-4 py-12">
+            <div class="w-full max-w-md">
+                <div class="mb-6 flex items-center gap-2 text-lg font-semibold">
+                    <span aria-hidden="true" class="grid h-8 w-8 place-items-center rounded bg-indigo-600 text-white">
+                        "P"
+                    </span>
+                    "Portcullis"
+                </div>
+                <div class="rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
+                    <h1 class="mb-4 text-xl font-semibold">{title}</h1>
+                    {children()}
+                </div>
+            </div>
+        </main>
+    }
+}
+
+/// A labelled input. The label's text is what people and tests look for.
+#[component]
+pub fn Field(
+    label: &'static str,
+    name: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional)] value: Option<Memo<Option<String>>>,
+    #[prop(optional)] help: Option<&'static str>,
+    #[prop(default = true)] required: bool,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    view! {
+        <div>
+            <label for=id.clone() class="block text-sm font-medium text-slate-700">
+                {label}
+            </label>
+            <input
+                id=id
+                name=name
+                type=kind
+                required=required
+                autocomplete=autocomplete
+                value=move || value.and_then(|v| v.get()).unwrap_or_default()
+                class="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200"
+            />
+            {help.map(|h| view! { <p class="mt-1 text-xs text-slate-500">{h}</p> })}
+        </div>
+    }
+}
+
+#[component]
+pub fn SubmitButton(label: &'static str) -> impl IntoView {
+    view! {
+        <button
+            type="submit"
+            class="w-full rounded-md bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-400 focus:ring-offset-2"
+        >
+            {label}
+        </button>
+    }
+}

@@ -1,0 +1,64 @@
+use leptos::prelude::*;
+
+use super::error_text;
+use crate::{
+    api::console_settings,
+    layout::{ErrorNote, PageHeader},
+};
+
+/// `/settings`: what the server runs with. Changed through `PORTCULLIS_*` variables or `portcullis.toml`.
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let settings = Resource::new(|| (), |_| console_settings());
+    view! {
+        <PageHeader
+            title="Settings"
+            intro="The settings this server started with. Change them with PORTCULLIS_* environment variables or portcullis.toml, then restart."
+        />
+        <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match settings.await {
+                    Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
+                    Ok(s) => {
+                        view! {
+                            <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+                                <table class="min-w-full divide-y divide-slate-200 text-sm">
+                                    <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+                                        <tr>
+                                            <th scope="col" class="px-4 py-2">"Setting"</th>
+                                            <th scope="col" class="px-4 py-2">"Value"</th>
+                                            <th scope="col" class="px-4 py-2">"Meaning"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody class="divide-y divide-slate-100">
+                                        {s
+                                            .rows
+                                            .into_iter()
+                                            .map(|r| {
+                                                view! {
+                                                    <tr>
+                                                        <td class="px-4 py-2 font-mono text-xs">{r.name}</td>
+                                                        <td class="px-4 py-2 font-mono text-xs break-all">{r.value}</td>
+                                                        <td class="px-4 py-2 text-slate-600">{r.help}</td>
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                            <p class="mt-3 text-xs text-slate-500">
+                                {match s.config_file {
+                                    Some(f) => format!("Settings file: {f}. "),
+                                    None => "No settings file is in use. ".to_string(),
+                                }}
+                                {format!("Portcullis {}", s.version)}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,67 @@
+//! Server-side glue for server functions: the services, the caller, role checks.
+
+use std::sync::Arc;
+
+use http::{request::Parts, StatusCode};
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+use portcullis_domain::{Accounts, Role, Settings, SignedIn, Store};
+
+/// What server functions work with; the server provides it as context.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub accounts: Accounts,
+}
+
+pub fn services() -> Result<Services, ServerFnError> {
+    use_context::<Services>().ok_or_else(|| ServerFnError::new("server misconfigured: no services in context"))
+}
+
+/// The signed-in person, as resolved from the session cookie by the server's middleware.
+pub fn signed_in() -> Option<SignedIn> {
+    use_context::<Parts>().and_then(|parts| parts.extensions.get::<SignedIn>().cloned())
+}
+
+/// The caller, if they hold `role` or better; else 401/403 with a plain message.
+pub fn require(role: Role) -> Result<SignedIn, ServerFnError> {
+    let set_status = |status| {
+        if let Some(response) = use_context::<ResponseOptions>() {
+            response.set_status(status);
+        }
+    };
+    match signed_in() {
+        None => {
+            set_status(StatusCode::UNAUTHORIZED);
+            Err(ServerFnError::new("Your session has ended. Sign in again."))
+        }
+        Some(user) if user.role < role => {
+            set_status(StatusCode::FORBIDDEN);
+            Err(ServerFnError::new(format!(
+                "This needs the {} role; you are signed in as {}.",
+                role.label(),
+                user.role.label()
+            )))
+        }
+        Some(user) => Ok(user),
+    }
+}
+
+/// Logs the detail, shows the admin a message they can act on.
+pub fn internal(e: impl std::fmt::Display) -> ServerFnError {
+    tracing::error!(error = %e, "server function failed");
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.set_status(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    ServerFnError::new("The server could not complete this. Details are in its log.")
+}
+
+/// `2026-11-23 14:05:09 UTC`
+pub fn format_time(ms: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| ms.to_string())
+}

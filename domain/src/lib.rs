@@ -1,0 +1,17 @@
+//! Portcullis' domain: everything that is not UI. Tested with plain `cargo test`.
+//!
+//! - [`settings`]: start-up configuration.
+//! - [`store`]: the database; every SQL statement lives there.
+//! - [`accounts`]: the first admin, local sign-in, sessions, roles.
+//! - [`audit`]: the audit log's vocabulary and write path.
+//! - [`throttle`]: slowing down password guessing.
+
+pub mod accounts;
+pub mod audit;
+pub mod settings;
+pub mod store;
+pub mod throttle;
+
+pub use accounts::{Accounts, ClientInfo, NewSession, Role, SessionPolicy, SignedIn};
+pub use settings::{Settings, SettingsError};
+pub use store::{Store, StoreError};

@@ -1,0 +1,76 @@
+use sqlx::FromRow;
+
+use super::{Store, StoreError};
+
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct AuditRecord {
+    pub id: String,
+    pub at: i64,
+    pub actor_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub ip: Option<String>,
+    pub details: String,
+}
+
+/// Newest first, keyset-paged by id (UUIDv7 ids sort by time).
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only entries older than this id.
+    pub before: Option<String>,
+    /// Only this action, e.g. `auth.sign_in_failed`.
+    pub action: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    pub records: Vec<AuditRecord>,
+    /// Pass as `before` to get the next (older) page.
+    pub next_before: Option<String>,
+}
+
+impl Store {
+    pub async fn insert_audit(&self, r: &AuditRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_log (id, at, actor_id, actor, action, target, outcome, ip, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&r.id)
+        .bind(r.at)
+        .bind(&r.actor_id)
+        .bind(&r.actor)
+        .bind(&r.action)
+        .bind(&r.target)
+        .bind(&r.outcome)
+        .bind(&r.ip)
+        .bind(&r.details)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn audit_page(&self, q: &AuditQuery) -> Result<AuditPage, StoreError> {
+        let limit = q.limit.clamp(1, 500) as i64;
+        // One extra row tells whether an older page exists.
+        let mut records: Vec<AuditRecord> = sqlx::query_as(
+            "SELECT id, at, actor_id, actor, action, target, outcome, ip, details FROM audit_log \
+             WHERE ($1 IS NULL OR id < $1) AND ($2 IS NULL OR action = $2) \
+             ORDER BY id DESC LIMIT $3",
+        )
+        .bind(&q.before)
+        .bind(&q.action)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let next_before = if records.len() as i64 > limit {
+            records.truncate(limit as usize);
+            records.last().map(|r| r.id.clone())
+        } else {
+            None
+        };
+        Ok(AuditPage { records, next_before })
+    }
+}

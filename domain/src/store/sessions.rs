@@ -1,0 +1,104 @@
+use sqlx::FromRow;
+
+use super::{Store, StoreError, UserRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+impl Store {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_session(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: i64,
+        expires_at: i64,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent) \
+             VALUES ($1, $2, $3, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .bind(ip)
+        .bind(user_agent)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The session and its user, in one query: this runs on every request.
+    pub async fn session_with_user(&self, id: &str) -> Result<Option<(SessionRow, UserRow)>, StoreError> {
+        let row: Option<SessionJoin> = sqlx::query_as(
+            "SELECT s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
+                    s.last_seen_at AS s_last_seen_at, s.expires_at AS s_expires_at, \
+                    u.id, u.email, u.display_name, u.password_hash, u.role, u.disabled_at, u.created_at, u.updated_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|j| {
+            (
+                SessionRow {
+                    id: j.s_id,
+                    user_id: j.s_user_id,
+                    created_at: j.s_created_at,
+                    last_seen_at: j.s_last_seen_at,
+                    expires_at: j.s_expires_at,
+                },
+                j.user,
+            )
+        }))
+    }
+
+    pub async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Removes sessions past their absolute expiry or idle longer than `idle_ms`.
+    pub async fn delete_expired_sessions(&self, now: i64, idle_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+            .bind(now)
+            .bind(now - idle_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[derive(FromRow)]
+struct SessionJoin {
+    s_id: String,
+    s_user_id: String,
+    s_created_at: i64,
+    s_last_seen_at: i64,
+    s_expires_at: i64,
+    #[sqlx(flatten)]
+    user: UserRow,
+}

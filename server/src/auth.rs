@@ -1,0 +1,257 @@
+//! Sessions on every request, the page gate, and the sign-in, setup and
+//! sign-out forms. The forms are plain HTML posts answered with redirects, so
+//! they work with and without JavaScript.
+
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+    Extension, Form,
+};
+use http::{header, HeaderMap, HeaderValue, Method};
+use portcullis_domain::{
+    accounts::{InputError, SetupError, SetupForm, SignInError},
+    ClientInfo, NewSession, SignedIn,
+};
+use serde::Deserialize;
+
+use crate::AppState;
+
+/// The session cookie. With an https public URL it gets the `__Host-` prefix,
+/// which browsers accept only with `Secure`, `Path=/` and no `Domain`.
+pub const SESSION_COOKIE: &str = "portcullis_session";
+const SECURE_SESSION_COOKIE: &str = "__Host-portcullis_session";
+
+fn cookie_name(state: &AppState) -> &'static str {
+    if state.services.settings.secure_cookies() {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> HeaderValue {
+    let secure = if state.services.settings.secure_cookies() { "; Secure" } else { "" };
+    let cookie =
+        format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}", cookie_name(state));
+    // The token is URL-safe base64 and the rest is ours: always a valid header.
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Finds the session behind the cookie and puts the signed-in person and the
+/// client's address into the request for everything after.
+pub async fn resolve_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let client = ClientInfo {
+        ip: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
+        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
+    };
+    if let Some(token) = read_cookie(req.headers(), cookie_name(&state)) {
+        match state.services.accounts.session(token).await {
+            Ok(Some(user)) => {
+                req.extensions_mut().insert(user);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the session");
+                return (http::StatusCode::SERVICE_UNAVAILABLE, "The database is not answering; try again shortly.")
+                    .into_response();
+            }
+        }
+    }
+    req.extensions_mut().insert(client);
+    next.run(req).await
+}
+
+/// Paths anyone may load. Server functions (`/api/…`) check roles themselves.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/login" | "/setup" | "/healthz" | "/readyz" | "/favicon.svg" | "/robots.txt")
+        || path.starts_with("/pkg/")
+        || path.starts_with("/api/")
+}
+
+/// Every page but the public ones needs a session: without one, go to `/login`
+/// and come back afterwards.
+pub async fn require_session_for_pages(req: Request, next: Next) -> Response {
+    let signed_in = req.extensions().get::<SignedIn>().is_some();
+    let path = req.uri().path();
+    let is_page_load = matches!(*req.method(), Method::GET | Method::HEAD);
+    if signed_in && path == "/login" {
+        return Redirect::to("/").into_response();
+    }
+    if signed_in || !is_page_load || is_public(path) {
+        return next.run(req).await;
+    }
+    let here = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+    let target = if here == "/" { "/login".to_string() } else { format!("/login?next={}", encode(here)) };
+    Redirect::to(&target).into_response()
+}
+
+/// Only same-site paths: an open redirect after sign-in would make phishing easy.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.chars().any(char::is_control) => n,
+        _ => "/",
+    }
+}
+
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn signed_in_response(state: &AppState, session: NewSession, to: &str) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    let cookie = session_cookie(state, &session.token, session.max_age.as_secs());
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref().filter(|n| !n.is_empty())).to_string();
+    match state.services.accounts.sign_in(&form.email, &form.password, &client).await {
+        Ok(session) => signed_in_response(&state, session, &next),
+        Err(e) => {
+            let (code, retry) = match &e {
+                SignInError::InvalidCredentials => ("invalid", None),
+                SignInError::Throttled { retry_after } => ("throttled", Some(retry_after.as_secs().max(1))),
+                SignInError::Disabled => ("disabled", None),
+                SignInError::Store(err) => {
+                    tracing::error!(error = %err, "sign-in failed on the database");
+                    ("server", None)
+                }
+            };
+            let mut url = format!("/login?error={code}&email={}", encode(form.email.trim()));
+            if let Some(retry) = retry {
+                url.push_str(&format!("&retry={retry}"));
+            }
+            if next != "/" {
+                url.push_str(&format!("&next={}", encode(&next)));
+            }
+            Redirect::to(&url).into_response()
+        }
+    }
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    user: Option<Extension<SignedIn>>,
+) -> Response {
+    if let Some(Extension(user)) = user {
+        if let Err(e) = state.services.accounts.sign_out(&user, &client).await {
+            tracing::error!(error = %e, "could not end the session");
+        }
+    }
+    let mut response = Redirect::to("/login?signed_out=1").into_response();
+    response.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, "", 0));
+    response
+}
+
+#[derive(Deserialize)]
+pub struct SetupFormData {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+pub async fn setup(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    Form(form): Form<SetupFormData>,
+) -> Response {
+    let expected = state.setup_token.get().await.unwrap_or_default();
+    let result = state
+        .services
+        .accounts
+        .complete_setup(
+            &expected,
+            SetupForm {
+                token: &form.token,
+                email: &form.email,
+                display_name: &form.name,
+                password: &form.password,
+                password_confirm: &form.password_confirm,
+            },
+            &client,
+        )
+        .await;
+    match result {
+        Ok(session) => {
+            state.setup_token.consume().await;
+            tracing::info!(email = %session.user.email, "setup completed: first admin created");
+            signed_in_response(&state, session, "/")
+        }
+        Err(e) => {
+            let code = match &e {
+                SetupError::BadToken => "bad_token",
+                SetupError::AlreadyDone => "already_done",
+                SetupError::Input(InputError::InvalidEmail) => "invalid_email",
+                SetupError::Input(InputError::PasswordTooShort) => "password_short",
+                SetupError::Input(InputError::PasswordTooLong) => "password_long",
+                SetupError::Input(InputError::PasswordMismatch) => "password_mismatch",
+                SetupError::Input(InputError::NameTooLong) => "name_long",
+                SetupError::Store(err) => {
+                    tracing::error!(error = %err, "setup failed on the database");
+                    "server"
+                }
+            };
+            let url = format!("/setup?error={code}&email={}&name={}", encode(form.email.trim()), encode(form.name.trim()));
+            Redirect::to(&url).into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/audit?x=1")), "/audit?x=1");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; portcullis_session=abc; b=2"));
+        assert_eq!(read_cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(read_cookie(&h, "missing"), None);
+    }
+}

@@ -1,0 +1,190 @@
+//! The Portcullis HTTP server: start-up, the router and its middleware.
+//! Handlers stay thin; the work happens in `portcullis_domain`.
+
+mod auth;
+mod csrf;
+mod health;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use axum::{extract::FromRef, middleware, routing::get, Router};
+use http::{header, HeaderValue};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use portcullis_app::{shell, ssr::Services, App};
+use portcullis_domain::{accounts::random_token, Accounts, SessionPolicy, Settings, Store, StoreError};
+use tokio::sync::Mutex;
+use tower_http::{set_header::SetResponseHeaderLayer, trace::TraceLayer};
+
+pub use auth::SESSION_COOKIE;
+
+/// Why the server could not start. Each prints as one line naming the setting involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("PORTCULLIS_DATABASE_URL: {0}")]
+    Database(#[from] StoreError),
+    #[error("PORTCULLIS_ADMIN_EMAIL/PORTCULLIS_ADMIN_PASSWORD: {0}")]
+    Admin(#[from] portcullis_domain::accounts::SetupError),
+    #[error("PORTCULLIS_DATA_DIR: cannot write {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+}
+
+/// The one-time token that guards `/setup` while no admin exists.
+#[derive(Clone, Debug, Default)]
+pub struct SetupToken {
+    inner: Arc<Mutex<Option<String>>>,
+    file: Option<PathBuf>,
+}
+
+impl SetupToken {
+    pub async fn get(&self) -> Option<String> {
+        self.inner.lock().await.clone()
+    }
+
+    /// Forgets the token once setup is done, here and on disk.
+    pub async fn consume(&self) {
+        self.inner.lock().await.take();
+        if let Some(file) = &self.file {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+/// Everything a request handler may need.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub leptos: LeptosOptions,
+    pub services: Services,
+    pub setup_token: SetupToken,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// Opens the database, creates the first admin from the settings if asked,
+/// or prepares the setup token.
+pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
+    let store = Store::open(&settings.database_url).await?;
+    let policy = SessionPolicy { idle: settings.session_idle, lifetime: settings.session_lifetime };
+    let accounts = Accounts::new(store.clone(), policy);
+
+    if let (Some(email), Some(password)) = (&settings.admin_email, &settings.admin_password) {
+        if accounts.ensure_admin_from_settings(email, password.expose()).await? {
+            tracing::info!(%email, "created the first admin from PORTCULLIS_ADMIN_EMAIL");
+        }
+    }
+
+    let setup_token = if accounts.needs_setup().await? {
+        let token = random_token();
+        let file = settings.data_dir.join("setup-token");
+        write_private(&file, &token).map_err(|source| StartError::DataDir { path: file.clone(), source })?;
+        tracing::warn!(
+            setup_token = %token,
+            "no admin exists yet: open {}/setup and enter this setup token (also in {})",
+            settings.public_base(),
+            file.display()
+        );
+        SetupToken { inner: Arc::new(Mutex::new(Some(token))), file: Some(file) }
+    } else {
+        SetupToken::default()
+    };
+
+    let leptos = LeptosOptions::builder()
+        .output_name("portcullis")
+        .site_root(settings.site_dir.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(settings.listen)
+        .build();
+    let services = Services { settings: Arc::new(settings), store, accounts };
+    Ok(AppState { leptos, services, setup_token })
+}
+
+/// The setup token file is readable by its owner only.
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")
+}
+
+/// The whole console as an axum router.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let services = state.services.clone();
+    let context = move || provide_context(services.clone());
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/login", axum::routing::post(auth::login))
+        .route("/logout", axum::routing::post(auth::logout))
+        .route("/setup", axum::routing::post(auth::setup))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = state.leptos.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        // Outermost last: trace, headers, cross-origin guard, session, page gate.
+        .layer(middleware::from_fn(auth::require_session_for_pages))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::resolve_session))
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::cross_origin_guard))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'; base-uri 'self'; object-src 'none'"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until ctrl-c or SIGTERM, finishing requests in flight.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let accounts = state.services.accounts.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            match accounts.purge_expired_sessions().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(sessions = n, "removed expired sessions"),
+                Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+            }
+        }
+    });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

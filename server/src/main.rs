@@ -1,0 +1,55 @@
+//! `portcullis`: the console's server. Settings come from `PORTCULLIS_*`
+//! variables and an optional `portcullis.toml`; see the README.
+
+use std::process::ExitCode;
+
+use portcullis_domain::Settings;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let filter = match EnvFilter::try_new(&settings.log) {
+        Ok(f) => f,
+        Err(e) => return fail(&format!("PORTCULLIS_LOG: '{}' is not a log filter such as info or debug ({e})", settings.log)),
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+
+    let assets = settings.site_dir.join("pkg").join("portcullis.js");
+    if !assets.is_file() {
+        return fail(&format!(
+            "PORTCULLIS_SITE_DIR: no browser assets in {} (run `make release`, or point it at the site folder)",
+            settings.site_dir.display()
+        ));
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let listen = settings.listen;
+        let public = settings.public_base();
+        let state = match portcullis_server::prepare(settings).await {
+            Ok(s) => s,
+            Err(e) => return fail(&e.to_string()),
+        };
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => return fail(&format!("PORTCULLIS_LISTEN: cannot listen on {listen}: {e}")),
+        };
+        tracing::info!("Portcullis is listening on {listen}; open {public}");
+        match portcullis_server::serve(listener, state).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&format!("server stopped: {e}")),
+        }
+    })
+}
+
+/// One line on stderr, non-zero exit.
+fn fail(message: &str) -> ExitCode {
+    eprintln!("portcullis: cannot start: {message}");
+    ExitCode::from(2)
+}

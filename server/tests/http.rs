@@ -1,0 +1,302 @@
+//! The real router on a real socket, driven over HTTP.
+
+use std::collections::BTreeMap;
+
+use portcullis_domain::Settings;
+use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct TestServer {
+    base: String,
+    data: tempfile::TempDir,
+    client: Client,
+    setup_token: Option<String>,
+}
+
+async fn start(extra: &[(&str, &str)]) -> TestServer {
+    let data = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut env: BTreeMap<String, String> = [
+        ("PORTCULLIS_LISTEN", addr.to_string()),
+        ("PORTCULLIS_PUBLIC_URL", format!("http://{addr}")),
+        ("PORTCULLIS_DATA_DIR", data.path().display().to_string()),
+        ("PORTCULLIS_SITE_DIR", data.path().join("site").display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let settings = Settings::load(&env).unwrap();
+    let state = portcullis_server::prepare(settings).await.unwrap();
+    let setup_token = state.setup_token.get().await;
+    tokio::spawn(portcullis_server::serve(listener, state));
+    let client = Client::builder().redirect(Policy::none()).build().unwrap();
+    TestServer { base: format!("http://{addr}"), data, client, setup_token }
+}
+
+fn location(r: &Response) -> String {
+    r.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+}
+
+/// The `name=value` part of the session cookie a response sets.
+fn session_cookie(r: &Response) -> Option<(String, String)> {
+    r.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        let pair = c.split(';').next()?.trim().to_string();
+        pair.contains("portcullis_session=").then(|| (pair, c.to_string()))
+    })
+}
+
+impl TestServer {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn post_form(&self, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Response {
+        let mut req = self.client.post(self.url(path)).form(form);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn setup_admin(&self, email: &str) -> String {
+        let token = self.setup_token.clone().expect("a setup token while no admin exists");
+        let r = self
+            .post_form(
+                "/setup",
+                &[
+                    ("token", &token),
+                    ("email", email),
+                    ("name", "Ada Admin"),
+                    ("password", PASSWORD),
+                    ("password_confirm", PASSWORD),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&r), "/");
+        session_cookie(&r).expect("setup signs the admin in").0
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> Response {
+        self.post_form("/login", &[("email", email), ("password", password)], None).await
+    }
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_json() {
+    let s = start(&[]).await;
+    let r = s.get("/healthz", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["status"], "ok");
+    let r = s.get("/readyz", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.json::<serde_json::Value>().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["database"], "ok");
+}
+
+#[tokio::test]
+async fn pages_without_a_session_redirect_to_login_with_the_return_path() {
+    let s = start(&[]).await;
+    for path in ["/", "/settings/identity-providers", "/directory", "/policies", "/audit", "/settings"] {
+        let r = s.get(path, None).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
+        let to = location(&r);
+        assert!(to.starts_with("/login"), "{path} -> {to}");
+    }
+    assert_eq!(location(&s.get("/audit?action=x", None).await), "/login?next=%2Faudit%3Faction%3Dx");
+    let r = s.get("/login", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Sign in to Portcullis"));
+    assert!(html.contains(r#"name="email""#) && html.contains(r#"name="password""#));
+}
+
+#[tokio::test]
+async fn first_run_setup_needs_the_one_time_token_and_signs_the_admin_in() {
+    let s = start(&[]).await;
+    let token_file = s.data.path().join("setup-token");
+    let on_disk = std::fs::read_to_string(&token_file).unwrap();
+    assert_eq!(Some(on_disk.trim().to_string()), s.setup_token);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    let r = s
+        .post_form(
+            "/setup",
+            &[("token", "nope"), ("email", "ada@example.com"), ("password", PASSWORD), ("password_confirm", PASSWORD)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(location(&r).starts_with("/setup?error=bad_token&email=ada%40example.com"), "{}", location(&r));
+    assert!(session_cookie(&r).is_none());
+
+    let cookie = s.setup_admin("ada@example.com").await;
+    assert!(!token_file.exists(), "the token file is removed once used");
+    let r = s.get("/", Some(&cookie)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("ada@example.com"));
+
+    // The token worked once; setup is closed now.
+    let token = s.setup_token.clone().unwrap();
+    let r = s
+        .post_form(
+            "/setup",
+            &[("token", &token), ("email", "eve@example.com"), ("password", PASSWORD), ("password_confirm", PASSWORD)],
+            None,
+        )
+        .await;
+    assert!(location(&r).starts_with("/setup?error=already_done"), "{}", location(&r));
+}
+
+#[tokio::test]
+async fn sign_in_sets_an_httponly_lax_cookie_and_sign_out_ends_the_session() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    assert!(s.setup_token.is_none(), "an admin from the settings closes setup");
+
+    let r = s.post_form("/login", &[("email", "ada@example.com"), ("password", PASSWORD), ("next", "/audit")], None).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/audit");
+    let (cookie, full) = session_cookie(&r).unwrap();
+    assert!(full.contains("HttpOnly") && full.contains("SameSite=Lax") && full.contains("Path=/"), "{full}");
+    assert!(!full.contains("Secure"), "http public URL: no Secure flag");
+
+    let r = s.get("/audit", Some(&cookie)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Signed in"), "the sign-in is in the audit log");
+
+    let r = s.post_form("/logout", &[], Some(&cookie)).await;
+    assert_eq!(location(&r), "/login?signed_out=1");
+    assert!(session_cookie(&r).unwrap().1.contains("Max-Age=0"));
+    let r = s.get("/audit", Some(&cookie)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old cookie no longer works");
+}
+
+#[tokio::test]
+async fn an_https_public_url_makes_the_cookie_secure_and_host_only() {
+    let s = start(&[
+        ("PORTCULLIS_PUBLIC_URL", "https://portcullis.example.com"),
+        ("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"),
+        ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD),
+    ])
+    .await;
+    let r = s.sign_in("ada@example.com", PASSWORD).await;
+    let (cookie, full) = session_cookie(&r).unwrap();
+    assert!(cookie.starts_with("__Host-portcullis_session="), "{cookie}");
+    assert!(full.contains("; Secure"), "{full}");
+}
+
+#[tokio::test]
+async fn a_wrong_password_redirects_with_an_error_and_is_audited() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    let r = s.sign_in("ada@example.com", "not the password").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/login?error=invalid&email=ada%40example.com");
+    assert!(session_cookie(&r).is_none());
+
+    let html = s.get("/login?error=invalid&email=ada%40example.com", None).await.text().await.unwrap();
+    assert!(html.contains("Email or password is incorrect."));
+    assert!(html.contains(r#"value="ada@example.com""#), "the typed email is kept");
+
+    let (cookie, _) = session_cookie(&s.sign_in("ada@example.com", PASSWORD).await).unwrap();
+    let html = s.get("/audit?action=auth.sign_in_failed", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("Sign-in failed"));
+    assert!(html.contains("127.0.0.1"), "the client address is recorded");
+    assert!(!html.contains("not the password"), "the typed password is never recorded");
+}
+
+#[tokio::test]
+async fn repeated_failures_are_slowed_down() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    for _ in 0..6 {
+        s.sign_in("ada@example.com", "wrong wrong wrong").await;
+    }
+    let r = s.sign_in("ada@example.com", PASSWORD).await;
+    assert!(location(&r).starts_with("/login?error=throttled&email=ada%40example.com&retry="), "{}", location(&r));
+    assert!(session_cookie(&r).is_none());
+}
+
+#[tokio::test]
+async fn cross_origin_posts_are_refused() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    let form = [("email", "ada@example.com"), ("password", PASSWORD)];
+    let r = s.client.post(s.url("/login")).header("Origin", "https://evil.example").form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = s.client.post(s.url("/login")).header("Sec-Fetch-Site", "cross-site").form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = s.client.post(s.url("/login")).header("Origin", s.base.as_str()).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "our own origin passes");
+
+    let (cookie, _) = session_cookie(&r).unwrap();
+    let r = s
+        .client
+        .post(s.url("/logout"))
+        .header(header::COOKIE, &cookie)
+        .header("Sec-Fetch-Site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(s.get("/audit", Some(&cookie)).await.status(), StatusCode::OK, "a forged sign-out did nothing");
+}
+
+#[tokio::test]
+async fn server_functions_refuse_callers_without_a_session() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    let r = s.client.post(s.url("/api/audit_events")).form(&[("before", "")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = s.client.post(s.url("/api/console_settings")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    let (cookie, _) = session_cookie(&s.sign_in("ada@example.com", PASSWORD).await).unwrap();
+    let r = s.client.post(s.url("/api/console_settings")).header(header::COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("PORTCULLIS_PUBLIC_URL"));
+    assert!(!body.contains(PASSWORD), "the admin password from the settings is never shown");
+}
+
+#[tokio::test]
+async fn a_signed_in_admin_is_sent_from_login_to_the_console() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    let (cookie, _) = session_cookie(&s.sign_in("ada@example.com", PASSWORD).await).unwrap();
+    let r = s.get("/login", Some(&cookie)).await;
+    assert_eq!(location(&r), "/");
+}
+
+#[tokio::test]
+async fn unknown_pages_are_404_for_signed_in_admins() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    let (cookie, _) = session_cookie(&s.sign_in("ada@example.com", PASSWORD).await).unwrap();
+    let r = s.get("/no-such-page", Some(&cookie)).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.unwrap().contains("This page does not exist"));
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let s = start(&[]).await;
+    let r = s.get("/login", None).await;
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+}
