@@ -89,7 +89,7 @@ pub async fn audit_events(before: Option<String>, action: Option<String>) -> Res
             target: r.target,
             success: r.outcome == "success",
             ip: r.ip,
-            details: if r.details == "{}" { String::new() } else { r.details },
+            details: crate::ssr::format_details(&r.details),
         })
         .collect();
     let actions = Action::ALL.iter().map(|a| (a.as_str().to_string(), a.label().to_string())).collect();

@@ -15,7 +15,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -41,6 +41,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Pages render whole on the server (SsrMode::Async) so they work without
+    // JavaScript; streamed fragments would need a script to be shown.
     // Set once the browser has hydrated the page; tests wait for it.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -50,18 +52,17 @@ pub fn App() -> impl IntoView {
         <div id="console" class="min-h-full" data-hydrated=move || hydrated.get().to_string()>
             <Router>
                 <Routes fallback=pages::NotFound>
-                    <Route path=path!("/login") view=pages::login::LoginPage />
-                    <Route path=path!("/setup") view=pages::setup::SetupPage />
-                    <ParentRoute path=path!("") view=layout::ConsoleLayout>
-                        <Route path=path!("") view=pages::overview::Overview />
-                        <Route
-                            path=path!("/settings/identity-providers")
+                    <Route ssr=SsrMode::Async path=path!("/login") view=pages::login::LoginPage />
+                    <Route ssr=SsrMode::Async path=path!("/setup") view=pages::setup::SetupPage />
+                    <ParentRoute ssr=SsrMode::Async path=path!("") view=layout::ConsoleLayout>
+                        <Route ssr=SsrMode::Async path=path!("") view=pages::overview::Overview />
+                        <Route ssr=SsrMode::Async path=path!("/settings/identity-providers")
                             view=pages::identity_providers::IdentityProviders
                         />
-                        <Route path=path!("/directory") view=pages::directory::Directory />
-                        <Route path=path!("/policies") view=pages::policies::Policies />
-                        <Route path=path!("/audit") view=pages::audit::AuditLog />
-                        <Route path=path!("/settings") view=pages::settings::SettingsPage />
+                        <Route ssr=SsrMode::Async path=path!("/directory") view=pages::directory::Directory />
+                        <Route ssr=SsrMode::Async path=path!("/policies") view=pages::policies::Policies />
+                        <Route ssr=SsrMode::Async path=path!("/audit") view=pages::audit::AuditLog />
+                        <Route ssr=SsrMode::Async path=path!("/settings") view=pages::settings::SettingsPage />
                     </ParentRoute>
                 </Routes>
             </Router>

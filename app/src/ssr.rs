@@ -65,3 +65,18 @@ pub fn format_time(ms: i64) -> String {
         .and_then(|t| t.format(&format).ok())
         .unwrap_or_else(|| ms.to_string())
 }
+
+/// `{"method":"password","reason":"wrong password"}` → `method: password · reason: wrong password`
+pub fn format_details(json: &str) -> String {
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json) {
+        Ok(map) => map
+            .into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}: {s}"),
+                other => format!("{k}: {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
+        Err(_) => json.to_string(),
+    }
+}

@@ -34,7 +34,7 @@ pub fn LoginPage() -> impl IntoView {
                     })
             }}
             <form method="post" action="/login" class="space-y-4">
-                <input type="hidden" name="next" prop:value=move || next.get().unwrap_or_default() />
+                <input type="hidden" name="next" value=move || next.get().unwrap_or_default() />
                 <Field label="Email" name="email" kind="email" autocomplete="username" value=email />
                 <Field label="Password" name="password" kind="password" autocomplete="current-password" />
                 <SubmitButton label="Sign in" />

@@ -1,0 +1,45 @@
+# Portcullis. The two commands: `make run` and `make test`. Both install what is missing first.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := run
+
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run test release tools test-tools site server unit e2e clean
+
+## run: build and start the console at http://127.0.0.1:3000 (SQLite in ./data)
+run: tools site server
+	mkdir -p data
+	./target/debug/portcullis
+
+## test: every test: unit, integration (real HTTP), Playwright end-to-end in Chromium
+test: test-tools site unit e2e
+
+## release: the production build: target/release/portcullis + target/site
+release: tools site
+	cargo build --release -p portcullis-server
+	@echo "built target/release/portcullis and target/site (see README: Deploying)"
+
+tools:
+	scripts/ensure-tools.sh
+
+test-tools:
+	scripts/ensure-tools.sh --test
+
+site:
+	scripts/build-site.sh
+
+server:
+	cargo build -p portcullis-server
+
+# Per package, never --workspace: the browser crate must not be built with server features.
+unit:
+	cargo test -p portcullis-domain -p portcullis-app -p portcullis-server
+
+# Uses the server binary `cargo test` just built.
+e2e:
+	cd end2end && npx playwright test
+
+clean:
+	cargo clean
+	rm -rf node_modules end2end/test-results

@@ -1,0 +1,124 @@
+import { test, expect, ADMIN, setupToken, signIn, ready } from './fixtures';
+
+// One console per project, used in order: setup happens once, then the rest signs in.
+test.describe.configure({ mode: 'serial' });
+
+const NAV = [
+  { link: 'Identity providers', path: '/settings/identity-providers', heading: 'External identity providers' },
+  { link: 'Directory', path: '/directory', heading: 'Directory' },
+  { link: 'Policies', path: '/policies', heading: 'Policies' },
+  { link: 'Audit log', path: '/audit', heading: 'Audit log' },
+  { link: 'Settings', path: '/settings', heading: 'Settings' },
+];
+
+test('a protected page without a session redirects to /login', async ({ page }) => {
+  await page.goto('/audit');
+  await expect(page).toHaveURL(/\/login\?next=%2Faudit$/);
+  await expect(page.getByRole('heading', { name: 'Sign in to Portcullis' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Set up Portcullis' })).toBeVisible();
+});
+
+test('first-run setup with the token creates the admin and signs them in', async ({ page, dataDir, javaScriptEnabled }) => {
+  await page.goto('/setup');
+  await ready(page, javaScriptEnabled);
+  const form = {
+    token: setupToken(dataDir),
+  };
+  // A wrong token is refused and keeps what was typed.
+  await page.getByLabel('Setup token').fill('not-the-token');
+  await page.getByLabel('Email').fill(ADMIN.email);
+  await page.getByLabel('Name').fill(ADMIN.name);
+  await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
+  await page.getByLabel('Confirm password').fill(ADMIN.password);
+  await page.getByRole('button', { name: 'Create admin' }).click();
+  await expect(page.getByRole('alert')).toContainText('The setup token is not right');
+  await expect(page.getByLabel('Email')).toHaveValue(ADMIN.email);
+
+  await ready(page, javaScriptEnabled);
+  await page.getByLabel('Setup token').fill(form.token);
+  await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
+  await page.getByLabel('Confirm password').fill(ADMIN.password);
+  await page.getByRole('button', { name: 'Create admin' }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
+  await expect(page.getByTestId('signed-in-as')).toContainText(ADMIN.email);
+
+  await page.goto('/setup');
+  await expect(page.getByText('Setup is done: an admin exists.')).toBeVisible();
+});
+
+test('sign in, every navigation item renders, sign out', async ({ page, javaScriptEnabled }) => {
+  await signIn(page, javaScriptEnabled);
+  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
+  await ready(page, javaScriptEnabled);
+  for (const item of NAV) {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: item.link, exact: true }).click();
+    await expect(page).toHaveURL(new RegExp(`${item.path}$`));
+    await expect(page.getByRole('heading', { level: 1, name: item.heading, exact: true })).toBeVisible();
+    await expect(page.getByRole('link', { name: item.link, exact: true })).toHaveAttribute('aria-current', 'page');
+  }
+  // Empty pages say what they will hold and link only to pages that exist.
+  await page.goto('/directory');
+  await expect(page.getByTestId('empty-state')).toContainText('Users and groups appear here');
+  await page.getByRole('link', { name: 'connect an identity provider' }).click();
+  await expect(page).toHaveURL(/\/settings\/identity-providers$/);
+
+  await page.goto('/settings');
+  await expect(page.getByRole('cell', { name: 'PORTCULLIS_PUBLIC_URL' })).toBeVisible();
+
+  await ready(page, javaScriptEnabled);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login\?signed_out=1$/);
+  await expect(page.getByText('You are signed out.')).toBeVisible();
+  await page.goto('/settings');
+  await expect(page).toHaveURL(/\/login\?next=%2Fsettings$/);
+});
+
+test('a wrong password shows an error and writes an audit entry', async ({ page, javaScriptEnabled }) => {
+  await signIn(page, javaScriptEnabled, ADMIN.email, 'this is not the password');
+  await expect(page.getByRole('alert')).toHaveText('Email or password is incorrect.');
+  await expect(page.getByLabel('Email')).toHaveValue(ADMIN.email);
+  await expect(page.getByLabel('Password')).toHaveValue('');
+
+  await signIn(page, javaScriptEnabled);
+  await page.goto('/audit');
+  await ready(page, javaScriptEnabled);
+  const failed = page.locator('tr[data-action="auth.sign_in_failed"]').first();
+  await expect(failed).toContainText('Sign-in failed');
+  await expect(failed).toContainText(ADMIN.email);
+  await expect(failed).toContainText('127.0.0.1');
+  await expect(page.getByTestId('audit-table')).not.toContainText('this is not the password');
+
+  // The filter is a plain GET form.
+  await page.getByLabel('Action').selectOption('auth.sign_out');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/action=auth.sign_out/);
+  await expect(page.locator('tbody tr').first()).toHaveAttribute('data-action', 'auth.sign_out');
+  await expect(page.locator('tr[data-action="auth.sign_in_failed"]')).toHaveCount(0);
+});
+
+test('after sign-in the admin returns to the page they asked for', async ({ page, javaScriptEnabled }) => {
+  await page.goto('/policies');
+  await expect(page).toHaveURL(/\/login\?next=%2Fpolicies$/);
+  await ready(page, javaScriptEnabled);
+  await page.getByLabel('Email').fill(ADMIN.email);
+  await page.getByLabel('Password').fill(ADMIN.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/policies$/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Policies' })).toBeVisible();
+});
+
+test('the console hydrates in the browser', async ({ page, javaScriptEnabled }) => {
+  test.skip(!javaScriptEnabled, 'hydration needs JavaScript');
+  await signIn(page, javaScriptEnabled);
+  await ready(page, true);
+  // After hydration, navigation is client-side: no new document is requested.
+  let documents = 0;
+  page.on('request', (r) => {
+    if (r.resourceType() === 'document') documents++;
+  });
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Audit log' })).toBeVisible();
+  await expect(page.getByTestId('audit-table')).toBeVisible();
+  expect(documents).toBe(0);
+});
