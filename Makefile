@@ -5,7 +5,7 @@ SHELL := bash
 
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test release tools test-tools site server unit e2e clean
+.PHONY: run test release demo tools test-tools site server unit e2e clean
 
 ## run: build and start the console at http://127.0.0.1:3000 (SQLite in ./data)
 run: tools site server
@@ -14,6 +14,11 @@ run: tools site server
 
 ## test: every test: unit, integration (real HTTP), Playwright end-to-end in Chromium
 test: test-tools site unit e2e
+
+## demo: the Okta simulator's sample org and the console, pointed at each other
+demo: tools site
+	cargo build -p portcullis-server -p okta-sim
+	scripts/demo.sh
 
 ## release: the production build: target/release/portcullis + target/site
 release: tools site
@@ -34,9 +39,9 @@ server:
 
 # Per package, never --workspace: the browser crate must not be built with server features.
 unit:
-	cargo test -p portcullis-domain -p portcullis-app -p portcullis-server
+	cargo test -p portcullis-domain -p portcullis-app -p portcullis-server -p okta-sim
 
-# Uses the server binary `cargo test` just built.
+# Uses the binaries `cargo test` just built (portcullis, okta-sim).
 e2e:
 	cd end2end && npx playwright test
 

@@ -22,11 +22,17 @@ for (const name of ['JS', 'NOJS']) {
   process.env[`E2E_${name}_PORT`] ??= freePort();
   process.env[`E2E_${name}_DATA`] ??= mkdtempSync(path.join(tmpdir(), `portcullis-e2e-${name.toLowerCase()}-`));
 }
+process.env.E2E_SIM_PORT ??= freePort();
+// The JavaScript console logs at debug level into a file the secret-leak test reads.
+process.env.E2E_JS_LOG ??= path.join(process.env.E2E_JS_DATA!, 'server.log');
+
+const bin = process.env.PORTCULLIS_BIN ?? path.join(root, 'target/debug/portcullis');
 
 const server = (name: string) => {
   const port = process.env[`E2E_${name}_PORT`]!;
+  const log = name === 'JS' ? process.env.E2E_JS_LOG! : '/dev/null';
   return {
-    command: process.env.PORTCULLIS_BIN ?? path.join(root, 'target/debug/portcullis'),
+    command: `exec '${bin}' >> '${log}' 2>&1`,
     cwd: root,
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,
@@ -38,9 +44,22 @@ const server = (name: string) => {
       PORTCULLIS_PUBLIC_URL: `http://127.0.0.1:${port}`,
       PORTCULLIS_DATA_DIR: process.env[`E2E_${name}_DATA`]!,
       PORTCULLIS_SITE_DIR: path.join(root, 'target/site'),
-      PORTCULLIS_LOG: 'warn',
+      PORTCULLIS_LOG: name === 'JS' ? 'debug' : 'warn',
+      // The Okta simulator runs on loopback over http.
+      PORTCULLIS_OUTBOUND_ALLOW: '127.0.0.1',
     },
   };
+};
+
+// The Okta simulator with its sample org.
+const simulator = {
+  command: `exec '${path.join(root, 'target/debug/okta-sim')}' --listen 127.0.0.1:${process.env.E2E_SIM_PORT}`,
+  cwd: root,
+  url: `http://127.0.0.1:${process.env.E2E_SIM_PORT}/.well-known/openid-configuration`,
+  reuseExistingServer: false,
+  timeout: 60_000,
+  stdout: 'ignore' as const,
+  stderr: 'pipe' as const,
 };
 
 const chromium = {
@@ -61,6 +80,7 @@ export default defineConfig({
   projects: [
     {
       name: 'with-javascript',
+      testMatch: 'console.spec.ts',
       use: {
         baseURL: `http://127.0.0.1:${process.env.E2E_JS_PORT}`,
         javaScriptEnabled: true,
@@ -69,12 +89,24 @@ export default defineConfig({
     },
     {
       name: 'without-javascript',
+      testMatch: 'console.spec.ts',
       use: {
         baseURL: `http://127.0.0.1:${process.env.E2E_NOJS_PORT}`,
         javaScriptEnabled: false,
         dataDir: process.env.E2E_NOJS_DATA,
       },
     },
+    {
+      // The wizard needs JavaScript; it runs on the console the first project set up.
+      name: 'identity-providers',
+      testMatch: 'providers.spec.ts',
+      dependencies: ['with-javascript'],
+      use: {
+        baseURL: `http://127.0.0.1:${process.env.E2E_JS_PORT}`,
+        javaScriptEnabled: true,
+        dataDir: process.env.E2E_JS_DATA,
+      },
+    },
   ],
-  webServer: [server('JS'), server('NOJS')],
+  webServer: [server('JS'), server('NOJS'), simulator],
 });

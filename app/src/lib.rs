@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The Portcullis console: routes, layout and pages.
 //!
 //! Pages render on the server and hydrate in the browser. Sign-in, setup and
@@ -8,6 +9,7 @@ pub mod api;
 mod layout;
 pub mod messages;
 mod pages;
+pub mod providers_api;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
@@ -58,6 +60,16 @@ pub fn App() -> impl IntoView {
                         <Route ssr=SsrMode::Async path=path!("") view=pages::overview::Overview />
                         <Route ssr=SsrMode::Async path=path!("/settings/identity-providers")
                             view=pages::identity_providers::IdentityProviders
+                        />
+                        <Route
+                            ssr=SsrMode::Async
+                            path=path!("/settings/identity-providers/new")
+                            view=pages::provider_wizard::NewProvider
+                        />
+                        <Route
+                            ssr=SsrMode::Async
+                            path=path!("/settings/identity-providers/:id/edit")
+                            view=pages::provider_wizard::EditProvider
                         />
                         <Route ssr=SsrMode::Async path=path!("/directory") view=pages::directory::Directory />
                         <Route ssr=SsrMode::Async path=path!("/policies") view=pages::policies::Policies />

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::{request::Parts, StatusCode};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
-use portcullis_domain::{Accounts, Role, Settings, SignedIn, Store};
+use portcullis_domain::{audit::Actor, providers::service::ProviderService, Accounts, ClientInfo, Role, Settings, SignedIn, Store};
 
 /// What server functions work with; the server provides it as context.
 #[derive(Clone, Debug)]
@@ -13,6 +13,7 @@ pub struct Services {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub accounts: Accounts,
+    pub providers: ProviderService,
 }
 
 pub fn services() -> Result<Services, ServerFnError> {
@@ -22,6 +23,15 @@ pub fn services() -> Result<Services, ServerFnError> {
 /// The signed-in person, as resolved from the session cookie by the server's middleware.
 pub fn signed_in() -> Option<SignedIn> {
     use_context::<Parts>().and_then(|parts| parts.extensions.get::<SignedIn>().cloned())
+}
+
+/// The caller's address, for the audit log.
+pub fn client_ip() -> Option<String> {
+    use_context::<Parts>().and_then(|parts| parts.extensions.get::<ClientInfo>().and_then(|c| c.ip.clone()))
+}
+
+pub fn actor(user: &SignedIn) -> Actor {
+    Actor::User { id: user.user_id.clone(), email: user.email.clone() }
 }
 
 /// The caller, if they hold `role` or better; else 401/403 with a plain message.

@@ -15,16 +15,28 @@ pub enum Action {
     SignInFailed,
     SignInThrottled,
     SignOut,
+    ProviderCreated,
+    ProviderUpdated,
+    ProviderTested,
+    ProviderEnabled,
+    ProviderDisabled,
+    ProviderDeleted,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 12] = [
         Action::SetupCompleted,
         Action::AdminCreatedFromSettings,
         Action::SignIn,
         Action::SignInFailed,
         Action::SignInThrottled,
         Action::SignOut,
+        Action::ProviderCreated,
+        Action::ProviderUpdated,
+        Action::ProviderTested,
+        Action::ProviderEnabled,
+        Action::ProviderDisabled,
+        Action::ProviderDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +47,12 @@ impl Action {
             Action::SignInFailed => "auth.sign_in_failed",
             Action::SignInThrottled => "auth.sign_in_throttled",
             Action::SignOut => "auth.sign_out",
+            Action::ProviderCreated => "provider.created",
+            Action::ProviderUpdated => "provider.updated",
+            Action::ProviderTested => "provider.tested",
+            Action::ProviderEnabled => "provider.enabled",
+            Action::ProviderDisabled => "provider.disabled",
+            Action::ProviderDeleted => "provider.deleted",
         }
     }
 
@@ -47,6 +65,12 @@ impl Action {
             Action::SignInFailed => "Sign-in failed",
             Action::SignInThrottled => "Sign-in refused: too many attempts",
             Action::SignOut => "Signed out",
+            Action::ProviderCreated => "Identity provider connected",
+            Action::ProviderUpdated => "Identity provider edited",
+            Action::ProviderTested => "Identity provider tested",
+            Action::ProviderEnabled => "Identity provider enabled",
+            Action::ProviderDisabled => "Identity provider disabled",
+            Action::ProviderDeleted => "Identity provider deleted",
         }
     }
 

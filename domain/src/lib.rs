@@ -5,9 +5,16 @@
 //! - [`accounts`]: the first admin, local sign-in, sessions, roles.
 //! - [`audit`]: the audit log's vocabulary and write path.
 //! - [`throttle`]: slowing down password guessing.
+//! - [`crypto`]: secrets at rest.
+//! - [`outbound`]: the guarded HTTP client for identity providers.
+//! - [`providers`]: identity providers and the checks that prove their settings.
 
 pub mod accounts;
 pub mod audit;
+pub mod crypto;
+pub mod okta;
+pub mod outbound;
+pub mod providers;
 pub mod settings;
 pub mod store;
 pub mod throttle;

@@ -43,6 +43,12 @@ pub struct Settings {
     pub session_idle: Duration,
     pub session_lifetime: Duration,
     pub log: String,
+    /// Hosts, host:port and CIDRs the console may reach over http and at non-public addresses.
+    pub outbound_allow: Vec<crate::outbound::AllowEntry>,
+    /// Extra trusted CAs for talking to identity providers (PEM, already read).
+    pub ca_file: Option<(PathBuf, Vec<u8>)>,
+    /// The key for secrets at rest; when unset, a key file in the data folder.
+    pub secret_key: Option<Secret>,
     /// Where the settings file was read from, if one was.
     pub config_file: Option<PathBuf>,
 }
@@ -80,6 +86,9 @@ struct FileSettings {
     session_idle_minutes: Option<u64>,
     session_lifetime_hours: Option<u64>,
     log: Option<String>,
+    outbound_allow: Option<String>,
+    ca_file: Option<String>,
+    secret_key: Option<String>,
 }
 
 /// Each setting: its variable name and its key in the file.
@@ -94,6 +103,9 @@ const KEYS: &[(&str, &str)] = &[
     ("PORTCULLIS_SESSION_IDLE_MINUTES", "session_idle_minutes"),
     ("PORTCULLIS_SESSION_LIFETIME_HOURS", "session_lifetime_hours"),
     ("PORTCULLIS_LOG", "log"),
+    ("PORTCULLIS_OUTBOUND_ALLOW", "outbound_allow"),
+    ("PORTCULLIS_CA_FILE", "ca_file"),
+    ("PORTCULLIS_SECRET_KEY", "secret_key"),
 ];
 
 /// Variables that are read elsewhere or only select the file.
@@ -140,6 +152,9 @@ impl Settings {
                 "session_idle_minutes" => file.session_idle_minutes.map(|v| v.to_string()),
                 "session_lifetime_hours" => file.session_lifetime_hours.map(|v| v.to_string()),
                 "log" => file.log.clone(),
+                "outbound_allow" => file.outbound_allow.clone(),
+                "ca_file" => file.ca_file.clone(),
+                "secret_key" => file.secret_key.clone(),
                 _ => None,
             }
         };
@@ -205,6 +220,33 @@ impl Settings {
 
         let log = get("PORTCULLIS_LOG").map(|(_, v)| v).unwrap_or_else(|| "info".to_string());
 
+        let outbound_allow = match get("PORTCULLIS_OUTBOUND_ALLOW") {
+            Some((name, v)) => crate::outbound::parse_allow_list(&v).map_err(|p| SettingsError::new(name, p))?,
+            None => Vec::new(),
+        };
+        let ca_file = match get("PORTCULLIS_CA_FILE") {
+            Some((name, v)) => {
+                let path = PathBuf::from(&v);
+                let pem = std::fs::read(&path).map_err(|e| SettingsError::new(name.clone(), format!("cannot read {v}: {e}")))?;
+                if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(SettingsError::new(name, format!("{v} holds no PEM certificate")));
+                }
+                Some((path, pem))
+            }
+            None => None,
+        };
+        let secret_key = match get("PORTCULLIS_SECRET_KEY") {
+            Some((name, v)) => {
+                use base64::Engine;
+                let ok = base64::engine::general_purpose::STANDARD.decode(v.trim()).map(|k| k.len() == 32).unwrap_or(false);
+                if !ok {
+                    return Err(SettingsError::new(name, "must be 32 bytes encoded as base64 (e.g. `openssl rand -base64 32`)"));
+                }
+                Some(Secret::new(v))
+            }
+            None => None,
+        };
+
         Ok(Self {
             listen,
             public_url,
@@ -216,6 +258,9 @@ impl Settings {
             session_idle,
             session_lifetime,
             log,
+            outbound_allow,
+            ca_file,
+            secret_key,
             config_file,
         })
     }
@@ -390,6 +435,18 @@ mod tests {
         std::fs::write(&path, "lisen = \"127.0.0.1:4000\"\n").unwrap();
         let err = Settings::load(&env(&[("PORTCULLIS_CONFIG", path.to_str().unwrap())])).unwrap_err();
         assert!(err.problem.contains("unknown field `lisen`"), "{err}");
+    }
+
+    #[test]
+    fn outbound_allow_and_secret_key_are_checked_at_start() {
+        let s = Settings::load(&env(&[("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.1:9000, okta.test")])).unwrap();
+        assert_eq!(s.outbound_allow.len(), 2);
+        let err = Settings::load(&env(&[("PORTCULLIS_OUTBOUND_ALLOW", "not a host")])).unwrap_err();
+        assert_eq!(err.setting, "PORTCULLIS_OUTBOUND_ALLOW");
+        let err = Settings::load(&env(&[("PORTCULLIS_SECRET_KEY", "c2hvcnQ=")])).unwrap_err();
+        assert_eq!(err.setting, "PORTCULLIS_SECRET_KEY");
+        let err = Settings::load(&env(&[("PORTCULLIS_CA_FILE", "/no/such/file.pem")])).unwrap_err();
+        assert_eq!(err.setting, "PORTCULLIS_CA_FILE");
     }
 
     #[test]

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The browser entry point: hydrates the HTML the server rendered.
 
 #[wasm_bindgen::prelude::wasm_bindgen]

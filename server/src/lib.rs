@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The Portcullis HTTP server: start-up, the router and its middleware.
 //! Handlers stay thin; the work happens in `portcullis_domain`.
 
@@ -12,7 +13,13 @@ use http::{header, HeaderValue};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use portcullis_app::{shell, ssr::Services, App};
-use portcullis_domain::{accounts::random_token, Accounts, SessionPolicy, Settings, Store, StoreError};
+use portcullis_domain::{
+    accounts::random_token,
+    crypto::SecretBox,
+    outbound::{Outbound, OutboundConfig},
+    providers::service::ProviderService,
+    Accounts, SessionPolicy, Settings, Store, StoreError,
+};
 use tokio::sync::Mutex;
 use tower_http::{set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
@@ -25,6 +32,10 @@ pub enum StartError {
     Database(#[from] StoreError),
     #[error("PORTCULLIS_ADMIN_EMAIL/PORTCULLIS_ADMIN_PASSWORD: {0}")]
     Admin(#[from] portcullis_domain::accounts::SetupError),
+    #[error("PORTCULLIS_SECRET_KEY: {0}")]
+    Secrets(#[from] portcullis_domain::crypto::CryptoError),
+    #[error("PORTCULLIS_CA_FILE: {0}")]
+    Outbound(String),
     #[error("PORTCULLIS_DATA_DIR: cannot write {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
 }
@@ -98,7 +109,16 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
         .site_pkg_dir("pkg")
         .site_addr(settings.listen)
         .build();
-    let services = Services { settings: Arc::new(settings), store, accounts };
+    let secrets = SecretBox::load(settings.secret_key.as_ref(), &settings.data_dir)?;
+    let outbound = Outbound::new(OutboundConfig {
+        allow: settings.outbound_allow.clone(),
+        extra_ca_pem: settings.ca_file.as_ref().map(|(_, pem)| pem.clone()),
+        ..OutboundConfig::default()
+    })
+    .map_err(StartError::Outbound)?;
+    let redirect_uri = format!("{}/auth/callback", settings.public_base());
+    let providers = ProviderService::new(store.clone(), secrets, outbound, redirect_uri);
+    let services = Services { settings: Arc::new(settings), store, accounts, providers };
     Ok(AppState { leptos, services, setup_token })
 }
 

@@ -1,9 +1,11 @@
 pub mod audit;
+pub mod checks;
 pub mod directory;
 pub mod identity_providers;
 pub mod login;
 pub mod overview;
 pub mod policies;
+pub mod provider_wizard;
 pub mod settings;
 pub mod setup;
 

@@ -2,6 +2,7 @@
 //! portably (numbered `$n` parameters, BIGINT times) so PostgreSQL can follow.
 
 mod audit;
+mod providers;
 mod sessions;
 mod throttle;
 mod users;
@@ -14,6 +15,7 @@ use sqlx::{
 };
 
 pub use audit::{AuditPage, AuditQuery, AuditRecord};
+pub use providers::{GroupInput, GroupRow, ProviderRow};
 pub use sessions::SessionRow;
 pub use throttle::ThrottleRow;
 pub use users::UserRow;

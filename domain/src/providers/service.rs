@@ -1,0 +1,476 @@
+//! The provider lifecycle: check, create, edit, test, enable/disable, delete.
+//! Nothing is saved that did not pass its checks on the server, and secrets
+//! are sealed before storage and never returned.
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    checks::{check_client, ClientCheckOutcome},
+    directory::{check_directory, DirectoryAuth, DirectoryCheckOutcome},
+    parse_scopes,
+    report::Report,
+    AuthServer, ClientSettings, ProviderKind,
+};
+use crate::{
+    audit::{Action, Actor, Audit, Event},
+    crypto::{CryptoError, SecretBox},
+    outbound::Outbound,
+    settings::Secret,
+    store::{new_id, now_ms, GroupInput, ProviderRow, Store, StoreError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("Enter a name of 1 to 100 characters.")]
+    BadName,
+    #[error("A provider named '{0}' exists already; choose another name.")]
+    NameTaken(String),
+    #[error("No such provider: it may have been deleted.")]
+    NotFound,
+    #[error("The checks did not pass; nothing was saved.")]
+    ChecksFailed(Box<Report>),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ProviderError {
+    fn from(e: StoreError) -> Self {
+        ProviderError::Store(e)
+    }
+}
+
+/// A secret field when editing: keep what is stored, or replace it.
+#[derive(Debug, Clone)]
+pub enum SecretInput {
+    Keep,
+    Replace(Secret),
+}
+
+/// The directory step as edited.
+#[derive(Debug, Clone)]
+pub enum DirectoryInput {
+    Off,
+    ServiceApp { client_id: String, private_key: SecretInput },
+    ApiToken(SecretInput),
+}
+
+/// The whole wizard, as submitted at Finish or on an edit's save.
+#[derive(Debug, Clone)]
+pub struct ProviderInput {
+    pub kind: ProviderKind,
+    pub name: String,
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: SecretInput,
+    pub auth_server: AuthServer,
+    pub scopes: String,
+    pub groups_claim: String,
+    pub pkce: bool,
+    pub directory: DirectoryInput,
+}
+
+/// What the list and the edit form show: never a secret, only whether one is set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProviderView {
+    pub id: String,
+    pub kind: ProviderKind,
+    pub name: String,
+    pub base_url: String,
+    pub issuer: String,
+    pub auth_server: String,
+    pub client_id: String,
+    pub client_secret_set: bool,
+    pub scopes: String,
+    pub groups_claim: String,
+    pub pkce: bool,
+    /// `off`, `service_app` or `api_token`.
+    pub directory_mode: String,
+    pub directory_client_id: Option<String>,
+    pub directory_secret_set: bool,
+    pub enabled: bool,
+    pub last_test_at: Option<i64>,
+    pub last_test_ok: Option<bool>,
+    pub last_test_summary: Option<String>,
+    pub group_count: i64,
+}
+
+/// The result of Finish.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    pub id: String,
+    pub report: Report,
+    pub groups_stored: usize,
+    pub user_count: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProviderService {
+    store: Store,
+    audit: Audit,
+    secrets: SecretBox,
+    outbound: Outbound,
+    redirect_uri: String,
+}
+
+fn secret_context(id: &str, field: &str) -> String {
+    format!("identity_provider/{id}/{field}")
+}
+
+impl ProviderService {
+    pub fn new(store: Store, secrets: SecretBox, outbound: Outbound, redirect_uri: String) -> Self {
+        let audit = Audit::new(store.clone());
+        Self { store, audit, secrets, outbound, redirect_uri }
+    }
+
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    /// Step 1's Continue.
+    pub async fn check_client(&self, s: &ClientSettings) -> ClientCheckOutcome {
+        check_client(&self.outbound, s, &self.redirect_uri).await
+    }
+
+    /// Step 2's Continue. `org` is the normalised Base URL from step 1.
+    pub async fn check_directory(&self, org: &str, auth: &DirectoryAuth) -> DirectoryCheckOutcome {
+        check_directory(&self.outbound, org, auth).await
+    }
+
+    fn client_settings(&self, input: &ProviderInput, secret: Secret) -> ClientSettings {
+        ClientSettings {
+            kind: input.kind,
+            name: input.name.trim().to_string(),
+            base_url: input.base_url.clone(),
+            client_id: input.client_id.trim().to_string(),
+            client_secret: secret,
+            auth_server: input.auth_server.clone(),
+            scopes: parse_scopes(&input.scopes),
+            groups_claim: if input.groups_claim.trim().is_empty() {
+                super::DEFAULT_GROUPS_CLAIM.to_string()
+            } else {
+                input.groups_claim.trim().to_string()
+            },
+            pkce: input.pkce,
+        }
+    }
+
+    /// Runs every check on complete settings; the combined report, and what they found.
+    async fn check_all(
+        &self,
+        settings: &ClientSettings,
+        directory: Option<&DirectoryAuth>,
+    ) -> (Report, ClientCheckOutcome, Option<DirectoryCheckOutcome>) {
+        let client = self.check_client(settings).await;
+        let mut report = client.report.clone();
+        let mut dir = None;
+        if let (Some(auth), Some(n)) = (directory, &client.normalized) {
+            if client.report.ok() {
+                let outcome = self.check_directory(&n.base_url, auth).await;
+                report.checks.extend(outcome.report.checks.clone());
+                report.total_ms += outcome.report.total_ms;
+                dir = Some(outcome);
+            }
+        }
+        (report, client, dir)
+    }
+
+    /// Finish: checks everything again on the server, then saves, with the groups it fetched.
+    pub async fn create(&self, actor: &Actor, ip: Option<&str>, input: ProviderInput) -> Result<Saved, ProviderError> {
+        check_name(&input.name)?;
+        let id = new_id();
+        let secret = match &input.client_secret {
+            SecretInput::Replace(s) => s.clone(),
+            SecretInput::Keep => Secret::new(""),
+        };
+        let directory = resolve_directory(&input.directory, None, &self.secrets, &id)?;
+        self.save(actor, ip, &id, input, secret, directory, None).await
+    }
+
+    /// Edit's save: secrets left blank keep their stored values; re-checks before saving.
+    pub async fn update(&self, actor: &Actor, ip: Option<&str>, id: &str, input: ProviderInput) -> Result<Saved, ProviderError> {
+        check_name(&input.name)?;
+        let existing = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
+        let secret = match &input.client_secret {
+            SecretInput::Replace(s) => s.clone(),
+            SecretInput::Keep => self.secrets.open(&secret_context(id, "client_secret"), &existing.client_secret_sealed)?,
+        };
+        let directory = resolve_directory(&input.directory, Some(&existing), &self.secrets, id)?;
+        self.save(actor, ip, id, input, secret, directory, Some(existing)).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn save(
+        &self,
+        actor: &Actor,
+        ip: Option<&str>,
+        id: &str,
+        input: ProviderInput,
+        secret: Secret,
+        directory: Option<DirectoryAuth>,
+        existing: Option<ProviderRow>,
+    ) -> Result<Saved, ProviderError> {
+        let settings = self.client_settings(&input, secret);
+        let (report, client, dir) = self.check_all(&settings, directory.as_ref()).await;
+        let normalized = match (&client.normalized, report.ok()) {
+            (Some(n), true) => n.clone(),
+            _ => return Err(ProviderError::ChecksFailed(Box::new(report))),
+        };
+        let (mode, dir_client_id, dir_secret) = match &directory {
+            None => ("off", None, None),
+            Some(DirectoryAuth::ServiceApp { client_id, private_key }) => (
+                "service_app",
+                Some(client_id.trim().to_string()),
+                Some(self.secrets.seal(&secret_context(id, "directory_secret"), private_key.expose())),
+            ),
+            Some(DirectoryAuth::ApiToken(token)) => {
+                ("api_token", None, Some(self.secrets.seal(&secret_context(id, "directory_secret"), token.expose().trim())))
+            }
+        };
+        let now = now_ms();
+        let row = ProviderRow {
+            id: id.to_string(),
+            kind: settings.kind.as_str().to_string(),
+            name: settings.name.clone(),
+            base_url: normalized.base_url.clone(),
+            issuer: normalized.issuer.clone(),
+            auth_server: match &normalized.auth_server {
+                AuthServer::Org => None,
+                AuthServer::Custom(s) => Some(s.clone()),
+            },
+            client_id: settings.client_id.clone(),
+            client_secret_sealed: self.secrets.seal(&secret_context(id, "client_secret"), settings.client_secret.expose()),
+            scopes: settings.scopes.join(" "),
+            groups_claim: settings.groups_claim.clone(),
+            pkce: settings.pkce,
+            directory_mode: mode.to_string(),
+            directory_client_id: dir_client_id,
+            directory_secret_sealed: dir_secret,
+            enabled: existing.as_ref().is_none_or(|e| e.enabled),
+            discovery: client.discovery.as_ref().and_then(|d| serde_json::to_string(&DiscoveryRecord::from(d)).ok()),
+            last_test_at: Some(now),
+            last_test_ok: Some(true),
+            last_test_summary: Some(report.summary()),
+            last_test_report: serde_json::to_string(&report).ok(),
+            created_at: existing.as_ref().map_or(now, |e| e.created_at),
+            updated_at: now,
+        };
+        let groups: Vec<GroupInput> = dir
+            .as_ref()
+            .map(|d| {
+                d.groups
+                    .iter()
+                    .map(|g| GroupInput {
+                        external_id: g.id.clone(),
+                        name: g.profile.name.clone(),
+                        description: g.profile.description.clone(),
+                        kind: g.kind.clone(),
+                        last_updated: g.last_updated.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.store.save_provider(&row, &groups, "wizard").await.map_err(|e| match e {
+            StoreError::Conflict(_) => ProviderError::NameTaken(row.name.clone()),
+            other => ProviderError::Store(other),
+        })?;
+        let action = if existing.is_some() { Action::ProviderUpdated } else { Action::ProviderCreated };
+        self.audit
+            .record_or_log(
+                Event::new(actor.clone(), action)
+                    .target(row.name.clone())
+                    .ip(ip)
+                    .detail("provider_id", row.id.clone())
+                    .detail("kind", row.kind.clone())
+                    .detail("base_url", row.base_url.clone())
+                    .detail("client_id", row.client_id.clone())
+                    .detail("directory", mode)
+                    .detail("groups_stored", groups.len()),
+            )
+            .await;
+        Ok(Saved { id: id.to_string(), report, groups_stored: groups.len(), user_count: dir.and_then(|d| d.user_count) })
+    }
+
+    /// Test connection: every check again, on the saved settings; the result is stored.
+    pub async fn test(&self, actor: &Actor, ip: Option<&str>, id: &str) -> Result<Report, ProviderError> {
+        let row = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
+        let secret = self.secrets.open(&secret_context(id, "client_secret"), &row.client_secret_sealed)?;
+        let settings = ClientSettings {
+            kind: ProviderKind::parse(&row.kind).unwrap_or(ProviderKind::Oidc),
+            name: row.name.clone(),
+            base_url: row.base_url.clone(),
+            client_id: row.client_id.clone(),
+            client_secret: secret,
+            auth_server: row.auth_server.clone().map(AuthServer::Custom).unwrap_or(AuthServer::Org),
+            scopes: parse_scopes(&row.scopes),
+            groups_claim: row.groups_claim.clone(),
+            pkce: row.pkce,
+        };
+        let directory = stored_directory(&row, &self.secrets)?;
+        let (report, client, _) = self.check_all(&settings, directory.as_ref()).await;
+        let discovery = client.discovery.as_ref().and_then(|d| serde_json::to_string(&DiscoveryRecord::from(d)).ok());
+        self.store
+            .record_provider_test(
+                id,
+                report.ok(),
+                &report.summary(),
+                &serde_json::to_string(&report).unwrap_or_default(),
+                discovery.as_deref(),
+            )
+            .await?;
+        let mut event = Event::new(actor.clone(), Action::ProviderTested)
+            .target(row.name.clone())
+            .ip(ip)
+            .detail("provider_id", id)
+            .detail("result", report.summary());
+        if !report.ok() {
+            event = event.failed();
+        }
+        self.audit.record_or_log(event).await;
+        Ok(report)
+    }
+
+    pub async fn list(&self) -> Result<Vec<ProviderView>, ProviderError> {
+        let mut out = Vec::new();
+        for row in self.store.providers().await? {
+            let count = self.store.count_provider_groups(&row.id).await?;
+            out.push(view(row, count));
+        }
+        Ok(out)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<ProviderView, ProviderError> {
+        let row = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
+        let count = self.store.count_provider_groups(id).await?;
+        Ok(view(row, count))
+    }
+
+    /// The last stored report, for the list's detail view.
+    pub async fn last_report(&self, id: &str) -> Result<Option<Report>, ProviderError> {
+        let row = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
+        Ok(row.last_test_report.and_then(|r| serde_json::from_str(&r).ok()))
+    }
+
+    pub async fn set_enabled(&self, actor: &Actor, ip: Option<&str>, id: &str, enabled: bool) -> Result<(), ProviderError> {
+        let row = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
+        self.store.set_provider_enabled(id, enabled).await?;
+        let action = if enabled { Action::ProviderEnabled } else { Action::ProviderDisabled };
+        self.audit.record_or_log(Event::new(actor.clone(), action).target(row.name).ip(ip).detail("provider_id", id)).await;
+        Ok(())
+    }
+
+    pub async fn delete(&self, actor: &Actor, ip: Option<&str>, id: &str) -> Result<(), ProviderError> {
+        let row = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
+        self.store.delete_provider(id).await?;
+        self.audit
+            .record_or_log(Event::new(actor.clone(), Action::ProviderDeleted).target(row.name).ip(ip).detail("provider_id", id))
+            .await;
+        Ok(())
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ProviderError> {
+    let n = name.trim().chars().count();
+    if n == 0 || n > 100 {
+        Err(ProviderError::BadName)
+    } else {
+        Ok(())
+    }
+}
+
+fn stored_directory(row: &ProviderRow, secrets: &SecretBox) -> Result<Option<DirectoryAuth>, CryptoError> {
+    let open = || match &row.directory_secret_sealed {
+        Some(s) => secrets.open(&secret_context(&row.id, "directory_secret"), s),
+        None => Err(CryptoError::Open),
+    };
+    Ok(match row.directory_mode.as_str() {
+        "service_app" => Some(DirectoryAuth::ServiceApp {
+            client_id: row.directory_client_id.clone().unwrap_or_default(),
+            private_key: open()?,
+        }),
+        "api_token" => Some(DirectoryAuth::ApiToken(open()?)),
+        _ => None,
+    })
+}
+
+/// Combines the edited directory step with what is stored: blank secrets keep the stored value.
+fn resolve_directory(
+    input: &DirectoryInput,
+    existing: Option<&ProviderRow>,
+    secrets: &SecretBox,
+    id: &str,
+) -> Result<Option<DirectoryAuth>, CryptoError> {
+    let stored = |mode: &str| -> Result<Secret, CryptoError> {
+        match existing {
+            Some(row) if row.directory_mode == mode => match &row.directory_secret_sealed {
+                Some(s) => secrets.open(&secret_context(id, "directory_secret"), s),
+                None => Ok(Secret::new("")),
+            },
+            // Switching kinds needs a new secret; an empty one fails its check.
+            _ => Ok(Secret::new("")),
+        }
+    };
+    Ok(match input {
+        DirectoryInput::Off => None,
+        DirectoryInput::ServiceApp { client_id, private_key } => Some(DirectoryAuth::ServiceApp {
+            client_id: client_id.clone(),
+            private_key: match private_key {
+                SecretInput::Replace(s) => s.clone(),
+                SecretInput::Keep => stored("service_app")?,
+            },
+        }),
+        DirectoryInput::ApiToken(token) => Some(DirectoryAuth::ApiToken(match token {
+            SecretInput::Replace(s) => s.clone(),
+            SecretInput::Keep => stored("api_token")?,
+        })),
+    })
+}
+
+fn view(row: ProviderRow, group_count: i64) -> ProviderView {
+    ProviderView {
+        kind: ProviderKind::parse(&row.kind).unwrap_or(ProviderKind::Oidc),
+        auth_server: row.auth_server.clone().unwrap_or_else(|| "Org".into()),
+        client_secret_set: !row.client_secret_sealed.is_empty(),
+        directory_secret_set: row.directory_secret_sealed.is_some(),
+        id: row.id,
+        name: row.name,
+        base_url: row.base_url,
+        issuer: row.issuer,
+        client_id: row.client_id,
+        scopes: row.scopes,
+        groups_claim: row.groups_claim,
+        pkce: row.pkce,
+        directory_mode: row.directory_mode,
+        directory_client_id: row.directory_client_id,
+        enabled: row.enabled,
+        last_test_at: row.last_test_at,
+        last_test_ok: row.last_test_ok,
+        last_test_summary: row.last_test_summary,
+        group_count,
+    }
+}
+
+/// The endpoints kept from discovery, for sign-in (next issue) without a refetch.
+#[derive(Serialize)]
+struct DiscoveryRecord<'a> {
+    issuer: &'a str,
+    authorization_endpoint: Option<&'a str>,
+    token_endpoint: Option<&'a str>,
+    jwks_uri: Option<&'a str>,
+    userinfo_endpoint: Option<&'a str>,
+    end_session_endpoint: Option<&'a str>,
+}
+
+impl<'a> From<&'a super::checks::Discovery> for DiscoveryRecord<'a> {
+    fn from(d: &'a super::checks::Discovery) -> Self {
+        Self {
+            issuer: &d.issuer,
+            authorization_endpoint: d.authorization_endpoint.as_deref(),
+            token_endpoint: d.token_endpoint.as_deref(),
+            jwks_uri: d.jwks_uri.as_deref(),
+            userinfo_endpoint: d.userinfo_endpoint.as_deref(),
+            end_session_endpoint: d.end_session_endpoint.as_deref(),
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Test levers: the same operations in-process ([`Control`]) and over HTTP
+//! (`POST /__sim/control` with a JSON op, `GET /__sim/state`). Loopback tests only; no auth.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::fixture::{GroupDef, UserDef, UserStatus};
+use crate::state::AppState;
+use crate::switches::Switches;
+
+/// One control operation; JSON `{"op":"set_latency","ms":200}` and so on.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ControlOp {
+    SetLatency { ms: u64 },
+    SetErrorRate { rate: f64, #[serde(default)] status: Option<u16>, #[serde(default)] path_prefix: Option<String> },
+    SetWrongIssuer { enabled: bool },
+    SetWrongTokenIssuer { enabled: bool },
+    /// The next key signs from now on; the old one stays in the JWKS for the grace period.
+    RotateKeys { #[serde(default)] grace_seconds: Option<u64> },
+    SetRateLimit { per_minute: u32 },
+    ResetRateLimits,
+    /// Merges a partial switches object (camelCase keys, as in the fixture).
+    SetSwitches { switches: Value },
+    DeactivateUser { user_id: String },
+    SetUserStatus { user_id: String, status: UserStatus },
+    DeleteUser { user_id: String },
+    UpdateUserProfile { user_id: String, profile: Map<String, Value> },
+    AddUser { user: Box<UserDef> },
+    AddGroup { group: Box<GroupDef> },
+    DeleteGroup { group_id: String },
+    RenameGroup { group_id: String, name: String },
+    SetGroupMembers { group_id: String, user_ids: Vec<String> },
+    AddMembership { group_id: String, user_id: String },
+    RemoveMembership { group_id: String, user_id: String },
+    AssignApp { app_id: String, #[serde(default)] user_ids: Vec<String>, #[serde(default)] group_ids: Vec<String> },
+    UnassignApp { app_id: String, #[serde(default)] user_ids: Vec<String>, #[serde(default)] group_ids: Vec<String> },
+    SetRedirectUris { client_id: String, redirect_uris: Vec<String>, #[serde(default)] post_logout_redirect_uris: Option<Vec<String>> },
+    /// Moves the simulator's clock (tokens, codes, assertions, rate windows, `Date`).
+    AdvanceClock { seconds: i64 },
+    RotateDpopNonce,
+    RevokeAllTokens,
+    ResetRequestCount,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+}
+
+/// A handle on a running simulator. Cheap to clone.
+#[derive(Clone)]
+pub struct Control {
+    pub(crate) st: Arc<AppState>,
+}
+
+impl Control {
+    pub fn apply(&self, op: ControlOp) -> Result<Value, ControlError> {
+        let st = &self.st;
+        let now = st.clock.now_ms();
+        let nf = |what: &str, id: &str| ControlError::NotFound(format!("{what} {id}"));
+        match op {
+            ControlOp::SetLatency { ms } => st.switches_mut().latency_ms = ms,
+            ControlOp::SetErrorRate { rate, status, path_prefix } => {
+                if !(0.0..=1.0).contains(&rate) {
+                    return Err(ControlError::Invalid("rate must be within 0.0..=1.0".into()));
+                }
+                let mut sw = st.switches_mut();
+                sw.error_rate = rate;
+                if let Some(s) = status {
+                    sw.error_status = s;
+                }
+                if let Some(p) = path_prefix {
+                    sw.error_path_prefix = p;
+                }
+            }
+            ControlOp::SetWrongIssuer { enabled } => st.switches_mut().wrong_issuer = enabled,
+            ControlOp::SetWrongTokenIssuer { enabled } => st.switches_mut().wrong_token_issuer = enabled,
+            ControlOp::RotateKeys { grace_seconds } => {
+                let grace = grace_seconds.unwrap_or(st.switches().key_grace_seconds);
+                st.keys_mut()
+                    .rotate(now, (grace as i64).saturating_mul(1000))
+                    .map_err(|e| ControlError::Invalid(e.to_string()))?;
+                return Ok(json!({ "ok": true, "activeKid": st.keys().active().kid }));
+            }
+            ControlOp::SetRateLimit { per_minute } => {
+                st.switches_mut().rate_limit_per_minute = per_minute;
+                st.limiter.reset();
+            }
+            ControlOp::ResetRateLimits => st.limiter.reset(),
+            ControlOp::SetSwitches { switches } => {
+                let mut current = serde_json::to_value(st.switches()).map_err(|e| ControlError::Invalid(e.to_string()))?;
+                let (Some(cur), Value::Object(patch)) = (current.as_object_mut(), switches) else {
+                    return Err(ControlError::Invalid("switches must be an object".into()));
+                };
+                for (k, v) in patch {
+                    if !cur.contains_key(&k) {
+                        return Err(ControlError::Invalid(format!("unknown switch {k}")));
+                    }
+                    cur.insert(k, v);
+                }
+                let merged: Switches = serde_json::from_value(current).map_err(|e| ControlError::Invalid(e.to_string()))?;
+                *st.switches_mut() = merged;
+            }
+            ControlOp::DeactivateUser { user_id } => {
+                st.store_mut().set_user_status(&user_id, UserStatus::Deprovisioned, now).ok_or_else(|| nf("user", &user_id))?;
+                st.tokens().revoke_user(&user_id);
+            }
+            ControlOp::SetUserStatus { user_id, status } => {
+                st.store_mut().set_user_status(&user_id, status, now).ok_or_else(|| nf("user", &user_id))?;
+                if status != UserStatus::Active {
+                    st.tokens().revoke_user(&user_id);
+                }
+            }
+            ControlOp::DeleteUser { user_id } => {
+                st.store_mut().delete_user(&user_id, now).ok_or_else(|| nf("user", &user_id))?;
+                st.tokens().revoke_user(&user_id);
+            }
+            ControlOp::UpdateUserProfile { user_id, profile } => {
+                st.store_mut().update_profile(&user_id, &profile, now).map_err(ControlError::Invalid)?;
+            }
+            ControlOp::AddUser { user } => {
+                st.store_mut().add_user(&user, now).map_err(|e| ControlError::Invalid(e.to_string()))?;
+            }
+            ControlOp::AddGroup { group } => {
+                st.store_mut().add_group(&group).map_err(|e| ControlError::Invalid(e.to_string()))?;
+            }
+            ControlOp::DeleteGroup { group_id } => st.store_mut().delete_group(&group_id).map_err(ControlError::NotFound)?,
+            ControlOp::RenameGroup { group_id, name } => {
+                st.store_mut().rename_group(&group_id, &name, now).map_err(ControlError::NotFound)?
+            }
+            ControlOp::SetGroupMembers { group_id, user_ids } => {
+                st.store_mut().set_members(&group_id, &user_ids, now).map_err(ControlError::Invalid)?
+            }
+            ControlOp::AddMembership { group_id, user_id } => {
+                st.store_mut().add_member(&group_id, &user_id, now).map_err(ControlError::Invalid)?
+            }
+            ControlOp::RemoveMembership { group_id, user_id } => {
+                st.store_mut().remove_member(&group_id, &user_id, now).map_err(ControlError::Invalid)?
+            }
+            ControlOp::AssignApp { app_id, user_ids, group_ids } => {
+                st.store_mut().assign_app(&app_id, &user_ids, &group_ids, now).map_err(ControlError::Invalid)?
+            }
+            ControlOp::UnassignApp { app_id, user_ids, group_ids } => {
+                st.store_mut().unassign_app(&app_id, &user_ids, &group_ids)
+            }
+            ControlOp::SetRedirectUris { client_id, redirect_uris, post_logout_redirect_uris } => {
+                let mut store = st.store_mut();
+                let app = store.oidc_apps.get_mut(&client_id).ok_or_else(|| nf("OIDC app", &client_id))?;
+                app.redirect_uris = redirect_uris;
+                if let Some(p) = post_logout_redirect_uris {
+                    app.post_logout_redirect_uris = p;
+                }
+            }
+            ControlOp::AdvanceClock { seconds } => st.clock.advance(seconds.saturating_mul(1000)),
+            ControlOp::RotateDpopNonce => st.rotate_dpop_nonce(),
+            ControlOp::RevokeAllTokens => {
+                let mut t = st.tokens();
+                t.refresh.clear();
+                t.sessions.clear();
+                for r in t.access.values_mut() {
+                    r.revoked = true;
+                }
+            }
+            ControlOp::ResetRequestCount => st.request_count.store(0, Ordering::Relaxed),
+        }
+        Ok(json!({ "ok": true }))
+    }
+
+    pub fn set_latency(&self, ms: u64) {
+        let _ = self.apply(ControlOp::SetLatency { ms });
+    }
+    /// `rate` within 0.0..=1.0; injected errors are 500 unless `set_switches` says otherwise.
+    pub fn set_error_rate(&self, rate: f64) -> Result<(), ControlError> {
+        self.apply(ControlOp::SetErrorRate { rate, status: None, path_prefix: None }).map(drop)
+    }
+    pub fn set_wrong_issuer(&self, enabled: bool) {
+        let _ = self.apply(ControlOp::SetWrongIssuer { enabled });
+    }
+    pub fn set_wrong_token_issuer(&self, enabled: bool) {
+        let _ = self.apply(ControlOp::SetWrongTokenIssuer { enabled });
+    }
+    /// Rotates the signing key; returns the new active `kid`.
+    pub fn rotate_keys(&self) -> Result<String, ControlError> {
+        self.apply(ControlOp::RotateKeys { grace_seconds: None })?;
+        Ok(self.active_kid())
+    }
+    pub fn rotate_keys_with_grace(&self, grace_seconds: u64) -> Result<String, ControlError> {
+        self.apply(ControlOp::RotateKeys { grace_seconds: Some(grace_seconds) })?;
+        Ok(self.active_kid())
+    }
+    pub fn active_kid(&self) -> String {
+        self.st.keys().active().kid.clone()
+    }
+    pub fn deactivate_user(&self, user_id: &str) -> Result<(), ControlError> {
+        self.apply(ControlOp::DeactivateUser { user_id: user_id.to_owned() }).map(drop)
+    }
+    pub fn set_user_status(&self, user_id: &str, status: UserStatus) -> Result<(), ControlError> {
+        self.apply(ControlOp::SetUserStatus { user_id: user_id.to_owned(), status }).map(drop)
+    }
+    pub fn delete_user(&self, user_id: &str) -> Result<(), ControlError> {
+        self.apply(ControlOp::DeleteUser { user_id: user_id.to_owned() }).map(drop)
+    }
+    pub fn set_group_members(&self, group_id: &str, user_ids: Vec<String>) -> Result<(), ControlError> {
+        self.apply(ControlOp::SetGroupMembers { group_id: group_id.to_owned(), user_ids }).map(drop)
+    }
+    pub fn add_membership(&self, group_id: &str, user_id: &str) -> Result<(), ControlError> {
+        self.apply(ControlOp::AddMembership { group_id: group_id.to_owned(), user_id: user_id.to_owned() }).map(drop)
+    }
+    pub fn remove_membership(&self, group_id: &str, user_id: &str) -> Result<(), ControlError> {
+        self.apply(ControlOp::RemoveMembership { group_id: group_id.to_owned(), user_id: user_id.to_owned() }).map(drop)
+    }
+    pub fn rename_group(&self, group_id: &str, name: &str) -> Result<(), ControlError> {
+        self.apply(ControlOp::RenameGroup { group_id: group_id.to_owned(), name: name.to_owned() }).map(drop)
+    }
+    pub fn set_rate_limit(&self, per_minute: u32) {
+        let _ = self.apply(ControlOp::SetRateLimit { per_minute });
+    }
+    pub fn set_redirect_uris(&self, client_id: &str, redirect_uris: Vec<String>) -> Result<(), ControlError> {
+        self.apply(ControlOp::SetRedirectUris { client_id: client_id.to_owned(), redirect_uris, post_logout_redirect_uris: None })
+            .map(drop)
+    }
+    pub fn advance_clock(&self, seconds: i64) {
+        let _ = self.apply(ControlOp::AdvanceClock { seconds });
+    }
+    pub fn switches(&self) -> Switches {
+        self.st.switches()
+    }
+    /// Replaces all switches at once.
+    pub fn set_switches(&self, switches: Switches) {
+        *self.st.switches_mut() = switches;
+    }
+    /// Requests served (control endpoint excluded), for benchmarks.
+    pub fn request_count(&self) -> u64 {
+        self.st.request_count.load(Ordering::Relaxed)
+    }
+    pub fn reset_request_count(&self) {
+        self.st.request_count.store(0, Ordering::Relaxed);
+    }
+    /// The org's group id with this name.
+    pub fn group_id(&self, name: &str) -> Option<String> {
+        self.st.store().groups.values().find(|g| g.name() == name).map(|g| g.id.clone())
+    }
+    /// A user's id by id, login or short name.
+    pub fn user_id(&self, login: &str) -> Option<String> {
+        self.st.store().find_user(login).map(|u| u.id.clone())
+    }
+    pub fn state(&self) -> Value {
+        let st = &self.st;
+        let store = st.store();
+        json!({
+            "baseUrl": st.base_url,
+            "requestCount": self.request_count(),
+            "users": store.users.len(),
+            "groups": store.groups.len(),
+            "kids": st.keys().kids(),
+            "activeKid": st.keys().active().kid,
+            "clockOffsetSeconds": st.clock.offset_ms() / 1000,
+            "dpopNonce": st.nonces().current,
+            "switches": st.switches(),
+        })
+    }
+}
+
+pub(crate) async fn http_control(State(st): State<Arc<AppState>>, Json(body): Json<Value>) -> Response {
+    let op: ControlOp = match serde_json::from_value(body) {
+        Ok(op) => op,
+        Err(e) => return (StatusCode::BAD_REQUEST, Json(json!({ "error": e.to_string() }))).into_response(),
+    };
+    match (Control { st }).apply(op) {
+        Ok(v) => Json(v).into_response(),
+        Err(e @ ControlError::NotFound(_)) => (StatusCode::NOT_FOUND, Json(json!({ "error": e.to_string() }))).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e.to_string() }))).into_response(),
+    }
+}
+
+pub(crate) async fn http_state(State(st): State<Arc<AppState>>) -> Json<Value> {
+    Json((Control { st }).state())
+}
