@@ -76,6 +76,8 @@ pub enum OutboundError {
     Dns { host: String },
     #[error("cannot connect to {host}: {reason}")]
     Connect { host: String, reason: String },
+    #[error("the TLS certificate of {host} is not trusted ({reason})")]
+    Tls { host: String, reason: String },
     #[error("{url} did not answer within {seconds} seconds")]
     Timeout { url: String, seconds: u64 },
     #[error("{url} redirects to {location}; use the final URL instead")]
@@ -368,6 +370,9 @@ impl Outbound {
             source = err.source();
         }
         let text = error_chain(&e);
+        if text.contains("certificate") || text.contains("UnknownIssuer") {
+            return OutboundError::Tls { host: host.to_string(), reason: text.rsplit(": ").next().unwrap_or(&text).to_string() };
+        }
         if text.contains("failed to lookup address") || text.contains("Name or service not known") || text.contains("dns error") {
             return OutboundError::Dns { host: host.to_string() };
         }

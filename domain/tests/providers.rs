@@ -253,3 +253,32 @@ async fn an_unreadable_jwks_fails_its_check_and_only_that_one() {
     assert!(text(&r, "jwks").contains("404"));
     assert_eq!(status(&r, "client_credentials"), Status::Passed);
 }
+
+#[tokio::test]
+async fn over_https_the_provider_ca_must_be_trusted_through_the_ca_file() {
+    let sim = Sim::start_local(Fixture::sample(), Options { tls: true, ..Options::default() }).await.unwrap();
+    assert!(sim.base_url().starts_with("https://"), "{}", sim.base_url());
+    let creds = Fixture::sample().credentials(sim.base_url());
+    let settings = ClientSettings {
+        kind: ProviderKind::Okta,
+        name: "Okta".into(),
+        base_url: sim.base_url().to_string(),
+        client_id: creds.oidc_client_id.clone().unwrap(),
+        client_secret: Secret::new(creds.oidc_client_secret.clone().unwrap()),
+        auth_server: AuthServer::Org,
+        scopes: parse_scopes("openid profile email groups"),
+        groups_claim: "groups".into(),
+        pkce: true,
+    };
+    let allow = parse_allow_list("127.0.0.1").unwrap();
+
+    let untrusted = Outbound::new(OutboundConfig { allow: allow.clone(), ..Default::default() }).unwrap();
+    let r = check_client(&untrusted, &settings, REDIRECT).await.report;
+    assert_eq!(status(&r, "discovery"), Status::Failed, "a self-signed CA is not trusted by default");
+    assert!(text(&r, "discovery").contains("PORTCULLIS_CA_FILE"), "{}", text(&r, "discovery"));
+
+    let ca = sim.ca_pem().unwrap().as_bytes().to_vec();
+    let trusted = Outbound::new(OutboundConfig { allow, extra_ca_pem: Some(ca), ..Default::default() }).unwrap();
+    let r = check_client(&trusted, &settings, REDIRECT).await.report;
+    assert!(r.ok(), "{r:#?}");
+}

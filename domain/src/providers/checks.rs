@@ -142,6 +142,9 @@ pub fn explain_outbound(e: &OutboundError) -> (String, String) {
             "Check that the provider is up and that the server running Portcullis can reach it (firewall, proxy)."
         }
         OutboundError::Redirect { .. } => "Use the URL the provider redirects to as the Base URL.",
+        OutboundError::Tls { .. } => {
+            "If the provider uses a private certificate authority, put its CA certificate (PEM) in a file and set PORTCULLIS_CA_FILE to it; otherwise check the provider's certificate."
+        }
         OutboundError::TooLarge { .. } | OutboundError::BadUrl(_) | OutboundError::Other { .. } => {
             "Check the URL; if it is right, the provider answered unexpectedly."
         }

@@ -56,13 +56,17 @@ pub fn normalize(kind: ProviderKind, input: &str, auth_server: &AuthServer) -> R
     }
 
     let mut path = url.path().to_string();
+    let mut stripped_suffix = false;
     for suffix in DISCOVERY_SUFFIXES {
         if let Some(stripped) = path.strip_suffix(suffix).or_else(|| path.strip_suffix(&format!("{suffix}/"))) {
             path = stripped.to_string();
+            stripped_suffix = true;
             changes.push(format!("Removed {suffix}: Portcullis finds the discovery document itself."));
         }
     }
-    if path.len() > 1 && path.ends_with('/') {
+    // The url crate gives a bare host the path "/": only a typed slash counts as a change.
+    let typed_slash = trimmed.ends_with('/');
+    if (path.len() > 1 && path.ends_with('/')) || (path == "/" && typed_slash && !stripped_suffix) {
         path = path.trim_end_matches('/').to_string();
         changes.push("Removed the trailing slash.".to_string());
     }
@@ -131,6 +135,7 @@ mod tests {
         assert_eq!(n.changes.len(), 2, "{:?}", n.changes);
         let n = okta("https://dev-123.okta.com/", AuthServer::Org);
         assert_eq!(n.base_url, "https://dev-123.okta.com");
+        assert_eq!(n.changes, vec!["Removed the trailing slash.".to_string()]);
     }
 
     #[test]
