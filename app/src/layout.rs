@@ -119,3 +119,29 @@ pub fn ErrorNote(message: String) -> impl IntoView {
         </p>
     }
 }
+
+/// What a page shows while its data loads.
+pub fn loading() -> impl IntoView {
+    view! { <p class="text-sm text-slate-500">"Loading…"</p> }
+}
+
+/// A bordered table with a header row; the rows are the children.
+#[component]
+pub fn DataTable(
+    headers: &'static [&'static str],
+    #[prop(optional)] testid: Option<&'static str>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid=testid>
+                <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+                    <tr>
+                        {headers.iter().map(|h| view! { <th scope="col" class="px-4 py-2">{*h}</th> }).collect_view()}
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100">{children()}</tbody>
+            </table>
+        </div>
+    }
+}

@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use super::{error_text, query_value};
 use crate::{
     api::audit_events,
-    layout::{ErrorNote, PageHeader},
+    layout::{loading, DataTable, ErrorNote, PageHeader},
 };
 
 /// `/audit`: newest first, filtered by action, paged with plain links (works without JavaScript).
@@ -18,7 +18,7 @@ pub fn AuditLog() -> impl IntoView {
             title="Audit log"
             intro="Who did what, when and from where. Secrets are never recorded."
         />
-        <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match page.await {
                     Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
@@ -70,19 +70,7 @@ pub fn AuditLog() -> impl IntoView {
                                     .into_any()
                             } else {
                                 view! {
-                                    <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-                                        <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="audit-table">
-                                            <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
-                                                <tr>
-                                                    <th scope="col" class="px-4 py-2">"When"</th>
-                                                    <th scope="col" class="px-4 py-2">"Who"</th>
-                                                    <th scope="col" class="px-4 py-2">"What"</th>
-                                                    <th scope="col" class="px-4 py-2">"Target"</th>
-                                                    <th scope="col" class="px-4 py-2">"From"</th>
-                                                    <th scope="col" class="px-4 py-2">"Details"</th>
-                                                </tr>
-                                            </thead>
-                                            <tbody class="divide-y divide-slate-100">
+                                    <DataTable headers=&["When", "Who", "What", "Target", "From", "Details"] testid="audit-table">
                                                 {data
                                                     .entries
                                                     .into_iter()
@@ -107,9 +95,7 @@ pub fn AuditLog() -> impl IntoView {
                                                         }
                                                     })
                                                     .collect_view()}
-                                            </tbody>
-                                        </table>
-                                    </div>
+                                            </DataTable>
                                 }
                                     .into_any()
                             }}

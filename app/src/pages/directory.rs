@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use super::error_text;
 use crate::{
     api::directory_groups,
-    layout::{EmptyState, ErrorNote, PageHeader},
+    layout::{loading, DataTable, EmptyState, ErrorNote, PageHeader},
 };
 
 /// `/directory`
@@ -15,7 +15,7 @@ pub fn Directory() -> impl IntoView {
             title="Directory"
             intro="The users, groups and memberships synchronized from your identity providers."
         />
-        <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match groups.await {
                     Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
@@ -41,18 +41,7 @@ pub fn Directory() -> impl IntoView {
                             <h2 class="mb-2 text-sm font-semibold uppercase tracking-wide text-slate-500">
                                 {format!("Groups ({count})")}
                             </h2>
-                            <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-                                <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="group-list">
-                                    <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
-                                        <tr>
-                                            <th scope="col" class="px-4 py-2">"Group"</th>
-                                            <th scope="col" class="px-4 py-2">"Type"</th>
-                                            <th scope="col" class="px-4 py-2">"Provider"</th>
-                                            <th scope="col" class="px-4 py-2">"Provider ID"</th>
-                                            <th scope="col" class="px-4 py-2">"Fetched"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody class="divide-y divide-slate-100">
+                            <DataTable headers=&["Group", "Type", "Provider", "Provider ID", "Fetched"] testid="group-list">
                                         {list
                                             .into_iter()
                                             .map(|g| {
@@ -70,9 +59,7 @@ pub fn Directory() -> impl IntoView {
                                                 }
                                             })
                                             .collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                                    </DataTable>
                             <p class="mt-3 text-xs text-slate-500">
                                 "Groups are stored by their provider ID, so a renamed group keeps its policies. Users, memberships and scheduled synchronization come with directory sync runs."
                             </p>

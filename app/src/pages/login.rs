@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::query_value;
-use crate::{api::setup_needed, messages::sign_in_error};
+use crate::{api::setup_needed, layout::ErrorNote, messages::sign_in_error};
 
 /// `/login`: a plain form posted to the server, so it works without JavaScript.
 #[component]
@@ -23,16 +23,7 @@ pub fn LoginPage() -> impl IntoView {
                     "You are signed out."
                 </p>
             </Show>
-            {move || {
-                message()
-                    .map(|m| {
-                        view! {
-                            <p role="alert" class="mb-4 rounded-md bg-red-50 p-3 text-sm text-red-800">
-                                {m}
-                            </p>
-                        }
-                    })
-            }}
+            {move || message().map(|m| view! { <div class="mb-4"><ErrorNote message=m /></div> })}
             <form method="post" action="/login" class="space-y-4">
                 <input type="hidden" name="next" value=move || next.get().unwrap_or_default() />
                 <Field label="Email" name="email" kind="email" autocomplete="username" value=email />

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::{error_text, query_value};
 use crate::{
-    layout::{ErrorNote, PageHeader},
+    layout::{loading, ErrorNote, PageHeader},
     pages::checks::ReportView,
     providers_api::{
         check_client_settings, check_directory_settings, create_provider, get_provider, update_provider, wizard_info,
@@ -48,7 +48,7 @@ pub fn EditProvider() -> impl IntoView {
     let provider = Resource::new(id, get_provider);
     view! {
         <PageHeader title="Edit identity provider" intro="Secrets are write-only: leave them as they are to keep them. Save checks everything again." />
-        <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match provider.await {
                     Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),

@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use super::error_text;
 use crate::{
     api::console_settings,
-    layout::{ErrorNote, PageHeader},
+    layout::{loading, DataTable, ErrorNote, PageHeader},
 };
 
 /// `/settings`: what the server runs with. Changed through `PORTCULLIS_*` variables or `portcullis.toml`.
@@ -15,22 +15,13 @@ pub fn SettingsPage() -> impl IntoView {
             title="Settings"
             intro="The settings this server started with. Change them with PORTCULLIS_* environment variables or portcullis.toml, then restart."
         />
-        <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match settings.await {
                     Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
                     Ok(s) => {
                         view! {
-                            <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-                                <table class="min-w-full divide-y divide-slate-200 text-sm">
-                                    <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
-                                        <tr>
-                                            <th scope="col" class="px-4 py-2">"Setting"</th>
-                                            <th scope="col" class="px-4 py-2">"Value"</th>
-                                            <th scope="col" class="px-4 py-2">"Meaning"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody class="divide-y divide-slate-100">
+                            <DataTable headers=&["Setting", "Value", "Meaning"]>
                                         {s
                                             .rows
                                             .into_iter()
@@ -44,9 +35,7 @@ pub fn SettingsPage() -> impl IntoView {
                                                 }
                                             })
                                             .collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                                    </DataTable>
                             <p class="mt-3 text-xs text-slate-500">
                                 {match s.config_file {
                                     Some(f) => format!("Settings file: {f}. "),

@@ -5,7 +5,7 @@ use super::{
     login::{AuthCard, Field, SubmitButton},
     query_value,
 };
-use crate::{api::setup_needed, messages::setup_error};
+use crate::{api::setup_needed, layout::{loading, ErrorNote}, messages::setup_error};
 
 /// `/setup`: the first visitor creates the first admin, with the one-time token from the log.
 #[component]
@@ -18,7 +18,7 @@ pub fn SetupPage() -> impl IntoView {
     view! {
         <Title text="Set up" />
         <AuthCard title="Set up Portcullis">
-            <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            <Suspense fallback=loading>
                 {move || Suspend::new(async move {
                     match needed.await {
                         Ok(false) => {
@@ -43,13 +43,7 @@ pub fn SetupPage() -> impl IntoView {
                                     error
                                         .get()
                                         .and_then(|code| setup_error(&code))
-                                        .map(|m| {
-                                            view! {
-                                                <p role="alert" class="mb-4 rounded-md bg-red-50 p-3 text-sm text-red-800">
-                                                    {m}
-                                                </p>
-                                            }
-                                        })
+                                        .map(|m| view! { <div class="mb-4"><ErrorNote message=m.to_string() /></div> })
                                 }}
                                 <form method="post" action="/setup" class="space-y-4">
                                     <Field label="Setup token" name="token" autocomplete="off" />
