@@ -107,6 +107,17 @@ export default defineConfig({
         dataDir: process.env.E2E_JS_DATA,
       },
     },
+    {
+      // Directory synchronization, from the provider the previous project connected.
+      name: 'directory',
+      testMatch: 'directory.spec.ts',
+      dependencies: ['identity-providers'],
+      use: {
+        baseURL: `http://127.0.0.1:${process.env.E2E_JS_PORT}`,
+        javaScriptEnabled: true,
+        dataDir: process.env.E2E_JS_DATA,
+      },
+    },
   ],
   webServer: [server('JS'), server('NOJS'), simulator],
 });

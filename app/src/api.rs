@@ -134,32 +134,3 @@ pub async fn console_settings() -> Result<SettingsOverview, ServerFnError> {
         version: env!("CARGO_PKG_VERSION").to_string(),
     })
 }
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DirectoryGroup {
-    pub provider: String,
-    pub name: String,
-    pub external_id: String,
-    pub kind: String,
-    pub description: Option<String>,
-    pub synced_at: String,
-}
-
-/// The groups fetched from identity providers.
-#[server(endpoint = "directory_groups")]
-pub async fn directory_groups() -> Result<Vec<DirectoryGroup>, ServerFnError> {
-    use portcullis_domain::Role;
-    crate::ssr::require(Role::Viewer)?;
-    let rows = crate::ssr::services()?.store.groups_with_provider().await.map_err(crate::ssr::internal)?;
-    Ok(rows
-        .into_iter()
-        .map(|(provider, g)| DirectoryGroup {
-            provider,
-            name: g.name,
-            external_id: g.external_id,
-            kind: g.kind,
-            description: g.description,
-            synced_at: crate::ssr::format_time(g.synced_at),
-        })
-        .collect())
-}

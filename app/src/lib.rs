@@ -6,6 +6,7 @@
 //! JavaScript; data comes from server functions in [`api`].
 
 pub mod api;
+pub mod directory_api;
 mod layout;
 pub mod messages;
 mod pages;
@@ -72,6 +73,16 @@ pub fn App() -> impl IntoView {
                             view=pages::provider_wizard::EditProvider
                         />
                         <Route ssr=SsrMode::Async path=path!("/directory") view=pages::directory::Directory />
+                        <Route
+                            ssr=SsrMode::Async
+                            path=path!("/directory/users/:id")
+                            view=pages::directory::DirectoryUserPage
+                        />
+                        <Route
+                            ssr=SsrMode::Async
+                            path=path!("/directory/groups/:id")
+                            view=pages::directory::DirectoryGroupPage
+                        />
                         <Route ssr=SsrMode::Async path=path!("/policies") view=pages::policies::Policies />
                         <Route ssr=SsrMode::Async path=path!("/audit") view=pages::audit::AuditLog />
                         <Route ssr=SsrMode::Async path=path!("/settings") view=pages::settings::SettingsPage />

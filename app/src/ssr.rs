@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::{request::Parts, StatusCode};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
-use portcullis_domain::{audit::Actor, providers::service::ProviderService, Accounts, ClientInfo, Role, Settings, SignedIn, Store};
+use portcullis_domain::{audit::Actor, providers::service::ProviderService, sync::SyncService, Accounts, ClientInfo, Role, Settings, SignedIn, Store};
 
 /// What server functions work with; the server provides it as context.
 #[derive(Clone, Debug)]
@@ -14,6 +14,7 @@ pub struct Services {
     pub store: Store,
     pub accounts: Accounts,
     pub providers: ProviderService,
+    pub sync: SyncService,
 }
 
 pub fn services() -> Result<Services, ServerFnError> {

@@ -21,10 +21,27 @@ pub enum Action {
     ProviderEnabled,
     ProviderDisabled,
     ProviderDeleted,
+    SyncStarted,
+    SyncSucceeded,
+    SyncFailed,
+    SyncAwaitingApproval,
+    SyncApproved,
+    SyncDiscarded,
+    SyncSettingsChanged,
+    DirectoryUsersCreated,
+    DirectoryUsersUpdated,
+    DirectoryUserRestored,
+    DirectoryUserDisabled,
+    DirectoryUserDeleted,
+    DirectoryUserKept,
+    DirectoryGroupsCreated,
+    DirectoryGroupsUpdated,
+    DirectoryGroupDeleted,
+    DirectoryMembershipsChanged,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 29] = [
         Action::SetupCompleted,
         Action::AdminCreatedFromSettings,
         Action::SignIn,
@@ -37,6 +54,23 @@ impl Action {
         Action::ProviderEnabled,
         Action::ProviderDisabled,
         Action::ProviderDeleted,
+        Action::SyncStarted,
+        Action::SyncSucceeded,
+        Action::SyncFailed,
+        Action::SyncAwaitingApproval,
+        Action::SyncApproved,
+        Action::SyncDiscarded,
+        Action::SyncSettingsChanged,
+        Action::DirectoryUsersCreated,
+        Action::DirectoryUsersUpdated,
+        Action::DirectoryUserRestored,
+        Action::DirectoryUserDisabled,
+        Action::DirectoryUserDeleted,
+        Action::DirectoryUserKept,
+        Action::DirectoryGroupsCreated,
+        Action::DirectoryGroupsUpdated,
+        Action::DirectoryGroupDeleted,
+        Action::DirectoryMembershipsChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +87,23 @@ impl Action {
             Action::ProviderEnabled => "provider.enabled",
             Action::ProviderDisabled => "provider.disabled",
             Action::ProviderDeleted => "provider.deleted",
+            Action::SyncStarted => "sync.started",
+            Action::SyncSucceeded => "sync.succeeded",
+            Action::SyncFailed => "sync.failed",
+            Action::SyncAwaitingApproval => "sync.awaiting_approval",
+            Action::SyncApproved => "sync.approved",
+            Action::SyncDiscarded => "sync.discarded",
+            Action::SyncSettingsChanged => "sync.settings_changed",
+            Action::DirectoryUsersCreated => "directory.users_created",
+            Action::DirectoryUsersUpdated => "directory.users_updated",
+            Action::DirectoryUserRestored => "directory.user_restored",
+            Action::DirectoryUserDisabled => "directory.user_disabled",
+            Action::DirectoryUserDeleted => "directory.user_deleted",
+            Action::DirectoryUserKept => "directory.user_kept",
+            Action::DirectoryGroupsCreated => "directory.groups_created",
+            Action::DirectoryGroupsUpdated => "directory.groups_updated",
+            Action::DirectoryGroupDeleted => "directory.group_deleted",
+            Action::DirectoryMembershipsChanged => "directory.memberships_changed",
         }
     }
 
@@ -71,6 +122,23 @@ impl Action {
             Action::ProviderEnabled => "Identity provider enabled",
             Action::ProviderDisabled => "Identity provider disabled",
             Action::ProviderDeleted => "Identity provider deleted",
+            Action::SyncStarted => "Directory sync started",
+            Action::SyncSucceeded => "Directory sync finished",
+            Action::SyncFailed => "Directory sync failed",
+            Action::SyncAwaitingApproval => "Directory sync stopped: removals need approval",
+            Action::SyncApproved => "Directory sync removals approved",
+            Action::SyncDiscarded => "Directory sync diff discarded",
+            Action::SyncSettingsChanged => "Directory sync settings changed",
+            Action::DirectoryUsersCreated => "Directory users added by sync",
+            Action::DirectoryUsersUpdated => "Directory users updated by sync",
+            Action::DirectoryUserRestored => "Directory user back in the provider: restored",
+            Action::DirectoryUserDisabled => "Directory user gone from the provider: disabled",
+            Action::DirectoryUserDeleted => "Directory user gone from the provider: deleted",
+            Action::DirectoryUserKept => "Directory user gone from the provider: kept",
+            Action::DirectoryGroupsCreated => "Directory groups added by sync",
+            Action::DirectoryGroupsUpdated => "Directory groups updated by sync",
+            Action::DirectoryGroupDeleted => "Directory group gone from the provider: deleted",
+            Action::DirectoryMembershipsChanged => "Group memberships changed by sync",
         }
     }
 
@@ -119,6 +187,31 @@ impl Event {
         self.details.insert(key.to_string(), value.into());
         self
     }
+
+    /// The row to store; sync writes it inside its own transaction.
+    pub fn into_record(self) -> AuditRecord {
+        debug_assert!(
+            !self.details.keys().any(|k| SECRET_KEYS.iter().any(|s| k.to_ascii_lowercase().contains(s))),
+            "audit details must not carry secrets: {:?}",
+            self.details.keys().collect::<Vec<_>>()
+        );
+        let (actor_id, actor) = match self.actor {
+            Actor::User { id, email } => (Some(id), email),
+            Actor::Anonymous => (None, "anonymous".to_string()),
+            Actor::System => (None, "system".to_string()),
+        };
+        AuditRecord {
+            id: new_id(),
+            at: now_ms(),
+            actor_id,
+            actor,
+            action: self.action.as_str().to_string(),
+            target: self.target,
+            outcome: if self.success { "success" } else { "failure" }.to_string(),
+            ip: self.ip,
+            details: Value::Object(self.details).to_string(),
+        }
+    }
 }
 
 /// Keys that must never reach the audit log.
@@ -135,28 +228,7 @@ impl Audit {
     }
 
     pub async fn record(&self, event: Event) -> Result<(), StoreError> {
-        debug_assert!(
-            !event.details.keys().any(|k| SECRET_KEYS.iter().any(|s| k.to_ascii_lowercase().contains(s))),
-            "audit details must not carry secrets: {:?}",
-            event.details.keys().collect::<Vec<_>>()
-        );
-        let (actor_id, actor) = match event.actor {
-            Actor::User { id, email } => (Some(id), email),
-            Actor::Anonymous => (None, "anonymous".to_string()),
-            Actor::System => (None, "system".to_string()),
-        };
-        let record = AuditRecord {
-            id: new_id(),
-            at: now_ms(),
-            actor_id,
-            actor,
-            action: event.action.as_str().to_string(),
-            target: event.target,
-            outcome: if event.success { "success" } else { "failure" }.to_string(),
-            ip: event.ip,
-            details: Value::Object(event.details).to_string(),
-        };
-        self.store.insert_audit(&record).await
+        self.store.insert_audit(&event.into_record()).await
     }
 
     /// Records, and logs instead of failing when the database refuses: an
@@ -166,5 +238,22 @@ impl Audit {
         if let Err(e) = self.record(event).await {
             tracing::error!(action, error = %e, "could not write the audit log");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_is_listed_once_with_a_unique_name_and_a_label() {
+        let mut names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        for a in Action::ALL {
+            assert_eq!(Action::parse(a.as_str()), Some(a));
+            assert!(!a.label().is_empty());
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Action::ALL.len());
     }
 }

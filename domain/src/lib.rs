@@ -8,6 +8,7 @@
 //! - [`crypto`]: secrets at rest.
 //! - [`outbound`]: the guarded HTTP client for identity providers.
 //! - [`providers`]: identity providers and the checks that prove their settings.
+//! - [`sync`]: directory synchronization (users, groups, memberships from Okta).
 
 pub mod accounts;
 pub mod audit;
@@ -17,6 +18,7 @@ pub mod outbound;
 pub mod providers;
 pub mod settings;
 pub mod store;
+pub mod sync;
 pub mod throttle;
 
 pub use accounts::{Accounts, ClientInfo, NewSession, Role, SessionPolicy, SignedIn};

@@ -18,6 +18,7 @@ use portcullis_domain::{
     crypto::SecretBox,
     outbound::{Outbound, OutboundConfig},
     providers::service::ProviderService,
+    sync::SyncService,
     Accounts, SessionPolicy, Settings, Store, StoreError,
 };
 use tokio::sync::Mutex;
@@ -117,8 +118,9 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
     })
     .map_err(StartError::Outbound)?;
     let redirect_uri = format!("{}/auth/callback", settings.public_base());
-    let providers = ProviderService::new(store.clone(), secrets, outbound, redirect_uri);
-    let services = Services { settings: Arc::new(settings), store, accounts, providers };
+    let providers = ProviderService::new(store.clone(), secrets.clone(), outbound.clone(), redirect_uri);
+    let sync = SyncService::new(store.clone(), secrets, outbound);
+    let services = Services { settings: Arc::new(settings), store, accounts, providers, sync };
     Ok(AppState { leptos, services, setup_token })
 }
 
@@ -186,8 +188,12 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
             }
         }
     });
+    // Scheduled directory synchronization for every provider that has it.
+    let scheduler = state.services.sync.spawn_scheduler();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    scheduler.abort();
+    served
 }
 
 async fn shutdown_signal() {

@@ -1,15 +1,33 @@
-use leptos::prelude::*;
+//! `/directory`: synchronized users and groups, and a sync panel per provider.
 
-use super::error_text;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::{error_text, query_value};
 use crate::{
-    api::directory_groups,
+    directory_api::{
+        approve_run, directory_group, directory_user, discard_run, list_directory_groups, list_directory_users,
+        save_sync_settings, sync_now, sync_overview, sync_progress, GroupItem, Paged, PendingDiff, ProviderSync, UserItem,
+    },
     layout::{loading, DataTable, EmptyState, ErrorNote, PageHeader},
 };
 
-/// `/directory`
+const BUTTON: &str = "rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-100 disabled:opacity-50";
+const PRIMARY: &str = "rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50";
+const LINK: &str = "font-medium text-indigo-700 underline";
+
 #[component]
 pub fn Directory() -> impl IntoView {
-    let groups = Resource::new(|| (), |_| directory_groups());
+    let tab = query_value("tab");
+    let search = query_value("q");
+    let offset = query_value("offset");
+    let is_groups = move || tab.get().as_deref() == Some("groups");
+    let version = RwSignal::new(0u32);
+    let overview = Resource::new(move || version.get(), |_| sync_overview());
+    let offset_n = move || offset.get().and_then(|o| o.parse::<u32>().ok()).unwrap_or(0);
+    let users = Resource::new(move || (search.get(), offset_n(), version.get()), |(q, o, _)| list_directory_users(q, o));
+    let groups = Resource::new(move || (search.get(), offset_n(), version.get()), |(q, o, _)| list_directory_groups(q, o));
+
     view! {
         <PageHeader
             title="Directory"
@@ -17,52 +35,602 @@ pub fn Directory() -> impl IntoView {
         />
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
-                match groups.await {
+                match overview.await {
                     Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
                     Ok(list) if list.is_empty() => {
                         view! {
-                            <EmptyState title="The directory is empty">
+                            <EmptyState title="No provider synchronizes its directory yet">
                                 <p>
-                                    "Users and groups appear here once an identity provider with directory synchronization is connected, with search, each user's groups, each group's members and the history of sync runs."
+                                    "Users and groups appear here once an identity provider with directory synchronization (an API service app or an API token) is connected: they are then kept current, on a schedule and with Sync now."
                                 </p>
                                 <p>
                                     "First: "
-                                    <a href="/settings/identity-providers" class="font-medium text-indigo-700 underline">
-                                        "connect an identity provider"
-                                    </a> "."
+                                    <a href="/settings/identity-providers" class=LINK>"connect an identity provider"</a>
+                                    "."
                                 </p>
                             </EmptyState>
                         }
                             .into_any()
                     }
                     Ok(list) => {
-                        let count = list.len();
+                        list.into_iter()
+                            .map(|p| view! { <SyncPanel provider=p on_change=move || version.update(|v| *v += 1) /> })
+                            .collect_view()
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+
+        <nav class="mt-8 mb-3 flex gap-2 border-b border-slate-200 text-sm" aria-label="Directory">
+            <a
+                href="/directory"
+                class="-mb-px border-b-2 px-3 py-2 aria-[current=page]:border-indigo-600 aria-[current=page]:font-semibold border-transparent"
+                aria-current=move || (!is_groups()).then_some("page")
+            >
+                "Users"
+            </a>
+            <a
+                href="/directory?tab=groups"
+                class="-mb-px border-b-2 px-3 py-2 aria-[current=page]:border-indigo-600 aria-[current=page]:font-semibold border-transparent"
+                aria-current=move || is_groups().then_some("page")
+            >
+                "Groups"
+            </a>
+        </nav>
+        <form method="get" action="/directory" class="mb-3 flex gap-2">
+            <input type="hidden" name="tab" value=move || tab.get().unwrap_or_default() />
+            <label for="directory-search" class="sr-only">"Search"</label>
+            <input
+                id="directory-search"
+                name="q"
+                type="search"
+                value=move || search.get().unwrap_or_default()
+                placeholder=move || if is_groups() { "Search groups by name" } else { "Search users by name or email" }
+                class="w-full max-w-md rounded-md border border-slate-300 px-3 py-1.5 text-sm"
+            />
+            <button type="submit" class=BUTTON>"Search"</button>
+        </form>
+        <Suspense fallback=loading>
+            {move || Suspend::new(async move {
+                if is_groups() {
+                    match groups.await {
+                        Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
+                        Ok(page) => view! { <GroupTable page search=search.get_untracked() /> }.into_any(),
+                    }
+                } else {
+                    match users.await {
+                        Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
+                        Ok(page) => view! { <UserTable page base="/directory?".to_string() search=search.get_untracked() /> }.into_any(),
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// "1–50 of 1,234" with Previous / Next links that keep the search.
+#[component]
+fn Pager(total: i64, offset: u32, limit: u32, base: String, search: Option<String>) -> impl IntoView {
+    let q = search.map(|s| format!("&q={}", encode(&s))).unwrap_or_default();
+    let end = (offset as i64 + limit as i64).min(total);
+    let prev = (offset > 0).then(|| format!("{base}offset={}{q}", offset.saturating_sub(limit)));
+    let next = (end < total).then(|| format!("{base}offset={end}{q}"));
+    view! {
+        <div class="mt-2 flex items-center gap-4 text-sm text-slate-600" data-testid="pager">
+            <span>{if total == 0 { "None".to_string() } else { format!("{}–{} of {}", offset + 1, end, total) }}</span>
+            {prev.map(|href| view! { <a href=href class=LINK>"Previous"</a> })}
+            {next.map(|href| view! { <a href=href class=LINK>"Next"</a> })}
+        </div>
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn state_badge(state: &str) -> (&'static str, &'static str) {
+    match state {
+        "active" => ("Active", "bg-green-100 text-green-800"),
+        "disabled" => ("Disabled", "bg-slate-200 text-slate-700"),
+        "kept" => ("Kept (gone in Okta)", "bg-amber-100 text-amber-800"),
+        _ => ("Unknown", "bg-slate-100 text-slate-600"),
+    }
+}
+
+#[component]
+fn UserTable(page: Paged<UserItem>, base: String, search: Option<String>) -> impl IntoView {
+    if page.items.is_empty() {
+        return view! { <p class="text-sm text-slate-600" data-testid="user-list-empty">"No users match."</p> }.into_any();
+    }
+    let Paged { items, total, offset, limit } = page;
+    view! {
+        <DataTable headers=&["User", "Okta status", "State", "Provider", "Console role"] testid="user-list">
+            {items
+                .into_iter()
+                .map(|u| {
+                    let (label, class) = state_badge(&u.state);
+                    view! {
+                        <tr data-email=u.email.clone()>
+                            <td class="px-4 py-2">
+                                <a href=format!("/directory/users/{}", u.id) class="font-medium text-indigo-700 hover:underline">
+                                    {if u.name.is_empty() { u.email.clone() } else { u.name.clone() }}
+                                </a>
+                                <p class="text-xs text-slate-500">{u.email.clone()}</p>
+                            </td>
+                            <td class="px-4 py-2 text-xs">{u.okta_status}</td>
+                            <td class="px-4 py-2">
+                                <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {class}") data-testid="user-state">{label}</span>
+                            </td>
+                            <td class="px-4 py-2">{u.provider}</td>
+                            <td class="px-4 py-2 text-xs">{u.account_role.unwrap_or_default()}</td>
+                        </tr>
+                    }
+                })
+                .collect_view()}
+        </DataTable>
+        <Pager total offset limit base search />
+    }
+    .into_any()
+}
+
+#[component]
+fn GroupTable(page: Paged<GroupItem>, search: Option<String>) -> impl IntoView {
+    if page.items.is_empty() {
+        return view! { <p class="text-sm text-slate-600">"No groups match."</p> }.into_any();
+    }
+    let Paged { items, total, offset, limit } = page;
+    view! {
+        <DataTable headers=&["Group", "Type", "Members", "Provider", "Provider ID"] testid="group-list">
+            {items
+                .into_iter()
+                .map(|g| {
+                    let row_name = g.name.clone();
+                    view! {
+                        <tr data-group=row_name>
+                            <td class="px-4 py-2">
+                                <a href=format!("/directory/groups/{}", g.id) class="font-medium text-indigo-700 hover:underline">{g.name}</a>
+                                <p class="text-xs text-slate-500">{g.description.unwrap_or_default()}</p>
+                            </td>
+                            <td class="px-4 py-2 text-xs">{g.kind}</td>
+                            <td class="px-4 py-2" data-testid="member-count">{g.member_count}</td>
+                            <td class="px-4 py-2">{g.provider}</td>
+                            <td class="px-4 py-2 font-mono text-xs">{g.external_id}</td>
+                        </tr>
+                    }
+                })
+                .collect_view()}
+        </DataTable>
+        <Pager total offset limit base="/directory?tab=groups&".to_string() search />
+        <p class="mt-3 text-xs text-slate-500">"Groups are kept by their provider ID, so a renamed group keeps its policies."</p>
+    }
+    .into_any()
+}
+
+/// Sync now, Dry run, live progress, the diff awaiting approval, settings and history.
+#[component]
+fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let id = provider.provider_id.clone();
+    let error = RwSignal::new(None::<String>);
+    // Polls progress once a second while a run is going, then reloads the page's data.
+    let running = RwSignal::new(provider.runs.first().is_some_and(|r| r.status == "running"));
+    let tick = RwSignal::new(0u32);
+    let progress = Resource::new(
+        {
+            let id = id.clone();
+            move || (id.clone(), running.get(), tick.get())
+        },
+        |(id, running, _)| async move {
+            if running {
+                sync_progress(id).await
+            } else {
+                Ok(None)
+            }
+        },
+    );
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = leptos::prelude::set_interval_with_handle(
+            move || {
+                if running.get_untracked() {
+                    tick.update(|t| *t += 1);
+                }
+            },
+            std::time::Duration::from_millis(700),
+        );
+        on_cleanup(move || {
+            if let Ok(h) = handle {
+                h.clear();
+            }
+        });
+    }
+    Effect::new(move |_| {
+        // Read both first: an effect only re-runs for signals it has read.
+        let (polls, latest) = (tick.get(), progress.get());
+        // A run that was polled and has no progress any more has finished.
+        if running.get_untracked() && polls > 0 && matches!(latest, Some(Ok(None))) {
+            running.set(false);
+            on_change();
+        }
+    });
+
+    let start = Action::new({
+        let id = id.clone();
+        move |kind: &&'static str| {
+            let (id, kind) = (id.clone(), kind.to_string());
+            async move { sync_now(id, kind).await }
+        }
+    });
+    Effect::new(move |_| match start.value().get() {
+        Some(Ok(_)) => {
+            error.set(None);
+            tick.set(0);
+            running.set(true);
+        }
+        Some(Err(e)) => error.set(Some(error_text(&e))),
+        None => {}
+    });
+    let decide = Action::new(move |(run_id, approve): &(String, bool)| {
+        let (run_id, approve) = (run_id.clone(), *approve);
+        async move {
+            if approve {
+                approve_run(run_id).await
+            } else {
+                discard_run(run_id).await
+            }
+        }
+    });
+    Effect::new(move |_| match decide.value().get() {
+        Some(Ok(())) => on_change(),
+        Some(Err(e)) => error.set(Some(error_text(&e))),
+        None => {}
+    });
+
+    let last = provider.runs.first().cloned();
+    let name = provider.name.clone();
+    view! {
+        <section class="mb-4 rounded-lg border border-slate-200 bg-white p-4" data-testid="sync-panel" data-provider=name.clone()>
+            <div class="flex flex-col gap-3 sm:flex-row sm:items-start sm:justify-between">
+                <div>
+                    <h2 class="font-semibold">{format!("{name}: directory synchronization")}</h2>
+                    <p class="text-sm text-slate-600" data-testid="last-run">
+                        {match &last {
+                            Some(r) => format!(
+                                "Last run: {} {}, {} ({}) · {} created, {} updated, {} disabled, {} deleted, {} unchanged",
+                                r.mode, r.status, r.started_at, r.duration, r.created, r.updated, r.disabled, r.deleted, r.unchanged,
+                            ),
+                            None => format!(
+                                "Not synchronized yet. Runs every {} minutes once enabled; or start one now.",
+                                provider.settings.interval_minutes,
+                            ),
+                        }}
+                    </p>
+                    {last
+                        .as_ref()
+                        .and_then(|r| r.error.clone().map(|e| (e, r.error_fix.clone())))
+                        .map(|(e, fix)| {
+                            view! {
+                                <p class="mt-1 text-sm text-red-800" role="alert">
+                                    {e}
+                                    {fix.map(|f| view! { <span class="block text-slate-800">"How to fix: " {f}</span> })}
+                                </p>
+                            }
+                        })}
+                </div>
+                <div class="flex gap-2">
+                    <button type="button" class=PRIMARY disabled=move || running.get() on:click=move |_| { start.dispatch("full"); }>
+                        "Sync now"
+                    </button>
+                    <button type="button" class=BUTTON disabled=move || running.get() on:click=move |_| { start.dispatch("dry_run"); }>
+                        "Dry run"
+                    </button>
+                </div>
+            </div>
+            {move || error.get().map(|m| view! { <div class="mt-3"><ErrorNote message=m /></div> })}
+            <Show when=move || running.get()>
+                <div class="mt-3" data-testid="sync-progress">
+                    {move || {
+                        let p = progress.get().and_then(|r| r.ok()).flatten();
+                        let (value, max) = match &p {
+                            Some(p) if p.groups_to_list > 0 => (p.groups_listed as f64, p.groups_to_list as f64),
+                            _ => (0.0, 0.0),
+                        };
+                        let text = match &p {
+                            Some(p) => format!(
+                                "{} run, {}: {} pages, {} users, {} groups so far{}",
+                                p.kind,
+                                p.phase,
+                                p.pages_done,
+                                p.users_so_far,
+                                p.groups_so_far,
+                                if p.rate_limit_waits > 0 || p.waiting {
+                                    format!(", {} rate-limit waits{}", p.rate_limit_waits, if p.waiting { " (waiting now)" } else { "" })
+                                } else {
+                                    String::new()
+                                },
+                            ),
+                            None => "Starting…".to_string(),
+                        };
                         view! {
-                            <h2 class="mb-2 text-sm font-semibold uppercase tracking-wide text-slate-500">
-                                {format!("Groups ({count})")}
-                            </h2>
-                            <DataTable headers=&["Group", "Type", "Provider", "Provider ID", "Fetched"] testid="group-list">
-                                        {list
-                                            .into_iter()
-                                            .map(|g| {
-                                                view! {
-                                                    <tr>
-                                                        <td class="px-4 py-2">
-                                                            <p class="font-medium">{g.name}</p>
-                                                            <p class="text-xs text-slate-500">{g.description.unwrap_or_default()}</p>
-                                                        </td>
-                                                        <td class="px-4 py-2 text-xs">{g.kind}</td>
-                                                        <td class="px-4 py-2">{g.provider}</td>
-                                                        <td class="px-4 py-2 font-mono text-xs">{g.external_id}</td>
-                                                        <td class="whitespace-nowrap px-4 py-2 font-mono text-xs">{g.synced_at}</td>
-                                                    </tr>
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </DataTable>
-                            <p class="mt-3 text-xs text-slate-500">
-                                "Groups are stored by their provider ID, so a renamed group keeps its policies. Users, memberships and scheduled synchronization come with directory sync runs."
+                            {if max > 0.0 {
+                                view! { <progress class="h-2 w-full" max=max value=value aria-label="Sync progress"></progress> }.into_any()
+                            } else {
+                                view! { <progress class="h-2 w-full" aria-label="Sync progress"></progress> }.into_any()
+                            }}
+                            <p class="mt-1 text-xs text-slate-600">{text}</p>
+                        }
+                    }}
+                </div>
+            </Show>
+            {provider
+                .pending
+                .clone()
+                .map(|d| {
+                    let run_id = d.run_id.clone();
+                    let run_id2 = d.run_id.clone();
+                    view! {
+                        <div class="mt-3 rounded-md border border-amber-300 bg-amber-50 p-3" data-testid="pending-approval">
+                            <p class="text-sm font-semibold text-amber-900">
+                                {format!(
+                                    "Waiting for approval: this run would remove {} of {} users, more than the {}% threshold.",
+                                    d.removal_count,
+                                    d.users_now,
+                                    d.threshold_percent,
+                                )}
                             </p>
+                            {d.reason.clone().map(|r| view! { <p class="text-sm text-amber-900">{r}</p> })}
+                            <DiffList diff=d.clone() />
+                            <div class="mt-2 flex gap-2">
+                                <button type="button" class=PRIMARY on:click=move |_| { decide.dispatch((run_id.clone(), true)); }>
+                                    "Approve and apply"
+                                </button>
+                                <button type="button" class=BUTTON on:click=move |_| { decide.dispatch((run_id2.clone(), false)); }>
+                                    "Discard"
+                                </button>
+                            </div>
+                        </div>
+                    }
+                })}
+            {provider
+                .dry_run
+                .clone()
+                .map(|d| {
+                    view! {
+                        <div class="mt-3 rounded-md border border-indigo-200 bg-indigo-50 p-3" data-testid="dry-run-result">
+                            <p class="text-sm font-semibold text-indigo-900">
+                                {format!(
+                                    "Dry run: would create {}, update {}, and remove {} users. Nothing was changed.",
+                                    d.created,
+                                    d.updated,
+                                    d.removal_count,
+                                )}
+                            </p>
+                            <DiffList diff=d />
+                        </div>
+                    }
+                })}
+            <details class="mt-3">
+                <summary class="cursor-pointer text-sm font-medium text-slate-700">"Settings"</summary>
+                <SettingsForm provider_id=id.clone() form=provider.settings.clone() on_saved=on_change />
+            </details>
+            <details class="mt-2">
+                <summary class="cursor-pointer text-sm font-medium text-slate-700">
+                    {format!("History ({} runs)", provider.runs.len())}
+                </summary>
+                <div class="mt-2">
+                    <DataTable headers=&["Started", "Kind", "Status", "Duration", "Changes", "Requests"] testid="run-history">
+                        {provider
+                            .runs
+                            .iter()
+                            .map(|r| {
+                                view! {
+                                    <tr data-status=r.status.clone()>
+                                        <td class="whitespace-nowrap px-4 py-2 font-mono text-xs">{r.started_at.clone()}</td>
+                                        <td class="px-4 py-2 text-xs">{format!("{} · {}", r.mode, r.trigger)}</td>
+                                        <td class="px-4 py-2 text-xs">{r.status.replace('_', " ")}</td>
+                                        <td class="px-4 py-2 text-xs">{r.duration.clone()}</td>
+                                        <td class="px-4 py-2 text-xs">
+                                            {format!(
+                                                "+{} ~{} −{} ✕{} ={} ({} users, {} groups)",
+                                                r.created, r.updated, r.disabled, r.deleted, r.unchanged, r.users_seen, r.groups_seen,
+                                            )}
+                                        </td>
+                                        <td class="px-4 py-2 text-xs">{format!("{} ({} waits)", r.requests, r.rate_limit_waits)}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </DataTable>
+                </div>
+            </details>
+        </section>
+    }
+}
+
+#[component]
+fn DiffList(diff: PendingDiff) -> impl IntoView {
+    let shown = diff.removals.len() as i64;
+    view! {
+        <ul class="mt-2 max-h-48 list-disc overflow-y-auto pl-5 text-sm" data-testid="diff-list">
+            {diff
+                .removals
+                .into_iter()
+                .map(|r| {
+                    view! {
+                        <li>
+                            {format!("{} {} — {} in Okta; will be {}", r.name, r.email, r.okta_status.to_lowercase(), match r.action.as_str() {
+                                "disable" => "disabled",
+                                "delete" => "deleted",
+                                _ => "kept",
+                            })}
+                            {r.account_role.map(|role| view! { <span class="ml-1 rounded bg-amber-200 px-1 text-xs">{format!("console {role}")}</span> })}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+        {(diff.removal_count > shown).then(|| view! { <p class="text-xs text-slate-600">{format!("and {} more", diff.removal_count - shown)}</p> })}
+    }
+}
+
+#[component]
+fn SettingsForm(provider_id: String, form: crate::directory_api::SyncSettingsForm, on_saved: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let enabled = RwSignal::new(form.enabled);
+    let interval = RwSignal::new(form.interval_minutes.to_string());
+    let full_every = RwSignal::new(form.full_every_hours.to_string());
+    let scope = RwSignal::new(form.scope.clone());
+    let app_id = RwSignal::new(form.app_id.clone());
+    let deprovision = RwSignal::new(form.deprovision.clone());
+    let admin_deprovision = RwSignal::new(form.admin_deprovision.clone());
+    let threshold = RwSignal::new(form.removal_threshold_percent.to_string());
+    let save = Action::new(move |f: &crate::directory_api::SyncSettingsForm| {
+        let (id, f) = (provider_id.clone(), f.clone());
+        async move { save_sync_settings(id, f).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save.value().get() {
+            on_saved();
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        save.dispatch(crate::directory_api::SyncSettingsForm {
+            enabled: enabled.get_untracked(),
+            interval_minutes: interval.get_untracked().trim().parse().unwrap_or(0),
+            full_every_hours: full_every.get_untracked().trim().parse().unwrap_or(0),
+            scope: scope.get_untracked(),
+            app_id: app_id.get_untracked(),
+            deprovision: deprovision.get_untracked(),
+            admin_deprovision: admin_deprovision.get_untracked(),
+            removal_threshold_percent: threshold.get_untracked().trim().parse().unwrap_or(101),
+        });
+    };
+    let input = "mt-1 w-40 rounded-md border border-slate-300 px-2 py-1 text-sm";
+    let actions = [("disable", "Disable (revoke sessions)"), ("keep", "Keep"), ("delete", "Delete")];
+    view! {
+        <form class="mt-2 grid gap-3 text-sm sm:grid-cols-2" on:submit=submit>
+            <label class="flex items-center gap-2 sm:col-span-2">
+                <input type="checkbox" bind:checked=enabled />
+                "Synchronize on a schedule"
+            </label>
+            <label>"Interval (minutes)" <input class=input type="number" min="1" bind:value=interval /></label>
+            <label>"Full run every (hours)" <input class=input type="number" min="1" bind:value=full_every /></label>
+            <fieldset class="sm:col-span-2">
+                <legend>"Scope"</legend>
+                <label class="mr-4">
+                    <input type="radio" name="scope" prop:checked=move || scope.get() != "app" on:change=move |_| scope.set("org".into()) />
+                    " Whole org"
+                </label>
+                <label>
+                    <input type="radio" name="scope" prop:checked=move || scope.get() == "app" on:change=move |_| scope.set("app".into()) />
+                    " Only users and groups assigned to the Okta app"
+                </label>
+                <Show when=move || scope.get() == "app">
+                    <label class="mt-1 block">"Okta app ID" <input class=input bind:value=app_id placeholder="0oa…" /></label>
+                </Show>
+            </fieldset>
+            <label>
+                "Users gone or deactivated in Okta"
+                <select class=input on:change=move |ev| deprovision.set(event_target_value(&ev)) prop:value=move || deprovision.get()>
+                    {actions.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                </select>
+            </label>
+            <label>
+                "Console admins gone in Okta"
+                <select class=input on:change=move |ev| admin_deprovision.set(event_target_value(&ev)) prop:value=move || admin_deprovision.get()>
+                    {actions.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                </select>
+            </label>
+            <label class="sm:col-span-2">
+                "Ask for approval when a run would remove more than (% of users)"
+                <input class=input type="number" min="0" max="100" bind:value=threshold />
+            </label>
+            <div class="sm:col-span-2 flex items-center gap-3">
+                <button type="submit" class=PRIMARY>"Save settings"</button>
+                {move || match save.value().get() {
+                    Some(Ok(())) => view! { <span class="text-green-800" role="status">"Saved."</span> }.into_any(),
+                    Some(Err(e)) => view! { <span class="text-red-800" role="alert">{error_text(&e)}</span> }.into_any(),
+                    None => ().into_any(),
+                }}
+            </div>
+        </form>
+    }
+}
+
+/// `/directory/users/{id}`: a user, where they came from, and their groups.
+#[component]
+pub fn DirectoryUserPage() -> impl IntoView {
+    let params = use_params_map();
+    let user = Resource::new(move || params.with(|p| p.get("id").unwrap_or_default()), directory_user);
+    view! {
+        <Suspense fallback=loading>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Err(e) => view! { <PageHeader title="User" /> <ErrorNote message=error_text(&e) /> }.into_any(),
+                    Ok(d) => {
+                        let u = d.user;
+                        let (label, class) = state_badge(&u.state);
+                        view! {
+                            <p class="mb-2 text-sm"><a href="/directory" class=LINK>"← Directory"</a></p>
+                            <leptos_meta::Title text=u.email.clone() />
+                            <h1 class="text-2xl font-semibold">{if u.name.is_empty() { u.email.clone() } else { u.name.clone() }}</h1>
+                            <dl class="mt-3 grid grid-cols-1 gap-x-6 gap-y-1 text-sm sm:grid-cols-[max-content_1fr]">
+                                <dt class="text-slate-600">"Email"</dt><dd>{u.email.clone()}</dd>
+                                <dt class="text-slate-600">"State"</dt>
+                                <dd><span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {class}")>{label}</span></dd>
+                                <dt class="text-slate-600">"Okta status"</dt><dd>{u.okta_status.clone()}</dd>
+                                <dt class="text-slate-600">"Provider"</dt><dd>{format!("{} (ID {})", u.provider, u.external_id)}</dd>
+                                <dt class="text-slate-600">"Came from"</dt>
+                                <dd>{format!("{}{}", u.source, u.last_changed_run.clone().map(|r| format!(", last changed by sync run {r}")).unwrap_or_default())}</dd>
+                                <dt class="text-slate-600">"Console role"</dt><dd>{u.account_role.clone().unwrap_or_else(|| "none".into())}</dd>
+                            </dl>
+                            <h2 class="mt-6 mb-2 font-semibold">{format!("Groups ({})", d.groups.len())}</h2>
+                            <ul class="list-disc pl-5 text-sm" data-testid="user-groups">
+                                {d.groups
+                                    .into_iter()
+                                    .map(|g| view! { <li><a href=format!("/directory/groups/{}", g.id) class=LINK>{g.name}</a></li> })
+                                    .collect_view()}
+                            </ul>
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// `/directory/groups/{id}`: a group and its members.
+#[component]
+pub fn DirectoryGroupPage() -> impl IntoView {
+    let params = use_params_map();
+    let offset = query_value("offset");
+    let group = Resource::new(
+        move || (params.with(|p| p.get("id").unwrap_or_default()), offset.get().and_then(|o| o.parse().ok()).unwrap_or(0u32)),
+        |(id, offset)| directory_group(id, offset),
+    );
+    view! {
+        <Suspense fallback=loading>
+            {move || Suspend::new(async move {
+                match group.await {
+                    Err(e) => view! { <PageHeader title="Group" /> <ErrorNote message=error_text(&e) /> }.into_any(),
+                    Ok(d) => {
+                        let g = d.group;
+                        let base = format!("/directory/groups/{}?", g.id);
+                        view! {
+                            <p class="mb-2 text-sm"><a href="/directory?tab=groups" class=LINK>"← Groups"</a></p>
+                            <leptos_meta::Title text=g.name.clone() />
+                            <h1 class="text-2xl font-semibold">{g.name.clone()}</h1>
+                            <p class="text-sm text-slate-600">
+                                {format!("{} · {} · provider ID {} · {} members · from {}", g.provider, g.kind, g.external_id, g.member_count, g.source)}
+                            </p>
+                            <h2 class="mt-6 mb-2 font-semibold">"Members"</h2>
+                            <UserTable page=d.members base search=None />
                         }
                             .into_any()
                     }

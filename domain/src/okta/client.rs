@@ -2,7 +2,11 @@
 //! DPoP when the app requires it) or with an SSWS API token: paging by `Link`
 //! headers, waiting out rate limits by Okta's reset header, retrying 5xx.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use jsonwebtoken::{Algorithm, Header};
@@ -17,6 +21,8 @@ use crate::{
 };
 
 pub const DIRECTORY_SCOPES: &str = "okta.users.read okta.groups.read";
+/// Needed to list the users and groups assigned to an app (directory sync's app scope).
+pub const APPS_READ_SCOPE: &str = "okta.apps.read";
 
 /// How the console authenticates to the Management API.
 #[derive(Clone, Debug)]
@@ -102,14 +108,33 @@ pub struct Page<T> {
     pub next: Option<String>,
     /// `X-Rate-Limit-Remaining`, for pacing.
     pub rate_remaining: Option<u64>,
+    /// `X-Rate-Limit-Limit`.
+    pub rate_limit: Option<u64>,
+    /// Okta's clock (`Date`, epoch seconds): incremental sync filters by Okta's time, not ours.
+    pub server_time: Option<i64>,
 }
 
 /// Observations for progress reporting and benchmarks.
 #[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CallStats {
     pub requests: u64,
+    /// Waits after a 429, until Okta's reset.
     pub rate_limit_waits: u64,
+    /// Waits taken before a bucket ran dry (pacing), leaving a reserve for other callers.
+    pub paced_waits: u64,
+    /// Retries after a 5xx, a timeout or a refused connection.
+    pub retries: u64,
 }
+
+/// Why the client is about to sleep; for live progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitKind {
+    RateLimited,
+    Paced,
+    Retry,
+}
+
+pub type WaitObserver = Arc<dyn Fn(WaitKind, Duration) + Send + Sync>;
 
 pub struct OktaClient {
     outbound: Outbound,
@@ -121,6 +146,10 @@ pub struct OktaClient {
     token: Mutex<Option<AccessToken>>,
     dpop_nonce: Mutex<Option<String>>,
     stats: Mutex<CallStats>,
+    scopes: String,
+    /// Per rate-limit bucket: no request before this instant (pacing).
+    paused: std::sync::Mutex<HashMap<String, Instant>>,
+    observer: Option<WaitObserver>,
 }
 
 /// Management API pages: 200 users of a few KB each fit easily.
@@ -145,6 +174,68 @@ impl OktaClient {
             token: Mutex::new(None),
             dpop_nonce: Mutex::new(None),
             stats: Mutex::new(CallStats::default()),
+            scopes: DIRECTORY_SCOPES.to_string(),
+            paused: std::sync::Mutex::new(HashMap::new()),
+            observer: None,
+        }
+    }
+
+    /// The scopes a service app asks for (default: users and groups read).
+    pub fn with_scopes(mut self, scopes: &str) -> Self {
+        self.scopes = scopes.to_string();
+        self
+    }
+
+    /// Called before every wait, so a caller can show "waiting for the rate limit".
+    pub fn with_wait_observer(mut self, observer: WaitObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    async fn wait(&self, kind: WaitKind, duration: Duration) {
+        if let Some(o) = &self.observer {
+            o(kind, duration);
+        }
+        {
+            let mut stats = self.stats.lock().await;
+            match kind {
+                WaitKind::RateLimited => stats.rate_limit_waits += 1,
+                WaitKind::Paced => stats.paced_waits += 1,
+                WaitKind::Retry => stats.retries += 1,
+            }
+        }
+        tokio::time::sleep(duration).await;
+    }
+
+    /// Sleeps while the URL's bucket is paused.
+    async fn pace(&self, url: &str) {
+        let bucket = bucket_of(url);
+        let until = self.paused.lock().map(|m| m.get(&bucket).copied()).unwrap_or(None);
+        if let Some(until) = until {
+            let now = Instant::now();
+            if until > now {
+                self.wait(WaitKind::Paced, until - now).await;
+            }
+        }
+    }
+
+    /// Reads the rate-limit headers: when the bucket is down to its reserve (a tenth of
+    /// the limit, left to other callers of the org), pause it until Okta's reset.
+    /// Buckets under 10 a minute keep no reserve.
+    fn note_rate_limit(&self, url: &str, fetched: &Fetched) {
+        let num = |h: &str| fetched.header(h).and_then(|v| v.trim().parse::<u64>().ok());
+        let (Some(limit), Some(remaining)) = (num("x-rate-limit-limit"), num("x-rate-limit-remaining")) else {
+            return;
+        };
+        if fetched.header("x-rate-limit-reset").is_none() || limit == 0 || remaining >= limit / 10 {
+            return;
+        }
+        let wait = reset_in(fetched);
+        if wait > self.patience.max_rate_limit_wait {
+            return;
+        }
+        if let Ok(mut m) = self.paused.lock() {
+            m.insert(bucket_of(url), Instant::now() + wait);
         }
     }
 
@@ -212,23 +303,39 @@ impl OktaClient {
     /// client_credentials with a `private_key_jwt` assertion, and the DPoP nonce dance when asked.
     async fn fetch_token(&self, client_id: &str, key: &ServiceKey) -> Result<AccessToken, OktaError> {
         let token_url = self.token_url();
-        for _ in 0..3 {
+        let mut failures = 0;
+        let mut nonce_rounds = 0;
+        while nonce_rounds < 3 {
             let nonce = self.dpop_nonce.lock().await.clone();
             let assertion = self.client_assertion(client_id, key)?;
             let proof = self.dpop_proof("POST", &token_url, nonce.as_deref(), None)?;
             let form = [
                 ("grant_type", "client_credentials"),
-                ("scope", DIRECTORY_SCOPES),
+                ("scope", self.scopes.as_str()),
                 ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
                 ("client_assertion", assertion.as_str()),
             ];
             self.count_request().await;
-            let fetched = self
+            let fetched = match self
                 .outbound
                 .send(&token_url, 1 << 20, |c, u| {
                     c.post(u).header("Accept", "application/json").header("DPoP", proof.clone()).form(&form)
                 })
-                .await?;
+                .await
+            {
+                Ok(f) if f.status.is_server_error() && failures + 1 < self.patience.attempts => {
+                    failures += 1;
+                    self.wait(WaitKind::Retry, backoff(failures)).await;
+                    continue;
+                }
+                Ok(f) => f,
+                Err(OutboundError::Timeout { .. } | OutboundError::Connect { .. }) if failures + 1 < self.patience.attempts => {
+                    failures += 1;
+                    self.wait(WaitKind::Retry, backoff(failures)).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             if fetched.status.is_success() {
                 #[derive(Deserialize)]
                 struct TokenResponse {
@@ -244,7 +351,10 @@ impl OktaClient {
                 body.as_ref().and_then(|b| b.error_description.clone().or_else(|| b.error_summary.clone())).unwrap_or_default();
             match (fetched.status.as_u16(), error.as_str()) {
                 (_, "use_dpop_nonce") => match fetched.header("dpop-nonce") {
-                    Some(n) => *self.dpop_nonce.lock().await = Some(n.to_string()),
+                    Some(n) => {
+                        nonce_rounds += 1;
+                        *self.dpop_nonce.lock().await = Some(n.to_string())
+                    }
                     None => return Err(OktaError::Dpop("Okta asked for a nonce but sent none (no DPoP-Nonce header)".into())),
                 },
                 (_, "invalid_dpop_proof") => return Err(OktaError::Dpop(description)),
@@ -289,6 +399,7 @@ impl OktaClient {
         let mut failures = 0;
         let mut token_refreshed = false;
         loop {
+            self.pace(url).await;
             let (auth, proof) = match &self.credentials {
                 Credentials::ApiToken(t) => (format!("SSWS {}", t.expose()), None),
                 Credentials::ServiceApp { client_id, key } => {
@@ -330,11 +441,12 @@ impl OktaClient {
                     if failures >= self.patience.attempts {
                         return Err(e.into());
                     }
-                    tokio::time::sleep(backoff(failures)).await;
+                    self.wait(WaitKind::Retry, backoff(failures)).await;
                     continue;
                 }
                 Err(e) => return Err(e.into()),
             };
+            self.note_rate_limit(url, &fetched);
             let status = fetched.status.as_u16();
             if fetched.status.is_success() {
                 return Ok(fetched);
@@ -344,9 +456,8 @@ impl OktaClient {
                 if wait > self.patience.max_rate_limit_wait {
                     return Err(self.rate_limited(&fetched));
                 }
-                self.stats.lock().await.rate_limit_waits += 1;
                 tracing::info!(seconds = wait.as_secs(), "Okta rate limit reached; waiting for the reset");
-                tokio::time::sleep(wait).await;
+                self.wait(WaitKind::RateLimited, wait).await;
                 continue;
             }
             if status >= 500 {
@@ -354,7 +465,7 @@ impl OktaClient {
                 if failures >= self.patience.attempts {
                     return Err(OktaError::Unexpected { status, body: body_excerpt(&fetched) });
                 }
-                tokio::time::sleep(backoff(failures)).await;
+                self.wait(WaitKind::Retry, backoff(failures)).await;
                 continue;
             }
             // A resource server may ask for a DPoP nonce too.
@@ -405,7 +516,8 @@ impl OktaClient {
         let items: Vec<T> = fetched.json().map_err(|e| OktaError::BadResponse(format!("{url}: {e}")))?;
         let next = next_link(&fetched);
         let rate_remaining = fetched.header("x-rate-limit-remaining").and_then(|v| v.parse().ok());
-        Ok(Page { items, next, rate_remaining })
+        let rate_limit = fetched.header("x-rate-limit-limit").and_then(|v| v.parse().ok());
+        Ok(Page { items, next, rate_remaining, rate_limit, server_time: server_time(&fetched) })
     }
 
     pub fn url(&self, path_and_query: &str) -> String {
@@ -419,6 +531,22 @@ fn body_excerpt(f: &Fetched) -> String {
 
 fn backoff(failures: u32) -> Duration {
     Duration::from_millis(250 * 2u64.pow(failures.min(6)))
+}
+
+/// Okta's `Date`, in epoch seconds.
+pub fn server_time(f: &Fetched) -> Option<i64> {
+    f.header("date")
+        .and_then(|d| time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc2822).ok())
+        .map(|t| t.unix_timestamp())
+}
+
+/// Okta counts requests per bucket (okta-api.md §5); the first three path
+/// segments (`/api/v1/users`, `/api/v1/groups`, `/api/v1/apps`) tell them apart.
+fn bucket_of(url: &str) -> String {
+    let path = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = path.find('/').map_or("", |i| &path[i..]);
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    path.split('/').filter(|s| !s.is_empty()).take(3).collect::<Vec<_>>().join("/")
 }
 
 /// How long until Okta's rate-limit window resets: `X-Rate-Limit-Reset` is an
@@ -473,6 +601,21 @@ mod tests {
         assert_eq!(challenge_value(c, "scope").as_deref(), Some("okta.groups.read"));
         assert_eq!(challenge_value(c, "error").as_deref(), Some("insufficient_scope"));
         assert_eq!(challenge_value(c, "missing"), None);
+    }
+
+    #[test]
+    fn buckets_are_told_apart_by_their_first_three_segments() {
+        assert_eq!(bucket_of("https://x.okta.com/api/v1/users?limit=200&after=00u1"), "api/v1/users");
+        assert_eq!(bucket_of("https://x.okta.com/api/v1/groups/00g1/users?limit=1000"), "api/v1/groups");
+        assert_eq!(bucket_of("http://127.0.0.1:9/api/v1/apps/0oa1/users"), "api/v1/apps");
+    }
+
+    #[test]
+    fn okta_dates_are_read_as_epoch_seconds() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("date", "Mon, 02 Jan 2006 15:04:05 GMT".parse().unwrap());
+        let f = Fetched { status: reqwest::StatusCode::OK, headers, body: vec![], url: url::Url::parse("https://x/").unwrap() };
+        assert_eq!(server_time(&f), Some(1_136_214_245));
     }
 
     #[test]

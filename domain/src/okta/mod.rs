@@ -6,7 +6,9 @@ pub mod keys;
 
 use serde::{Deserialize, Serialize};
 
-pub use client::{Credentials, OktaClient, OktaError, Patience};
+pub use client::{
+    CallStats, Credentials, OktaClient, OktaError, Page, Patience, WaitKind, WaitObserver, APPS_READ_SCOPE, DIRECTORY_SCOPES,
+};
 pub use keys::{parse_private_key, KeyError, ServiceKey};
 
 /// A group as the Management API returns it (fields Portcullis uses).
@@ -49,4 +51,36 @@ pub struct UserProfile {
     pub first_name: Option<String>,
     #[serde(rename = "lastName", default)]
     pub last_name: Option<String>,
+}
+
+/// A member in `GET /api/v1/groups/{id}/users`: only the id is needed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OktaMember {
+    pub id: String,
+}
+
+/// An assignment in `GET /api/v1/apps/{id}/users?expand=user`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OktaAppUser {
+    pub id: String,
+    #[serde(rename = "_embedded", default)]
+    pub embedded: Option<AppUserEmbedded>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppUserEmbedded {
+    pub user: OktaUser,
+}
+
+/// An assignment in `GET /api/v1/apps/{id}/groups?expand=group`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OktaAppGroup {
+    pub id: String,
+    #[serde(rename = "_embedded", default)]
+    pub embedded: Option<AppGroupEmbedded>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppGroupEmbedded {
+    pub group: OktaGroup,
 }

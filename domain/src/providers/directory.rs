@@ -17,6 +17,23 @@ pub enum DirectoryAuth {
     ApiToken(Secret),
 }
 
+impl DirectoryAuth {
+    /// The Management API credentials; the error says what is wrong with the stored key.
+    pub fn credentials(&self) -> Result<Credentials, String> {
+        match self {
+            DirectoryAuth::ServiceApp { client_id, private_key } => {
+                if client_id.trim().is_empty() {
+                    return Err("The Directory Sync Client ID is empty.".into());
+                }
+                let key = parse_private_key(private_key.expose()).map_err(|e| e.to_string())?;
+                Ok(Credentials::ServiceApp { client_id: client_id.trim().to_string(), key })
+            }
+            DirectoryAuth::ApiToken(token) if token.expose().trim().is_empty() => Err("The API token is empty.".into()),
+            DirectoryAuth::ApiToken(token) => Ok(Credentials::ApiToken(Secret::new(token.expose().trim()))),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DirectoryCheckOutcome {
     pub report: Report,

@@ -114,7 +114,8 @@ pub struct ProviderService {
     redirect_uri: String,
 }
 
-fn secret_context(id: &str, field: &str) -> String {
+/// Where a provider's secret is sealed: the associated data that binds it to its row and field.
+pub fn secret_context(id: &str, field: &str) -> String {
     format!("identity_provider/{id}/{field}")
 }
 
@@ -379,7 +380,8 @@ fn check_name(name: &str) -> Result<(), ProviderError> {
     }
 }
 
-fn stored_directory(row: &ProviderRow, secrets: &SecretBox) -> Result<Option<DirectoryAuth>, CryptoError> {
+/// The directory credentials saved with a provider, opened; `None` when directory sync is off.
+pub fn stored_directory(row: &ProviderRow, secrets: &SecretBox) -> Result<Option<DirectoryAuth>, CryptoError> {
     let open = || match &row.directory_secret_sealed {
         Some(s) => secrets.open(&secret_context(&row.id, "directory_secret"), s),
         None => Err(CryptoError::Open),

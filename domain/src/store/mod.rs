@@ -2,6 +2,7 @@
 //! portably (numbered `$n` parameters, BIGINT times) so PostgreSQL can follow.
 
 mod audit;
+mod directory;
 mod providers;
 mod sessions;
 mod throttle;
@@ -15,6 +16,11 @@ use sqlx::{
 };
 
 pub use audit::{AuditPage, AuditQuery, AuditRecord};
+pub use directory::{
+    CandidateRow, CreatedUserRow, DeletedGroupRow, DirectoryGroupView, DirectoryPage, DirectoryQuery, DirectoryTx,
+    DirectoryUserView, GroupChangeRow, MembershipChangeRow, RemovalRow, StageBatch, StageGroup, StageUser, StagedCounts,
+    SyncRunRow, SyncSettingsRow, UpdatedUserRow,
+};
 pub use providers::{GroupInput, GroupRow, ProviderRow};
 pub use sessions::SessionRow;
 pub use throttle::ThrottleRow;

@@ -162,17 +162,6 @@ impl Store {
         .await?)
     }
 
-    /// Every stored group with its provider's name, by provider then group name.
-    pub async fn groups_with_provider(&self) -> Result<Vec<(String, GroupRow)>, StoreError> {
-        let rows: Vec<GroupWithProvider> = sqlx::query_as(
-            "SELECT p.name AS provider_name, g.id, g.provider_id, g.external_id, g.name, g.description, g.kind, g.source, \
-             g.synced_at FROM directory_groups g JOIN identity_providers p ON p.id = g.provider_id ORDER BY p.name, g.name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|r| (r.provider_name, r.group)).collect())
-    }
-
     pub async fn count_provider_groups(&self, provider_id: &str) -> Result<i64, StoreError> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directory_groups WHERE provider_id = $1")
             .bind(provider_id)
@@ -213,9 +202,3 @@ async fn upsert_groups(
     Ok(())
 }
 
-#[derive(FromRow)]
-struct GroupWithProvider {
-    provider_name: String,
-    #[sqlx(flatten)]
-    group: GroupRow,
-}

@@ -1,0 +1,425 @@
+//! Server functions of the Directory pages and the sync panels.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserItem {
+    pub id: String,
+    pub provider: String,
+    pub external_id: String,
+    pub email: String,
+    pub name: String,
+    pub okta_status: String,
+    pub state: String,
+    pub account_role: Option<String>,
+    pub source: String,
+    pub last_changed_run: Option<String>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupItem {
+    pub id: String,
+    pub provider: String,
+    pub external_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub kind: String,
+    pub member_count: i64,
+    pub source: String,
+    pub last_changed_run: Option<String>,
+    pub synced_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDetail {
+    pub user: UserItem,
+    pub groups: Vec<GroupItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupDetail {
+    pub group: GroupItem,
+    pub members: Paged<UserItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunItem {
+    pub id: String,
+    pub mode: String,
+    pub trigger: String,
+    pub status: String,
+    pub started_at: String,
+    pub duration: String,
+    pub created: i64,
+    pub updated: i64,
+    pub disabled: i64,
+    pub deleted: i64,
+    pub unchanged: i64,
+    pub users_seen: i64,
+    pub groups_seen: i64,
+    pub requests: i64,
+    pub rate_limit_waits: i64,
+    pub error: Option<String>,
+    pub error_fix: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressItem {
+    pub run_id: String,
+    pub kind: String,
+    pub phase: String,
+    pub pages_done: u64,
+    pub users_so_far: u64,
+    pub groups_so_far: u64,
+    pub groups_to_list: u64,
+    pub groups_listed: u64,
+    pub rate_limit_waits: u64,
+    pub waiting: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovalItem {
+    pub email: String,
+    pub name: String,
+    pub okta_status: String,
+    pub action: String,
+    pub account_role: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDiff {
+    pub run_id: String,
+    pub reason: Option<String>,
+    pub threshold_percent: u32,
+    pub users_now: i64,
+    pub removal_count: i64,
+    pub removals: Vec<RemovalItem>,
+    pub created: i64,
+    pub updated: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncSettingsForm {
+    pub enabled: bool,
+    pub interval_minutes: u32,
+    pub full_every_hours: u32,
+    /// `org` or `app`.
+    pub scope: String,
+    pub app_id: String,
+    pub deprovision: String,
+    pub admin_deprovision: String,
+    pub removal_threshold_percent: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderSync {
+    pub provider_id: String,
+    pub name: String,
+    pub settings: SyncSettingsForm,
+    pub runs: Vec<RunItem>,
+    pub pending: Option<PendingDiff>,
+    pub dry_run: Option<PendingDiff>,
+}
+
+/// Users, newest search first; `offset` pages.
+#[server(endpoint = "directory/users")]
+pub async fn list_directory_users(search: Option<String>, offset: u32) -> Result<Paged<UserItem>, ServerFnError> {
+    use portcullis_domain::{sync::DirectoryQuery, Role};
+    crate::ssr::require(Role::Viewer)?;
+    let s = crate::ssr::services()?;
+    let q = DirectoryQuery { search, offset, limit: server::PAGE, ..Default::default() };
+    let page = s.store.directory_users(&q).await.map_err(crate::ssr::internal)?;
+    Ok(Paged { items: page.items.into_iter().map(server::user).collect(), total: page.total, offset, limit: server::PAGE })
+}
+
+#[server(endpoint = "directory/groups")]
+pub async fn list_directory_groups(search: Option<String>, offset: u32) -> Result<Paged<GroupItem>, ServerFnError> {
+    use portcullis_domain::{sync::DirectoryQuery, Role};
+    crate::ssr::require(Role::Viewer)?;
+    let s = crate::ssr::services()?;
+    let q = DirectoryQuery { search, offset, limit: server::PAGE, ..Default::default() };
+    let page = s.store.directory_groups(&q).await.map_err(crate::ssr::internal)?;
+    Ok(Paged { items: page.items.into_iter().map(server::group).collect(), total: page.total, offset, limit: server::PAGE })
+}
+
+#[server(endpoint = "directory/user")]
+pub async fn directory_user(id: String) -> Result<UserDetail, ServerFnError> {
+    use portcullis_domain::Role;
+    crate::ssr::require(Role::Viewer)?;
+    let s = crate::ssr::services()?;
+    let user = s.store.directory_user(&id).await.map_err(crate::ssr::internal)?;
+    let user = user.ok_or_else(|| ServerFnError::new("No such user in the directory."))?;
+    let groups = s.store.directory_user_groups(&id).await.map_err(crate::ssr::internal)?;
+    Ok(UserDetail { user: server::user(user), groups: groups.into_iter().map(server::group).collect() })
+}
+
+#[server(endpoint = "directory/group")]
+pub async fn directory_group(id: String, offset: u32) -> Result<GroupDetail, ServerFnError> {
+    use portcullis_domain::Role;
+    crate::ssr::require(Role::Viewer)?;
+    let s = crate::ssr::services()?;
+    let group = s.store.directory_group(&id).await.map_err(crate::ssr::internal)?;
+    let group = group.ok_or_else(|| ServerFnError::new("No such group in the directory."))?;
+    let q = portcullis_domain::sync::DirectoryQuery { offset, limit: server::PAGE, ..Default::default() };
+    let page = s.store.directory_group_members(&id, &q).await.map_err(crate::ssr::internal)?;
+    Ok(GroupDetail {
+        group: server::group(group),
+        members: Paged { items: page.items.into_iter().map(server::user).collect(), total: page.total, offset, limit: server::PAGE },
+    })
+}
+
+/// Every provider with directory synchronization: settings, recent runs, a diff awaiting approval.
+#[server(endpoint = "directory/sync_overview")]
+pub async fn sync_overview() -> Result<Vec<ProviderSync>, ServerFnError> {
+    use portcullis_domain::Role;
+    crate::ssr::require(Role::Viewer)?;
+    let s = crate::ssr::services()?;
+    let mut out = Vec::new();
+    for p in s.providers.list().await.map_err(server::provider_error)? {
+        if p.directory_mode == "off" {
+            continue;
+        }
+        let settings = s.sync.settings(&p.id).await.map_err(server::sync_error)?;
+        let runs = s.sync.runs(&p.id, 10).await.map_err(server::sync_error)?;
+        let awaiting = runs.iter().find(|r| r.status == "awaiting_approval").map(|r| r.id.clone());
+        let pending = match awaiting {
+            Some(run_id) => s.sync.pending_diff(&run_id).await.map_err(server::sync_error)?.map(server::diff),
+            None => None,
+        };
+        // The newest run, if a dry run, shows its diff too.
+        let dry_run = match runs.first().filter(|r| r.mode == "dry_run" && r.status == "succeeded") {
+            Some(r) => s.sync.pending_diff(&r.id).await.map_err(server::sync_error)?.map(server::diff),
+            None => None,
+        };
+        out.push(ProviderSync {
+            provider_id: p.id,
+            name: p.name,
+            settings: server::settings_form(&settings),
+            runs: runs.into_iter().map(server::run).collect(),
+            pending,
+            dry_run,
+        });
+    }
+    Ok(out)
+}
+
+/// Starts a run in the background: `full`, `incremental` or `dry_run`.
+#[server(endpoint = "directory/sync_now")]
+pub async fn sync_now(provider_id: String, kind: String) -> Result<String, ServerFnError> {
+    use portcullis_domain::{
+        sync::{RunKind, Trigger},
+        Role,
+    };
+    let user = crate::ssr::require(Role::Editor)?;
+    let s = crate::ssr::services()?;
+    let kind = RunKind::parse(&kind).ok_or_else(|| ServerFnError::new("Unknown kind of run."))?;
+    s.sync
+        .start_in_background(&provider_id, kind, Trigger::Manual { actor: crate::ssr::actor(&user) })
+        .map_err(server::sync_error)
+}
+
+#[server(endpoint = "directory/progress")]
+pub async fn sync_progress(provider_id: String) -> Result<Option<ProgressItem>, ServerFnError> {
+    use portcullis_domain::Role;
+    crate::ssr::require(Role::Viewer)?;
+    let s = crate::ssr::services()?;
+    Ok(s.sync.progress(&provider_id).map(server::progress))
+}
+
+#[server(endpoint = "directory/approve")]
+pub async fn approve_run(run_id: String) -> Result<(), ServerFnError> {
+    use portcullis_domain::Role;
+    let user = crate::ssr::require(Role::Editor)?;
+    let s = crate::ssr::services()?;
+    s.sync.approve(&run_id, crate::ssr::actor(&user)).await.map_err(server::sync_error)?;
+    Ok(())
+}
+
+#[server(endpoint = "directory/discard")]
+pub async fn discard_run(run_id: String) -> Result<(), ServerFnError> {
+    use portcullis_domain::Role;
+    let user = crate::ssr::require(Role::Editor)?;
+    let s = crate::ssr::services()?;
+    s.sync.discard(&run_id, crate::ssr::actor(&user)).await.map_err(server::sync_error)
+}
+
+#[server(endpoint = "directory/save_settings", input = leptos::server_fn::codec::Json)]
+pub async fn save_sync_settings(provider_id: String, form: SyncSettingsForm) -> Result<(), ServerFnError> {
+    use portcullis_domain::{
+        sync::{DeprovisionAction, Scope, SyncSettings},
+        Role,
+    };
+    let user = crate::ssr::require(Role::Editor)?;
+    let s = crate::ssr::services()?;
+    let action = |a: &str| DeprovisionAction::parse(a).ok_or_else(|| ServerFnError::new("Choose disable, keep or delete."));
+    let settings = SyncSettings {
+        enabled: form.enabled,
+        interval_minutes: form.interval_minutes,
+        full_every_hours: form.full_every_hours,
+        scope: if form.scope == "app" { Scope::App(form.app_id.trim().to_string()) } else { Scope::Org },
+        deprovision: action(&form.deprovision)?,
+        admin_deprovision: action(&form.admin_deprovision)?,
+        removal_threshold_percent: form.removal_threshold_percent,
+    };
+    s.sync.save_settings(&provider_id, settings, crate::ssr::actor(&user)).await.map_err(server::sync_error)
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use leptos::prelude::ServerFnError;
+    use portcullis_domain::{
+        providers::service::ProviderError,
+        sync::{Diff, DirectoryGroupView, DirectoryUserView, Progress, RunRow, Scope, SyncError, SyncSettings},
+    };
+
+    use super::{GroupItem, PendingDiff, ProgressItem, RemovalItem, RunItem, SyncSettingsForm, UserItem};
+    use crate::ssr::format_time;
+
+    pub const PAGE: u32 = 50;
+
+    pub fn user(u: DirectoryUserView) -> UserItem {
+        let name = if u.display_name.is_empty() { format!("{} {}", u.first_name, u.last_name).trim().to_string() } else { u.display_name };
+        UserItem {
+            id: u.id,
+            provider: u.provider_name,
+            external_id: u.external_id,
+            email: u.email,
+            name,
+            okta_status: u.okta_status,
+            state: u.state,
+            account_role: u.account_role,
+            source: u.source,
+            last_changed_run: u.last_changed_run,
+            updated_at: format_time(u.updated_at),
+        }
+    }
+
+    pub fn group(g: DirectoryGroupView) -> GroupItem {
+        GroupItem {
+            id: g.id,
+            provider: g.provider_name,
+            external_id: g.external_id,
+            name: g.name,
+            description: g.description,
+            kind: g.kind,
+            member_count: g.member_count,
+            source: g.source,
+            last_changed_run: g.last_changed_run,
+            synced_at: format_time(g.synced_at),
+        }
+    }
+
+    pub fn run(r: RunRow) -> RunItem {
+        let duration = match r.finished_at {
+            Some(end) => format!("{:.1} s", (end - r.started_at) as f64 / 1000.0),
+            None => "running".into(),
+        };
+        RunItem {
+            id: r.id,
+            mode: r.mode.replace('_', " "),
+            trigger: match r.triggered_by {
+                Some(by) => format!("{} ({by})", r.trigger_kind),
+                None => r.trigger_kind,
+            },
+            status: r.status,
+            started_at: format_time(r.started_at),
+            duration,
+            created: r.created,
+            updated: r.updated,
+            disabled: r.disabled,
+            deleted: r.deleted,
+            unchanged: r.unchanged,
+            users_seen: r.users_seen,
+            groups_seen: r.groups_seen,
+            requests: r.requests,
+            rate_limit_waits: r.rate_limit_waits,
+            error: r.error,
+            error_fix: r.error_fix,
+        }
+    }
+
+    pub fn progress(p: Progress) -> ProgressItem {
+        ProgressItem {
+            run_id: p.run_id,
+            kind: format!("{:?}", p.kind).to_lowercase(),
+            phase: format!("{:?}", p.phase).to_lowercase(),
+            pages_done: p.pages_done,
+            users_so_far: p.users_so_far,
+            groups_so_far: p.groups_so_far,
+            groups_to_list: p.groups_to_list,
+            groups_listed: p.groups_listed,
+            rate_limit_waits: p.rate_limit_waits,
+            waiting: p.waiting_until.is_some(),
+        }
+    }
+
+    pub fn diff(d: Diff) -> PendingDiff {
+        PendingDiff {
+            run_id: d.run_id,
+            reason: d.reason,
+            threshold_percent: d.threshold_percent,
+            users_now: d.users_now,
+            removal_count: d.removal_count,
+            removals: d
+                .removals
+                .into_iter()
+                .map(|r| RemovalItem {
+                    email: r.email,
+                    name: r.display_name,
+                    okta_status: r.okta_status,
+                    action: r.action,
+                    account_role: r.account_role,
+                })
+                .collect(),
+            created: d.created,
+            updated: d.updated,
+        }
+    }
+
+    pub fn settings_form(s: &SyncSettings) -> SyncSettingsForm {
+        SyncSettingsForm {
+            enabled: s.enabled,
+            interval_minutes: s.interval_minutes,
+            full_every_hours: s.full_every_hours,
+            scope: match s.scope {
+                Scope::Org => "org".into(),
+                Scope::App(_) => "app".into(),
+            },
+            app_id: match &s.scope {
+                Scope::App(id) => id.clone(),
+                Scope::Org => String::new(),
+            },
+            deprovision: s.deprovision.as_str().into(),
+            admin_deprovision: s.admin_deprovision.as_str().into(),
+            removal_threshold_percent: s.removal_threshold_percent,
+        }
+    }
+
+    pub fn sync_error(e: SyncError) -> ServerFnError {
+        match e {
+            SyncError::Store(err) => crate::ssr::internal(err),
+            other => {
+                let fix = other.fix();
+                let text = other.to_string();
+                ServerFnError::new(if fix == text { text } else { format!("{text} {fix}") })
+            }
+        }
+    }
+
+    pub fn provider_error(e: ProviderError) -> ServerFnError {
+        match e {
+            ProviderError::Store(err) => crate::ssr::internal(err),
+            other => ServerFnError::new(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,1222 @@
+//! Directory synchronization's storage: sync settings and runs, the staging tables a run
+//! writes while it fetches, the final transaction that switches the directory over, and the
+//! queries behind the Directory pages.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{FromRow, QueryBuilder, Sqlite};
+
+use super::{AuditRecord, Store, StoreError};
+
+// ---------- settings ----------
+
+#[derive(Debug, Clone, FromRow, PartialEq, Eq)]
+pub struct SyncSettingsRow {
+    pub provider_id: String,
+    pub enabled: bool,
+    pub interval_minutes: i64,
+    pub full_every_hours: i64,
+    pub scope: String,
+    pub app_id: Option<String>,
+    pub deprovision_action: String,
+    pub admin_deprovision_action: String,
+    pub removal_threshold_percent: i64,
+    pub watermark: Option<String>,
+    pub last_full_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+const SETTINGS_COLUMNS: &str = "provider_id, enabled, interval_minutes, full_every_hours, scope, app_id, deprovision_action, \
+    admin_deprovision_action, removal_threshold_percent, watermark, last_full_at, updated_at";
+
+// ---------- runs ----------
+
+/// One sync run, as stored.
+#[derive(Debug, Clone, FromRow, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRunRow {
+    pub id: String,
+    pub provider_id: String,
+    /// `full`, `incremental` or `dry_run`.
+    pub mode: String,
+    /// `org` or `app`.
+    pub scope: String,
+    /// `manual` or `schedule`.
+    pub trigger_kind: String,
+    pub triggered_by: Option<String>,
+    /// `running`, `succeeded`, `failed`, `awaiting_approval`, `approved` or `cancelled`.
+    pub status: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub users_seen: i64,
+    pub groups_seen: i64,
+    pub memberships_seen: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub disabled: i64,
+    pub deleted: i64,
+    pub kept: i64,
+    pub unchanged: i64,
+    pub groups_created: i64,
+    pub groups_updated: i64,
+    pub groups_deleted: i64,
+    pub memberships_added: i64,
+    pub memberships_removed: i64,
+    pub requests: i64,
+    pub rate_limit_waits: i64,
+    pub paced_waits: i64,
+    pub retries: i64,
+    pub error: Option<String>,
+    pub error_fix: Option<String>,
+    pub watermark: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+}
+
+const RUN_COLUMNS: &str = "id, provider_id, mode, scope, trigger_kind, triggered_by, status, started_at, finished_at, \
+    users_seen, groups_seen, memberships_seen, created, updated, disabled, deleted, kept, unchanged, groups_created, \
+    groups_updated, groups_deleted, memberships_added, memberships_removed, requests, rate_limit_waits, paced_waits, \
+    retries, error, error_fix, watermark, decided_by, decided_at";
+
+/// Someone a run would disable, delete or keep.
+#[derive(Debug, Clone, FromRow, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovalRow {
+    pub directory_user_id: String,
+    pub external_id: String,
+    pub email: String,
+    pub display_name: String,
+    /// `DEPROVISIONED`, or `GONE` when the provider no longer lists the user.
+    pub okta_status: String,
+    /// `disable`, `delete` or `keep`.
+    pub action: String,
+    /// The role of the console account with the same email, if there is one.
+    pub account_role: Option<String>,
+}
+
+// ---------- staging ----------
+
+/// A user as fetched, ready for staging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageUser {
+    pub external_id: String,
+    /// The row id to use if the user is new.
+    pub id: String,
+    pub email: String,
+    pub login: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub okta_status: String,
+    pub last_updated: Option<String>,
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageGroup {
+    pub external_id: String,
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub kind: String,
+    pub last_updated: Option<String>,
+    pub last_membership_updated: Option<String>,
+    /// Its members are fetched in this run.
+    pub relisted: bool,
+}
+
+/// What a batch of fetched pages adds to staging.
+#[derive(Debug, Default)]
+pub struct StageBatch {
+    pub users: Vec<StageUser>,
+    pub groups: Vec<StageGroup>,
+    /// (group external id, user external id).
+    pub memberships: Vec<(String, String)>,
+    /// Groups that disappeared while the run fetched their members.
+    pub vanished_groups: Vec<String>,
+}
+
+impl StageBatch {
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.groups.is_empty() && self.memberships.is_empty() && self.vanished_groups.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.users.len() + self.groups.len() + self.memberships.len() + self.vanished_groups.len()
+    }
+}
+
+/// Rows per multi-row INSERT: well under SQLite's 32,766 parameters.
+const INSERT_CHUNK: usize = 500;
+
+// ---------- the final transaction's rows ----------
+
+/// Counts of a staged run against the directory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StagedCounts {
+    pub create: i64,
+    pub update: i64,
+    pub same: i64,
+    pub gone: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CreatedUserRow {
+    pub external_id: String,
+    pub email: String,
+    pub display_name: String,
+}
+
+/// A staged user that changes a stored one: old and new values.
+#[derive(Debug, Clone, FromRow)]
+pub struct UpdatedUserRow {
+    pub id: String,
+    pub external_id: String,
+    pub email: String,
+    pub old_email: String,
+    pub login: String,
+    pub old_login: String,
+    pub display_name: String,
+    pub old_display_name: String,
+    pub first_name: String,
+    pub old_first_name: String,
+    pub last_name: String,
+    pub old_last_name: String,
+    pub okta_status: String,
+    pub old_okta_status: String,
+    pub old_state: String,
+    pub account_disabled_by_run: Option<String>,
+}
+
+/// A stored user the provider no longer lists (or lists as deprovisioned), with the console account of the same email.
+#[derive(Debug, Clone, FromRow)]
+pub struct CandidateRow {
+    pub id: String,
+    pub external_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub okta_status: String,
+    pub account_id: Option<String>,
+    pub account_role: Option<String>,
+    pub account_disabled_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct GroupChangeRow {
+    pub external_id: String,
+    pub name: String,
+    pub old_name: Option<String>,
+    pub description: Option<String>,
+    pub old_description: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DeletedGroupRow {
+    pub id: String,
+    pub external_id: String,
+    pub name: String,
+    pub members: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct MembershipChangeRow {
+    pub group_id: String,
+    pub user_id: String,
+    pub change: String,
+    pub group_external_id: String,
+    pub group_name: String,
+    pub user_external_id: String,
+    pub user_email: String,
+}
+
+/// The final transaction of a run: every write that switches the directory over.
+pub struct DirectoryTx {
+    tx: sqlx::Transaction<'static, Sqlite>,
+}
+
+// ---------- the Directory pages ----------
+
+/// Search and paging for the Directory pages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DirectoryQuery {
+    pub provider_id: Option<String>,
+    /// Part of a name, email or login (users), or of a name (groups); case-insensitive.
+    pub search: Option<String>,
+    /// Users only: `active`, `disabled` or `kept`.
+    pub state: Option<String>,
+    pub offset: u32,
+    /// 1 to 500; 50 when 0.
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DirectoryPage<T> {
+    pub items: Vec<T>,
+    /// How many match, across all pages.
+    pub total: i64,
+}
+
+/// A directory user with where it came from.
+#[derive(Debug, Clone, FromRow, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DirectoryUserView {
+    pub id: String,
+    pub provider_id: String,
+    pub provider_name: String,
+    pub external_id: String,
+    pub email: String,
+    pub login: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub okta_status: String,
+    /// `active`, `disabled` or `kept`.
+    pub state: String,
+    pub source: String,
+    pub first_seen_run: Option<String>,
+    /// The sync run that last created or changed it.
+    pub last_changed_run: Option<String>,
+    pub removed_at: Option<i64>,
+    pub updated_at: i64,
+    /// The console account with the same email: its role, if any.
+    pub account_role: Option<String>,
+}
+
+/// A directory group with its member count and where it came from.
+#[derive(Debug, Clone, FromRow, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DirectoryGroupView {
+    pub id: String,
+    pub provider_id: String,
+    pub provider_name: String,
+    pub external_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub kind: String,
+    pub source: String,
+    pub member_count: i64,
+    pub first_seen_run: Option<String>,
+    pub last_changed_run: Option<String>,
+    pub synced_at: i64,
+}
+
+const USER_VIEW: &str = "SELECT d.id, d.provider_id, p.name AS provider_name, d.external_id, d.email, d.login, d.first_name, \
+    d.last_name, d.display_name, d.okta_status, d.state, d.source, d.first_seen_run, d.last_changed_run, d.removed_at, \
+    d.updated_at, a.role AS account_role \
+    FROM directory_users d JOIN identity_providers p ON p.id = d.provider_id LEFT JOIN users a ON a.email = d.email";
+
+/// Everyone (BUILT_IN) holds every user of its provider: its members are not stored.
+const GROUP_VIEW: &str = "SELECT g.id, g.provider_id, p.name AS provider_name, g.external_id, g.name, g.description, g.kind, \
+    g.source, CASE WHEN g.kind = 'BUILT_IN' \
+        THEN (SELECT COUNT(*) FROM directory_users u WHERE u.provider_id = g.provider_id AND u.state <> 'disabled') \
+        ELSE (SELECT COUNT(*) FROM directory_memberships m WHERE m.group_id = g.id) END AS member_count, \
+    g.first_seen_run, g.last_changed_run, g.synced_at \
+    FROM directory_groups g JOIN identity_providers p ON p.id = g.provider_id";
+
+fn like_pattern(search: &Option<String>) -> Option<String> {
+    search.as_ref().map(|s| s.trim()).filter(|s| !s.is_empty()).map(|s| {
+        let escaped = s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    })
+}
+
+fn page_limit(limit: u32) -> i64 {
+    if limit == 0 {
+        50
+    } else {
+        limit.min(500) as i64
+    }
+}
+
+impl Store {
+    // ---------- settings ----------
+
+    pub async fn sync_settings(&self, provider_id: &str) -> Result<Option<SyncSettingsRow>, StoreError> {
+        let sql = format!("SELECT {SETTINGS_COLUMNS} FROM sync_settings WHERE provider_id = $1");
+        Ok(sqlx::query_as(&sql).bind(provider_id).fetch_optional(&self.pool).await?)
+    }
+
+    /// Saves the editable settings; the watermark and last full run are kept.
+    pub async fn save_sync_settings(&self, row: &SyncSettingsRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sync_settings (provider_id, enabled, interval_minutes, full_every_hours, scope, app_id, \
+             deprovision_action, admin_deprovision_action, removal_threshold_percent, watermark, last_full_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (provider_id) DO UPDATE SET enabled = excluded.enabled, interval_minutes = excluded.interval_minutes, \
+             full_every_hours = excluded.full_every_hours, scope = excluded.scope, app_id = excluded.app_id, \
+             deprovision_action = excluded.deprovision_action, admin_deprovision_action = excluded.admin_deprovision_action, \
+             removal_threshold_percent = excluded.removal_threshold_percent, updated_at = excluded.updated_at",
+        )
+        .bind(&row.provider_id)
+        .bind(row.enabled)
+        .bind(row.interval_minutes)
+        .bind(row.full_every_hours)
+        .bind(&row.scope)
+        .bind(&row.app_id)
+        .bind(&row.deprovision_action)
+        .bind(&row.admin_deprovision_action)
+        .bind(row.removal_threshold_percent)
+        .bind(&row.watermark)
+        .bind(row.last_full_at)
+        .bind(row.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets the watermark, so the next run is a full one (the scope changed, say).
+    pub async fn reset_sync_watermark(&self, provider_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sync_settings SET watermark = NULL, last_full_at = NULL WHERE provider_id = $1")
+            .bind(provider_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---------- runs ----------
+
+    pub async fn insert_sync_run(&self, r: &SyncRunRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sync_runs (id, provider_id, mode, scope, trigger_kind, triggered_by, status, started_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&r.id)
+        .bind(&r.provider_id)
+        .bind(&r.mode)
+        .bind(&r.scope)
+        .bind(&r.trigger_kind)
+        .bind(&r.triggered_by)
+        .bind(&r.status)
+        .bind(r.started_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn update_sync_run(&self, r: &SyncRunRow) -> Result<(), StoreError> {
+        update_run(&mut *self.pool.acquire().await?, r).await
+    }
+
+    pub async fn sync_run(&self, id: &str) -> Result<Option<SyncRunRow>, StoreError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    /// A provider's runs, newest first.
+    pub async fn sync_runs(&self, provider_id: &str, limit: u32) -> Result<Vec<SyncRunRow>, StoreError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE provider_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2");
+        Ok(sqlx::query_as(&sql).bind(provider_id).bind(limit.clamp(1, 1000) as i64).fetch_all(&self.pool).await?)
+    }
+
+    /// Runs of a provider in a status, newest first.
+    pub async fn sync_runs_with_status(&self, provider_id: &str, status: &str) -> Result<Vec<SyncRunRow>, StoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE provider_id = $1 AND status = $2 ORDER BY started_at DESC, id DESC"
+        );
+        Ok(sqlx::query_as(&sql).bind(provider_id).bind(status).fetch_all(&self.pool).await?)
+    }
+
+    /// Every run still marked running, across providers.
+    pub async fn running_sync_runs(&self) -> Result<Vec<SyncRunRow>, StoreError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE status = 'running'");
+        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+    }
+
+    /// Marks a run that died (killed, crashed) as failed, and drops its staging.
+    pub async fn fail_interrupted_run(&self, id: &str, error: &str, fix: &str, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE sync_runs SET status = 'failed', error = $2, error_fix = $3, finished_at = $4 \
+             WHERE id = $1 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(fix)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        clear_stage_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---------- staging ----------
+
+    /// Writes a batch of fetched pages to the run's staging, in one transaction.
+    pub async fn stage(&self, run_id: &str, batch: &StageBatch) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in batch.users.chunks(INSERT_CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO sync_stage_users (run_id, external_id, id, email, login, first_name, last_name, display_name, \
+                 okta_status, last_updated, fingerprint) ",
+            );
+            q.push_values(chunk, |mut b, u| {
+                b.push_bind(run_id)
+                    .push_bind(&u.external_id)
+                    .push_bind(&u.id)
+                    .push_bind(&u.email)
+                    .push_bind(&u.login)
+                    .push_bind(&u.first_name)
+                    .push_bind(&u.last_name)
+                    .push_bind(&u.display_name)
+                    .push_bind(&u.okta_status)
+                    .push_bind(&u.last_updated)
+                    .push_bind(&u.fingerprint);
+            });
+            // A user listed twice (the list moved while paging): the later answer wins.
+            q.push(
+                " ON CONFLICT (run_id, external_id) DO UPDATE SET email = excluded.email, login = excluded.login, \
+                 first_name = excluded.first_name, last_name = excluded.last_name, display_name = excluded.display_name, \
+                 okta_status = excluded.okta_status, last_updated = excluded.last_updated, fingerprint = excluded.fingerprint",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in batch.groups.chunks(INSERT_CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO sync_stage_groups (run_id, external_id, id, name, description, kind, last_updated, \
+                 last_membership_updated, relisted) ",
+            );
+            q.push_values(chunk, |mut b, g| {
+                b.push_bind(run_id)
+                    .push_bind(&g.external_id)
+                    .push_bind(&g.id)
+                    .push_bind(&g.name)
+                    .push_bind(&g.description)
+                    .push_bind(&g.kind)
+                    .push_bind(&g.last_updated)
+                    .push_bind(&g.last_membership_updated)
+                    .push_bind(g.relisted);
+            });
+            q.push(
+                " ON CONFLICT (run_id, external_id) DO UPDATE SET name = excluded.name, description = excluded.description, \
+                 kind = excluded.kind, last_updated = excluded.last_updated, \
+                 last_membership_updated = excluded.last_membership_updated, relisted = excluded.relisted",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in batch.memberships.chunks(INSERT_CHUNK) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT INTO sync_stage_memberships (run_id, group_external_id, user_external_id) ");
+            q.push_values(chunk, |mut b, (g, u)| {
+                b.push_bind(run_id).push_bind(g).push_bind(u);
+            });
+            q.push(" ON CONFLICT (run_id, group_external_id, user_external_id) DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        for g in &batch.vanished_groups {
+            sqlx::query("DELETE FROM sync_stage_groups WHERE run_id = $1 AND external_id = $2")
+                .bind(run_id)
+                .bind(g)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM sync_stage_memberships WHERE run_id = $1 AND group_external_id = $2")
+                .bind(run_id)
+                .bind(g)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn clear_stage(&self, run_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        clear_stage_in(&mut tx, run_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Staging left by runs that are neither running nor awaiting approval (a crash, say).
+    pub async fn clear_orphaned_stage(&self) -> Result<(), StoreError> {
+        for table in ["sync_stage_users", "sync_stage_groups", "sync_stage_memberships", "sync_stage_membership_changes"] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE run_id IN (SELECT id FROM sync_runs WHERE status NOT IN ('running', 'awaiting_approval'))"
+            );
+            sqlx::query(&sql).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Each stored group's external id and lastMembershipUpdated: an incremental run
+    /// fetches the members of the groups whose value moved.
+    pub async fn group_membership_marks(&self, provider_id: &str) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        Ok(sqlx::query_as("SELECT external_id, last_membership_updated FROM directory_groups WHERE provider_id = $1")
+            .bind(provider_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    // ---------- removals awaiting approval ----------
+
+    /// Records who the run would remove, and how, from its staging (for approval and dry runs).
+    pub async fn record_removals(
+        &self,
+        run_id: &str,
+        provider_id: &str,
+        full: bool,
+        action: &str,
+        admin_action: &str,
+    ) -> Result<i64, StoreError> {
+        let sql = format!(
+            "INSERT INTO sync_run_removals (run_id, directory_user_id, external_id, email, display_name, okta_status, action, account_role) \
+             SELECT $1, d.id, d.external_id, d.email, d.display_name, \
+                COALESCE((SELECT s.okta_status FROM sync_stage_users s WHERE s.run_id = $1 AND s.external_id = d.external_id), 'GONE'), \
+                CASE WHEN a.role = 'admin' AND a.disabled_at IS NULL THEN $5 ELSE $4 END, a.role \
+             FROM directory_users d LEFT JOIN users a ON a.email = d.email WHERE {CANDIDATE}"
+        );
+        let done = sqlx::query(&sql)
+            .bind(run_id)
+            .bind(provider_id)
+            .bind(full)
+            .bind(action)
+            .bind(admin_action)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() as i64)
+    }
+
+    pub async fn run_removals(&self, run_id: &str, limit: u32) -> Result<(Vec<RemovalRow>, i64), StoreError> {
+        let rows = sqlx::query_as(
+            "SELECT directory_user_id, external_id, email, display_name, okta_status, action, account_role \
+             FROM sync_run_removals WHERE run_id = $1 ORDER BY email LIMIT $2",
+        )
+        .bind(run_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sync_run_removals WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows, n))
+    }
+
+    // ---------- the final transaction ----------
+
+    pub async fn begin_directory(&self) -> Result<DirectoryTx, StoreError> {
+        Ok(DirectoryTx { tx: self.pool.begin().await? })
+    }
+
+    // ---------- the Directory pages ----------
+
+    pub async fn directory_users(&self, q: &DirectoryQuery) -> Result<DirectoryPage<DirectoryUserView>, StoreError> {
+        let filter = "WHERE ($1 IS NULL OR d.provider_id = $1) AND ($2 IS NULL OR d.state = $2) \
+            AND ($3 IS NULL OR lower(d.display_name) LIKE $3 ESCAPE '\\' OR d.email LIKE $3 ESCAPE '\\' \
+                 OR lower(d.login) LIKE $3 ESCAPE '\\')";
+        let pattern = like_pattern(&q.search);
+        let sql = format!("{USER_VIEW} {filter} ORDER BY d.display_name, d.email, d.id LIMIT $4 OFFSET $5");
+        let items = sqlx::query_as(&sql)
+            .bind(&q.provider_id)
+            .bind(&q.state)
+            .bind(&pattern)
+            .bind(page_limit(q.limit))
+            .bind(q.offset as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        let count = format!("SELECT COUNT(*) FROM directory_users d {filter}");
+        let (total,): (i64,) =
+            sqlx::query_as(&count).bind(&q.provider_id).bind(&q.state).bind(&pattern).fetch_one(&self.pool).await?;
+        Ok(DirectoryPage { items, total })
+    }
+
+    pub async fn directory_user(&self, id: &str) -> Result<Option<DirectoryUserView>, StoreError> {
+        let sql = format!("{USER_VIEW} WHERE d.id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    pub async fn directory_groups(&self, q: &DirectoryQuery) -> Result<DirectoryPage<DirectoryGroupView>, StoreError> {
+        let filter = "WHERE ($1 IS NULL OR g.provider_id = $1) AND ($2 IS NULL OR lower(g.name) LIKE $2 ESCAPE '\\')";
+        let pattern = like_pattern(&q.search);
+        let sql = format!("{GROUP_VIEW} {filter} ORDER BY g.name, g.id LIMIT $3 OFFSET $4");
+        let items = sqlx::query_as(&sql)
+            .bind(&q.provider_id)
+            .bind(&pattern)
+            .bind(page_limit(q.limit))
+            .bind(q.offset as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        let count = format!("SELECT COUNT(*) FROM directory_groups g {filter}");
+        let (total,): (i64,) = sqlx::query_as(&count).bind(&q.provider_id).bind(&pattern).fetch_one(&self.pool).await?;
+        Ok(DirectoryPage { items, total })
+    }
+
+    pub async fn directory_group(&self, id: &str) -> Result<Option<DirectoryGroupView>, StoreError> {
+        let sql = format!("{GROUP_VIEW} WHERE g.id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    /// A user's groups (Everyone included), by name.
+    pub async fn directory_user_groups(&self, user_id: &str) -> Result<Vec<DirectoryGroupView>, StoreError> {
+        let sql = format!(
+            "{GROUP_VIEW} WHERE g.id IN (SELECT m.group_id FROM directory_memberships m WHERE m.user_id = $1) \
+             OR (g.kind = 'BUILT_IN' AND g.provider_id = (SELECT u.provider_id FROM directory_users u WHERE u.id = $1)) \
+             ORDER BY g.name, g.id"
+        );
+        Ok(sqlx::query_as(&sql).bind(user_id).fetch_all(&self.pool).await?)
+    }
+
+    /// A group's members, searchable and paged; Everyone lists every user of its provider.
+    pub async fn directory_group_members(
+        &self,
+        group_id: &str,
+        q: &DirectoryQuery,
+    ) -> Result<DirectoryPage<DirectoryUserView>, StoreError> {
+        let filter = "WHERE (d.id IN (SELECT m.user_id FROM directory_memberships m WHERE m.group_id = $1) \
+                OR EXISTS (SELECT 1 FROM directory_groups g WHERE g.id = $1 AND g.kind = 'BUILT_IN' \
+                    AND g.provider_id = d.provider_id AND d.state <> 'disabled')) \
+            AND ($2 IS NULL OR lower(d.display_name) LIKE $2 ESCAPE '\\' OR d.email LIKE $2 ESCAPE '\\' \
+                 OR lower(d.login) LIKE $2 ESCAPE '\\')";
+        let pattern = like_pattern(&q.search);
+        let sql = format!("{USER_VIEW} {filter} ORDER BY d.display_name, d.email, d.id LIMIT $3 OFFSET $4");
+        let items = sqlx::query_as(&sql)
+            .bind(group_id)
+            .bind(&pattern)
+            .bind(page_limit(q.limit))
+            .bind(q.offset as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        let count = format!("SELECT COUNT(*) FROM directory_users d {filter}");
+        let (total,): (i64,) = sqlx::query_as(&count).bind(group_id).bind(&pattern).fetch_one(&self.pool).await?;
+        Ok(DirectoryPage { items, total })
+    }
+
+    /// Users, groups and stored memberships of a provider (for tests, progress and the benchmark).
+    pub async fn directory_counts(&self, provider_id: &str) -> Result<(i64, i64, i64), StoreError> {
+        let (users, groups, memberships): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state = 'active'), \
+                    (SELECT COUNT(*) FROM directory_groups WHERE provider_id = $1), \
+                    (SELECT COUNT(*) FROM directory_memberships WHERE provider_id = $1)",
+        )
+        .bind(provider_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((users, groups, memberships))
+    }
+
+    /// (group external id, user external id) of every stored membership of a provider, sorted.
+    pub async fn directory_membership_pairs(&self, provider_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT g.external_id, u.external_id FROM directory_memberships m \
+             JOIN directory_groups g ON g.id = m.group_id JOIN directory_users u ON u.id = m.user_id \
+             WHERE m.provider_id = $1 ORDER BY g.external_id, u.external_id",
+        )
+        .bind(provider_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// Stored users the run removes: listed as deprovisioned, or (full runs) no longer listed.
+/// Parameters: $1 run, $2 provider, $3 full.
+const CANDIDATE: &str = "d.provider_id = $2 AND d.state = 'active' AND ( \
+    ($3 AND NOT EXISTS (SELECT 1 FROM sync_stage_users s WHERE s.run_id = $1 AND s.external_id = d.external_id \
+        AND s.okta_status <> 'DEPROVISIONED')) \
+    OR EXISTS (SELECT 1 FROM sync_stage_users s WHERE s.run_id = $1 AND s.external_id = d.external_id \
+        AND s.okta_status = 'DEPROVISIONED'))";
+
+async fn clear_stage_in(tx: &mut sqlx::Transaction<'_, Sqlite>, run_id: &str) -> Result<(), StoreError> {
+    for table in ["sync_stage_users", "sync_stage_groups", "sync_stage_memberships", "sync_stage_membership_changes"] {
+        let sql = format!("DELETE FROM {table} WHERE run_id = $1");
+        sqlx::query(&sql).bind(run_id).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn update_run(conn: &mut sqlx::SqliteConnection, r: &SyncRunRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE sync_runs SET status = $2, finished_at = $3, users_seen = $4, groups_seen = $5, memberships_seen = $6, \
+         created = $7, updated = $8, disabled = $9, deleted = $10, kept = $11, unchanged = $12, groups_created = $13, \
+         groups_updated = $14, groups_deleted = $15, memberships_added = $16, memberships_removed = $17, requests = $18, \
+         rate_limit_waits = $19, paced_waits = $20, retries = $21, error = $22, error_fix = $23, watermark = $24, \
+         decided_by = $25, decided_at = $26 WHERE id = $1",
+    )
+    .bind(&r.id)
+    .bind(&r.status)
+    .bind(r.finished_at)
+    .bind(r.users_seen)
+    .bind(r.groups_seen)
+    .bind(r.memberships_seen)
+    .bind(r.created)
+    .bind(r.updated)
+    .bind(r.disabled)
+    .bind(r.deleted)
+    .bind(r.kept)
+    .bind(r.unchanged)
+    .bind(r.groups_created)
+    .bind(r.groups_updated)
+    .bind(r.groups_deleted)
+    .bind(r.memberships_added)
+    .bind(r.memberships_removed)
+    .bind(r.requests)
+    .bind(r.rate_limit_waits)
+    .bind(r.paced_waits)
+    .bind(r.retries)
+    .bind(&r.error)
+    .bind(&r.error_fix)
+    .bind(&r.watermark)
+    .bind(&r.decided_by)
+    .bind(r.decided_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl DirectoryTx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Undoes everything (dry runs, a tripped breaker).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+
+    pub async fn insert_audit(&mut self, r: &AuditRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_log (id, at, actor_id, actor, action, target, outcome, ip, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&r.id)
+        .bind(r.at)
+        .bind(&r.actor_id)
+        .bind(&r.actor)
+        .bind(&r.action)
+        .bind(&r.target)
+        .bind(&r.outcome)
+        .bind(&r.ip)
+        .bind(&r.details)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn update_run(&mut self, r: &SyncRunRow) -> Result<(), StoreError> {
+        update_run(&mut self.tx, r).await
+    }
+
+    /// The run's status, read inside the transaction (approval races).
+    pub async fn run_status(&mut self, run_id: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT status FROM sync_runs WHERE id = $1").bind(run_id).fetch_optional(&mut *self.tx).await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    pub async fn set_watermark(&mut self, provider_id: &str, watermark: Option<&str>, full_at: Option<i64>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sync_settings SET watermark = COALESCE($2, watermark), last_full_at = COALESCE($3, last_full_at) \
+             WHERE provider_id = $1",
+        )
+        .bind(provider_id)
+        .bind(watermark)
+        .bind(full_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn clear_stage(&mut self, run_id: &str) -> Result<(), StoreError> {
+        clear_stage_in(&mut self.tx, run_id).await
+    }
+
+    // ---------- users ----------
+
+    /// Marks each staged user create, update, same or gone against the directory.
+    pub async fn classify_users(&mut self, run_id: &str, provider_id: &str) -> Result<StagedCounts, StoreError> {
+        sqlx::query(
+            "UPDATE sync_stage_users SET change = CASE WHEN okta_status = 'DEPROVISIONED' THEN 'gone' \
+             ELSE COALESCE((SELECT CASE WHEN d.fingerprint = sync_stage_users.fingerprint AND d.state = 'active' \
+                 THEN 'same' ELSE 'update' END FROM directory_users d \
+                 WHERE d.provider_id = $2 AND d.external_id = sync_stage_users.external_id), 'create') END \
+             WHERE run_id = $1",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .execute(&mut *self.tx)
+        .await?;
+        let rows: Vec<(Option<String>, i64)> =
+            sqlx::query_as("SELECT change, COUNT(*) FROM sync_stage_users WHERE run_id = $1 GROUP BY change")
+                .bind(run_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        let mut c = StagedCounts::default();
+        for (change, n) in rows {
+            match change.as_deref() {
+                Some("create") => c.create = n,
+                Some("update") => c.update = n,
+                Some("same") => c.same = n,
+                _ => c.gone += n,
+            }
+        }
+        Ok(c)
+    }
+
+    pub async fn count_active_users(&mut self, provider_id: &str) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state = 'active'")
+            .bind(provider_id)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(n)
+    }
+
+    pub async fn count_removal_candidates(&mut self, run_id: &str, provider_id: &str, full: bool) -> Result<i64, StoreError> {
+        let sql = format!("SELECT COUNT(*) FROM directory_users d WHERE {CANDIDATE}");
+        let (n,): (i64,) =
+            sqlx::query_as(&sql).bind(run_id).bind(provider_id).bind(full).fetch_one(&mut *self.tx).await?;
+        Ok(n)
+    }
+
+    /// The next removal candidates; each one handled leaves the 'active' state, so asking again gives the next.
+    pub async fn removal_candidates(
+        &mut self,
+        run_id: &str,
+        provider_id: &str,
+        full: bool,
+        limit: i64,
+    ) -> Result<Vec<CandidateRow>, StoreError> {
+        let sql = format!(
+            "SELECT d.id, d.external_id, d.email, d.display_name, \
+                COALESCE((SELECT s.okta_status FROM sync_stage_users s WHERE s.run_id = $1 AND s.external_id = d.external_id), 'GONE') AS okta_status, \
+                a.id AS account_id, a.role AS account_role, a.disabled_at AS account_disabled_at \
+             FROM directory_users d LEFT JOIN users a ON a.email = d.email WHERE {CANDIDATE} ORDER BY d.id LIMIT $4"
+        );
+        Ok(sqlx::query_as(&sql).bind(run_id).bind(provider_id).bind(full).bind(limit).fetch_all(&mut *self.tx).await?)
+    }
+
+    /// Admins whose console account is not disabled.
+    pub async fn count_active_admins(&mut self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(n)
+    }
+
+    /// Disables a console account and ends its sessions; the number of sessions ended.
+    pub async fn disable_account(&mut self, account_id: &str, now: i64) -> Result<u64, StoreError> {
+        sqlx::query("UPDATE users SET disabled_at = $2, updated_at = $2 WHERE id = $1 AND disabled_at IS NULL")
+            .bind(account_id)
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(account_id).execute(&mut *self.tx).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Re-enables a console account a run disabled; its email, if it was re-enabled.
+    pub async fn enable_account_by_email(&mut self, email: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET disabled_at = NULL, updated_at = $2 WHERE email = $1 AND disabled_at IS NOT NULL")
+            .bind(email)
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// `state` is 'disabled' or 'kept'.
+    pub async fn mark_user_removed(
+        &mut self,
+        id: &str,
+        state: &str,
+        okta_status: &str,
+        run_id: &str,
+        account_disabled: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE directory_users SET state = $2, okta_status = $3, removed_at = $5, last_changed_run = $4, updated_at = $5, \
+             account_disabled_by_run = CASE WHEN $6 THEN $4 ELSE account_disabled_by_run END WHERE id = $1",
+        )
+        .bind(id)
+        .bind(state)
+        .bind(okta_status)
+        .bind(run_id)
+        .bind(now)
+        .bind(account_disabled)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a directory user; their memberships go with them. How many memberships went.
+    pub async fn delete_user(&mut self, id: &str) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directory_memberships WHERE user_id = $1")
+            .bind(id)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        sqlx::query("DELETE FROM directory_users WHERE id = $1").bind(id).execute(&mut *self.tx).await?;
+        Ok(n)
+    }
+
+    /// The next staged users marked `create`, after `after` (keyset), for the audit log.
+    pub async fn created_users(&mut self, run_id: &str, after: &str, limit: i64) -> Result<Vec<CreatedUserRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT external_id, email, display_name FROM sync_stage_users \
+             WHERE run_id = $1 AND change = 'create' AND external_id > $2 ORDER BY external_id LIMIT $3",
+        )
+        .bind(run_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
+    pub async fn insert_created_users(&mut self, run_id: &str, provider_id: &str, source: &str, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO directory_users (id, provider_id, external_id, email, login, first_name, last_name, display_name, \
+             okta_status, state, last_updated, fingerprint, source, first_seen_run, last_seen_run, last_changed_run, \
+             created_at, updated_at) \
+             SELECT id, $2, external_id, email, login, first_name, last_name, display_name, okta_status, 'active', \
+             last_updated, fingerprint, $3, $1, $1, $1, $4, $4 FROM sync_stage_users WHERE run_id = $1 AND change = 'create'",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .bind(source)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The next staged users marked `update`, with their stored values, after `after` (keyset).
+    pub async fn updated_users(
+        &mut self,
+        run_id: &str,
+        provider_id: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<UpdatedUserRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT d.id, s.external_id, s.email, d.email AS old_email, s.login, d.login AS old_login, \
+                s.display_name, d.display_name AS old_display_name, s.first_name, d.first_name AS old_first_name, \
+                s.last_name, d.last_name AS old_last_name, s.okta_status, d.okta_status AS old_okta_status, \
+                d.state AS old_state, d.account_disabled_by_run \
+             FROM sync_stage_users s JOIN directory_users d ON d.provider_id = $2 AND d.external_id = s.external_id \
+             WHERE s.run_id = $1 AND s.change = 'update' AND s.external_id > $3 ORDER BY s.external_id LIMIT $4",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
+    /// Writes staged `update` users over the stored ones; restored users become active again.
+    pub async fn apply_updated_users(&mut self, run_id: &str, provider_id: &str, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE directory_users SET email = s.email, login = s.login, first_name = s.first_name, last_name = s.last_name, \
+             display_name = s.display_name, okta_status = s.okta_status, last_updated = s.last_updated, \
+             fingerprint = s.fingerprint, state = 'active', removed_at = NULL, account_disabled_by_run = NULL, \
+             last_seen_run = $1, last_changed_run = $1, updated_at = $3 \
+             FROM sync_stage_users s WHERE s.run_id = $1 AND s.change = 'update' \
+             AND directory_users.provider_id = $2 AND directory_users.external_id = s.external_id",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Records that unchanged users were seen by this run.
+    pub async fn mark_users_seen(&mut self, run_id: &str, provider_id: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE directory_users SET last_seen_run = $1 WHERE provider_id = $2 AND external_id IN \
+             (SELECT external_id FROM sync_stage_users WHERE run_id = $1 AND change = 'same')",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    // ---------- groups ----------
+
+    /// Marks staged groups create, update (name, description or type), marks (only the
+    /// provider's timestamps or the source moved: stored silently) or same.
+    pub async fn classify_groups(&mut self, run_id: &str, provider_id: &str) -> Result<(i64, i64), StoreError> {
+        sqlx::query(
+            "UPDATE sync_stage_groups SET change = COALESCE((SELECT CASE \
+                 WHEN g.name <> sync_stage_groups.name OR COALESCE(g.description, '') <> COALESCE(sync_stage_groups.description, '') \
+                     OR g.kind <> sync_stage_groups.kind THEN 'update' \
+                 WHEN g.source <> 'sync' OR COALESCE(g.last_updated, '') <> COALESCE(sync_stage_groups.last_updated, '') \
+                     OR COALESCE(g.last_membership_updated, '') <> COALESCE(sync_stage_groups.last_membership_updated, '') THEN 'marks' \
+                 ELSE 'same' END \
+             FROM directory_groups g WHERE g.provider_id = $2 AND g.external_id = sync_stage_groups.external_id), 'create') \
+             WHERE run_id = $1",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .execute(&mut *self.tx)
+        .await?;
+        let rows: Vec<(Option<String>, i64)> =
+            sqlx::query_as("SELECT change, COUNT(*) FROM sync_stage_groups WHERE run_id = $1 GROUP BY change")
+                .bind(run_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        let get = |k: &str| rows.iter().find(|(c, _)| c.as_deref() == Some(k)).map_or(0, |(_, n)| *n);
+        Ok((get("create"), get("update")))
+    }
+
+    pub async fn count_groups(&mut self, provider_id: &str) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directory_groups WHERE provider_id = $1")
+            .bind(provider_id)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(n)
+    }
+
+    /// Stored groups the provider no longer lists.
+    pub async fn deleted_groups(&mut self, run_id: &str, provider_id: &str) -> Result<Vec<DeletedGroupRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT g.id, g.external_id, g.name, (SELECT COUNT(*) FROM directory_memberships m WHERE m.group_id = g.id) AS members \
+             FROM directory_groups g WHERE g.provider_id = $2 AND NOT EXISTS \
+             (SELECT 1 FROM sync_stage_groups s WHERE s.run_id = $1 AND s.external_id = g.external_id) ORDER BY g.name",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
+    pub async fn delete_group(&mut self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM directory_groups WHERE id = $1").bind(id).execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    /// Staged groups marked `change` (create or update), with their stored name, after `after` (keyset).
+    pub async fn changed_groups(
+        &mut self,
+        run_id: &str,
+        provider_id: &str,
+        change: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<GroupChangeRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT s.external_id, s.name, g.name AS old_name, s.description, g.description AS old_description \
+             FROM sync_stage_groups s LEFT JOIN directory_groups g ON g.provider_id = $2 AND g.external_id = s.external_id \
+             WHERE s.run_id = $1 AND s.change = $3 AND s.external_id > $4 ORDER BY s.external_id LIMIT $5",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .bind(change)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
+    pub async fn apply_groups(&mut self, run_id: &str, provider_id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO directory_groups (id, provider_id, external_id, name, description, kind, source, last_updated, \
+             last_membership_updated, synced_at, first_seen_run, last_changed_run) \
+             SELECT id, $2, external_id, name, description, kind, 'sync', last_updated, last_membership_updated, $3, $1, $1 \
+             FROM sync_stage_groups WHERE run_id = $1 AND change = 'create'",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query(
+            "UPDATE directory_groups SET name = s.name, description = s.description, kind = s.kind, source = 'sync', \
+             last_updated = s.last_updated, last_membership_updated = s.last_membership_updated, synced_at = $3, \
+             last_changed_run = CASE WHEN s.change = 'update' THEN $1 ELSE directory_groups.last_changed_run END, \
+             first_seen_run = COALESCE(directory_groups.first_seen_run, $1) \
+             FROM sync_stage_groups s WHERE s.run_id = $1 AND s.change IN ('update', 'marks') \
+             AND directory_groups.provider_id = $2 AND directory_groups.external_id = s.external_id",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    // ---------- memberships ----------
+
+    pub async fn count_memberships(&mut self, provider_id: &str) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directory_memberships WHERE provider_id = $1")
+            .bind(provider_id)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(n)
+    }
+
+    /// Records the memberships of re-listed groups that the provider no longer lists; how many.
+    pub async fn compute_membership_removals(&mut self, run_id: &str, provider_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO sync_stage_membership_changes (run_id, group_id, user_id, change) \
+             SELECT $1, m.group_id, m.user_id, 'remove' FROM directory_memberships m \
+             JOIN directory_groups g ON g.id = m.group_id \
+             JOIN sync_stage_groups sg ON sg.run_id = $1 AND sg.external_id = g.external_id AND sg.relisted \
+             JOIN directory_users u ON u.id = m.user_id \
+             WHERE m.provider_id = $2 AND NOT EXISTS (SELECT 1 FROM sync_stage_memberships sm \
+                 WHERE sm.run_id = $1 AND sm.group_external_id = g.external_id AND sm.user_external_id = u.external_id)",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Records the listed memberships not stored yet (run after users and groups are written); how many.
+    pub async fn compute_membership_additions(&mut self, run_id: &str, provider_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO sync_stage_membership_changes (run_id, group_id, user_id, change) \
+             SELECT $1, g.id, u.id, 'add' FROM sync_stage_memberships sm \
+             JOIN directory_groups g ON g.provider_id = $2 AND g.external_id = sm.group_external_id \
+             JOIN directory_users u ON u.provider_id = $2 AND u.external_id = sm.user_external_id \
+             WHERE sm.run_id = $1 AND NOT EXISTS \
+                 (SELECT 1 FROM directory_memberships m WHERE m.group_id = g.id AND m.user_id = u.id) \
+             ON CONFLICT (run_id, group_id, user_id) DO NOTHING",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The membership diff with names, after (group_id, user_id) (keyset), for the audit log.
+    pub async fn membership_changes(
+        &mut self,
+        run_id: &str,
+        after: (&str, &str),
+        limit: i64,
+    ) -> Result<Vec<MembershipChangeRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT c.group_id, c.user_id, c.change, g.external_id AS group_external_id, g.name AS group_name, \
+                u.external_id AS user_external_id, u.email AS user_email \
+             FROM sync_stage_membership_changes c JOIN directory_groups g ON g.id = c.group_id \
+             JOIN directory_users u ON u.id = c.user_id \
+             WHERE c.run_id = $1 AND (c.group_id, c.user_id) > ($2, $3) ORDER BY c.group_id, c.user_id LIMIT $4",
+        )
+        .bind(run_id)
+        .bind(after.0)
+        .bind(after.1)
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
+    pub async fn apply_membership_changes(&mut self, run_id: &str, provider_id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM directory_memberships WHERE (group_id, user_id) IN \
+             (SELECT group_id, user_id FROM sync_stage_membership_changes WHERE run_id = $1 AND change = 'remove')",
+        )
+        .bind(run_id)
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO directory_memberships (group_id, user_id, provider_id, source, sync_run_id, created_at) \
+             SELECT group_id, user_id, $2, 'sync', $1, $3 FROM sync_stage_membership_changes WHERE run_id = $1 AND change = 'add'",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,472 @@
+//! The final transaction of a run: compare the staged directory with the stored one,
+//! write every change with its audit entry, then commit, or roll back for a dry run or
+//! when the removals exceed the threshold (the run then waits for an admin's approval).
+
+use serde_json::{json, Value};
+
+use super::{DeprovisionAction, Diff, Inner, ProgressHandle, SyncError, SyncSettings};
+use crate::{
+    audit::{Action, Actor, Event},
+    store::{now_ms, DirectoryTx, ProviderRow, SyncRunRow},
+};
+
+pub(crate) enum Mode {
+    Normal,
+    DryRun,
+    Approve { by: Actor },
+}
+
+pub(crate) struct Outcome {
+    pub run: SyncRunRow,
+    pub diff: Option<Diff>,
+}
+
+struct Ctx<'a> {
+    run_id: &'a str,
+    provider_id: &'a str,
+    provider_name: &'a str,
+    now: i64,
+    chunk: i64,
+}
+
+impl Ctx<'_> {
+    /// An entry about the provider's directory, attributed to the run.
+    fn event(&self, action: Action) -> Event {
+        Event::new(Actor::System, action)
+            .target(self.provider_name)
+            .detail("sync_run_id", self.run_id)
+            .detail("provider_id", self.provider_id)
+    }
+    /// An entry about one person.
+    fn user_event(&self, action: Action, email: &str, external_id: &str) -> Event {
+        Event::new(Actor::System, action)
+            .target(email)
+            .detail("sync_run_id", self.run_id)
+            .detail("provider_id", self.provider_id)
+            .detail("provider", self.provider_name)
+            .detail("external_id", external_id)
+    }
+}
+
+async fn record(tx: &mut DirectoryTx, event: Event) -> Result<(), SyncError> {
+    tx.insert_audit(&event.into_record()).await?;
+    Ok(())
+}
+
+pub(crate) async fn apply(
+    inner: &Inner,
+    provider: &ProviderRow,
+    settings: &SyncSettings,
+    mut run: SyncRunRow,
+    mode: Mode,
+    progress: &ProgressHandle,
+) -> Result<Outcome, SyncError> {
+    let store = &inner.store;
+    let run_id = run.id.clone();
+    let ctx = Ctx {
+        run_id: &run_id,
+        provider_id: &provider.id,
+        provider_name: &provider.name,
+        now: now_ms(),
+        chunk: inner.options.audit_chunk.max(1) as i64,
+    };
+    // Full runs and app-scoped runs list every user: whoever is missing is gone.
+    let complete = run.mode != "incremental" || run.scope == "app";
+    let mut tx = store.begin_directory().await?;
+    if let Mode::Approve { .. } = mode {
+        let status = tx.run_status(&run_id).await?.unwrap_or_default();
+        if status != "awaiting_approval" {
+            tx.rollback().await?;
+            return Err(SyncError::NotAwaitingApproval { status });
+        }
+    }
+
+    let users = tx.classify_users(&run_id, &provider.id).await?;
+    let users_before = tx.count_active_users(&provider.id).await?;
+    let memberships_before = tx.count_memberships(&provider.id).await?;
+    let memberships_removed = tx.compute_membership_removals(&run_id, &provider.id).await? as i64;
+    let (groups_created, groups_updated) = tx.classify_groups(&run_id, &provider.id).await?;
+
+    audit_created_users(&mut tx, &ctx).await?;
+    tx.insert_created_users(&run_id, &provider.id, "sync", ctx.now).await?;
+    audit_updated_users(&mut tx, &ctx).await?;
+    tx.apply_updated_users(&run_id, &provider.id, ctx.now).await?;
+    tx.mark_users_seen(&run_id, &provider.id).await?;
+
+    audit_changed_groups(&mut tx, &ctx).await?;
+    tx.apply_groups(&run_id, &provider.id, ctx.now).await?;
+
+    let memberships_added = tx.compute_membership_additions(&run_id, &provider.id).await? as i64;
+    audit_memberships(&mut tx, &ctx).await?;
+    tx.apply_membership_changes(&run_id, &provider.id, ctx.now).await?;
+
+    let removed = remove_users(&mut tx, &ctx, settings, complete).await?;
+
+    let deleted_groups = tx.deleted_groups(&run_id, &provider.id).await?;
+    for g in &deleted_groups {
+        record(
+            &mut tx,
+            ctx.event(Action::DirectoryGroupDeleted)
+                .target(g.name.clone())
+                .detail("provider", ctx.provider_name)
+                .detail("group_id", g.external_id.clone())
+                .detail("memberships_removed", g.members),
+        )
+        .await?;
+        tx.delete_group(&g.id).await?;
+    }
+
+    run.created = users.create;
+    run.updated = users.update;
+    run.unchanged = users.same;
+    run.disabled = removed.disabled;
+    run.deleted = removed.deleted;
+    run.kept = removed.kept;
+    run.groups_created = groups_created;
+    run.groups_updated = groups_updated;
+    run.groups_deleted = deleted_groups.len() as i64;
+    run.memberships_added = memberships_added;
+    run.memberships_removed = memberships_removed;
+    run.finished_at = Some(now_ms());
+
+    let threshold = settings.removal_threshold_percent;
+    let tripped = match mode {
+        Mode::Normal => breaker(threshold, removed.disabled + removed.deleted, users_before, memberships_removed, memberships_before),
+        _ => None,
+    };
+    progress.update(|p| p.phase = super::Phase::Applying);
+
+    if let Some(reason) = tripped {
+        // Nothing is applied; the staged run waits for an admin.
+        tx.rollback().await?;
+        store
+            .record_removals(&run_id, &provider.id, complete, settings.deprovision.as_str(), settings.admin_deprovision.as_str())
+            .await?;
+        run.status = "awaiting_approval".into();
+        run.error = Some(reason.clone());
+        run.error_fix = Some(
+            "Review who would be removed. If it is right, approve the diff; if not, discard it and check the provider \
+             (a changed app assignment or group rule, say), or raise the removal threshold."
+                .into(),
+        );
+        store.update_sync_run(&run).await?;
+        inner
+            .audit
+            .record_or_log(ctx.event(Action::SyncAwaitingApproval).detail("reason", reason).detail("removals", removed.disabled + removed.deleted))
+            .await;
+        let diff = diff(inner, &run, settings, users_before).await?;
+        return Ok(Outcome { run, diff: Some(diff) });
+    }
+
+    match mode {
+        Mode::DryRun => {
+            tx.rollback().await?;
+            store
+                .record_removals(&run_id, &provider.id, complete, settings.deprovision.as_str(), settings.admin_deprovision.as_str())
+                .await?;
+            store.clear_stage(&run_id).await?;
+            run.status = "succeeded".into();
+            store.update_sync_run(&run).await?;
+            inner.audit.record_or_log(ctx.event(Action::SyncSucceeded).detail("mode", "dry_run").detail("changed", "nothing")).await;
+            let diff = diff(inner, &run, settings, users_before).await?;
+            Ok(Outcome { run, diff: Some(diff) })
+        }
+        Mode::Normal | Mode::Approve { .. } => {
+            let (action, approved_by) = match &mode {
+                Mode::Approve { by } => (Action::SyncApproved, Some(by.clone())),
+                _ => (Action::SyncSucceeded, None),
+            };
+            run.status = if approved_by.is_some() { "approved" } else { "succeeded" }.into();
+            if let Some(by) = &approved_by {
+                run.decided_by = match by {
+                    Actor::User { email, .. } => Some(email.clone()),
+                    _ => None,
+                };
+                run.decided_at = Some(ctx.now);
+            }
+            tx.update_run(&run).await?;
+            let full_at = (run.mode == "full").then_some(run.started_at);
+            tx.set_watermark(&provider.id, run.watermark.as_deref(), full_at).await?;
+            tx.clear_stage(&run_id).await?;
+            let mut event = ctx
+                .event(action)
+                .detail("mode", run.mode.clone())
+                .detail("created", run.created)
+                .detail("updated", run.updated)
+                .detail("disabled", run.disabled)
+                .detail("deleted", run.deleted)
+                .detail("kept", run.kept)
+                .detail("unchanged", run.unchanged)
+                .detail("groups_created", run.groups_created)
+                .detail("groups_updated", run.groups_updated)
+                .detail("groups_deleted", run.groups_deleted)
+                .detail("memberships_added", run.memberships_added)
+                .detail("memberships_removed", run.memberships_removed);
+            if let Some(by) = approved_by {
+                event.actor = by;
+            }
+            record(&mut tx, event).await?;
+            tx.commit().await?;
+            Ok(Outcome { run, diff: None })
+        }
+    }
+}
+
+/// Why the run must stop for approval, if it must.
+fn breaker(threshold: u32, user_removals: i64, users: i64, membership_removals: i64, memberships: i64) -> Option<String> {
+    let over = |n: i64, total: i64| n > 0 && n * 100 > threshold as i64 * total;
+    let pct = |n: i64, total: i64| if total > 0 { n * 100 / total } else { 100 };
+    if over(user_removals, users) {
+        return Some(format!(
+            "The run would disable or delete {user_removals} of {users} users ({} %), more than the {threshold} % threshold; nothing was changed.",
+            pct(user_removals, users)
+        ));
+    }
+    if over(membership_removals, memberships) {
+        return Some(format!(
+            "The run would remove {membership_removals} of {memberships} group memberships ({} %), more than the {threshold} % threshold; nothing was changed.",
+            pct(membership_removals, memberships)
+        ));
+    }
+    None
+}
+
+async fn diff(inner: &Inner, run: &SyncRunRow, settings: &SyncSettings, users_now: i64) -> Result<Diff, SyncError> {
+    let (removals, removal_count) = inner.store.run_removals(&run.id, 500).await?;
+    Ok(Diff {
+        run_id: run.id.clone(),
+        provider_id: run.provider_id.clone(),
+        mode: run.mode.clone(),
+        status: run.status.clone(),
+        reason: (run.status == "awaiting_approval").then(|| run.error.clone()).flatten(),
+        threshold_percent: settings.removal_threshold_percent,
+        users_now,
+        created: run.created,
+        updated: run.updated,
+        unchanged: run.unchanged,
+        removals,
+        removal_count,
+        groups_created: run.groups_created,
+        groups_updated: run.groups_updated,
+        groups_deleted: run.groups_deleted,
+        memberships_added: run.memberships_added,
+        memberships_removed: run.memberships_removed,
+    })
+}
+
+async fn audit_created_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>) -> Result<(), SyncError> {
+    let mut after = String::new();
+    loop {
+        let rows = tx.created_users(ctx.run_id, &after, ctx.chunk).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.external_id.clone();
+        let users: Vec<Value> =
+            rows.iter().map(|r| json!({"id": r.external_id, "email": r.email, "name": r.display_name})).collect();
+        record(tx, ctx.event(Action::DirectoryUsersCreated).detail("count", users.len()).detail("users", users)).await?;
+    }
+    Ok(())
+}
+
+/// Updates in bulk entries; people coming back after a removal get their own entry,
+/// and their console account back if a run disabled it.
+async fn audit_updated_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>) -> Result<(), SyncError> {
+    let mut after = String::new();
+    loop {
+        let rows = tx.updated_users(ctx.run_id, ctx.provider_id, &after, ctx.chunk).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.external_id.clone();
+        let mut users = Vec::new();
+        for r in &rows {
+            let mut changed = Vec::new();
+            if r.email != r.old_email {
+                changed.push(json!({"field": "email", "from": r.old_email, "to": r.email}));
+            }
+            if r.login != r.old_login {
+                changed.push(json!({"field": "login", "from": r.old_login, "to": r.login}));
+            }
+            if r.display_name != r.old_display_name || r.first_name != r.old_first_name || r.last_name != r.old_last_name {
+                changed.push(json!({"field": "name", "from": r.old_display_name, "to": r.display_name}));
+            }
+            if r.okta_status != r.old_okta_status {
+                changed.push(json!({"field": "status", "from": r.old_okta_status, "to": r.okta_status}));
+            }
+            if r.old_state != "active" {
+                let account_enabled = match &r.account_disabled_by_run {
+                    Some(_) => tx.enable_account_by_email(&r.old_email, ctx.now).await?,
+                    None => false,
+                };
+                record(
+                    tx,
+                    ctx.user_event(Action::DirectoryUserRestored, &r.email, &r.external_id)
+                        .detail("was", r.old_state.clone())
+                        .detail("okta_status", r.okta_status.clone())
+                        .detail("console_account_enabled", account_enabled)
+                        .detail("changes", changed),
+                )
+                .await?;
+            } else {
+                users.push(json!({"id": r.external_id, "email": r.email, "changes": changed}));
+            }
+        }
+        if !users.is_empty() {
+            record(tx, ctx.event(Action::DirectoryUsersUpdated).detail("count", users.len()).detail("users", users)).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn audit_changed_groups(tx: &mut DirectoryTx, ctx: &Ctx<'_>) -> Result<(), SyncError> {
+    for (change, action) in [("create", Action::DirectoryGroupsCreated), ("update", Action::DirectoryGroupsUpdated)] {
+        let mut after = String::new();
+        loop {
+            let rows = tx.changed_groups(ctx.run_id, ctx.provider_id, change, &after, ctx.chunk).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.external_id.clone();
+            let groups: Vec<Value> = rows
+                .iter()
+                .map(|g| match &g.old_name {
+                    Some(old) if change == "update" => json!({
+                        "id": g.external_id, "name": g.name, "old_name": old,
+                        "description": g.description, "old_description": g.old_description,
+                    }),
+                    _ => json!({"id": g.external_id, "name": g.name}),
+                })
+                .collect();
+            record(tx, ctx.event(action).detail("count", groups.len()).detail("groups", groups)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Membership changes, grouped by group: `{group, group_id, added: [...], removed: [...]}`.
+async fn audit_memberships(tx: &mut DirectoryTx, ctx: &Ctx<'_>) -> Result<(), SyncError> {
+    let mut after = (String::new(), String::new());
+    loop {
+        let rows = tx.membership_changes(ctx.run_id, (&after.0, &after.1), ctx.chunk).await?;
+        let Some(last) = rows.last() else { break };
+        after = (last.group_id.clone(), last.user_id.clone());
+        let mut groups: Vec<Value> = Vec::new();
+        let mut current: Option<(String, Value)> = None;
+        for r in &rows {
+            if current.as_ref().is_none_or(|(id, _)| *id != r.group_id) {
+                if let Some((_, g)) = current.take() {
+                    groups.push(g);
+                }
+                current = Some((
+                    r.group_id.clone(),
+                    json!({"group": r.group_name, "group_id": r.group_external_id, "added": [], "removed": []}),
+                ));
+            }
+            if let Some((_, g)) = current.as_mut() {
+                let key = if r.change == "add" { "added" } else { "removed" };
+                if let Some(list) = g.get_mut(key).and_then(Value::as_array_mut) {
+                    list.push(json!({"id": r.user_external_id, "email": r.user_email}));
+                }
+            }
+        }
+        if let Some((_, g)) = current {
+            groups.push(g);
+        }
+        record(tx, ctx.event(Action::DirectoryMembershipsChanged).detail("count", rows.len()).detail("groups", groups)).await?;
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Removed {
+    disabled: i64,
+    deleted: i64,
+    kept: i64,
+}
+
+/// Everyone gone from Okta: disabled, deleted or kept per the settings (the admin setting
+/// for people whose console account is an admin), never the last active admin.
+async fn remove_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>, settings: &SyncSettings, complete: bool) -> Result<Removed, SyncError> {
+    let mut removed = Removed::default();
+    let mut active_admins = tx.count_active_admins().await?;
+    loop {
+        let batch = tx.removal_candidates(ctx.run_id, ctx.provider_id, complete, ctx.chunk).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for c in batch {
+            let account_active = c.account_id.is_some() && c.account_disabled_at.is_none();
+            let is_admin = account_active && c.account_role.as_deref() == Some("admin");
+            let configured = if is_admin { settings.admin_deprovision } else { settings.deprovision };
+            let last_admin = is_admin && configured != DeprovisionAction::Keep && active_admins <= 1;
+            let action = if last_admin { DeprovisionAction::Keep } else { configured };
+            let mut sessions_revoked = None;
+            if action != DeprovisionAction::Keep && account_active {
+                if let Some(account) = &c.account_id {
+                    sessions_revoked = Some(tx.disable_account(account, ctx.now).await?);
+                    if is_admin {
+                        active_admins -= 1;
+                    }
+                }
+            }
+            let base = |a: Action| {
+                ctx.user_event(a, &c.email, &c.external_id)
+                    .detail("name", c.display_name.clone())
+                    .detail("okta_status", c.okta_status.clone())
+                    .detail("console_account", c.account_id.is_some())
+                    .detail("console_role", c.account_role.clone())
+            };
+            match action {
+                DeprovisionAction::Disable => {
+                    tx.mark_user_removed(&c.id, "disabled", &c.okta_status, ctx.run_id, sessions_revoked.is_some(), ctx.now).await?;
+                    removed.disabled += 1;
+                    record(
+                        tx,
+                        base(Action::DirectoryUserDisabled)
+                            .detail("console_account_disabled", sessions_revoked.is_some())
+                            .detail("sessions_revoked", sessions_revoked.unwrap_or(0)),
+                    )
+                    .await?;
+                }
+                DeprovisionAction::Delete => {
+                    let memberships = tx.delete_user(&c.id).await?;
+                    removed.deleted += 1;
+                    record(
+                        tx,
+                        base(Action::DirectoryUserDeleted)
+                            .detail("memberships_removed", memberships)
+                            .detail("console_account_disabled", sessions_revoked.is_some())
+                            .detail("sessions_revoked", sessions_revoked.unwrap_or(0)),
+                    )
+                    .await?;
+                }
+                DeprovisionAction::Keep => {
+                    tx.mark_user_removed(&c.id, "kept", &c.okta_status, ctx.run_id, false, ctx.now).await?;
+                    removed.kept += 1;
+                    let reason = if last_admin {
+                        "This is the last active admin's console account: disabling it would lock everyone out, so it was kept. Add another admin, then disable this account by hand."
+                    } else {
+                        "The deprovisioning setting for these people is Keep."
+                    };
+                    let mut event = base(Action::DirectoryUserKept).detail("reason", reason);
+                    if last_admin {
+                        event = event.failed();
+                    }
+                    record(tx, event).await?;
+                }
+            }
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_breaker_trips_only_above_the_threshold() {
+        assert!(breaker(10, 10, 100, 0, 0).is_none(), "exactly 10 % is allowed");
+        let r = breaker(10, 11, 100, 0, 0).unwrap();
+        assert!(r.contains("11 of 100 users (11 %)") && r.contains("10 % threshold"), "{r}");
+        assert!(breaker(10, 0, 0, 0, 0).is_none());
+        assert!(breaker(0, 1, 1000, 0, 0).is_some(), "0 % stops every removal");
+        assert!(breaker(100, 1000, 1000, 0, 0).is_none(), "100 % never stops");
+        assert!(breaker(10, 0, 100, 200, 1000).unwrap().contains("memberships"));
+    }
+}

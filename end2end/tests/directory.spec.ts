@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test, expect, signIn, ready } from './fixtures';
+
+// Runs after providers.spec.ts: "Acme Okta (prod)" syncs from the simulator with a DPoP service app.
+const fixture = JSON.parse(readFileSync(path.resolve(__dirname, '../../okta-sim/fixtures/sample-org.json'), 'utf8'));
+const SIM = `http://127.0.0.1:${process.env.E2E_SIM_PORT}`;
+const PROVIDER = 'Acme Okta (prod)';
+
+test.describe.configure({ mode: 'serial' });
+
+async function control(request: any, op: object) {
+  const r = await request.post(`${SIM}/__sim/control`, { data: op });
+  expect(r.ok(), await r.text()).toBeTruthy();
+}
+
+test('Sync now shows live progress, then the synchronized users and groups', async ({ page, request }) => {
+  // Slow the simulator down so the progress bar is visible while the run goes.
+  await control(request, { op: 'set_latency', ms: 150 });
+  await signIn(page, true);
+  await page.goto('/directory');
+  await ready(page, true);
+  const panel = page.getByTestId('sync-panel').filter({ hasText: PROVIDER });
+  await panel.getByRole('button', { name: 'Sync now' }).click();
+  await expect(panel.getByTestId('sync-progress')).toBeVisible();
+  await expect(panel.getByTestId('sync-progress')).toContainText(/\d+ users/);
+  await expect(panel.getByTestId('last-run')).toContainText('full succeeded', { timeout: 30_000 });
+  await control(request, { op: 'set_latency', ms: 0 });
+
+  const users = page.getByTestId('user-list');
+  await expect(users).toContainText('ada.lovelace@example.com');
+  // Search, then a user's groups.
+  await page.getByLabel('Search').fill('lovelace');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page).toHaveURL(/q=lovelace/);
+  await expect(page.getByTestId('user-list').locator('tbody tr')).toHaveCount(1);
+  await page.getByRole('link', { name: 'Ada Lovelace' }).click();
+  await expect(page.getByRole('heading', { name: 'Ada Lovelace' })).toBeVisible();
+  await expect(page.getByTestId('user-groups')).toContainText('Portcullis Admins');
+  await expect(page.getByTestId('user-groups')).toContainText('Everyone');
+
+  // A group's members.
+  await page.getByTestId('user-groups').getByRole('link', { name: 'Portcullis Admins' }).click();
+  await expect(page.getByRole('heading', { name: 'Portcullis Admins' })).toBeVisible();
+  await expect(page.getByTestId('user-list')).toContainText('ada.lovelace@example.com');
+  await page.goto('/directory?tab=groups');
+  await expect(page.getByTestId('group-list').locator('tr[data-group="Engineering"]').getByTestId('member-count')).not.toHaveText('0');
+});
+
+test('a run that would remove too many users waits for approval, and approval applies it', async ({ page, request }) => {
+  // Deactivate a fifth of the active users in Okta: over the 10% threshold.
+  const active = fixture.users.filter((u: any) => u.status === 'ACTIVE' && !u.profile.login.startsWith('ada.'));
+  const gone = active.slice(0, 10);
+  for (const u of gone) {
+    await control(request, { op: 'deactivate_user', user_id: u.id });
+  }
+  await signIn(page, true);
+  await page.goto('/directory');
+  await ready(page, true);
+  const panel = page.getByTestId('sync-panel').filter({ hasText: PROVIDER });
+
+  await panel.getByRole('button', { name: 'Dry run' }).click();
+  await expect(panel.getByTestId('dry-run-result')).toContainText('Nothing was changed', { timeout: 30_000 });
+  await expect(panel.getByTestId('dry-run-result')).toContainText(gone[0].profile.email);
+
+  await page.goto('/directory');
+  await ready(page, true);
+  const again = page.getByTestId('sync-panel').filter({ hasText: PROVIDER });
+  await again.getByRole('button', { name: 'Sync now' }).click();
+  const pending = page.getByTestId('sync-panel').filter({ hasText: PROVIDER }).getByTestId('pending-approval');
+  await expect(pending).toContainText('Waiting for approval', { timeout: 30_000 });
+  await expect(pending.getByTestId('diff-list')).toContainText(gone[0].profile.email);
+  // Nothing was disabled yet.
+  await page.getByLabel('Search').fill(gone[0].profile.email);
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page.getByTestId('user-state').first()).toHaveText('Active');
+
+  await page.goto('/directory');
+  await ready(page, true);
+  await page.getByTestId('sync-panel').filter({ hasText: PROVIDER }).getByRole('button', { name: 'Approve and apply' }).click();
+  await expect(page.getByTestId('sync-panel').filter({ hasText: PROVIDER }).getByTestId('pending-approval')).toHaveCount(0);
+  await page.goto(`/directory?q=${encodeURIComponent(gone[0].profile.email)}`);
+  await expect(page.getByTestId('user-state').first()).toHaveText('Disabled');
+
+  await page.goto('/audit');
+  await expect(page.locator('tr[data-action^="sync."]').first()).toBeVisible();
+});
+
+test('no secret reached the server log, syncs included', async () => {
+  const app = fixture.serviceApps.find((a: any) => a.dpopRequired);
+  const secrets = [fixture.oidcApps[0].clientSecret, app.privateJwk.d, app.privateJwk.p, fixture.apiTokens[0].token];
+  const log = readFileSync(process.env.E2E_JS_LOG!, 'utf8');
+  expect(log).toContain('sync');
+  for (const secret of secrets) {
+    expect(log).not.toContain(secret);
+  }
+});
