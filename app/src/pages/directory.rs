@@ -436,7 +436,7 @@ fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Send + Sync +
                                         <td class="px-4 py-2 text-xs">{r.duration.clone()}</td>
                                         <td class="px-4 py-2 text-xs">
                                             {format!(
-                                                "+{} ~{} −{} ✕{} ={} ({} users, {} groups)",
+                                                "{} created, {} updated, {} disabled, {} deleted, {} unchanged ({} users, {} groups seen)",
                                                 r.created, r.updated, r.disabled, r.deleted, r.unchanged, r.users_seen, r.groups_seen,
                                             )}
                                         </td>
