@@ -5,6 +5,11 @@ SHELL := bash
 
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
+# CI builds once: incremental caches would only take disk (they were most of target/).
+ifdef CI
+export CARGO_INCREMENTAL := 0
+endif
+
 .PHONY: run test release demo tools test-tools site server unit e2e clean
 
 ## run: build and start the console at http://127.0.0.1:3000 (SQLite in ./data)
