@@ -118,6 +118,17 @@ export default defineConfig({
         dataDir: process.env.E2E_JS_DATA,
       },
     },
+    {
+      // Signing in with the provider, role mappings, refresh and sign-out at the provider.
+      name: 'sign-in',
+      testMatch: 'sign-in.spec.ts',
+      dependencies: ['directory'],
+      use: {
+        baseURL: `http://127.0.0.1:${process.env.E2E_JS_PORT}`,
+        javaScriptEnabled: true,
+        dataDir: process.env.E2E_JS_DATA,
+      },
+    },
   ],
   webServer: [server('JS'), server('NOJS'), simulator],
 });

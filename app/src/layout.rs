@@ -6,8 +6,9 @@ use leptos_router::components::{Outlet, A};
 use crate::api::whoami;
 
 /// (label, path, exact match)
-const NAV: [(&str, &str, bool); 5] = [
+const NAV: [(&str, &str, bool); 6] = [
     ("Identity providers", "/settings/identity-providers", false),
+    ("Role mappings", "/settings/role-mappings", false),
     ("Directory", "/directory", false),
     ("Policies", "/policies", false),
     ("Audit log", "/audit", false),

@@ -11,6 +11,7 @@ mod layout;
 pub mod messages;
 mod pages;
 pub mod providers_api;
+pub mod sso_api;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
@@ -57,6 +58,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::NotFound>
                     <Route ssr=SsrMode::Async path=path!("/login") view=pages::login::LoginPage />
                     <Route ssr=SsrMode::Async path=path!("/setup") view=pages::setup::SetupPage />
+                    <Route ssr=SsrMode::Async path=path!("/auth/error") view=pages::sign_in::SignInErrorPage />
                     <ParentRoute ssr=SsrMode::Async path=path!("") view=layout::ConsoleLayout>
                         <Route ssr=SsrMode::Async path=path!("") view=pages::overview::Overview />
                         <Route ssr=SsrMode::Async path=path!("/settings/identity-providers")
@@ -86,6 +88,16 @@ pub fn App() -> impl IntoView {
                         <Route ssr=SsrMode::Async path=path!("/policies") view=pages::policies::Policies />
                         <Route ssr=SsrMode::Async path=path!("/audit") view=pages::audit::AuditLog />
                         <Route ssr=SsrMode::Async path=path!("/settings") view=pages::settings::SettingsPage />
+                        <Route
+                            ssr=SsrMode::Async
+                            path=path!("/settings/role-mappings")
+                            view=pages::sign_in::RoleMappingsPage
+                        />
+                        <Route
+                            ssr=SsrMode::Async
+                            path=path!("/settings/identity-providers/:id/test-sign-in")
+                            view=pages::sign_in::TestSignInPage
+                        />
                     </ParentRoute>
                 </Routes>
             </Router>

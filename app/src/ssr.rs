@@ -5,7 +5,13 @@ use std::sync::Arc;
 use http::{request::Parts, StatusCode};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
-use portcullis_domain::{audit::Actor, providers::service::ProviderService, sync::SyncService, Accounts, ClientInfo, Role, Settings, SignedIn, Store};
+use portcullis_domain::{
+    audit::Actor,
+    providers::service::ProviderService,
+    sso::{roles::RoleMappings, SsoService},
+    sync::SyncService,
+    Accounts, ClientInfo, Role, Settings, SignedIn, Store,
+};
 
 /// What server functions work with; the server provides it as context.
 #[derive(Clone, Debug)]
@@ -15,6 +21,8 @@ pub struct Services {
     pub accounts: Accounts,
     pub providers: ProviderService,
     pub sync: SyncService,
+    pub sso: SsoService,
+    pub roles: RoleMappings,
 }
 
 pub fn services() -> Result<Services, ServerFnError> {
@@ -24,6 +32,20 @@ pub fn services() -> Result<Services, ServerFnError> {
 /// The signed-in person, as resolved from the session cookie by the server's middleware.
 pub fn signed_in() -> Option<SignedIn> {
     use_context::<Parts>().and_then(|parts| parts.extensions.get::<SignedIn>().cloned())
+}
+
+/// A cookie of the request being served (the sign-in binding cookie, for the refusal page).
+pub fn request_cookie(name: &str) -> Option<String> {
+    let parts = use_context::<Parts>()?;
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
 }
 
 /// The caller's address, for the audit log.

@@ -38,6 +38,8 @@ pub enum SignInError {
     Throttled { retry_after: Duration },
     #[error("This account is disabled. Ask another admin to enable it.")]
     Disabled,
+    #[error("Sign in with your identity provider: password sign-in is kept for the break-glass account.")]
+    LocalRestricted,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -53,6 +55,16 @@ pub enum SetupError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestrictError {
+    #[error("The break-glass account must be an enabled admin with a password.")]
+    NotAnAdmin,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const LOCAL_SIGN_IN_SETTING: &str = "local_sign_in_only";
 
 pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_PASSWORD_CHARS: usize = 512;
@@ -164,6 +176,10 @@ pub struct SignedIn {
     pub role: Role,
     /// The session's database id (a hash), for sign-out.
     pub session_id: String,
+    /// Signed in through an identity provider: the linked identity.
+    pub identity_id: Option<String>,
+    /// The provider's tokens are about to expire: refresh before serving this request.
+    pub refresh_due: bool,
 }
 
 /// Where a request came from, for throttling and the audit log.
@@ -198,6 +214,10 @@ pub struct Accounts {
 /// Writing `last_seen_at` on every request would turn each page view into a
 /// write; once a minute is precise enough for idle expiry.
 const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// Provider sessions refresh this long before their tokens expire, so a request never
+/// runs on an expired grant.
+pub const REFRESH_AHEAD_MS: i64 = 30_000;
 
 impl Accounts {
     pub fn new(store: Store, policy: SessionPolicy) -> Self {
@@ -339,6 +359,20 @@ impl Accounts {
                 .await;
             return Err(SignInError::Disabled);
         }
+        if let Some(only) = self.break_glass_account().await? {
+            if only != user.email {
+                self.audit
+                    .record_or_log(
+                        Event::new(Actor::User { id: user.id.clone(), email: user.email.clone() }, Action::SignInFailed)
+                            .target(user.email.clone())
+                            .failed()
+                            .ip(client.ip.as_deref())
+                            .detail("reason", "password sign-in is limited to the break-glass account"),
+                    )
+                    .await;
+                return Err(SignInError::LocalRestricted);
+            }
+        }
         self.store.throttle_clear(&account_key).await?;
         let session = self.start_session(&user, role, client).await?;
         self.audit
@@ -367,9 +401,15 @@ impl Accounts {
                 display_name: user.display_name.clone(),
                 role,
                 session_id: id,
+                identity_id: None,
+                refresh_due: false,
             },
             max_age: self.policy.lifetime,
         })
+    }
+
+    pub fn policy(&self) -> SessionPolicy {
+        self.policy
     }
 
     /// The signed-in user behind a cookie token, if the session is still valid.
@@ -383,7 +423,7 @@ impl Accounts {
         };
         let now = now_ms();
         let idle_ms = self.policy.idle.as_millis() as i64;
-        let role = user.role.as_deref().and_then(Role::parse);
+        let role = session.role.as_deref().or(user.role.as_deref()).and_then(Role::parse);
         let expired = now >= session.expires_at || now - session.last_seen_at >= idle_ms;
         if expired || user.disabled_at.is_some() || role.is_none() {
             self.store.delete_session(&id).await?;
@@ -392,12 +432,15 @@ impl Accounts {
         if now - session.last_seen_at >= TOUCH_EVERY_MS {
             self.store.touch_session(&id, now).await?;
         }
+        let refresh_due = session.tokens_expire_at.is_some_and(|at| now >= at - REFRESH_AHEAD_MS);
         Ok(role.map(|role| SignedIn {
             user_id: user.id,
             email: user.email,
             display_name: user.display_name,
             role,
             session_id: id,
+            identity_id: session.identity_id,
+            refresh_due,
         }))
     }
 
@@ -408,6 +451,35 @@ impl Accounts {
                 Event::new(Actor::User { id: user.user_id.clone(), email: user.email.clone() }, Action::SignOut)
                     .target(user.email.clone())
                     .ip(client.ip.as_deref()),
+            )
+            .await;
+        Ok(())
+    }
+
+    /// When set, password sign-in is open to this one account (an admin) only.
+    pub async fn break_glass_account(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.store.console_setting(LOCAL_SIGN_IN_SETTING).await?.filter(|v| !v.is_empty()))
+    }
+
+    /// Limits password sign-in to one admin account, or (with `None`) opens it to every account again.
+    pub async fn restrict_local_sign_in(&self, by: &SignedIn, only: Option<&str>) -> Result<(), RestrictError> {
+        let value = match only {
+            Some(email) => {
+                let email = normalize_email(email).map_err(|_| RestrictError::NotAnAdmin)?;
+                let user = self.store.user_by_email(&email).await?.ok_or(RestrictError::NotAnAdmin)?;
+                let usable = user.role.as_deref() == Some("admin") && user.password_hash.is_some() && user.disabled_at.is_none();
+                if !usable {
+                    return Err(RestrictError::NotAnAdmin);
+                }
+                email
+            }
+            None => String::new(),
+        };
+        self.store.set_console_setting(LOCAL_SIGN_IN_SETTING, &value).await?;
+        self.audit
+            .record_or_log(
+                Event::new(Actor::User { id: by.user_id.clone(), email: by.email.clone() }, Action::LocalSignInRestricted)
+                    .detail("break_glass_account", if value.is_empty() { serde_json::Value::Null } else { value.clone().into() }),
             )
             .await;
         Ok(())

@@ -9,14 +9,18 @@
 //! - [`outbound`]: the guarded HTTP client for identity providers.
 //! - [`providers`]: identity providers and the checks that prove their settings.
 //! - [`sync`]: directory synchronization (users, groups, memberships from Okta).
+//! - [`sso`]: signing in with identity providers, role mappings.
+//! - [`policies`]: applications and their access policies; evaluation for forward auth.
 
 pub mod accounts;
 pub mod audit;
 pub mod crypto;
 pub mod okta;
 pub mod outbound;
+pub mod policies;
 pub mod providers;
 pub mod settings;
+pub mod sso;
 pub mod store;
 pub mod sync;
 pub mod throttle;

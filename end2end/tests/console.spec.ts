@@ -103,7 +103,7 @@ test('after sign-in the admin returns to the page they asked for', async ({ page
   await ready(page, javaScriptEnabled);
   await page.getByLabel('Email').fill(ADMIN.email);
   await page.getByLabel('Password').fill(ADMIN.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(/\/policies$/);
   await expect(page.getByRole('heading', { level: 1, name: 'Policies' })).toBeVisible();
 });

@@ -28,5 +28,5 @@ export async function signIn(page: Page, javaScriptEnabled: boolean, email = ADM
   await ready(page, javaScriptEnabled);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }

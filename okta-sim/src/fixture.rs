@@ -369,7 +369,7 @@ pub mod sample {
     pub const SECOND_LOGIN: &str = "alan.turing@example.com";
     pub const REDIRECT_URIS: [&str; 2] =
         ["http://127.0.0.1:3000/auth/callback", "http://localhost:3000/auth/callback"];
-    pub const POST_LOGOUT_REDIRECT_URIS: [&str; 2] = ["http://127.0.0.1:3000/", "http://localhost:3000/"];
+    pub const POST_LOGOUT_REDIRECT_URIS: [&str; 2] = ["http://127.0.0.1:3000/login", "http://localhost:3000/login"];
     const SERVICE_KEY_N: &str = "p5wvsFjVtZmk5D7Fq_X5fdLmCE1i-fYvuxiY09VuU3JhzSTFkofqzDUVT9BfXMKttUeo-rHE_LSdOK3PZmYwID8XWRuegw6lSZwBWbvMxT31GOUfA4Vn1PuWiJp22B6ODUMaEdTl_-Qhw3N057zRjNq_2W7I4tymZ5aiD8ZA7Z0xYdlFRJf_Sqb-XJbLv17xO7DdEPn2LGz6ZqextnO9mfQHIQ8Us7zMV48Cu22l8NlAzcEdLpqtWuZ0yhydFH5OM0cR0flXFcyqx3jq1SR5fse5xzW-vdTCm7wTPvgKqKqpnl3umgB2gIjIiuhunJM22I7DVo73_dIAcmU30hjfTw";
 
     /// The public half of [`SERVICE_PRIVATE_JWK`], as registered on the service apps.

@@ -122,6 +122,8 @@ pub struct Switches {
     pub group_not_found_type: String,
     /// Client credentials asking for an ungranted `okta.*` scope (§8.11).
     pub ungranted_scope_error: UngrantedScopeError,
+    /// Lifetime of access tokens (`expires_in`); short ones make relying parties refresh soon.
+    pub access_token_seconds: i64,
 }
 
 impl Default for Switches {
@@ -151,6 +153,7 @@ impl Default for Switches {
             dpop_nonce_required: true,
             group_not_found_type: "UserGroup".to_owned(),
             ungranted_scope_error: UngrantedScopeError::ConsentRequired,
+            access_token_seconds: 3600,
         }
     }
 }

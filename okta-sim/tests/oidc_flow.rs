@@ -554,9 +554,9 @@ async fn logout_ends_the_session_and_redirects_only_to_registered_uris() {
     };
     let r = b.get(logout("https://evil.example.com/")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = b.get(logout("http://127.0.0.1:3000/")).send().await.unwrap();
+    let r = b.get(logout("http://127.0.0.1:3000/login")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FOUND);
-    assert_eq!(location(&r), "http://127.0.0.1:3000/?state=bye");
+    assert_eq!(location(&r), "http://127.0.0.1:3000/login?state=bye");
     // The session is gone: prompt=none now fails.
     let again = b.get(format!("{}&prompt=none", authorize_url(&sim, "openid", "s", "n", &p.challenge))).send().await.unwrap();
     assert_eq!(param(&redirect_params(&location(&again)), "error").as_deref(), Some("login_required"));

@@ -32,7 +32,7 @@ fn cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -60,6 +60,20 @@ pub async fn resolve_session(State(state): State<AppState>, mut req: Request, ne
     };
     if let Some(token) = read_cookie(req.headers(), cookie_name(&state)) {
         match state.services.accounts.session(token).await {
+            Ok(Some(user)) if user.refresh_due => {
+                // Renew at the provider first: the groups, and so the role, may have changed.
+                match state.services.sso.refresh(&user, &client).await {
+                    Ok(Some(user)) => {
+                        req.extensions_mut().insert(user);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not refresh the session");
+                        return (http::StatusCode::SERVICE_UNAVAILABLE, "The database is not answering; try again shortly.")
+                            .into_response();
+                    }
+                }
+            }
             Ok(Some(user)) => {
                 req.extensions_mut().insert(user);
             }
@@ -78,6 +92,7 @@ pub async fn resolve_session(State(state): State<AppState>, mut req: Request, ne
 /// Paths anyone may load. Server functions (`/api/…`) check roles themselves.
 fn is_public(path: &str) -> bool {
     matches!(path, "/login" | "/setup" | "/healthz" | "/readyz" | "/favicon.svg" | "/robots.txt")
+        || matches!(path, "/auth/start" | "/auth/callback" | "/auth/error")
         || path.starts_with("/pkg/")
         || path.starts_with("/api/")
 }
@@ -100,18 +115,18 @@ pub async fn require_session_for_pages(req: Request, next: Next) -> Response {
 }
 
 /// Only same-site paths: an open redirect after sign-in would make phishing easy.
-fn safe_next(next: Option<&str>) -> &str {
+pub(crate) fn safe_next(next: Option<&str>) -> &str {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.chars().any(char::is_control) => n,
         _ => "/",
     }
 }
 
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-fn signed_in_response(state: &AppState, session: NewSession, to: &str) -> Response {
+pub(crate) fn signed_in_response(state: &AppState, session: NewSession, to: &str) -> Response {
     let mut response = Redirect::to(to).into_response();
     let cookie = session_cookie(state, &session.token, session.max_age.as_secs());
     response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -141,6 +156,7 @@ pub async fn login(
                 SignInError::InvalidCredentials => ("invalid", None),
                 SignInError::Throttled { retry_after } => ("throttled", Some(retry_after.as_secs().max(1))),
                 SignInError::Disabled => ("disabled", None),
+                SignInError::LocalRestricted => ("local_restricted", None),
                 SignInError::Store(err) => {
                     tracing::error!(error = %err, "sign-in failed on the database");
                     ("server", None)
@@ -163,12 +179,17 @@ pub async fn logout(
     Extension(client): Extension<ClientInfo>,
     user: Option<Extension<SignedIn>>,
 ) -> Response {
+    let mut target = "/login?signed_out=1".to_string();
     if let Some(Extension(user)) = user {
+        // Read before the session goes: RP-initiated logout needs its ID token.
+        if let Some(url) = state.services.sso.end_session_url(&user).await {
+            target = url;
+        }
         if let Err(e) = state.services.accounts.sign_out(&user, &client).await {
             tracing::error!(error = %e, "could not end the session");
         }
     }
-    let mut response = Redirect::to("/login?signed_out=1").into_response();
+    let mut response = Redirect::to(&target).into_response();
     response.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, "", 0));
     response
 }

@@ -5,6 +5,7 @@
 mod auth;
 mod csrf;
 mod health;
+mod sso;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
@@ -18,6 +19,7 @@ use portcullis_domain::{
     crypto::SecretBox,
     outbound::{Outbound, OutboundConfig},
     providers::service::ProviderService,
+    sso::{roles::RoleMappings, SsoService},
     sync::SyncService,
     Accounts, SessionPolicy, Settings, Store, StoreError,
 };
@@ -119,8 +121,10 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
     .map_err(StartError::Outbound)?;
     let redirect_uri = format!("{}/auth/callback", settings.public_base());
     let providers = ProviderService::new(store.clone(), secrets.clone(), outbound.clone(), redirect_uri);
-    let sync = SyncService::new(store.clone(), secrets, outbound);
-    let services = Services { settings: Arc::new(settings), store, accounts, providers, sync };
+    let sync = SyncService::new(store.clone(), secrets.clone(), outbound.clone());
+    let sso = SsoService::new(store.clone(), secrets, outbound, &settings.public_base(), policy);
+    let roles = RoleMappings::new(store.clone());
+    let services = Services { settings: Arc::new(settings), store, accounts, providers, sync, sso, roles };
     Ok(AppState { leptos, services, setup_token })
 }
 
@@ -154,6 +158,8 @@ pub fn router(state: AppState) -> Router {
         .route("/login", axum::routing::post(auth::login))
         .route("/logout", axum::routing::post(auth::logout))
         .route("/setup", axum::routing::post(auth::setup))
+        .route("/auth/start", axum::routing::post(sso::start))
+        .route("/auth/callback", get(sso::callback))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();
             move || shell(options.clone())

@@ -12,6 +12,7 @@ struct TestServer {
     data: tempfile::TempDir,
     client: Client,
     setup_token: Option<String>,
+    store: portcullis_domain::Store,
 }
 
 async fn start(extra: &[(&str, &str)]) -> TestServer {
@@ -33,9 +34,10 @@ async fn start(extra: &[(&str, &str)]) -> TestServer {
     let settings = Settings::load(&env).unwrap();
     let state = portcullis_server::prepare(settings).await.unwrap();
     let setup_token = state.setup_token.get().await;
+    let store = state.services.store.clone();
     tokio::spawn(portcullis_server::serve(listener, state));
     let client = Client::builder().redirect(Policy::none()).build().unwrap();
-    TestServer { base: format!("http://{addr}"), data, client, setup_token }
+    TestServer { base: format!("http://{addr}"), data, client, setup_token, store }
 }
 
 fn location(r: &Response) -> String {
@@ -273,6 +275,92 @@ async fn server_functions_refuse_callers_without_a_session() {
     let body = r.text().await.unwrap();
     assert!(body.contains("PORTCULLIS_PUBLIC_URL"));
     assert!(!body.contains(PASSWORD), "the admin password from the settings is never shown");
+}
+
+#[tokio::test]
+async fn roles_are_enforced_by_every_server_function_not_only_by_hidden_buttons() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    let hash = portcullis_domain::accounts::hash_password(PASSWORD).unwrap();
+    for (email, role) in [("vera@example.com", "viewer"), ("ed@example.com", "editor")] {
+        s.store.insert_user(&portcullis_domain::store::new_id(), email, "", Some(&hash), Some(role)).await.unwrap();
+    }
+    let call = |path: &'static str, cookie: String, form: Vec<(&'static str, &'static str)>| {
+        let req = s.client.post(s.url(path)).header(header::COOKIE, cookie).form(&form);
+        async move { req.send().await.unwrap().status() }
+    };
+    let (viewer, _) = session_cookie(&s.sign_in("vera@example.com", PASSWORD).await).unwrap();
+    let (editor, _) = session_cookie(&s.sign_in("ed@example.com", PASSWORD).await).unwrap();
+    let (admin, _) = session_cookie(&s.sign_in("ada@example.com", PASSWORD).await).unwrap();
+
+    // A Viewer reads, but calling an Editor function is 403.
+    assert_eq!(call("/api/role_mappings", viewer.clone(), vec![]).await, StatusCode::OK);
+    assert_eq!(call("/api/providers/test", viewer.clone(), vec![("id", "any")]).await, StatusCode::FORBIDDEN);
+    assert_eq!(call("/api/providers/set_enabled", viewer.clone(), vec![("id", "any"), ("enabled", "false")]).await, StatusCode::FORBIDDEN);
+    // An Editor configures providers, but role mappings (who becomes an admin) are for admins.
+    let status = call("/api/providers/test", editor.clone(), vec![("id", "any")]).await;
+    assert!(status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED, "{status}");
+    assert_eq!(
+        call("/api/add_role_mapping", editor.clone(), vec![("provider_id", "p"), ("group", "g"), ("role", "admin")]).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(call("/api/set_break_glass", editor, vec![]).await, StatusCode::FORBIDDEN);
+    // The admin gets past the role check to the domain's own answer (no such provider).
+    let r = s
+        .client
+        .post(s.url("/api/add_role_mapping"))
+        .header(header::COOKIE, admin)
+        .form(&[("provider_id", "p"), ("group", "g"), ("role", "admin")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("no longer exists"));
+}
+
+#[tokio::test]
+async fn password_sign_in_can_be_kept_for_a_break_glass_admin() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    let hash = portcullis_domain::accounts::hash_password(PASSWORD).unwrap();
+    s.store.insert_user(&portcullis_domain::store::new_id(), "ed@example.com", "", Some(&hash), Some("editor")).await.unwrap();
+    let (admin, _) = session_cookie(&s.sign_in("ada@example.com", PASSWORD).await).unwrap();
+    let r = s
+        .client
+        .post(s.url("/api/set_break_glass"))
+        .header(header::COOKIE, &admin)
+        .form(&[("email", "ed@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("must be an enabled admin"), "an editor cannot be the break-glass account");
+    let r = s
+        .client
+        .post(s.url("/api/set_break_glass"))
+        .header(header::COOKIE, &admin)
+        .form(&[("email", "ada@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let refused = s.sign_in("ed@example.com", PASSWORD).await;
+    assert!(location(&refused).contains("error=local_restricted"));
+    assert!(session_cookie(&refused).is_none());
+    assert!(session_cookie(&s.sign_in("ada@example.com", PASSWORD).await).is_some());
+}
+
+#[tokio::test]
+async fn sign_in_callbacks_without_a_started_sign_in_are_refused_without_a_session() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    for query in ["", "?code=abc&state=forged", "?error=access_denied&state=forged"] {
+        let r = s.get(&format!("/auth/callback{query}"), None).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert!(location(&r).starts_with("/auth/error?code=state_"), "{query}: {}", location(&r));
+        assert!(session_cookie(&r).is_none());
+    }
+    let page = s.get("/auth/error?code=state_invalid", None).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("This sign-in link is not valid"));
+    // Starting a test sign-in needs a session.
+    let r = s.post_form("/auth/start", &[("provider", "x"), ("purpose", "test")], None).await;
+    assert!(location(&r).starts_with("/login"));
 }
 
 #[tokio::test]

@@ -180,6 +180,13 @@ fn ProviderRow(provider: ProviderListItem, on_change: impl Fn() + Copy + Send + 
                     <button type="button" class=button on:click=move |_| { test.dispatch(()); } disabled=move || test.pending().get()>
                         {move || if test.pending().get() { "Testing…" } else { "Test connection" }}
                     </button>
+                    // A test sign-in opens in a new tab: the admin signs in at the provider and sees the
+                    // claims and the role, and no session is created.
+                    <form method="post" action="/auth/start" target="_blank">
+                        <input type="hidden" name="provider" value=id.clone() />
+                        <input type="hidden" name="purpose" value="test" />
+                        <button type="submit" class=button>"Test sign-in"</button>
+                    </form>
                     <a href=format!("/settings/identity-providers/{id}/edit") class=button>"Edit"</a>
                     <button type="button" class=button on:click=move |_| { toggle.dispatch(!enabled); }>
                         {if enabled { "Disable" } else { "Enable" }}

@@ -7,6 +7,7 @@ pub mod overview;
 pub mod policies;
 pub mod provider_wizard;
 pub mod settings;
+pub mod sign_in;
 pub mod setup;
 
 use leptos::prelude::*;

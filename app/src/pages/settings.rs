@@ -13,8 +13,9 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <PageHeader
             title="Settings"
-            intro="The settings this server started with. Change them with PORTCULLIS_* environment variables or portcullis.toml, then restart."
+            intro="Your account, and the settings this server started with. Change those with PORTCULLIS_* environment variables or portcullis.toml, then restart."
         />
+        <crate::pages::sign_in::MyAccountPanel />
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match settings.await {

@@ -30,10 +30,14 @@ use serde_json::{json, Value};
 
 const PROVIDER_ID: &str = "bench-provider";
 const SEED: u64 = 1;
-const USAGE: &str = "bench [--sizes 10000x500,100000x5000] [--latency-ms N] [--out FILE]";
+const USAGE: &str = "bench [--sizes 10000x500,100000x5000] [--latency-ms N] [--repeat N] [--out FILE]";
 
 #[tokio::main]
 async fn main() {
+    // RUST_LOG=portcullis_domain=debug shows where a run spends its time.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("__sim") => serve_sim(&args[1..]).await,
@@ -59,6 +63,18 @@ fn peak_rss_kib() -> u64 {
             s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// CPU time this process used (user + system), in ms; /proc counts in 1/100 s.
+fn cpu_ms() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .map_or(0, |ticks| ticks * 10)
 }
 
 // ---------- the simulator child ----------
@@ -172,6 +188,7 @@ async fn floor(args: &[String]) -> Result<(), String> {
         "wall_ms": started.elapsed().as_millis() as u64,
         "requests": bare.requests.load(std::sync::atomic::Ordering::Relaxed),
         "rss_kib": peak_rss_kib(),
+        "cpu_ms": cpu_ms(),
     });
     println!("{out}");
     Ok(())
@@ -235,6 +252,7 @@ async fn sync(args: &[String]) -> Result<(), String> {
         "memberships_added": s.run.memberships_added, "memberships_removed": s.run.memberships_removed,
         "users": users, "groups": groups, "memberships": memberships,
         "rss_kib": peak_rss_kib(),
+        "cpu_ms": cpu_ms(),
     });
     println!("{out}");
     Ok(())
@@ -295,64 +313,92 @@ async fn sim_requests(http: &reqwest::Client, base: &str) -> Result<u64, String>
     Ok(v["requestCount"].as_u64().unwrap_or(0))
 }
 
-/// 1 % of the users change: 0.9 % edited, 0.05 % deactivated, 0.05 % new (each joining a
-/// team), and one user in 5,000 moves between two teams.
-async fn change_one_percent(http: &reqwest::Client, base: &str, users: usize, groups: usize) -> Result<String, String> {
+/// 1 % of the users change: 0.9 % edited (name and title), 0.05 % deactivated, 0.05 % new,
+/// each joining one team picked at random; and one user in 5,000 moves between two random
+/// teams. An incremental run lists the changed users and every group, then the members of
+/// each group whose membership changed.
+async fn change_one_percent(
+    http: &reqwest::Client,
+    base: &str,
+    users: usize,
+    groups: usize,
+    round: usize,
+) -> Result<String, String> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(SEED + round as u64);
     let f = okta_sim::generate(users, groups, SEED);
     let n = (users / 100).max(1);
     let (edits, deactivations, added) = (n * 90 / 100, n * 5 / 100, n * 5 / 100);
     let moves = (users / 5000).max(1);
     let active: Vec<&okta_sim::fixture::UserDef> =
         f.users.iter().skip(1).filter(|u| u.status == okta_sim::fixture::UserStatus::Active).collect();
+    // Teams: every group but Everyone and the ten department groups.
     let teams: Vec<&okta_sim::fixture::GroupDef> = f.groups.iter().skip(11).collect();
-    for u in active.iter().take(edits) {
-        control(http, base, json!({"op": "update_user_profile", "user_id": u.id, "profile": {"lastName": "Changed", "title": "Moved"}})).await?;
+    // Each round changes other people.
+    let start = round * (edits + deactivations);
+    for u in active.iter().skip(start).take(edits) {
+        control(http, base, json!({"op": "update_user_profile", "user_id": u.id, "profile": {"lastName": format!("Changed {round}"), "title": "Moved"}})).await?;
     }
-    for u in active.iter().skip(edits).take(deactivations) {
+    for u in active.iter().skip(start + edits).take(deactivations) {
         control(http, base, json!({"op": "deactivate_user", "user_id": u.id})).await?;
     }
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|e| e.to_string())?;
+    let mut touched = std::collections::HashSet::new();
     for i in 0..added {
-        let id = format!("00ubench{i:012}");
-        let login = format!("new.hire{i}@example.com");
+        let id = format!("00ubench{round:02}{i:010}");
+        let login = format!("new.hire{round}.{i}@example.com");
         let user = json!({
             "id": id, "status": "ACTIVE", "created": now, "activated": now, "lastUpdated": now,
             "profile": {"login": login, "email": login, "firstName": "New", "lastName": format!("Hire {i}")},
         });
         control(http, base, json!({"op": "add_user", "user": user})).await?;
         if !teams.is_empty() {
-            control(http, base, json!({"op": "add_membership", "group_id": teams[i % teams.len()].id, "user_id": id})).await?;
+            let t = teams[rng.gen_range(0..teams.len())];
+            touched.insert(t.id.clone());
+            control(http, base, json!({"op": "add_membership", "group_id": t.id, "user_id": id})).await?;
         }
     }
     let mut moved = 0;
-    for (i, t) in teams.iter().enumerate() {
-        if moved == moves {
-            break;
-        }
-        let (Some(u), Some(to)) = (t.members.first(), teams.get((i + 7) % teams.len())) else { continue };
-        if to.members.contains(u) {
+    while moved < moves && teams.len() > 1 {
+        let (from, to) = (teams[rng.gen_range(0..teams.len())], teams[rng.gen_range(0..teams.len())]);
+        let Some(u) = from.members.first() else { continue };
+        if from.id == to.id || to.members.contains(u) {
             continue;
         }
-        control(http, base, json!({"op": "remove_membership", "group_id": t.id, "user_id": u})).await?;
+        control(http, base, json!({"op": "remove_membership", "group_id": from.id, "user_id": u})).await?;
         control(http, base, json!({"op": "add_membership", "group_id": to.id, "user_id": u})).await?;
+        touched.insert(from.id.clone());
+        touched.insert(to.id.clone());
         moved += 1;
     }
-    Ok(format!("{edits} edited, {deactivations} deactivated, {added} added, {moved} moved between teams"))
+    Ok(format!(
+        "{edits} users edited, {deactivations} deactivated, {added} added (each to a random team), {moved} moved between random teams; {} groups' membership changed",
+        touched.len()
+    ))
 }
 
 fn secs(ms: f64) -> String {
-    format!("{:.1} s", ms / 1000.0)
+    if ms < 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
 }
 
 fn mib(kib: f64) -> String {
     format!("{:.0} MB", kib / 1024.0)
 }
 
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+}
+
 async fn orchestrate(args: &[String]) -> Result<(), String> {
     let mut sizes = vec![(10_000usize, 500usize), (100_000, 5_000)];
     let mut latency = 0u64;
+    let mut repeat = 3usize;
     let mut out_file: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -368,74 +414,108 @@ async fn orchestrate(args: &[String]) -> Result<(), String> {
                     .collect::<Result<_, &str>>()?;
             }
             "--latency-ms" => latency = it.next().and_then(|v| v.parse().ok()).ok_or(USAGE)?,
+            "--repeat" => repeat = it.next().and_then(|v| v.parse().ok()).filter(|n: &usize| *n > 0).ok_or(USAGE)?,
             "--out" => out_file = Some(it.next().ok_or(USAGE)?.clone()),
             _ => return Err(USAGE.into()),
         }
     }
     let http = reqwest::Client::new();
-    let mut table = String::from(
-        "| Org | Run | Wall time | Requests | Peak RSS | × floor |\n|---|---|---:|---:|---:|---:|\n",
-    );
-    let mut notes = Vec::new();
+    let mut table = String::from("| Org | Run | Wall time | Requests | Peak RSS | × floor |\n|---|---|---:|---:|---:|---:|\n");
+    let mut notes = vec![format!(
+        "median of {repeat} runs each; load average at start: {}; simulator latency {latency} ms per request",
+        load_average()
+    )];
     for (users, groups) in sizes {
         eprintln!("== {users} users / {groups} groups: starting the simulator");
         let sim = SimChild::start(users, groups, latency)?;
         let url = sim.url.clone();
         let dir = tempfile_dir()?;
-        let db = format!("{dir}/bench.db");
         let org = format!("{}k / {}", users / 1000, groups);
-        let mut floor_ms = 0.0;
-        let mut row = |run: &str, r: &Value, requests: u64, floor: f64| {
-            let ms = r["wall_ms"].as_f64().unwrap_or(0.0);
-            let ratio = if floor > 0.0 { format!("{:.2}", ms / floor) } else { "—".into() };
+        let measure = |args: Vec<String>| {
+            let http = http.clone();
+            let url = url.clone();
+            async move {
+                control(&http, &url, json!({"op": "reset_request_count"})).await?;
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                let r = run_child(&refs)?;
+                if r.get("status").is_some_and(|s| s != "succeeded") {
+                    return Err(format!("{args:?}: {r}"));
+                }
+                eprintln!("   {r}");
+                let requests = sim_requests(&http, &url).await?;
+                Ok::<(Value, u64), String>((r, requests))
+            }
+        };
+        let ms = |r: &Value| r["wall_ms"].as_f64().unwrap_or(0.0);
+        let median = |mut runs: Vec<(Value, u64)>| {
+            runs.sort_by(|a, b| ms(&a.0).total_cmp(&ms(&b.0)));
+            runs.swap_remove(runs.len() / 2)
+        };
+        let mut row = |run: &str, r: &Value, requests: u64, ratio: String| {
             table.push_str(&format!(
                 "| {org} | {run} | {} | {requests} | {} | {ratio} |\n",
-                secs(ms),
+                secs(ms(r)),
                 mib(r["rss_kib"].as_f64().unwrap_or(0.0))
             ));
         };
-        let phases: [(&str, Vec<String>); 5] = [
-            ("floor: bare HTTP loop, one request at a time", vec!["__floor".into(), url.clone(), "1".into()]),
-            ("floor: bare HTTP loop, the sync's concurrency", vec!["__floor".into(), url.clone(), "4".into()]),
-            ("full sync, empty directory", vec!["__sync".into(), "full".into(), url.clone(), db.clone()]),
-            ("full sync, nothing changed", vec!["__sync".into(), "full".into(), url.clone(), db.clone()]),
-            ("incremental sync, 1 % changed", vec!["__sync".into(), "incremental".into(), url.clone(), db.clone()]),
-        ];
-        let mut full_ms = 0.0;
-        for (name, phase_args) in phases {
-            if name.starts_with("incremental") {
-                let what = change_one_percent(&http, &url, users, groups).await?;
-                notes.push(format!("{org}: {what}"));
-            }
-            control(&http, &url, json!({"op": "reset_request_count"})).await?;
-            eprintln!("   {name}…");
-            let args: Vec<&str> = phase_args.iter().map(String::as_str).collect();
-            let r = run_child(&args)?;
-            let requests = sim_requests(&http, &url).await?;
-            if r.get("status").is_some_and(|s| s != "succeeded") {
-                return Err(format!("{name}: {r}"));
-            }
-            eprintln!("   {r}");
-            let ms = r["wall_ms"].as_f64().unwrap_or(0.0);
-            if name.starts_with("floor: bare HTTP loop, one") {
-                floor_ms = ms;
-            }
-            if name == "full sync, empty directory" {
-                full_ms = ms;
-                notes.push(format!(
-                    "{org}: stored {} users, {} groups, {} memberships",
-                    r["users"], r["groups"], r["memberships"]
-                ));
-            }
-            let reference = if name.starts_with("incremental") { 0.0 } else { floor_ms };
-            row(name, &r, requests, if name.starts_with("floor: bare HTTP loop, one") { 0.0 } else { reference });
-            if name.starts_with("incremental") && full_ms > 0.0 {
-                notes.push(format!("{org}: incremental = {:.1} % of the full sync's time", ms * 100.0 / full_ms));
-            }
+
+        eprintln!("   floor…");
+        let mut runs = Vec::new();
+        for _ in 0..repeat {
+            runs.push(measure(vec!["__floor".into(), url.clone(), "1".into()]).await?);
         }
+        let (floor, n) = median(runs);
+        let floor_ms = ms(&floor);
+        row("floor: bare HTTP loop, one request at a time", &floor, n, "1.00".into());
+        let mut runs = Vec::new();
+        for _ in 0..repeat {
+            runs.push(measure(vec!["__floor".into(), url.clone(), "4".into()]).await?);
+        }
+        let (r, n) = median(runs);
+        row("floor: bare HTTP loop, the sync's concurrency", &r, n, format!("{:.2}", ms(&r) / floor_ms));
+
+        // Each first sync into its own empty database; the last one is kept for the next runs.
+        eprintln!("   full sync, empty directory…");
+        let mut runs = Vec::new();
+        let mut db = String::new();
+        for i in 0..repeat {
+            db = format!("{dir}/bench-{i}.db");
+            runs.push(measure(vec!["__sync".into(), "full".into(), url.clone(), db.clone()]).await?);
+        }
+        let (full, n) = median(runs);
+        row("full sync, empty directory", &full, n, format!("{:.2}", ms(&full) / floor_ms));
+        notes.push(format!(
+            "{org}: stored {} users, {} groups, {} memberships",
+            full["users"], full["groups"], full["memberships"]
+        ));
+
+        eprintln!("   full sync, nothing changed…");
+        let mut runs = Vec::new();
+        for _ in 0..repeat {
+            runs.push(measure(vec!["__sync".into(), "full".into(), url.clone(), db.clone()]).await?);
+        }
+        let (again, n) = median(runs);
+        row("full sync, nothing changed", &again, n, format!("{:.2}", ms(&again) / floor_ms));
+
+        eprintln!("   incremental sync…");
+        let mut runs = Vec::new();
+        let mut what = String::new();
+        for round in 0..repeat {
+            what = change_one_percent(&http, &url, users, groups, round).await?;
+            runs.push(measure(vec!["__sync".into(), "incremental".into(), url.clone(), db.clone()]).await?);
+        }
+        let (inc, n) = median(runs);
+        row("incremental sync, 1 % changed", &inc, n, format!("{:.2}", ms(&inc) / floor_ms));
+        notes.push(format!("{org}: 1 % changed, each round = {what}"));
+        notes.push(format!(
+            "{org}: incremental = {:.1} % of the first full sync, {:.1} % of a full sync with nothing changed",
+            ms(&inc) * 100.0 / ms(&full),
+            ms(&inc) * 100.0 / ms(&again)
+        ));
         drop(sim);
         let _ = std::fs::remove_dir_all(&dir);
     }
+    notes.push(format!("load average at the end: {}", load_average()));
     let mut text = table;
     text.push('\n');
     for n in notes {

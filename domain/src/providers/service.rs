@@ -174,6 +174,9 @@ impl ProviderService {
                 dir = Some(outcome);
             }
         }
+        if client.report.ok() {
+            report.checks.push(groups_source_check(settings, client.discovery.as_ref(), directory.is_some()));
+        }
         (report, client, dir)
     }
 
@@ -380,6 +383,26 @@ fn check_name(name: &str) -> Result<(), ProviderError> {
     }
 }
 
+/// Where role mappings will find the groups of people who sign in: the ID token's claim,
+/// the directory API, or nowhere (then everyone is refused, so say so now).
+fn groups_source_check(s: &ClientSettings, d: Option<&super::checks::Discovery>, directory: bool) -> super::report::Check {
+    let timer = super::report::Timer::start("groups_source", "Groups for role mappings");
+    let requested = s.scopes.iter().any(|x| x == "groups");
+    let offered = d.is_none_or(|d| d.scopes_supported.is_empty() || d.scopes_supported.iter().any(|x| x == "groups"));
+    match (requested && offered, directory) {
+        (true, true) => timer.passed(format!(
+            "From the ID token's '{}' claim, and from the directory API when the claim is missing or too long.",
+            s.groups_claim
+        )),
+        (true, false) => timer.passed(format!("From the ID token's '{}' claim.", s.groups_claim)),
+        (false, true) => timer.passed("From the directory API at each sign-in: the ID token will carry no groups."),
+        (false, false) => timer.warning(
+            "Portcullis cannot learn the groups of people who sign in: the groups scope is not requested or not offered, and directory synchronization is off. Role mappings would refuse everyone.",
+            "Add the groups scope (in Okta, with a groups claim on the app or authorization server), or enable directory synchronization.",
+        ),
+    }
+}
+
 /// The directory credentials saved with a provider, opened; `None` when directory sync is off.
 pub fn stored_directory(row: &ProviderRow, secrets: &SecretBox) -> Result<Option<DirectoryAuth>, CryptoError> {
     let open = || match &row.directory_secret_sealed {
@@ -457,6 +480,7 @@ fn view(row: ProviderRow, group_count: i64) -> ProviderView {
 #[derive(Serialize)]
 struct DiscoveryRecord<'a> {
     issuer: &'a str,
+    token_endpoint_auth_methods_supported: &'a [String],
     authorization_endpoint: Option<&'a str>,
     token_endpoint: Option<&'a str>,
     jwks_uri: Option<&'a str>,
@@ -468,11 +492,39 @@ impl<'a> From<&'a super::checks::Discovery> for DiscoveryRecord<'a> {
     fn from(d: &'a super::checks::Discovery) -> Self {
         Self {
             issuer: &d.issuer,
+            token_endpoint_auth_methods_supported: &d.token_endpoint_auth_methods_supported,
             authorization_endpoint: d.authorization_endpoint.as_deref(),
             token_endpoint: d.token_endpoint.as_deref(),
             jwks_uri: d.jwks_uri.as_deref(),
             userinfo_endpoint: d.userinfo_endpoint.as_deref(),
             end_session_endpoint: d.end_session_endpoint.as_deref(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::report::Status;
+
+    fn settings(scopes: &str) -> ClientSettings {
+        ClientSettings {
+            kind: ProviderKind::Okta,
+            name: "Okta".into(),
+            base_url: "https://acme.okta.com".into(),
+            client_id: "c".into(),
+            client_secret: Secret::new("s"),
+            auth_server: AuthServer::Org,
+            scopes: parse_scopes(scopes),
+            groups_claim: "groups".into(),
+            pkce: true,
+        }
+    }
+
+    #[test]
+    fn test_connection_warns_when_neither_a_groups_claim_nor_the_directory_can_supply_groups() {
+        assert_eq!(groups_source_check(&settings("openid email"), None, false).status, Status::Warning);
+        assert_eq!(groups_source_check(&settings("openid email"), None, true).status, Status::Passed);
+        assert_eq!(groups_source_check(&settings("openid email groups"), None, false).status, Status::Passed);
     }
 }

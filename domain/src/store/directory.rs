@@ -93,33 +93,48 @@ pub struct RemovalRow {
 
 // ---------- staging ----------
 
-/// A user as fetched, ready for staging.
+/// A user to stage: new (`create`), changed (`update`), or `gone` (deprovisioned, or no
+/// longer listed by a run that lists everyone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageUser {
     pub external_id: String,
     /// The row id to use if the user is new.
     pub id: String,
+    pub change: String,
     pub email: String,
     pub login: String,
     pub first_name: String,
     pub last_name: String,
     pub display_name: String,
+    /// With `gone`: DEPROVISIONED, or GONE when no longer listed.
     pub okta_status: String,
     pub last_updated: Option<String>,
     pub fingerprint: String,
 }
 
+/// A group to stage: `create`, `update` (name, description or type), `marks` (only Okta's
+/// timestamps moved) or `gone`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageGroup {
     pub external_id: String,
     pub id: String,
+    pub change: String,
     pub name: String,
     pub description: Option<String>,
     pub kind: String,
     pub last_updated: Option<String>,
     pub last_membership_updated: Option<String>,
-    /// Its members are fetched in this run.
-    pub relisted: bool,
+}
+
+/// A membership to add or remove, by the provider's ids and the rows' ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageMembership {
+    pub group_external_id: String,
+    pub user_external_id: String,
+    pub group_id: String,
+    pub user_id: String,
+    /// `add` or `remove`.
+    pub change: &'static str,
 }
 
 /// What a batch of fetched pages adds to staging.
@@ -127,34 +142,49 @@ pub struct StageGroup {
 pub struct StageBatch {
     pub users: Vec<StageUser>,
     pub groups: Vec<StageGroup>,
-    /// (group external id, user external id).
-    pub memberships: Vec<(String, String)>,
+    pub memberships: Vec<StageMembership>,
     /// Groups that disappeared while the run fetched their members.
     pub vanished_groups: Vec<String>,
+    /// Row ids given to group members the run did not create (Okta lists deactivated users
+    /// among members): their staged additions are dropped.
+    pub phantom_users: Vec<String>,
 }
 
 impl StageBatch {
     pub fn is_empty(&self) -> bool {
-        self.users.is_empty() && self.groups.is_empty() && self.memberships.is_empty() && self.vanished_groups.is_empty()
+        self.len() == 0
     }
     pub fn len(&self) -> usize {
-        self.users.len() + self.groups.len() + self.memberships.len() + self.vanished_groups.len()
+        self.users.len() + self.groups.len() + self.memberships.len() + self.vanished_groups.len() + self.phantom_users.len()
     }
+}
+
+/// A stored user as a run compares it.
+#[derive(Debug, Clone, FromRow, PartialEq, Eq)]
+pub struct UserMark {
+    pub external_id: String,
+    pub id: String,
+    pub fingerprint: String,
+    pub state: String,
+}
+
+/// A stored group as a run compares it.
+#[derive(Debug, Clone, FromRow, PartialEq, Eq)]
+pub struct GroupMark {
+    pub id: String,
+    pub external_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub kind: String,
+    pub source: String,
+    pub last_updated: Option<String>,
+    pub last_membership_updated: Option<String>,
 }
 
 /// Rows per multi-row INSERT: well under SQLite's 32,766 parameters.
 const INSERT_CHUNK: usize = 500;
 
 // ---------- the final transaction's rows ----------
-
-/// Counts of a staged run against the directory.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StagedCounts {
-    pub create: i64,
-    pub update: i64,
-    pub same: i64,
-    pub gone: i64,
-}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct CreatedUserRow {
@@ -216,13 +246,9 @@ pub struct DeletedGroupRow {
 
 #[derive(Debug, Clone, FromRow)]
 pub struct MembershipChangeRow {
-    pub group_id: String,
-    pub user_id: String,
-    pub change: String,
     pub group_external_id: String,
-    pub group_name: String,
     pub user_external_id: String,
-    pub user_email: String,
+    pub change: String,
 }
 
 /// The final transaction of a run: every write that switches the directory over.
@@ -441,13 +467,14 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for chunk in batch.users.chunks(INSERT_CHUNK) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO sync_stage_users (run_id, external_id, id, email, login, first_name, last_name, display_name, \
-                 okta_status, last_updated, fingerprint) ",
+                "INSERT INTO sync_stage_users (run_id, external_id, id, change, email, login, first_name, last_name, \
+                 display_name, okta_status, last_updated, fingerprint) ",
             );
             q.push_values(chunk, |mut b, u| {
                 b.push_bind(run_id)
                     .push_bind(&u.external_id)
                     .push_bind(&u.id)
+                    .push_bind(&u.change)
                     .push_bind(&u.email)
                     .push_bind(&u.login)
                     .push_bind(&u.first_name)
@@ -457,57 +484,68 @@ impl Store {
                     .push_bind(&u.last_updated)
                     .push_bind(&u.fingerprint);
             });
-            // A user listed twice (the list moved while paging): the later answer wins.
-            q.push(
-                " ON CONFLICT (run_id, external_id) DO UPDATE SET email = excluded.email, login = excluded.login, \
-                 first_name = excluded.first_name, last_name = excluded.last_name, display_name = excluded.display_name, \
-                 okta_status = excluded.okta_status, last_updated = excluded.last_updated, fingerprint = excluded.fingerprint",
-            );
+            q.push(" ON CONFLICT (run_id, external_id) DO NOTHING");
             q.build().execute(&mut *tx).await?;
         }
         for chunk in batch.groups.chunks(INSERT_CHUNK) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO sync_stage_groups (run_id, external_id, id, name, description, kind, last_updated, \
-                 last_membership_updated, relisted) ",
+                "INSERT INTO sync_stage_groups (run_id, external_id, id, change, name, description, kind, last_updated, \
+                 last_membership_updated) ",
             );
             q.push_values(chunk, |mut b, g| {
                 b.push_bind(run_id)
                     .push_bind(&g.external_id)
                     .push_bind(&g.id)
+                    .push_bind(&g.change)
                     .push_bind(&g.name)
                     .push_bind(&g.description)
                     .push_bind(&g.kind)
                     .push_bind(&g.last_updated)
-                    .push_bind(&g.last_membership_updated)
-                    .push_bind(g.relisted);
+                    .push_bind(&g.last_membership_updated);
             });
-            q.push(
-                " ON CONFLICT (run_id, external_id) DO UPDATE SET name = excluded.name, description = excluded.description, \
-                 kind = excluded.kind, last_updated = excluded.last_updated, \
-                 last_membership_updated = excluded.last_membership_updated, relisted = excluded.relisted",
-            );
+            q.push(" ON CONFLICT (run_id, external_id) DO NOTHING");
             q.build().execute(&mut *tx).await?;
         }
         for chunk in batch.memberships.chunks(INSERT_CHUNK) {
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO sync_stage_memberships (run_id, group_external_id, user_external_id) ");
-            q.push_values(chunk, |mut b, (g, u)| {
-                b.push_bind(run_id).push_bind(g).push_bind(u);
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO sync_stage_memberships (run_id, group_external_id, user_external_id, group_id, user_id, change) ",
+            );
+            q.push_values(chunk, |mut b, m| {
+                b.push_bind(run_id)
+                    .push_bind(&m.group_external_id)
+                    .push_bind(&m.user_external_id)
+                    .push_bind(&m.group_id)
+                    .push_bind(&m.user_id)
+                    .push_bind(m.change);
             });
             q.push(" ON CONFLICT (run_id, group_external_id, user_external_id) DO NOTHING");
             q.build().execute(&mut *tx).await?;
         }
         for g in &batch.vanished_groups {
-            sqlx::query("DELETE FROM sync_stage_groups WHERE run_id = $1 AND external_id = $2")
-                .bind(run_id)
-                .bind(g)
-                .execute(&mut *tx)
-                .await?;
+            // Gone before its members were listed: the directory drops it (if it had it).
             sqlx::query("DELETE FROM sync_stage_memberships WHERE run_id = $1 AND group_external_id = $2")
                 .bind(run_id)
                 .bind(g)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(
+                "INSERT INTO sync_stage_groups (run_id, external_id, id, change, name, kind) VALUES ($1, $2, '', 'gone', '', '') \
+                 ON CONFLICT (run_id, external_id) DO UPDATE SET change = 'gone'",
+            )
+            .bind(run_id)
+            .bind(g)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for chunk in batch.phantom_users.chunks(5000) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("DELETE FROM sync_stage_memberships WHERE run_id = ");
+            q.push_bind(run_id).push(" AND change = 'add' AND user_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            list.push_unseparated(")");
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -520,24 +558,72 @@ impl Store {
         Ok(())
     }
 
-    /// Staging left by runs that are neither running nor awaiting approval (a crash, say).
+    /// Staging left by runs that are neither running nor awaiting approval (a crash, a
+    /// deleted provider).
     pub async fn clear_orphaned_stage(&self) -> Result<(), StoreError> {
-        for table in ["sync_stage_users", "sync_stage_groups", "sync_stage_memberships", "sync_stage_membership_changes"] {
+        for table in ["sync_stage_users", "sync_stage_groups", "sync_stage_memberships"] {
             let sql = format!(
-                "DELETE FROM {table} WHERE run_id IN (SELECT id FROM sync_runs WHERE status NOT IN ('running', 'awaiting_approval'))"
+                "DELETE FROM {table} WHERE run_id NOT IN (SELECT id FROM sync_runs WHERE status IN ('running', 'awaiting_approval'))"
             );
             sqlx::query(&sql).execute(&self.pool).await?;
         }
         Ok(())
     }
 
-    /// Each stored group's external id and lastMembershipUpdated: an incremental run
-    /// fetches the members of the groups whose value moved.
-    pub async fn group_membership_marks(&self, provider_id: &str) -> Result<Vec<(String, Option<String>)>, StoreError> {
-        Ok(sqlx::query_as("SELECT external_id, last_membership_updated FROM directory_groups WHERE provider_id = $1")
+    /// Every stored user of a provider, for a run that lists everyone.
+    pub async fn user_marks(&self, provider_id: &str) -> Result<Vec<UserMark>, StoreError> {
+        Ok(sqlx::query_as("SELECT external_id, id, fingerprint, state FROM directory_users WHERE provider_id = $1")
             .bind(provider_id)
             .fetch_all(&self.pool)
             .await?)
+    }
+
+    /// The stored users among these provider ids (a page of an incremental run).
+    pub async fn user_marks_for(&self, provider_id: &str, external_ids: &[String]) -> Result<Vec<UserMark>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in external_ids.chunks(INSERT_CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT external_id, id, fingerprint, state FROM directory_users WHERE provider_id = ",
+            );
+            q.push_bind(provider_id).push(" AND external_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            list.push_unseparated(")");
+            out.extend(q.build_query_as::<UserMark>().fetch_all(&self.pool).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn group_marks(&self, provider_id: &str) -> Result<Vec<GroupMark>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, external_id, name, description, kind, source, last_updated, last_membership_updated \
+             FROM directory_groups WHERE provider_id = $1",
+        )
+        .bind(provider_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Every stored membership of a provider: (group row id, user row id).
+    pub async fn provider_membership_ids(&self, provider_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT group_id, user_id FROM directory_memberships WHERE provider_id = $1",
+        )
+        .bind(provider_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A stored group's members: (provider id, row id).
+    pub async fn group_member_ids(&self, group_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT u.external_id, u.id FROM directory_memberships m JOIN directory_users u ON u.id = m.user_id WHERE m.group_id = $1",
+        )
+        .bind(group_id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     // ---------- removals awaiting approval ----------
@@ -547,21 +633,18 @@ impl Store {
         &self,
         run_id: &str,
         provider_id: &str,
-        full: bool,
         action: &str,
         admin_action: &str,
     ) -> Result<i64, StoreError> {
         let sql = format!(
             "INSERT INTO sync_run_removals (run_id, directory_user_id, external_id, email, display_name, okta_status, action, account_role) \
-             SELECT $1, d.id, d.external_id, d.email, d.display_name, \
-                COALESCE((SELECT s.okta_status FROM sync_stage_users s WHERE s.run_id = $1 AND s.external_id = d.external_id), 'GONE'), \
-                CASE WHEN a.role = 'admin' AND a.disabled_at IS NULL THEN $5 ELSE $4 END, a.role \
-             FROM directory_users d LEFT JOIN users a ON a.email = d.email WHERE {CANDIDATE}"
+             SELECT $1, d.id, d.external_id, d.email, d.display_name, s.okta_status, \
+                CASE WHEN a.role = 'admin' AND a.disabled_at IS NULL THEN $4 ELSE $3 END, a.role \
+             FROM {CANDIDATES}"
         );
         let done = sqlx::query(&sql)
             .bind(run_id)
             .bind(provider_id)
-            .bind(full)
             .bind(action)
             .bind(admin_action)
             .execute(&self.pool)
@@ -588,7 +671,11 @@ impl Store {
     // ---------- the final transaction ----------
 
     pub async fn begin_directory(&self) -> Result<DirectoryTx, StoreError> {
-        Ok(DirectoryTx { tx: self.pool.begin().await? })
+        let mut tx = self.pool.begin().await?;
+        // The switch-over touches every index of a large directory: a 16 MiB page cache
+        // instead of SQLite's 2 MiB halves it. Set back before the connection goes back.
+        sqlx::query("PRAGMA cache_size = -16384").execute(&mut *tx).await?;
+        Ok(DirectoryTx { tx })
     }
 
     // ---------- the Directory pages ----------
@@ -700,18 +787,26 @@ impl Store {
     }
 }
 
-/// Stored users the run removes: listed as deprovisioned, or (full runs) no longer listed.
-/// Parameters: $1 run, $2 provider, $3 full.
-const CANDIDATE: &str = "d.provider_id = $2 AND d.state = 'active' AND ( \
-    ($3 AND NOT EXISTS (SELECT 1 FROM sync_stage_users s WHERE s.run_id = $1 AND s.external_id = d.external_id \
-        AND s.okta_status <> 'DEPROVISIONED')) \
-    OR EXISTS (SELECT 1 FROM sync_stage_users s WHERE s.run_id = $1 AND s.external_id = d.external_id \
-        AND s.okta_status = 'DEPROVISIONED'))";
+/// Active users the run stages as gone (`d`), their staged row (`s`) and the console
+/// account with their email (`a`). Parameters: $1 run, $2 provider.
+/// Driven from the (small) staging: CROSS JOIN keeps SQLite from scanning the directory.
+const CANDIDATES: &str = "sync_stage_users s CROSS JOIN directory_users d \
+    ON d.provider_id = $2 AND d.external_id = s.external_id \
+    LEFT JOIN users a ON a.email = d.email \
+    WHERE s.run_id = $1 AND s.change = 'gone' AND d.state = 'active'";
 
 async fn clear_stage_in(tx: &mut sqlx::Transaction<'_, Sqlite>, run_id: &str) -> Result<(), StoreError> {
-    for table in ["sync_stage_users", "sync_stage_groups", "sync_stage_memberships", "sync_stage_membership_changes"] {
-        let sql = format!("DELETE FROM {table} WHERE run_id = $1");
-        sqlx::query(&sql).bind(run_id).execute(&mut **tx).await?;
+    for table in ["sync_stage_users", "sync_stage_groups", "sync_stage_memberships"] {
+        // Usually the table holds this run's rows only: emptying it whole skips the per-row
+        // index work (SQLite truncates a DELETE without WHERE).
+        let others: Option<(i64,)> = sqlx::query_as(&format!("SELECT 1 FROM {table} WHERE run_id <> $1 LIMIT 1"))
+            .bind(run_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        match others {
+            None => sqlx::query(&format!("DELETE FROM {table}")).execute(&mut **tx).await?,
+            Some(_) => sqlx::query(&format!("DELETE FROM {table} WHERE run_id = $1")).bind(run_id).execute(&mut **tx).await?,
+        };
     }
     Ok(())
 }
@@ -755,14 +850,18 @@ async fn update_run(conn: &mut sqlx::SqliteConnection, r: &SyncRunRow) -> Result
     Ok(())
 }
 
+const DEFAULT_CACHE: &str = "PRAGMA cache_size = -2000";
+
 impl DirectoryTx {
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        sqlx::query(DEFAULT_CACHE).execute(&mut *self.tx).await?;
         self.tx.commit().await?;
         Ok(())
     }
 
     /// Undoes everything (dry runs, a tripped breaker).
-    pub async fn rollback(self) -> Result<(), StoreError> {
+    pub async fn rollback(mut self) -> Result<(), StoreError> {
+        sqlx::query(DEFAULT_CACHE).execute(&mut *self.tx).await?;
         self.tx.rollback().await?;
         Ok(())
     }
@@ -816,34 +915,17 @@ impl DirectoryTx {
 
     // ---------- users ----------
 
-    /// Marks each staged user create, update, same or gone against the directory.
-    pub async fn classify_users(&mut self, run_id: &str, provider_id: &str) -> Result<StagedCounts, StoreError> {
-        sqlx::query(
-            "UPDATE sync_stage_users SET change = CASE WHEN okta_status = 'DEPROVISIONED' THEN 'gone' \
-             ELSE COALESCE((SELECT CASE WHEN d.fingerprint = sync_stage_users.fingerprint AND d.state = 'active' \
-                 THEN 'same' ELSE 'update' END FROM directory_users d \
-                 WHERE d.provider_id = $2 AND d.external_id = sync_stage_users.external_id), 'create') END \
-             WHERE run_id = $1",
+    /// Whether the run stages anyone as gone, or any membership for removal (the breaker
+    /// then needs the directory's sizes).
+    pub async fn stages_removals(&mut self, run_id: &str) -> Result<bool, StoreError> {
+        let (users,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM sync_stage_users WHERE run_id = $1 AND change = 'gone') \
+             OR EXISTS (SELECT 1 FROM sync_stage_memberships WHERE run_id = $1 AND change = 'remove')",
         )
         .bind(run_id)
-        .bind(provider_id)
-        .execute(&mut *self.tx)
+        .fetch_one(&mut *self.tx)
         .await?;
-        let rows: Vec<(Option<String>, i64)> =
-            sqlx::query_as("SELECT change, COUNT(*) FROM sync_stage_users WHERE run_id = $1 GROUP BY change")
-                .bind(run_id)
-                .fetch_all(&mut *self.tx)
-                .await?;
-        let mut c = StagedCounts::default();
-        for (change, n) in rows {
-            match change.as_deref() {
-                Some("create") => c.create = n,
-                Some("update") => c.update = n,
-                Some("same") => c.same = n,
-                _ => c.gone += n,
-            }
-        }
-        Ok(c)
+        Ok(users)
     }
 
     pub async fn count_active_users(&mut self, provider_id: &str) -> Result<i64, StoreError> {
@@ -854,28 +936,14 @@ impl DirectoryTx {
         Ok(n)
     }
 
-    pub async fn count_removal_candidates(&mut self, run_id: &str, provider_id: &str, full: bool) -> Result<i64, StoreError> {
-        let sql = format!("SELECT COUNT(*) FROM directory_users d WHERE {CANDIDATE}");
-        let (n,): (i64,) =
-            sqlx::query_as(&sql).bind(run_id).bind(provider_id).bind(full).fetch_one(&mut *self.tx).await?;
-        Ok(n)
-    }
-
     /// The next removal candidates; each one handled leaves the 'active' state, so asking again gives the next.
-    pub async fn removal_candidates(
-        &mut self,
-        run_id: &str,
-        provider_id: &str,
-        full: bool,
-        limit: i64,
-    ) -> Result<Vec<CandidateRow>, StoreError> {
+    pub async fn removal_candidates(&mut self, run_id: &str, provider_id: &str, limit: i64) -> Result<Vec<CandidateRow>, StoreError> {
         let sql = format!(
-            "SELECT d.id, d.external_id, d.email, d.display_name, \
-                COALESCE((SELECT s.okta_status FROM sync_stage_users s WHERE s.run_id = $1 AND s.external_id = d.external_id), 'GONE') AS okta_status, \
+            "SELECT d.id, d.external_id, d.email, d.display_name, s.okta_status, \
                 a.id AS account_id, a.role AS account_role, a.disabled_at AS account_disabled_at \
-             FROM directory_users d LEFT JOIN users a ON a.email = d.email WHERE {CANDIDATE} ORDER BY d.id LIMIT $4"
+             FROM {CANDIDATES} ORDER BY s.external_id LIMIT $3"
         );
-        Ok(sqlx::query_as(&sql).bind(run_id).bind(provider_id).bind(full).bind(limit).fetch_all(&mut *self.tx).await?)
+        Ok(sqlx::query_as(&sql).bind(run_id).bind(provider_id).bind(limit).fetch_all(&mut *self.tx).await?)
     }
 
     /// Admins whose console account is not disabled.
@@ -958,10 +1026,10 @@ impl DirectoryTx {
     pub async fn insert_created_users(&mut self, run_id: &str, provider_id: &str, source: &str, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "INSERT INTO directory_users (id, provider_id, external_id, email, login, first_name, last_name, display_name, \
-             okta_status, state, last_updated, fingerprint, source, first_seen_run, last_seen_run, last_changed_run, \
-             created_at, updated_at) \
+             okta_status, state, last_updated, fingerprint, source, first_seen_run, last_changed_run, created_at, updated_at) \
              SELECT id, $2, external_id, email, login, first_name, last_name, display_name, okta_status, 'active', \
-             last_updated, fingerprint, $3, $1, $1, $1, $4, $4 FROM sync_stage_users WHERE run_id = $1 AND change = 'create'",
+             last_updated, fingerprint, $3, $1, $1, $4, $4 FROM sync_stage_users WHERE run_id = $1 AND change = 'create' \
+             ON CONFLICT (provider_id, external_id) DO NOTHING",
         )
         .bind(run_id)
         .bind(provider_id)
@@ -1002,7 +1070,7 @@ impl DirectoryTx {
             "UPDATE directory_users SET email = s.email, login = s.login, first_name = s.first_name, last_name = s.last_name, \
              display_name = s.display_name, okta_status = s.okta_status, last_updated = s.last_updated, \
              fingerprint = s.fingerprint, state = 'active', removed_at = NULL, account_disabled_by_run = NULL, \
-             last_seen_run = $1, last_changed_run = $1, updated_at = $3 \
+             last_changed_run = $1, updated_at = $3 \
              FROM sync_stage_users s WHERE s.run_id = $1 AND s.change = 'update' \
              AND directory_users.provider_id = $2 AND directory_users.external_id = s.external_id",
         )
@@ -1014,61 +1082,12 @@ impl DirectoryTx {
         Ok(done.rows_affected())
     }
 
-    /// Records that unchanged users were seen by this run.
-    pub async fn mark_users_seen(&mut self, run_id: &str, provider_id: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE directory_users SET last_seen_run = $1 WHERE provider_id = $2 AND external_id IN \
-             (SELECT external_id FROM sync_stage_users WHERE run_id = $1 AND change = 'same')",
-        )
-        .bind(run_id)
-        .bind(provider_id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
-
-    // ---------- groups ----------
-
-    /// Marks staged groups create, update (name, description or type), marks (only the
-    /// provider's timestamps or the source moved: stored silently) or same.
-    pub async fn classify_groups(&mut self, run_id: &str, provider_id: &str) -> Result<(i64, i64), StoreError> {
-        sqlx::query(
-            "UPDATE sync_stage_groups SET change = COALESCE((SELECT CASE \
-                 WHEN g.name <> sync_stage_groups.name OR COALESCE(g.description, '') <> COALESCE(sync_stage_groups.description, '') \
-                     OR g.kind <> sync_stage_groups.kind THEN 'update' \
-                 WHEN g.source <> 'sync' OR COALESCE(g.last_updated, '') <> COALESCE(sync_stage_groups.last_updated, '') \
-                     OR COALESCE(g.last_membership_updated, '') <> COALESCE(sync_stage_groups.last_membership_updated, '') THEN 'marks' \
-                 ELSE 'same' END \
-             FROM directory_groups g WHERE g.provider_id = $2 AND g.external_id = sync_stage_groups.external_id), 'create') \
-             WHERE run_id = $1",
-        )
-        .bind(run_id)
-        .bind(provider_id)
-        .execute(&mut *self.tx)
-        .await?;
-        let rows: Vec<(Option<String>, i64)> =
-            sqlx::query_as("SELECT change, COUNT(*) FROM sync_stage_groups WHERE run_id = $1 GROUP BY change")
-                .bind(run_id)
-                .fetch_all(&mut *self.tx)
-                .await?;
-        let get = |k: &str| rows.iter().find(|(c, _)| c.as_deref() == Some(k)).map_or(0, |(_, n)| *n);
-        Ok((get("create"), get("update")))
-    }
-
-    pub async fn count_groups(&mut self, provider_id: &str) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directory_groups WHERE provider_id = $1")
-            .bind(provider_id)
-            .fetch_one(&mut *self.tx)
-            .await?;
-        Ok(n)
-    }
-
     /// Stored groups the provider no longer lists.
     pub async fn deleted_groups(&mut self, run_id: &str, provider_id: &str) -> Result<Vec<DeletedGroupRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT g.id, g.external_id, g.name, (SELECT COUNT(*) FROM directory_memberships m WHERE m.group_id = g.id) AS members \
-             FROM directory_groups g WHERE g.provider_id = $2 AND NOT EXISTS \
-             (SELECT 1 FROM sync_stage_groups s WHERE s.run_id = $1 AND s.external_id = g.external_id) ORDER BY g.name",
+             FROM directory_groups g JOIN sync_stage_groups s ON s.run_id = $1 AND s.external_id = g.external_id \
+             AND s.change = 'gone' WHERE g.provider_id = $2 ORDER BY g.name",
         )
         .bind(run_id)
         .bind(provider_id)
@@ -1104,19 +1123,21 @@ impl DirectoryTx {
         .await?)
     }
 
-    pub async fn apply_groups(&mut self, run_id: &str, provider_id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
+    /// Writes staged new and changed groups; (created, updated). Groups whose only change is
+    /// Okta's timestamps are updated but not counted.
+    pub async fn apply_groups(&mut self, run_id: &str, provider_id: &str, now: i64) -> Result<(u64, u64), StoreError> {
+        let created = sqlx::query(
             "INSERT INTO directory_groups (id, provider_id, external_id, name, description, kind, source, last_updated, \
              last_membership_updated, synced_at, first_seen_run, last_changed_run) \
              SELECT id, $2, external_id, name, description, kind, 'sync', last_updated, last_membership_updated, $3, $1, $1 \
-             FROM sync_stage_groups WHERE run_id = $1 AND change = 'create'",
+             FROM sync_stage_groups WHERE run_id = $1 AND change = 'create' ON CONFLICT (provider_id, external_id) DO NOTHING",
         )
         .bind(run_id)
         .bind(provider_id)
         .bind(now)
         .execute(&mut *self.tx)
         .await?;
-        sqlx::query(
+        let updated = sqlx::query(
             "UPDATE directory_groups SET name = s.name, description = s.description, kind = s.kind, source = 'sync', \
              last_updated = s.last_updated, last_membership_updated = s.last_membership_updated, synced_at = $3, \
              last_changed_run = CASE WHEN s.change = 'update' THEN $1 ELSE directory_groups.last_changed_run END, \
@@ -1129,11 +1150,17 @@ impl DirectoryTx {
         .bind(now)
         .execute(&mut *self.tx)
         .await?;
-        Ok(())
+        let (changed,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM sync_stage_groups WHERE run_id = $1 AND change = 'update'")
+                .bind(run_id)
+                .fetch_one(&mut *self.tx)
+                .await?;
+        Ok((created.rows_affected(), (changed as u64).min(updated.rows_affected())))
     }
 
     // ---------- memberships ----------
 
+    /// A provider's stored memberships.
     pub async fn count_memberships(&mut self, provider_id: &str) -> Result<i64, StoreError> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directory_memberships WHERE provider_id = $1")
             .bind(provider_id)
@@ -1142,43 +1169,15 @@ impl DirectoryTx {
         Ok(n)
     }
 
-    /// Records the memberships of re-listed groups that the provider no longer lists; how many.
-    pub async fn compute_membership_removals(&mut self, run_id: &str, provider_id: &str) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO sync_stage_membership_changes (run_id, group_id, user_id, change) \
-             SELECT $1, m.group_id, m.user_id, 'remove' FROM directory_memberships m \
-             JOIN directory_groups g ON g.id = m.group_id \
-             JOIN sync_stage_groups sg ON sg.run_id = $1 AND sg.external_id = g.external_id AND sg.relisted \
-             JOIN directory_users u ON u.id = m.user_id \
-             WHERE m.provider_id = $2 AND NOT EXISTS (SELECT 1 FROM sync_stage_memberships sm \
-                 WHERE sm.run_id = $1 AND sm.group_external_id = g.external_id AND sm.user_external_id = u.external_id)",
-        )
-        .bind(run_id)
-        .bind(provider_id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected())
+    /// Each stored group's provider id and name.
+    pub async fn group_names(&mut self, provider_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as("SELECT external_id, name FROM directory_groups WHERE provider_id = $1")
+            .bind(provider_id)
+            .fetch_all(&mut *self.tx)
+            .await?)
     }
 
-    /// Records the listed memberships not stored yet (run after users and groups are written); how many.
-    pub async fn compute_membership_additions(&mut self, run_id: &str, provider_id: &str) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO sync_stage_membership_changes (run_id, group_id, user_id, change) \
-             SELECT $1, g.id, u.id, 'add' FROM sync_stage_memberships sm \
-             JOIN directory_groups g ON g.provider_id = $2 AND g.external_id = sm.group_external_id \
-             JOIN directory_users u ON u.provider_id = $2 AND u.external_id = sm.user_external_id \
-             WHERE sm.run_id = $1 AND NOT EXISTS \
-                 (SELECT 1 FROM directory_memberships m WHERE m.group_id = g.id AND m.user_id = u.id) \
-             ON CONFLICT (run_id, group_id, user_id) DO NOTHING",
-        )
-        .bind(run_id)
-        .bind(provider_id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    /// The membership diff with names, after (group_id, user_id) (keyset), for the audit log.
+    /// Staged membership changes after (group, user) (keyset), for the audit log.
     pub async fn membership_changes(
         &mut self,
         run_id: &str,
@@ -1186,11 +1185,9 @@ impl DirectoryTx {
         limit: i64,
     ) -> Result<Vec<MembershipChangeRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT c.group_id, c.user_id, c.change, g.external_id AS group_external_id, g.name AS group_name, \
-                u.external_id AS user_external_id, u.email AS user_email \
-             FROM sync_stage_membership_changes c JOIN directory_groups g ON g.id = c.group_id \
-             JOIN directory_users u ON u.id = c.user_id \
-             WHERE c.run_id = $1 AND (c.group_id, c.user_id) > ($2, $3) ORDER BY c.group_id, c.user_id LIMIT $4",
+            "SELECT group_external_id, user_external_id, change FROM sync_stage_memberships sm \
+             WHERE run_id = $1 AND (group_external_id, user_external_id) > ($2, $3) \
+             ORDER BY group_external_id, user_external_id LIMIT $4",
         )
         .bind(run_id)
         .bind(after.0)
@@ -1200,23 +1197,30 @@ impl DirectoryTx {
         .await?)
     }
 
-    pub async fn apply_membership_changes(&mut self, run_id: &str, provider_id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
+    /// Removes and adds the staged memberships; (removed, added). Okta lists deactivated users
+    /// among group members: additions for people the directory does not hold are left out.
+    pub async fn apply_membership_changes(&mut self, run_id: &str, provider_id: &str, now: i64) -> Result<(u64, u64), StoreError> {
+        let removed = sqlx::query(
             "DELETE FROM directory_memberships WHERE (group_id, user_id) IN \
-             (SELECT group_id, user_id FROM sync_stage_membership_changes WHERE run_id = $1 AND change = 'remove')",
+             (SELECT group_id, user_id FROM sync_stage_memberships WHERE run_id = $1 AND change = 'remove')",
         )
         .bind(run_id)
         .execute(&mut *self.tx)
         .await?;
-        sqlx::query(
+        let added = sqlx::query(
             "INSERT INTO directory_memberships (group_id, user_id, provider_id, source, sync_run_id, created_at) \
-             SELECT group_id, user_id, $2, 'sync', $1, $3 FROM sync_stage_membership_changes WHERE run_id = $1 AND change = 'add'",
+             SELECT sm.group_id, sm.user_id, $2, 'sync', $1, $3 FROM sync_stage_memberships sm \
+             WHERE sm.run_id = $1 AND sm.change = 'add' \
+             AND EXISTS (SELECT 1 FROM directory_users u WHERE u.id = sm.user_id) \
+             AND EXISTS (SELECT 1 FROM directory_groups g WHERE g.id = sm.group_id) \
+             ON CONFLICT (group_id, user_id) DO NOTHING",
         )
         .bind(run_id)
         .bind(provider_id)
         .bind(now)
         .execute(&mut *self.tx)
         .await?;
-        Ok(())
+        Ok((removed.rows_affected(), added.rows_affected()))
     }
+
 }

@@ -3,8 +3,10 @@
 
 mod audit;
 mod directory;
+pub mod policies;
 mod providers;
 mod sessions;
+mod sso;
 mod throttle;
 mod users;
 
@@ -18,11 +20,12 @@ use sqlx::{
 pub use audit::{AuditPage, AuditQuery, AuditRecord};
 pub use directory::{
     CandidateRow, CreatedUserRow, DeletedGroupRow, DirectoryGroupView, DirectoryPage, DirectoryQuery, DirectoryTx,
-    DirectoryUserView, GroupChangeRow, MembershipChangeRow, RemovalRow, StageBatch, StageGroup, StageUser, StagedCounts,
-    SyncRunRow, SyncSettingsRow, UpdatedUserRow,
+    DirectoryUserView, GroupChangeRow, GroupMark, MembershipChangeRow, RemovalRow, StageBatch, StageGroup, StageMembership,
+    StageUser, SyncRunRow, SyncSettingsRow, UpdatedUserRow, UserMark,
 };
 pub use providers::{GroupInput, GroupRow, ProviderRow};
 pub use sessions::SessionRow;
+pub use sso::{IdentityRow, LoginAttemptRow, LoginOutcomeRow, ProviderSessionInput, RoleMappingRow, SessionTokensRow};
 pub use throttle::ThrottleRow;
 pub use users::UserRow;
 

@@ -9,6 +9,10 @@ pub struct SessionRow {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    /// Signed in through a provider: the role its groups mapped to; else the account's role counts.
+    pub role: Option<String>,
+    pub tokens_expire_at: Option<i64>,
+    pub identity_id: Option<String>,
 }
 
 impl Store {
@@ -41,7 +45,8 @@ impl Store {
     pub async fn session_with_user(&self, id: &str) -> Result<Option<(SessionRow, UserRow)>, StoreError> {
         let row: Option<SessionJoin> = sqlx::query_as(
             "SELECT s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
-                    s.last_seen_at AS s_last_seen_at, s.expires_at AS s_expires_at, \
+                    s.last_seen_at AS s_last_seen_at, s.expires_at AS s_expires_at, s.role AS s_role, \
+                    s.tokens_expire_at AS s_tokens_expire_at, s.identity_id AS s_identity_id, \
                     u.id, u.email, u.display_name, u.password_hash, u.role, u.disabled_at, u.created_at, u.updated_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
         )
@@ -56,6 +61,9 @@ impl Store {
                     created_at: j.s_created_at,
                     last_seen_at: j.s_last_seen_at,
                     expires_at: j.s_expires_at,
+                    role: j.s_role,
+                    tokens_expire_at: j.s_tokens_expire_at,
+                    identity_id: j.s_identity_id,
                 },
                 j.user,
             )
@@ -99,6 +107,9 @@ struct SessionJoin {
     s_created_at: i64,
     s_last_seen_at: i64,
     s_expires_at: i64,
+    s_role: Option<String>,
+    s_tokens_expire_at: Option<i64>,
+    s_identity_id: Option<String>,
     #[sqlx(flatten)]
     user: UserRow,
 }

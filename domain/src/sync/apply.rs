@@ -1,10 +1,12 @@
-//! The final transaction of a run: compare the staged directory with the stored one,
-//! write every change with its audit entry, then commit, or roll back for a dry run or
-//! when the removals exceed the threshold (the run then waits for an admin's approval).
+//! The final transaction of a run: write the staged differences, each with its audit
+//! entry, then commit; or roll back for a dry run, or when the removals exceed the
+//! threshold (the run then waits for an admin's approval, its staging kept).
+
+use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::{DeprovisionAction, Diff, Inner, ProgressHandle, SyncError, SyncSettings};
+use super::{DeprovisionAction, Diff, Inner, SyncError, SyncSettings};
 use crate::{
     audit::{Action, Actor, Event},
     store::{now_ms, DirectoryTx, ProviderRow, SyncRunRow},
@@ -59,7 +61,6 @@ pub(crate) async fn apply(
     settings: &SyncSettings,
     mut run: SyncRunRow,
     mode: Mode,
-    progress: &ProgressHandle,
 ) -> Result<Outcome, SyncError> {
     let store = &inner.store;
     let run_id = run.id.clone();
@@ -70,8 +71,8 @@ pub(crate) async fn apply(
         now: now_ms(),
         chunk: inner.options.audit_chunk.max(1) as i64,
     };
-    // Full runs and app-scoped runs list every user: whoever is missing is gone.
-    let complete = run.mode != "incremental" || run.scope == "app";
+    let started = std::time::Instant::now();
+    let step = |what: &str| tracing::debug!(run_id = %run_id, ms = started.elapsed().as_millis() as u64, "apply: {what}");
     let mut tx = store.begin_directory().await?;
     if let Mode::Approve { .. } = mode {
         let status = tx.run_status(&run_id).await?.unwrap_or_default();
@@ -81,26 +82,32 @@ pub(crate) async fn apply(
         }
     }
 
-    let users = tx.classify_users(&run_id, &provider.id).await?;
-    let users_before = tx.count_active_users(&provider.id).await?;
-    let memberships_before = tx.count_memberships(&provider.id).await?;
-    let memberships_removed = tx.compute_membership_removals(&run_id, &provider.id).await? as i64;
-    let (groups_created, groups_updated) = tx.classify_groups(&run_id, &provider.id).await?;
+    // The breaker weighs removals against the directory's size: counted only when there are removals.
+    let (users_before, memberships_before) = match tx.stages_removals(&run_id).await? {
+        true => (tx.count_active_users(&provider.id).await?, tx.count_memberships(&provider.id).await?),
+        false => (0, 0),
+    };
 
     audit_created_users(&mut tx, &ctx).await?;
-    tx.insert_created_users(&run_id, &provider.id, "sync", ctx.now).await?;
+    step("users audited");
+    let created = tx.insert_created_users(&run_id, &provider.id, "sync", ctx.now).await? as i64;
+    step("users created");
     audit_updated_users(&mut tx, &ctx).await?;
-    tx.apply_updated_users(&run_id, &provider.id, ctx.now).await?;
-    tx.mark_users_seen(&run_id, &provider.id).await?;
+    let updated = tx.apply_updated_users(&run_id, &provider.id, ctx.now).await? as i64;
+    step("users updated");
 
     audit_changed_groups(&mut tx, &ctx).await?;
-    tx.apply_groups(&run_id, &provider.id, ctx.now).await?;
+    let (groups_created, groups_updated) = tx.apply_groups(&run_id, &provider.id, ctx.now).await?;
+    step("groups written");
 
-    let memberships_added = tx.compute_membership_additions(&run_id, &provider.id).await? as i64;
     audit_memberships(&mut tx, &ctx).await?;
-    tx.apply_membership_changes(&run_id, &provider.id, ctx.now).await?;
+    step("memberships audited");
+    let (memberships_removed, memberships_added) = tx.apply_membership_changes(&run_id, &provider.id, ctx.now).await?;
+    let (memberships_removed, memberships_added) = (memberships_removed as i64, memberships_added as i64);
+    step("memberships written");
 
-    let removed = remove_users(&mut tx, &ctx, settings, complete).await?;
+    let removed = remove_users(&mut tx, &ctx, settings).await?;
+    step("removals done");
 
     let deleted_groups = tx.deleted_groups(&run_id, &provider.id).await?;
     for g in &deleted_groups {
@@ -116,14 +123,13 @@ pub(crate) async fn apply(
         tx.delete_group(&g.id).await?;
     }
 
-    run.created = users.create;
-    run.updated = users.update;
-    run.unchanged = users.same;
+    run.created = created;
+    run.updated = updated;
     run.disabled = removed.disabled;
     run.deleted = removed.deleted;
     run.kept = removed.kept;
-    run.groups_created = groups_created;
-    run.groups_updated = groups_updated;
+    run.groups_created = groups_created as i64;
+    run.groups_updated = groups_updated as i64;
     run.groups_deleted = deleted_groups.len() as i64;
     run.memberships_added = memberships_added;
     run.memberships_removed = memberships_removed;
@@ -134,13 +140,12 @@ pub(crate) async fn apply(
         Mode::Normal => breaker(threshold, removed.disabled + removed.deleted, users_before, memberships_removed, memberships_before),
         _ => None,
     };
-    progress.update(|p| p.phase = super::Phase::Applying);
 
     if let Some(reason) = tripped {
         // Nothing is applied; the staged run waits for an admin.
         tx.rollback().await?;
         store
-            .record_removals(&run_id, &provider.id, complete, settings.deprovision.as_str(), settings.admin_deprovision.as_str())
+            .record_removals(&run_id, &provider.id, settings.deprovision.as_str(), settings.admin_deprovision.as_str())
             .await?;
         run.status = "awaiting_approval".into();
         run.error = Some(reason.clone());
@@ -154,7 +159,7 @@ pub(crate) async fn apply(
             .audit
             .record_or_log(ctx.event(Action::SyncAwaitingApproval).detail("reason", reason).detail("removals", removed.disabled + removed.deleted))
             .await;
-        let diff = diff(inner, &run, settings, users_before).await?;
+        let diff = diff(inner, &run, settings).await?;
         return Ok(Outcome { run, diff: Some(diff) });
     }
 
@@ -162,13 +167,13 @@ pub(crate) async fn apply(
         Mode::DryRun => {
             tx.rollback().await?;
             store
-                .record_removals(&run_id, &provider.id, complete, settings.deprovision.as_str(), settings.admin_deprovision.as_str())
+                .record_removals(&run_id, &provider.id, settings.deprovision.as_str(), settings.admin_deprovision.as_str())
                 .await?;
             store.clear_stage(&run_id).await?;
             run.status = "succeeded".into();
             store.update_sync_run(&run).await?;
             inner.audit.record_or_log(ctx.event(Action::SyncSucceeded).detail("mode", "dry_run").detail("changed", "nothing")).await;
-            let diff = diff(inner, &run, settings, users_before).await?;
+            let diff = diff(inner, &run, settings).await?;
             Ok(Outcome { run, diff: Some(diff) })
         }
         Mode::Normal | Mode::Approve { .. } => {
@@ -206,7 +211,9 @@ pub(crate) async fn apply(
                 event.actor = by;
             }
             record(&mut tx, event).await?;
+            step("staging cleared");
             tx.commit().await?;
+            step("committed");
             Ok(Outcome { run, diff: None })
         }
     }
@@ -231,8 +238,9 @@ fn breaker(threshold: u32, user_removals: i64, users: i64, membership_removals: 
     None
 }
 
-async fn diff(inner: &Inner, run: &SyncRunRow, settings: &SyncSettings, users_now: i64) -> Result<Diff, SyncError> {
+async fn diff(inner: &Inner, run: &SyncRunRow, settings: &SyncSettings) -> Result<Diff, SyncError> {
     let (removals, removal_count) = inner.store.run_removals(&run.id, 500).await?;
+    let (users_now, _, _) = inner.store.directory_counts(&run.provider_id).await?;
     Ok(Diff {
         run_id: run.id.clone(),
         provider_id: run.provider_id.clone(),
@@ -338,36 +346,42 @@ async fn audit_changed_groups(tx: &mut DirectoryTx, ctx: &Ctx<'_>) -> Result<(),
     Ok(())
 }
 
-/// Membership changes, grouped by group: `{group, group_id, added: [...], removed: [...]}`.
+/// Membership changes, grouped by group: `{group, group_id, added: [user ids], removed: [user ids]}`
+/// (Okta's user ids, as the Directory pages show them: the emails are in the users' entries).
+/// Run after users and groups are written.
 async fn audit_memberships(tx: &mut DirectoryTx, ctx: &Ctx<'_>) -> Result<(), SyncError> {
+    let names: HashMap<String, String> = tx.group_names(ctx.provider_id).await?.into_iter().collect();
     let mut after = (String::new(), String::new());
     loop {
-        let rows = tx.membership_changes(ctx.run_id, (&after.0, &after.1), ctx.chunk).await?;
+        // Memberships are many and small: four times the entries of the other bulk entries.
+        let rows = tx.membership_changes(ctx.run_id, (&after.0, &after.1), ctx.chunk * 4).await?;
         let Some(last) = rows.last() else { break };
-        after = (last.group_id.clone(), last.user_id.clone());
+        after = (last.group_external_id.clone(), last.user_external_id.clone());
         let mut groups: Vec<Value> = Vec::new();
         let mut current: Option<(String, Value)> = None;
+        let count = rows.len();
         for r in &rows {
-            if current.as_ref().is_none_or(|(id, _)| *id != r.group_id) {
+            if current.as_ref().is_none_or(|(id, _)| *id != r.group_external_id) {
                 if let Some((_, g)) = current.take() {
                     groups.push(g);
                 }
+                let name = names.get(&r.group_external_id).cloned().unwrap_or_default();
                 current = Some((
-                    r.group_id.clone(),
-                    json!({"group": r.group_name, "group_id": r.group_external_id, "added": [], "removed": []}),
+                    r.group_external_id.clone(),
+                    json!({"group": name, "group_id": r.group_external_id, "added": [], "removed": []}),
                 ));
             }
             if let Some((_, g)) = current.as_mut() {
                 let key = if r.change == "add" { "added" } else { "removed" };
                 if let Some(list) = g.get_mut(key).and_then(Value::as_array_mut) {
-                    list.push(json!({"id": r.user_external_id, "email": r.user_email}));
+                    list.push(Value::from(r.user_external_id.clone()));
                 }
             }
         }
         if let Some((_, g)) = current {
             groups.push(g);
         }
-        record(tx, ctx.event(Action::DirectoryMembershipsChanged).detail("count", rows.len()).detail("groups", groups)).await?;
+        record(tx, ctx.event(Action::DirectoryMembershipsChanged).detail("count", count).detail("groups", groups)).await?;
     }
     Ok(())
 }
@@ -381,11 +395,11 @@ struct Removed {
 
 /// Everyone gone from Okta: disabled, deleted or kept per the settings (the admin setting
 /// for people whose console account is an admin), never the last active admin.
-async fn remove_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>, settings: &SyncSettings, complete: bool) -> Result<Removed, SyncError> {
+async fn remove_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>, settings: &SyncSettings) -> Result<Removed, SyncError> {
     let mut removed = Removed::default();
     let mut active_admins = tx.count_active_admins().await?;
     loop {
-        let batch = tx.removal_candidates(ctx.run_id, ctx.provider_id, complete, ctx.chunk).await?;
+        let batch = tx.removal_candidates(ctx.run_id, ctx.provider_id, ctx.chunk).await?;
         if batch.is_empty() {
             break;
         }

@@ -1,9 +1,10 @@
 //! Directory synchronization: Portcullis' own copy of an Okta org's users, groups and
 //! memberships, kept by full and incremental runs.
 //!
-//! A run streams Okta's pages into staging tables batch by batch (users and groups in
-//! parallel, group members a few at a time), then switches the directory over in one
-//! final transaction: a run that fails or is killed changes nothing. Before removing
+//! A run reads Okta's pages (users and groups in parallel, group members a few groups at a
+//! time), compares each page with the directory as it arrives, and streams only the
+//! differences into staging tables, batch by batch. It then switches the directory over in
+//! one final transaction: a run that fails or is killed changes nothing. Before removing
 //! anyone the run compares the removals with the provider's threshold and stops for an
 //! admin's approval when there are too many. Every change is in the audit log with the
 //! run's id.
@@ -530,15 +531,7 @@ impl SyncService {
         progress.update(|p| p.phase = Phase::Applying);
         let settings = self.settings(&run.provider_id).await?;
         let started = run.started_at;
-        let outcome = apply::apply(
-            &self.inner,
-            &provider,
-            &settings,
-            run,
-            apply::Mode::Approve { by: actor.clone() },
-            &progress,
-        )
-        .await?;
+        let outcome = apply::apply(&self.inner, &provider, &settings, run, apply::Mode::Approve { by: actor.clone() }).await?;
         drop(guard);
         Ok(RunSummary { duration_ms: outcome.run.finished_at.unwrap_or(started) - started, run: outcome.run, diff: None })
     }
@@ -850,13 +843,18 @@ impl SyncService {
                 });
             }));
         progress.update(|p| p.phase = Phase::Fetching);
+        let incremental = kind == RunKind::Incremental;
         let plan = fetch::Plan {
             run_id: run.id.clone(),
             provider_id: provider.id.clone(),
             scope: settings.scope.clone(),
-            since: if kind == RunKind::Incremental { watermark } else { None },
+            // App assignments have no lastUpdated filter: app-scoped runs list every assigned user.
+            since: if incremental && settings.scope == Scope::Org { watermark } else { None },
+            relist_all: !incremental,
         };
+        let fetch_started = std::time::Instant::now();
         let fetched = fetch::fetch(&self.inner.store, &client, &self.inner.options, &plan, progress).await;
+        tracing::debug!(run_id = %run.id, ms = fetch_started.elapsed().as_millis() as u64, ok = fetched.is_ok(), "fetch done");
         let stats = client.stats().await;
         run.requests = stats.requests as i64;
         run.rate_limit_waits = stats.rate_limit_waits as i64;
@@ -864,6 +862,7 @@ impl SyncService {
         run.retries = stats.retries as i64;
         let fetched = fetched?;
         run.users_seen = fetched.users as i64;
+        run.unchanged = fetched.unchanged as i64;
         run.groups_seen = fetched.groups as i64;
         run.memberships_seen = fetched.memberships as i64;
         let margin = self.inner.options.watermark_margin.as_secs() as i64;
@@ -873,7 +872,7 @@ impl SyncService {
             p.waiting_until = None;
         });
         let mode = if kind == RunKind::DryRun { apply::Mode::DryRun } else { apply::Mode::Normal };
-        apply::apply(&self.inner, provider, settings, run.clone(), mode, progress).await
+        apply::apply(&self.inner, provider, settings, run.clone(), mode).await
     }
 }
 

@@ -20,7 +20,6 @@ use crate::switches::{EmptyGroupsClaim, GroupsOverLimit, Switches};
 use crate::util::{random_alnum, sha256_b64url};
 
 pub(crate) const ID_TOKEN_SECS: i64 = 3600;
-pub(crate) const ACCESS_TOKEN_SECS: i64 = 3600;
 pub(crate) const REFRESH_TOKEN_SECS: i64 = 90 * 86_400;
 pub(crate) const CODE_SECS: i64 = 300;
 
@@ -167,6 +166,7 @@ pub(crate) fn groups_claim(
 /// What the token endpoint returns.
 pub(crate) struct Issued {
     pub access_token: String,
+    pub expires_in: i64,
     pub token_type: &'static str,
     pub scope: String,
     pub id_token: Option<String>,
@@ -177,7 +177,7 @@ impl Issued {
     pub fn body(&self) -> Value {
         let mut b = json!({
             "token_type": self.token_type,
-            "expires_in": ACCESS_TOKEN_SECS,
+            "expires_in": self.expires_in,
             "access_token": self.access_token,
             "scope": self.scope,
         });
@@ -214,7 +214,7 @@ pub(crate) fn mint_access_token(
         Server::Custom(id) => st.store().auth_servers.get(id).map(|a| a.audience.clone()).unwrap_or_default(),
     };
     let mut claims = json!({
-        "ver": 1, "jti": jti, "iss": iss, "aud": aud, "iat": now, "exp": now + ACCESS_TOKEN_SECS,
+        "ver": 1, "jti": jti, "iss": iss, "aud": aud, "iat": now, "exp": now + sw.access_token_seconds,
         "cid": client_id, "scp": scopes,
     });
     match user {
@@ -244,7 +244,7 @@ pub(crate) fn mint_access_token(
             client_id: client_id.to_owned(),
             user_id: user.map(|u| u.id.clone()),
             scopes: scopes.to_vec(),
-            exp: now + ACCESS_TOKEN_SECS,
+            exp: now + sw.access_token_seconds,
             jkt: jkt.map(str::to_owned),
             revoked: false,
             jti,

@@ -208,7 +208,7 @@ fn client_credentials(st: &Arc<AppState>, server: &Server, app: &ServiceApp, for
         }
     }
     let access_token = mint_access_token(st, server, &app.client_id, None, &scopes, None, jkt)?;
-    Ok(Issued { access_token, token_type: token_type(jkt), scope: scopes.join(" "), id_token: None, refresh_token: None })
+    Ok(Issued { access_token, expires_in: st.switches().access_token_seconds, token_type: token_type(jkt), scope: scopes.join(" "), id_token: None, refresh_token: None })
 }
 
 fn authorization_code(st: &Arc<AppState>, server: &Server, app: &OidcApp, form: &Form, jkt: Option<&str>) -> Result<Issued, OAuthError> {
@@ -276,7 +276,7 @@ fn authorization_code(st: &Arc<AppState>, server: &Server, app: &OidcApp, form: 
             jkt: jkt.map(str::to_owned),
         })
     });
-    Ok(Issued { access_token, token_type: token_type(jkt), scope: scopes.join(" "), id_token, refresh_token })
+    Ok(Issued { access_token, expires_in: st.switches().access_token_seconds, token_type: token_type(jkt), scope: scopes.join(" "), id_token, refresh_token })
 }
 
 fn new_refresh(st: &AppState, record: RefreshRecord) -> String {
@@ -344,7 +344,7 @@ fn refresh(st: &Arc<AppState>, server: &Server, app: &OidcApp, form: &Form, jkt:
     } else {
         presented
     };
-    Ok(Issued { access_token, token_type: token_type(jkt), scope: scopes.join(" "), id_token, refresh_token: Some(refresh_token) })
+    Ok(Issued { access_token, expires_in: st.switches().access_token_seconds, token_type: token_type(jkt), scope: scopes.join(" "), id_token, refresh_token: Some(refresh_token) })
 }
 
 pub(crate) async fn revoke_org(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {

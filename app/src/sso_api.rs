@@ -1,0 +1,212 @@
+//! Server functions for signing in with identity providers and for role mappings.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the sign-in page offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInChoices {
+    /// (provider id, name)
+    pub providers: Vec<(String, String)>,
+    /// Password sign-in is kept for one break-glass account.
+    pub local_restricted: bool,
+}
+
+/// A refusal or a test sign-in, as the pages show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignInOutcome {
+    pub provider_name: String,
+    pub subject: String,
+    pub email: String,
+    pub name: String,
+    pub email_verified: Option<bool>,
+    pub groups: Vec<String>,
+    pub groups_source: String,
+    pub role: Option<String>,
+    /// (group, role) of every mapping of the provider.
+    pub mappings: Vec<(String, String)>,
+    pub claims: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingRow {
+    pub id: String,
+    pub provider_name: String,
+    pub group_name: String,
+    pub group_id: String,
+    pub in_directory: bool,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleMappingsData {
+    pub mappings: Vec<MappingRow>,
+    /// (id, name)
+    pub providers: Vec<(String, String)>,
+    /// (provider id, group id, group name): the groups Portcullis knows, for the picker.
+    pub groups: Vec<(String, String, String)>,
+    pub break_glass: Option<String>,
+    pub can_edit: bool,
+}
+
+/// The caller's linked sign-in methods, and the providers they can link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSummary {
+    pub email: String,
+    /// (provider name, email at the provider)
+    pub linked: Vec<(String, String)>,
+    /// (id, name)
+    pub linkable: Vec<(String, String)>,
+    pub has_password: bool,
+}
+
+#[cfg(feature = "ssr")]
+fn outcome_view(o: portcullis_domain::sso::OutcomeView) -> SignInOutcome {
+    SignInOutcome {
+        provider_name: o.provider_name,
+        subject: o.subject,
+        email: o.email,
+        name: o.name,
+        email_verified: o.email_verified,
+        groups: o.groups,
+        groups_source: o.groups_source,
+        role: o.role,
+        mappings: o.mappings,
+        claims: o.claims,
+    }
+}
+
+/// Anyone may ask: the sign-in page shows these before anyone is signed in.
+#[server(endpoint = "sign_in_options")]
+pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
+    use crate::ssr::{internal, services};
+    let s = services()?;
+    let providers = s.sso.sign_in_options().await.map_err(internal)?;
+    let local_restricted = s.accounts.break_glass_account().await.map_err(internal)?.is_some();
+    Ok(SignInChoices { providers, local_restricted })
+}
+
+/// Why a sign-in was refused, for the browser that tried: its groups and the groups that grant access.
+#[server(endpoint = "sign_in_refusal")]
+pub async fn sign_in_refusal(reference: String) -> Result<Option<SignInOutcome>, ServerFnError> {
+    use crate::ssr::{internal, request_cookie, services};
+    let s = services()?;
+    let cookie = request_cookie(portcullis_domain::sso::LOGIN_COOKIE);
+    Ok(s.sso.outcome(&reference, None, cookie.as_deref()).await.map_err(internal)?.map(outcome_view))
+}
+
+/// A test sign-in's result, for the admin who ran it.
+#[server(endpoint = "test_sign_in_result")]
+pub async fn test_sign_in_result(reference: String) -> Result<Option<SignInOutcome>, ServerFnError> {
+    use crate::ssr::{internal, require, services};
+    use portcullis_domain::Role;
+    let user = require(Role::Editor)?;
+    let s = services()?;
+    Ok(s.sso.outcome(&reference, Some(&user), None).await.map_err(internal)?.map(outcome_view))
+}
+
+#[server(endpoint = "role_mappings")]
+pub async fn role_mappings() -> Result<RoleMappingsData, ServerFnError> {
+    use crate::ssr::{internal, require, services};
+    use portcullis_domain::Role;
+    let user = require(Role::Viewer)?;
+    let s = services()?;
+    let mappings = s
+        .roles
+        .list()
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|m| MappingRow {
+            id: m.id,
+            provider_name: m.provider_name,
+            group_name: m.group_name,
+            group_id: m.group_id,
+            in_directory: m.in_directory,
+            role: m.role,
+        })
+        .collect();
+    let providers: Vec<(String, String)> =
+        s.store.providers().await.map_err(internal)?.into_iter().map(|p| (p.id, p.name)).collect();
+    let mut groups = Vec::new();
+    for (id, _) in &providers {
+        for (group_id, name) in s.sso.known_groups(id).await.map_err(internal)? {
+            groups.push((id.clone(), group_id, name));
+        }
+    }
+    let break_glass = s.accounts.break_glass_account().await.map_err(internal)?;
+    Ok(RoleMappingsData { mappings, providers, groups, break_glass, can_edit: user.role >= Role::Admin })
+}
+
+/// Role mappings decide who becomes an admin: only admins change them.
+#[server(endpoint = "add_role_mapping")]
+pub async fn add_role_mapping(provider_id: String, group: String, role: String) -> Result<(), ServerFnError> {
+    use crate::ssr::{internal, require, services};
+    use portcullis_domain::{sso::MappingError, Role};
+    let user = require(Role::Admin)?;
+    match services()?.roles.add(&user, &provider_id, &group, &role).await {
+        Ok(_) => Ok(()),
+        Err(MappingError::Store(e)) => Err(internal(e)),
+        Err(e) => Err(ServerFnError::new(e.to_string())),
+    }
+}
+
+#[server(endpoint = "set_mapping_role")]
+pub async fn set_mapping_role(id: String, role: String) -> Result<(), ServerFnError> {
+    use crate::ssr::{internal, require, services};
+    use portcullis_domain::{sso::MappingError, Role};
+    let user = require(Role::Admin)?;
+    match services()?.roles.set_role(&user, &id, &role).await {
+        Ok(()) => Ok(()),
+        Err(MappingError::Store(e)) => Err(internal(e)),
+        Err(e) => Err(ServerFnError::new(e.to_string())),
+    }
+}
+
+#[server(endpoint = "remove_role_mapping")]
+pub async fn remove_role_mapping(id: String) -> Result<(), ServerFnError> {
+    use crate::ssr::{internal, require, services};
+    use portcullis_domain::{sso::MappingError, Role};
+    let user = require(Role::Admin)?;
+    match services()?.roles.remove(&user, &id).await {
+        Ok(()) => Ok(()),
+        Err(MappingError::Store(e)) => Err(internal(e)),
+        Err(e) => Err(ServerFnError::new(e.to_string())),
+    }
+}
+
+/// Limits password sign-in to one admin (`Some`), or opens it again (`None`/empty).
+#[server(endpoint = "set_break_glass")]
+pub async fn set_break_glass(email: Option<String>) -> Result<(), ServerFnError> {
+    use crate::ssr::{internal, require, services};
+    use portcullis_domain::{accounts::RestrictError, Role};
+    let user = require(Role::Admin)?;
+    let email = email.filter(|e| !e.trim().is_empty());
+    match services()?.accounts.restrict_local_sign_in(&user, email.as_deref()).await {
+        Ok(()) => Ok(()),
+        Err(RestrictError::Store(e)) => Err(internal(e)),
+        Err(e) => Err(ServerFnError::new(e.to_string())),
+    }
+}
+
+#[server(endpoint = "my_account")]
+pub async fn my_account() -> Result<AccountSummary, ServerFnError> {
+    use crate::ssr::{internal, require, services};
+    use portcullis_domain::Role;
+    let user = require(Role::Viewer)?;
+    let s = services()?;
+    let providers = s.store.providers().await.map_err(internal)?;
+    let identities = s.store.identities_of_user(&user.user_id).await.map_err(internal)?;
+    let name_of = |id: &str| providers.iter().find(|p| p.id == id).map(|p| p.name.clone()).unwrap_or_default();
+    let linked = identities.iter().map(|i| (name_of(&i.provider_id), i.email.clone())).collect();
+    let linkable = s
+        .sso
+        .sign_in_options()
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .filter(|(id, _)| !identities.iter().any(|i| &i.provider_id == id))
+        .collect();
+    let has_password = s.store.user_by_id(&user.user_id).await.map_err(internal)?.is_some_and(|u| u.password_hash.is_some());
+    Ok(AccountSummary { email: user.email, linked, linkable, has_password })
+}

@@ -1,0 +1,36 @@
+//! Access policies: applications (hostnames, path prefixes, session duration), their ordered
+//! Allow, Block and Bypass policies, and evaluation.
+//!
+//! - [`model`]: the types and their stable JSON shape.
+//! - [`validate`]: checks and normalisation, with errors that say what to fix.
+//! - [`eval`]: matching a person ([`Subject`]) against selectors and rules; decisions and
+//!   their explanation.
+//! - [`snapshot`]: the compiled, immutable [`Snapshot`] that forward auth routes and decides
+//!   with, in memory.
+//! - [`export`]: the versioned export document.
+//! - [`service`]: [`PolicyService`], the operations behind the policy builder's pages.
+//!
+//! Evaluation order: enabled Bypass and Block policies first, in the admin's order; then
+//! Allow policies in order; the first whose rules match decides. No match: blocked.
+
+pub mod eval;
+pub mod export;
+pub mod model;
+#[cfg(test)]
+mod proptests;
+pub mod service;
+pub mod snapshot;
+pub mod validate;
+
+pub use eval::{Decision, Facts, Outcome, Step, StepResult, Subject};
+pub use export::{ImportMode, ImportResult, ImportTarget, PolicyDocument, Reference};
+pub use model::{
+    Action, Application, ApplicationInput, GroupRef, HostRule, Policy, PolicyInput, Rules,
+    Selector, UserRef,
+};
+pub use service::{
+    GroupOption, Labels, Move, PolicyService, PolicyView, Preview, PreviewUser, SelectorView,
+    UserOption,
+};
+pub use snapshot::{CompiledApp, Snapshot, Verdict};
+pub use validate::PolicyError;

@@ -1,0 +1,475 @@
+//! Sign-in through identity providers: identities, login attempts and outcomes,
+//! role mappings, console settings, and the provider half of sessions.
+
+use sqlx::FromRow;
+
+use super::{now_ms, Store, StoreError, UserRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct LoginAttemptRow {
+    pub id: String,
+    pub provider_id: String,
+    pub purpose: String,
+    pub browser_hash: String,
+    pub nonce: String,
+    pub pkce_verifier_sealed: String,
+    pub return_to: String,
+    pub started_by: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct IdentityRow {
+    pub id: String,
+    pub user_id: String,
+    pub provider_id: String,
+    pub subject: String,
+    pub email: String,
+    pub groups: String,
+    pub created_at: i64,
+    pub last_login_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct LoginOutcomeRow {
+    pub id: String,
+    pub provider_id: String,
+    pub kind: String,
+    pub viewer: Option<String>,
+    pub browser_hash: String,
+    pub details: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow, PartialEq, Eq)]
+pub struct RoleMappingRow {
+    pub id: String,
+    pub provider_id: String,
+    pub group_external_id: String,
+    pub group_name: String,
+    /// The group's name in the directory now, when it is there.
+    pub current_name: Option<String>,
+    pub role: String,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+}
+
+/// The provider half of a session.
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionTokensRow {
+    pub id: String,
+    pub user_id: String,
+    pub identity_id: Option<String>,
+    pub provider_id: Option<String>,
+    pub subject: Option<String>,
+    pub refresh_token_sealed: Option<String>,
+    pub id_token_sealed: Option<String>,
+    pub tokens_expire_at: Option<i64>,
+    pub role: Option<String>,
+}
+
+/// What a provider session stores.
+#[derive(Debug, Clone)]
+pub struct ProviderSessionInput<'a> {
+    pub identity_id: &'a str,
+    pub refresh_token_sealed: Option<&'a str>,
+    pub id_token_sealed: Option<&'a str>,
+    pub tokens_expire_at: Option<i64>,
+    pub role: &'a str,
+}
+
+const ATTEMPT_COLUMNS: &str =
+    "id, provider_id, purpose, browser_hash, nonce, pkce_verifier_sealed, return_to, started_by, created_at, expires_at";
+const IDENTITY_COLUMNS: &str = "id, user_id, provider_id, subject, email, groups, created_at, last_login_at";
+
+impl Store {
+    pub async fn insert_login_attempt(&self, a: &LoginAttemptRow) -> Result<(), StoreError> {
+        // Housekeeping on the way in: attempts are short-lived and never read after expiry.
+        sqlx::query("DELETE FROM login_attempts WHERE expires_at < $1").bind(now_ms()).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM login_outcomes WHERE expires_at < $1").bind(now_ms()).execute(&self.pool).await?;
+        let sql = format!("INSERT INTO login_attempts ({ATTEMPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+        sqlx::query(&sql)
+            .bind(&a.id)
+            .bind(&a.provider_id)
+            .bind(&a.purpose)
+            .bind(&a.browser_hash)
+            .bind(&a.nonce)
+            .bind(&a.pkce_verifier_sealed)
+            .bind(&a.return_to)
+            .bind(&a.started_by)
+            .bind(a.created_at)
+            .bind(a.expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes an attempt out: whoever deletes it first owns it, so a replayed `state` finds nothing.
+    pub async fn take_login_attempt(&self, id: &str) -> Result<Option<LoginAttemptRow>, StoreError> {
+        let sql = format!("DELETE FROM login_attempts WHERE id = $1 RETURNING {ATTEMPT_COLUMNS}");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    pub async fn insert_login_outcome(&self, o: &LoginOutcomeRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO login_outcomes (id, provider_id, kind, viewer, browser_hash, details, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&o.id)
+        .bind(&o.provider_id)
+        .bind(&o.kind)
+        .bind(&o.viewer)
+        .bind(&o.browser_hash)
+        .bind(&o.details)
+        .bind(o.created_at)
+        .bind(o.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn login_outcome(&self, id: &str) -> Result<Option<LoginOutcomeRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, provider_id, kind, viewer, browser_hash, details, created_at, expires_at \
+             FROM login_outcomes WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn identity_by_subject(&self, provider_id: &str, subject: &str) -> Result<Option<IdentityRow>, StoreError> {
+        let sql = format!("SELECT {IDENTITY_COLUMNS} FROM user_identities WHERE provider_id = $1 AND subject = $2");
+        Ok(sqlx::query_as(&sql).bind(provider_id).bind(subject).fetch_optional(&self.pool).await?)
+    }
+
+    pub async fn identity(&self, id: &str) -> Result<Option<IdentityRow>, StoreError> {
+        let sql = format!("SELECT {IDENTITY_COLUMNS} FROM user_identities WHERE id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    pub async fn identities_of_user(&self, user_id: &str) -> Result<Vec<IdentityRow>, StoreError> {
+        let sql = format!("SELECT {IDENTITY_COLUMNS} FROM user_identities WHERE user_id = $1 ORDER BY created_at");
+        Ok(sqlx::query_as(&sql).bind(user_id).fetch_all(&self.pool).await?)
+    }
+
+    /// A new console account with its first identity, in one transaction.
+    pub async fn insert_user_with_identity(
+        &self,
+        user: &UserRow,
+        identity: &IdentityRow,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO users (id, email, display_name, password_hash, role, created_at, updated_at) \
+             VALUES ($1, $2, $3, NULL, NULL, $4, $4)",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(&user.display_name)
+        .bind(user.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::from_insert(e, "an account with this email"))?;
+        insert_identity(&mut tx, identity).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Links an identity to an account that exists already.
+    pub async fn insert_identity(&self, identity: &IdentityRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_identity(&mut tx, identity).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Email, name and groups as the provider stated them at this sign-in or refresh.
+    pub async fn update_identity_claims(
+        &self,
+        identity_id: &str,
+        user_id: &str,
+        email: &str,
+        display_name: &str,
+        groups_json: &str,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE user_identities SET email = $2, groups = $3, last_login_at = $4 WHERE id = $1")
+            .bind(identity_id)
+            .bind(email)
+            .bind(groups_json)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        // The account follows the provider, unless another account holds that email.
+        sqlx::query(
+            "UPDATE users SET display_name = $2, updated_at = $4, \
+                email = CASE WHEN EXISTS (SELECT 1 FROM users o WHERE o.email = $3 AND o.id <> $1) THEN email ELSE $3 END \
+             WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(display_name)
+        .bind(email)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_provider_session(
+        &self,
+        id: &str,
+        user_id: &str,
+        now: i64,
+        expires_at: i64,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+        p: &ProviderSessionInput<'_>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, \
+                                   identity_id, refresh_token_sealed, id_token_sealed, tokens_expire_at, role) \
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .bind(ip)
+        .bind(user_agent)
+        .bind(p.identity_id)
+        .bind(p.refresh_token_sealed)
+        .bind(p.id_token_sealed)
+        .bind(p.tokens_expire_at)
+        .bind(p.role)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn session_tokens(&self, session_id: &str) -> Result<Option<SessionTokensRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT s.id, s.user_id, s.identity_id, i.provider_id, i.subject, s.refresh_token_sealed, s.id_token_sealed, \
+                    s.tokens_expire_at, s.role \
+             FROM sessions s LEFT JOIN user_identities i ON i.id = s.identity_id WHERE s.id = $1",
+        )
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// After a refresh: new tokens (a provider may rotate the refresh token) and the role the groups map to now.
+    pub async fn update_session_tokens(
+        &self,
+        session_id: &str,
+        refresh_token_sealed: Option<&str>,
+        id_token_sealed: Option<&str>,
+        tokens_expire_at: Option<i64>,
+        role: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sessions SET refresh_token_sealed = COALESCE($2, refresh_token_sealed), \
+                id_token_sealed = COALESCE($3, id_token_sealed), tokens_expire_at = $4, role = $5 WHERE id = $1",
+        )
+        .bind(session_id)
+        .bind(refresh_token_sealed)
+        .bind(id_token_sealed)
+        .bind(tokens_expire_at)
+        .bind(role)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn role_mappings(&self) -> Result<Vec<RoleMappingRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT m.id, m.provider_id, m.group_external_id, m.group_name, g.name AS current_name, m.role, \
+                    m.created_by, m.created_at \
+             FROM role_mappings m \
+             LEFT JOIN directory_groups g ON g.provider_id = m.provider_id AND g.external_id = m.group_external_id \
+             ORDER BY m.created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn insert_role_mapping(&self, m: &RoleMappingRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO role_mappings (id, provider_id, group_external_id, group_name, role, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&m.id)
+        .bind(&m.provider_id)
+        .bind(&m.group_external_id)
+        .bind(&m.group_name)
+        .bind(&m.role)
+        .bind(&m.created_by)
+        .bind(m.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::from_insert(e, "a mapping for this group"))?;
+        Ok(())
+    }
+
+    pub async fn update_role_mapping(&self, id: &str, role: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE role_mappings SET role = $2 WHERE id = $1").bind(id).bind(role).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn delete_role_mapping(&self, id: &str) -> Result<Option<RoleMappingRow>, StoreError> {
+        let found = self.role_mappings().await?.into_iter().find(|m| m.id == id);
+        if found.is_some() {
+            sqlx::query("DELETE FROM role_mappings WHERE id = $1").bind(id).execute(&self.pool).await?;
+        }
+        Ok(found)
+    }
+
+    /// A provider's group by its id, or by its name when the groups claim carries names.
+    pub async fn directory_group_by_name(&self, provider_id: &str, name: &str) -> Result<Option<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT external_id, name FROM directory_groups WHERE provider_id = $1 AND (external_id = $2 OR name = $2) \
+             ORDER BY CASE WHEN external_id = $2 THEN 0 ELSE 1 END LIMIT 1",
+        )
+        .bind(provider_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn console_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM console_settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(v,)| v))
+    }
+
+    pub async fn set_console_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO console_settings (key, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sign-in keeps the directory current too: the person, and the groups the claim named.
+    /// Claim groups are added; only memberships that sign-in itself added are taken away,
+    /// because a filtered claim does not list every group sync knows.
+    pub async fn record_sign_in_directory(
+        &self,
+        provider_id: &str,
+        subject: &str,
+        email: &str,
+        display_name: &str,
+        groups: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let existing: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM directory_users WHERE provider_id = $1 AND external_id = $2")
+                .bind(provider_id)
+                .bind(subject)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let user_id = match existing {
+            Some((id,)) => id,
+            None => {
+                let id = super::new_id();
+                sqlx::query(
+                    "INSERT INTO directory_users (id, provider_id, external_id, email, login, first_name, last_name, \
+                        display_name, okta_status, state, fingerprint, source, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $4, '', '', $5, 'ACTIVE', 'active', '', 'sign_in', $6, $6)",
+                )
+                .bind(&id)
+                .bind(provider_id)
+                .bind(subject)
+                .bind(email)
+                .bind(display_name)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+        };
+        let mut group_ids = Vec::with_capacity(groups.len());
+        for (external_id, name) in groups {
+            let found: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM directory_groups WHERE provider_id = $1 AND external_id = $2")
+                    .bind(provider_id)
+                    .bind(external_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let group_id = match found {
+                Some((id,)) => id,
+                None => {
+                    let id = super::new_id();
+                    sqlx::query(
+                        "INSERT INTO directory_groups (id, provider_id, external_id, name, kind, source, synced_at) \
+                         VALUES ($1, $2, $3, $4, 'OKTA_GROUP', 'sign_in', $5)",
+                    )
+                    .bind(&id)
+                    .bind(provider_id)
+                    .bind(external_id)
+                    .bind(name)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    id
+                }
+            };
+            sqlx::query(
+                "INSERT INTO directory_memberships (group_id, user_id, provider_id, source, created_at) \
+                 VALUES ($1, $2, $3, 'sign_in', $4) ON CONFLICT (group_id, user_id) DO NOTHING",
+            )
+            .bind(&group_id)
+            .bind(&user_id)
+            .bind(provider_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            group_ids.push(group_id);
+        }
+        let stale: Vec<(String,)> =
+            sqlx::query_as("SELECT group_id FROM directory_memberships WHERE user_id = $1 AND source = 'sign_in'")
+                .bind(&user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        for (group_id,) in stale.into_iter().filter(|(g,)| !group_ids.contains(g)) {
+            sqlx::query("DELETE FROM directory_memberships WHERE group_id = $1 AND user_id = $2")
+                .bind(&group_id)
+                .bind(&user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn insert_identity(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, i: &IdentityRow) -> Result<(), StoreError> {
+    let sql = format!("INSERT INTO user_identities ({IDENTITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+    sqlx::query(&sql)
+        .bind(&i.id)
+        .bind(&i.user_id)
+        .bind(&i.provider_id)
+        .bind(&i.subject)
+        .bind(&i.email)
+        .bind(&i.groups)
+        .bind(i.created_at)
+        .bind(i.last_login_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| StoreError::from_insert(e, "this identity"))?;
+    Ok(())
+}

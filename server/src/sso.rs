@@ -1,0 +1,107 @@
+//! Sign-in with identity providers: start, callback, and where each ends. The work is in
+//! `portcullis_domain::sso`; these handlers move cookies and redirects.
+
+use axum::{
+    extract::{Query, State},
+    response::{IntoResponse, Redirect, Response},
+    Extension, Form,
+};
+use http::{header, HeaderMap};
+use portcullis_domain::{
+    sso::{CallbackInput, Finished, Purpose, StartError, LOGIN_COOKIE},
+    ClientInfo, Role, SignedIn,
+};
+use serde::Deserialize;
+
+use crate::{
+    auth::{encode, read_cookie, safe_next, signed_in_response},
+    AppState,
+};
+
+#[derive(Deserialize)]
+pub struct StartForm {
+    provider: String,
+    /// `sign_in` (default), `test` (Test connection's test sign-in) or `link`.
+    #[serde(default)]
+    purpose: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+fn login_cookie(state: &AppState, value: &str) -> http::HeaderValue {
+    let secure = if state.services.settings.secure_cookies() { "; Secure" } else { "" };
+    // Lax: the provider sends the browser back with a top-level GET, which carries it.
+    let cookie = format!("{LOGIN_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=600{secure}");
+    http::HeaderValue::from_str(&cookie).unwrap_or_else(|_| http::HeaderValue::from_static(""))
+}
+
+/// `POST /auth/start`: a form button on the sign-in page, or Test connection's test sign-in.
+pub async fn start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: Option<Extension<SignedIn>>,
+    Form(form): Form<StartForm>,
+) -> Response {
+    let user = user.map(|Extension(u)| u);
+    let purpose = match (form.purpose.as_str(), user) {
+        ("test", Some(u)) if u.role >= Role::Editor => Purpose::DryRun { by: u },
+        ("link", Some(u)) => Purpose::Link { by: u },
+        ("test" | "link", _) => return Redirect::to("/login?error=expired").into_response(),
+        _ => Purpose::SignIn,
+    };
+    let return_to = match &purpose {
+        Purpose::SignIn => safe_next(form.next.as_deref()).to_string(),
+        Purpose::DryRun { .. } => "/settings/identity-providers".to_string(),
+        Purpose::Link { .. } => "/settings?linked=1".to_string(),
+    };
+    let existing = read_cookie(&headers, LOGIN_COOKIE);
+    match state.services.sso.start(&form.provider, purpose, &return_to, existing).await {
+        Ok(started) => {
+            let mut response = Redirect::to(&started.authorize_url).into_response();
+            response.headers_mut().insert(header::SET_COOKIE, login_cookie(&state, &started.browser_cookie));
+            response
+        }
+        Err(e) => {
+            let code = match e {
+                StartError::NotFound => "provider_gone",
+                StartError::Disabled => "provider_disabled",
+                StartError::NotReady => "provider_not_ready",
+                StartError::Store(err) => {
+                    tracing::error!(error = %err, "could not start a sign-in");
+                    "server"
+                }
+            };
+            Redirect::to(&format!("/auth/error?code={code}")).into_response()
+        }
+    }
+}
+
+/// `GET /auth/callback`: the provider sends the browser back here.
+pub async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Extension(client): Extension<ClientInfo>,
+    user: Option<Extension<SignedIn>>,
+    Query(input): Query<CallbackInput>,
+) -> Response {
+    let browser = read_cookie(&headers, LOGIN_COOKIE);
+    let current = user.map(|Extension(u)| u);
+    match state.services.sso.callback(&input, browser, current.as_ref(), &client).await {
+        Ok(Finished::SignedIn { session, return_to }) => {
+            tracing::info!(email = %session.user.email, role = session.user.role.as_str(), "signed in with an identity provider");
+            signed_in_response(&state, session, safe_next(Some(&return_to)))
+        }
+        Ok(Finished::DryRun { outcome_id, provider_id }) => {
+            Redirect::to(&format!("/settings/identity-providers/{}/test-sign-in?ref={}", encode(&provider_id), encode(&outcome_id)))
+                .into_response()
+        }
+        Ok(Finished::Linked { return_to }) => Redirect::to(safe_next(Some(&return_to))).into_response(),
+        Err(refused) => {
+            let mut url = format!("/auth/error?code={}", refused.code);
+            if let Some(id) = refused.outcome_id.filter(|_| refused.code == "no_role") {
+                url.push_str(&format!("&ref={}", encode(&id)));
+            }
+            Redirect::to(&url).into_response()
+        }
+    }
+}
