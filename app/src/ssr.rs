@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use portcullis_domain::{
     audit::Actor,
+    policies::PolicyService,
     providers::service::ProviderService,
     sso::{roles::RoleMappings, SsoService},
     sync::SyncService,
@@ -23,6 +24,7 @@ pub struct Services {
     pub sync: SyncService,
     pub sso: SsoService,
     pub roles: RoleMappings,
+    pub policies: PolicyService,
 }
 
 pub fn services() -> Result<Services, ServerFnError> {

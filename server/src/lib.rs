@@ -18,6 +18,7 @@ use portcullis_domain::{
     accounts::random_token,
     crypto::SecretBox,
     outbound::{Outbound, OutboundConfig},
+    policies::PolicyService,
     providers::service::ProviderService,
     sso::{roles::RoleMappings, SsoService},
     sync::SyncService,
@@ -124,7 +125,8 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
     let sync = SyncService::new(store.clone(), secrets.clone(), outbound.clone());
     let sso = SsoService::new(store.clone(), secrets, outbound, &settings.public_base(), policy);
     let roles = RoleMappings::new(store.clone());
-    let services = Services { settings: Arc::new(settings), store, accounts, providers, sync, sso, roles };
+    let policies = PolicyService::new(store.clone());
+    let services = Services { settings: Arc::new(settings), store, accounts, providers, sync, sso, roles, policies };
     Ok(AppState { leptos, services, setup_token })
 }
 
