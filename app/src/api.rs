@@ -123,6 +123,11 @@ pub async fn console_settings() -> Result<SettingsOverview, ServerFnError> {
             "A session ends this long after sign-in, used or not.",
         ),
         row(
+            "PORTCULLIS_ACCESS_COOKIE_DOMAIN",
+            s.access_cookie_domain.clone().unwrap_or_else(|| "(unset: the console's host only)".into()),
+            "Parent domain of the applications behind forward auth; the access cookie is set there.",
+        ),
+        row(
             "Secure cookies",
             if s.secure_cookies() { "on (https)" } else { "off (http public URL)" }.into(),
             "Follows the scheme of the public URL.",

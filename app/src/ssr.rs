@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use portcullis_domain::{
     audit::Actor,
+    forward_auth::ForwardAuth,
     policies::PolicyService,
     providers::service::ProviderService,
     sso::{roles::RoleMappings, SsoService},
@@ -25,6 +26,7 @@ pub struct Services {
     pub sso: SsoService,
     pub roles: RoleMappings,
     pub policies: PolicyService,
+    pub forward_auth: ForwardAuth,
 }
 
 pub fn services() -> Result<Services, ServerFnError> {

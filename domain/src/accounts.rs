@@ -180,6 +180,8 @@ pub struct SignedIn {
     pub identity_id: Option<String>,
     /// The provider's tokens are about to expire: refresh before serving this request.
     pub refresh_due: bool,
+    /// The session's absolute end: access sessions for applications never outlive it.
+    pub session_expires_at: i64,
 }
 
 /// Where a request came from, for throttling and the audit log.
@@ -403,6 +405,7 @@ impl Accounts {
                 session_id: id,
                 identity_id: None,
                 refresh_due: false,
+                session_expires_at: expires_at,
             },
             max_age: self.policy.lifetime,
         })
@@ -441,10 +444,13 @@ impl Accounts {
             session_id: id,
             identity_id: session.identity_id,
             refresh_due,
+            session_expires_at: session.expires_at,
         }))
     }
 
     pub async fn sign_out(&self, user: &SignedIn, client: &ClientInfo) -> Result<(), StoreError> {
+        // Out of the console is out of the applications behind it too.
+        self.store.delete_access_sessions_of(&user.session_id).await?;
         self.store.delete_session(&user.session_id).await?;
         self.audit
             .record_or_log(

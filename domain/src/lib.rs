@@ -9,12 +9,14 @@
 //! - [`outbound`]: the guarded HTTP client for identity providers.
 //! - [`providers`]: identity providers and the checks that prove their settings.
 //! - [`sync`]: directory synchronization (users, groups, memberships from Okta).
+//! - [`forward_auth`]: decisions for reverse proxies, and access sessions.
 //! - [`sso`]: signing in with identity providers, role mappings.
 //! - [`policies`]: applications and their access policies; evaluation for forward auth.
 
 pub mod accounts;
 pub mod audit;
 pub mod crypto;
+pub mod forward_auth;
 pub mod okta;
 pub mod outbound;
 pub mod policies;

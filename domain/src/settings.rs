@@ -49,6 +49,9 @@ pub struct Settings {
     pub ca_file: Option<(PathBuf, Vec<u8>)>,
     /// The key for secrets at rest; when unset, a key file in the data folder.
     pub secret_key: Option<Secret>,
+    /// The parent domain of the applications behind forward auth (e.g. `example.com`): the
+    /// access cookie is set there so every application's host sees it. Unset: the console's host only.
+    pub access_cookie_domain: Option<String>,
     /// Where the settings file was read from, if one was.
     pub config_file: Option<PathBuf>,
 }
@@ -89,6 +92,7 @@ struct FileSettings {
     outbound_allow: Option<String>,
     ca_file: Option<String>,
     secret_key: Option<String>,
+    access_cookie_domain: Option<String>,
 }
 
 /// Each setting: its variable name and its key in the file.
@@ -106,6 +110,7 @@ const KEYS: &[(&str, &str)] = &[
     ("PORTCULLIS_OUTBOUND_ALLOW", "outbound_allow"),
     ("PORTCULLIS_CA_FILE", "ca_file"),
     ("PORTCULLIS_SECRET_KEY", "secret_key"),
+    ("PORTCULLIS_ACCESS_COOKIE_DOMAIN", "access_cookie_domain"),
 ];
 
 /// Variables that are read elsewhere or only select the file.
@@ -155,6 +160,7 @@ impl Settings {
                 "outbound_allow" => file.outbound_allow.clone(),
                 "ca_file" => file.ca_file.clone(),
                 "secret_key" => file.secret_key.clone(),
+                "access_cookie_domain" => file.access_cookie_domain.clone(),
                 _ => None,
             }
         };
@@ -247,7 +253,25 @@ impl Settings {
             None => None,
         };
 
+        let access_cookie_domain = match get("PORTCULLIS_ACCESS_COOKIE_DOMAIN") {
+            Some((name, v)) => {
+                let d = v.trim().trim_start_matches('.').to_ascii_lowercase();
+                let valid = d.contains('.')
+                    && d.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+                if !valid {
+                    return Err(SettingsError::new(name, "must be a domain name such as example.com"));
+                }
+                let host = public_url.host_str().unwrap_or_default();
+                if host != d && !host.ends_with(&format!(".{d}")) {
+                    return Err(SettingsError::new(name, format!("must contain the console's host ({host}): browsers refuse cookies for other domains")));
+                }
+                Some(d)
+            }
+            None => None,
+        };
+
         Ok(Self {
+            access_cookie_domain,
             listen,
             public_url,
             database_url,

@@ -64,6 +64,7 @@ fn root() -> SignedIn {
         session_id: "session-of-root".into(),
         identity_id: None,
         refresh_due: false,
+        session_expires_at: i64::MAX,
     }
 }
 

@@ -92,7 +92,7 @@ pub async fn resolve_session(State(state): State<AppState>, mut req: Request, ne
 /// Paths anyone may load. Server functions (`/api/…`) check roles themselves.
 fn is_public(path: &str) -> bool {
     matches!(path, "/login" | "/setup" | "/healthz" | "/readyz" | "/favicon.svg" | "/robots.txt")
-        || matches!(path, "/auth/start" | "/auth/callback" | "/auth/error")
+        || matches!(path, "/auth/start" | "/auth/callback" | "/auth/error" | "/auth/access" | "/verify")
         || path.starts_with("/pkg/")
         || path.starts_with("/api/")
 }

@@ -4,6 +4,7 @@
 
 mod auth;
 mod csrf;
+mod forward;
 mod health;
 mod sso;
 
@@ -17,6 +18,7 @@ use portcullis_app::{shell, ssr::Services, App};
 use portcullis_domain::{
     accounts::random_token,
     crypto::SecretBox,
+    forward_auth::ForwardAuth,
     outbound::{Outbound, OutboundConfig},
     policies::PolicyService,
     providers::service::ProviderService,
@@ -126,7 +128,9 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
     let sso = SsoService::new(store.clone(), secrets, outbound, &settings.public_base(), policy);
     let roles = RoleMappings::new(store.clone());
     let policies = PolicyService::new(store.clone());
-    let services = Services { settings: Arc::new(settings), store, accounts, providers, sync, sso, roles, policies };
+    let forward_auth = ForwardAuth::new(store.clone(), policies.clone());
+    let services =
+        Services { settings: Arc::new(settings), store, accounts, providers, sync, sso, roles, policies, forward_auth };
     Ok(AppState { leptos, services, setup_token })
 }
 
@@ -162,6 +166,8 @@ pub fn router(state: AppState) -> Router {
         .route("/setup", axum::routing::post(auth::setup))
         .route("/auth/start", axum::routing::post(sso::start))
         .route("/auth/callback", get(sso::callback))
+        .route("/auth/access", get(forward::access))
+        .route("/verify", axum::routing::any(forward::verify))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();
             move || shell(options.clone())

@@ -620,6 +620,7 @@ impl SsoService {
                     session_id,
                     identity_id: Some(identity.id.clone()),
                     refresh_due: false,
+                    session_expires_at: expires_at,
                 },
                 max_age: self.policy.lifetime,
             },
@@ -661,6 +662,7 @@ impl SsoService {
                 Ok(Some(SignedIn { role, refresh_due: false, email: person.email, display_name: person.name, ..user.clone() }))
             }
             Err(reason) => {
+                self.store.delete_access_sessions_of(&user.session_id).await?;
                 self.store.delete_session(&user.session_id).await?;
                 self.audit
                     .record_or_log(

@@ -254,6 +254,7 @@ pub struct MembershipChangeRow {
 /// The final transaction of a run: every write that switches the directory over.
 pub struct DirectoryTx {
     tx: sqlx::Transaction<'static, Sqlite>,
+    store: Store,
 }
 
 // ---------- the Directory pages ----------
@@ -675,7 +676,7 @@ impl Store {
         // The switch-over touches every index of a large directory: a 16 MiB page cache
         // instead of SQLite's 2 MiB halves it. Set back before the connection goes back.
         sqlx::query("PRAGMA cache_size = -16384").execute(&mut *tx).await?;
-        Ok(DirectoryTx { tx })
+        Ok(DirectoryTx { tx, store: self.clone() })
     }
 
     // ---------- the Directory pages ----------
@@ -856,6 +857,7 @@ impl DirectoryTx {
     pub async fn commit(mut self) -> Result<(), StoreError> {
         sqlx::query(DEFAULT_CACHE).execute(&mut *self.tx).await?;
         self.tx.commit().await?;
+        self.store.changed();
         Ok(())
     }
 
@@ -961,6 +963,7 @@ impl DirectoryTx {
             .bind(now)
             .execute(&mut *self.tx)
             .await?;
+        sqlx::query("DELETE FROM access_sessions WHERE user_id = $1").bind(account_id).execute(&mut *self.tx).await?;
         let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(account_id).execute(&mut *self.tx).await?;
         Ok(done.rows_affected())
     }

@@ -7,6 +7,7 @@ pub mod policies;
 mod providers;
 mod sessions;
 mod sso;
+mod access;
 mod throttle;
 mod users;
 
@@ -24,6 +25,7 @@ pub use directory::{
     StageUser, SyncRunRow, SyncSettingsRow, UpdatedUserRow, UserMark,
 };
 pub use providers::{GroupInput, GroupRow, ProviderRow};
+pub use access::AccessSessionRow;
 pub use sessions::SessionRow;
 pub use sso::{IdentityRow, LoginAttemptRow, LoginOutcomeRow, ProviderSessionInput, RoleMappingRow, SessionTokensRow};
 pub use throttle::ThrottleRow;
@@ -57,6 +59,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// Bumped after every committed change to who is in which group or who may be signed in, so
+    /// in-memory caches (forward auth) see it at their next request. Per process: replicas will
+    /// share it through the database (the PostgreSQL issue).
+    changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -81,7 +87,7 @@ impl Store {
             .await
             .map_err(open_err)?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, changes: Default::default() })
     }
 
     /// An in-memory database for tests: one connection, so every query sees the same data.
@@ -94,7 +100,16 @@ impl Store {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, changes: Default::default() })
+    }
+
+    /// The current change number; see [`Store::changes`].
+    pub fn change_number(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn changed(&self) {
+        self.changes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// For `/readyz`: the database answers a query.

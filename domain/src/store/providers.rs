@@ -149,6 +149,7 @@ impl Store {
     /// Deletes the provider; its groups go with it.
     pub async fn delete_provider(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM identity_providers WHERE id = $1").bind(id).execute(&self.pool).await?;
+        self.changed();
         Ok(done.rows_affected() == 1)
     }
 

@@ -85,6 +85,8 @@ impl Store {
     }
 
     pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        sqlx::query("DELETE FROM access_sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
+        self.changed();
         let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }

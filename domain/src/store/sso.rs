@@ -453,6 +453,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
+        self.changed();
         Ok(())
     }
 }

@@ -1,0 +1,189 @@
+//! Forward auth for reverse proxies: `/verify` answers nginx `auth_request`, Caddy
+//! `forward_auth` and Traefik `ForwardAuth`; `/auth/access` turns a console session into
+//! an access cookie for the applications and sends the person back. The decisions are in
+//! `portcullis_domain::forward_auth`.
+
+use axum::{
+    extract::{Query, State},
+    response::{IntoResponse, Redirect, Response},
+    Extension,
+};
+use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use portcullis_domain::{
+    forward_auth::{AccessError, Answer, ACCESS_COOKIE},
+    ClientInfo, SignedIn,
+};
+use serde::Deserialize;
+
+use crate::{
+    auth::{encode, read_cookie},
+    AppState,
+};
+
+#[derive(Deserialize)]
+pub struct VerifyQuery {
+    /// Answer "sign in" with a redirect instead of 401: for proxies that pass the answer on
+    /// to the browser (Caddy, Traefik).
+    #[serde(default)]
+    redirect: Option<String>,
+}
+
+/// The request as the person made it: `X-Original-URL` (nginx), or the `X-Forwarded-*` set.
+fn original(headers: &HeaderMap) -> Option<(String, String, String)> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    if let Some(url) = get("x-original-url").and_then(|u| url::Url::parse(u).ok()) {
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str()?),
+            None => url.host_str()?.to_string(),
+        };
+        let mut uri = url.path().to_string();
+        if let Some(q) = url.query() {
+            uri.push('?');
+            uri.push_str(q);
+        }
+        return Some((url.scheme().to_string(), host, uri));
+    }
+    let host = get("x-forwarded-host")?.split(',').next()?.trim().to_string();
+    let scheme = get("x-forwarded-proto").and_then(|p| p.split(',').next()).unwrap_or("https").trim().to_string();
+    let uri = get("x-forwarded-uri").unwrap_or("/").to_string();
+    Some((scheme, host, uri))
+}
+
+/// Header values carry what the directory holds: control characters are dropped.
+fn header_value(s: &str) -> HeaderValue {
+    let clean: String = s.chars().filter(|c| !c.is_control()).collect();
+    HeaderValue::from_bytes(clean.as_bytes()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn plain(status: StatusCode, text: &str) -> Response {
+    let mut r = (status, text.to_string()).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `/verify`: 200 with `X-Portcullis-User`, `-Email`, `-Groups`; 401 to sign in; 403 denied.
+pub async fn verify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<VerifyQuery>,
+    Extension(client): Extension<ClientInfo>,
+) -> Response {
+    let Some((scheme, host, uri)) = original(&headers) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "Portcullis /verify needs the original request: X-Original-URL, or X-Forwarded-Host and X-Forwarded-Uri. See the README's proxy snippets.",
+        );
+    };
+    let token = read_cookie(&headers, ACCESS_COOKIE);
+    let sign_in = format!("{}/auth/access", state.services.settings.public_base());
+    // The proxy's address is the client here; the person's is in X-Forwarded-For.
+    let ip = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_string())
+        .or(client.ip);
+    let answer = state.services.forward_auth.decide(token, &scheme, &host, &uri, &sign_in, ip.as_deref()).await;
+    match answer {
+        Ok(Answer::Allow { user, email, groups }) => {
+            let mut r = StatusCode::OK.into_response();
+            let h = r.headers_mut();
+            h.insert(HeaderName::from_static("x-portcullis-user"), header_value(&user));
+            h.insert(HeaderName::from_static("x-portcullis-email"), header_value(&email));
+            h.insert(HeaderName::from_static("x-portcullis-groups"), header_value(&groups));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Ok(Answer::Bypass) => plain(StatusCode::OK, ""),
+        Ok(Answer::SignIn { url }) if q.redirect.is_some() => Redirect::to(&url).into_response(),
+        Ok(Answer::SignIn { url }) => {
+            let body = format!(
+                "<!doctype html><meta http-equiv=\"refresh\" content=\"0;url={url}\"><a href=\"{url}\">Sign in to continue</a>",
+                url = url.replace('"', "%22").replace('<', "%3C")
+            );
+            let mut r = (StatusCode::UNAUTHORIZED, body).into_response();
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                h.insert(header::LOCATION, v);
+            }
+            r
+        }
+        Ok(Answer::Deny { application }) => {
+            plain(StatusCode::FORBIDDEN, &format!("Access to {application} is denied by its policies."))
+        }
+        Ok(Answer::NoApplication) => plain(StatusCode::FORBIDDEN, "No application protected by Portcullis has this address."),
+        Err(e) => {
+            tracing::error!(error = %e, "forward auth failed");
+            plain(StatusCode::SERVICE_UNAVAILABLE, "Portcullis could not decide; try again shortly.")
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AccessQuery {
+    #[serde(default)]
+    rd: String,
+}
+
+/// `/auth/access?rd=…`: after sign-in, the access cookie, then back to the application.
+pub async fn access(
+    State(state): State<AppState>,
+    user: Option<Extension<SignedIn>>,
+    Query(q): Query<AccessQuery>,
+) -> Response {
+    let Some(Extension(user)) = user else {
+        let here = format!("/auth/access?rd={}", encode(&q.rd));
+        return Redirect::to(&format!("/login?next={}", encode(&here))).into_response();
+    };
+    match state.services.forward_auth.issue(&user, &q.rd).await {
+        Ok((token, max_age)) => {
+            let settings = &state.services.settings;
+            let mut cookie = format!("{ACCESS_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}");
+            if let Some(domain) = &settings.access_cookie_domain {
+                cookie.push_str(&format!("; Domain={domain}"));
+            }
+            if q.rd.starts_with("https://") || settings.secure_cookies() {
+                cookie.push_str("; Secure");
+            }
+            let mut r = Redirect::to(&q.rd).into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(AccessError::UnknownApplication(_)) => plain(
+            StatusCode::BAD_REQUEST,
+            "This address is not an application Portcullis protects, so Portcullis will not send you there.",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "could not issue an access session");
+            plain(StatusCode::SERVICE_UNAVAILABLE, "Portcullis could not sign you in to the application; try again shortly.")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_original_request_comes_from_x_original_url_or_the_forwarded_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("x-original-url", HeaderValue::from_static("http://wiki.example.test:8080/a?b=1"));
+        assert_eq!(original(&h), Some(("http".into(), "wiki.example.test:8080".into(), "/a?b=1".into())));
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-host", HeaderValue::from_static("wiki.example.test"));
+        h.insert("x-forwarded-uri", HeaderValue::from_static("/x"));
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert_eq!(original(&h), Some(("https".into(), "wiki.example.test".into(), "/x".into())));
+        assert_eq!(original(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn identity_headers_drop_control_characters() {
+        assert_eq!(header_value("Ada\r\nX-Evil: 1"), HeaderValue::from_static("AdaX-Evil: 1"));
+        assert_eq!(header_value("Zoë").as_bytes(), "Zoë".as_bytes());
+    }
+}
