@@ -154,6 +154,11 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 
 /// The whole console as an axum router.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The console with `extra` routes behind the same middleware (the benchmark's bare handler).
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let routes = generate_route_list(App);
     let services = state.services.clone();
     let context = move || provide_context(services.clone());
@@ -168,6 +173,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/callback", get(sso::callback))
         .route("/auth/access", get(forward::access))
         .route("/verify", axum::routing::any(forward::verify))
+        .merge(extra)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();
             move || shell(options.clone())

@@ -1,0 +1,321 @@
+//! Forward-auth benchmark: `/verify` against a bare handler on the same server, measured
+//! with wrk. See docs/forward-auth-benchmark.md.
+//!
+//! cargo run --release -p portcullis-server --features bench --bin verify-bench -- [--seconds 10] [--connections 32] [--out FILE]
+
+use std::{collections::BTreeMap, net::SocketAddr, process::Command, time::Instant};
+
+use axum::{routing::get, Router};
+use portcullis_domain::{
+    audit::Actor,
+    policies::{Action, ApplicationInput, GroupRef, HostRule, PolicyInput, Rules, Selector},
+    store::{new_id, now_ms, policies::PersonRow, GroupInput, IdentityRow, ProviderRow},
+    Settings,
+};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+const USERS: usize = 10_000;
+const GROUPS: usize = 1_000;
+const APPS: usize = 20;
+const POLICIES_PER_APP: usize = 10;
+
+struct Args {
+    seconds: u32,
+    connections: u32,
+    out: Option<String>,
+}
+
+fn args() -> Args {
+    let mut a = Args { seconds: 10, connections: 32, out: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_default();
+        match flag.as_str() {
+            "--seconds" => a.seconds = value.parse().unwrap_or(10),
+            "--connections" => a.connections = value.parse().unwrap_or(32),
+            "--out" => a.out = Some(value),
+            other => {
+                eprintln!("unknown option {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+/// Requests/s and the latency percentiles wrk reports.
+struct Measured {
+    rps: f64,
+    p50: String,
+    p90: String,
+    p99: String,
+    requests: u64,
+    non_2xx: u64,
+}
+
+fn wrk(url: &str, headers: &[(&str, String)], a: &Args) -> Measured {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", &format!("-c{}", a.connections), &format!("-d{}s", a.seconds), "--latency"]);
+    for (k, v) in headers {
+        cmd.args(["-H", &format!("{k}: {v}")]);
+    }
+    cmd.arg(url);
+    let out = cmd.output().expect("wrk from Debian (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let find = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("?")
+            .to_string()
+    };
+    let number = |prefix: &str| -> u64 {
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.split(':').nth(1))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let requests = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Measured {
+        rps: text
+            .lines()
+            .find(|l| l.starts_with("Requests/sec:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0),
+        p50: find("50%"),
+        p90: find("90%"),
+        p99: find("99%"),
+        requests,
+        non_2xx: number("Non-2xx or 3xx responses"),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let a = args();
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let env: BTreeMap<String, String> = [
+        ("PORTCULLIS_LISTEN", "127.0.0.1:0".to_string()),
+        ("PORTCULLIS_PUBLIC_URL", "http://console.example.test".to_string()),
+        ("PORTCULLIS_DATA_DIR", dir.path().display().to_string()),
+        ("PORTCULLIS_SITE_DIR", dir.path().join("site").display().to_string()),
+        ("PORTCULLIS_ADMIN_EMAIL", "bench@example.test".to_string()),
+        ("PORTCULLIS_ADMIN_PASSWORD", "benchmark-password".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let settings = Settings::load(&env).expect("settings");
+    let state = portcullis_server::prepare(settings).await.expect("prepare");
+    let s = state.services.clone();
+    let store = &s.store;
+    let mut rng = StdRng::seed_from_u64(7);
+    let started = Instant::now();
+
+    // A provider with 1,000 groups, 10,000 people, each in one department and 0–4 teams.
+    let provider_id = new_id();
+    let now = now_ms();
+    let row = ProviderRow {
+        id: provider_id.clone(),
+        kind: "okta".into(),
+        name: "Bench Okta".into(),
+        base_url: "https://bench.okta.example".into(),
+        issuer: "https://bench.okta.example".into(),
+        auth_server: None,
+        client_id: "bench".into(),
+        client_secret_sealed: "unused".into(),
+        scopes: "openid".into(),
+        groups_claim: "groups".into(),
+        pkce: true,
+        directory_mode: "off".into(),
+        directory_client_id: None,
+        directory_secret_sealed: None,
+        enabled: true,
+        discovery: None,
+        last_test_at: None,
+        last_test_ok: None,
+        last_test_summary: None,
+        last_test_report: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let groups: Vec<GroupInput> = (0..GROUPS)
+        .map(|i| GroupInput {
+            external_id: format!("00g{i:06}"),
+            name: format!("Group {i}"),
+            description: None,
+            kind: "OKTA_GROUP".into(),
+            last_updated: None,
+        })
+        .collect();
+    store.save_provider(&row, &groups, "sync").await.expect("provider");
+    let group_rows = store.provider_groups(&provider_id).await.expect("groups");
+    let mut by_external: Vec<(String, String)> = group_rows.iter().map(|g| (g.external_id.clone(), g.id.clone())).collect();
+    by_external.sort();
+    for i in 0..USERS {
+        let person = PersonRow {
+            id: new_id(),
+            provider_id: provider_id.clone(),
+            external_id: format!("00u{i:06}"),
+            email: format!("user{i}@example.test"),
+            display_name: format!("User {i}"),
+            state: "active".into(),
+        };
+        store.insert_directory_person_fixture(&person, now).await.expect("person");
+        let mut mine = vec![i % 50];
+        for _ in 0..rng.gen_range(0..=4) {
+            mine.push(50 + rng.gen_range(0..GROUPS - 50));
+        }
+        mine.sort_unstable();
+        mine.dedup();
+        for g in mine {
+            store.insert_membership_fixture(&by_external[g].1, &person.id, now).await.expect("membership");
+        }
+    }
+
+    // 200 policies: 20 applications of 10 each, Block first, then Allows over groups, domains and people.
+    let admin = Actor::System;
+    let group = |i: usize| Selector::Group(GroupRef { provider_id: provider_id.clone(), external_id: format!("00g{i:06}") });
+    for app in 0..APPS {
+        let created = s
+            .policies
+            .create_application(
+                &admin,
+                None,
+                &ApplicationInput {
+                    name: format!("App {app}"),
+                    hosts: vec![HostRule { hostname: format!("app{app}.example.test"), path_prefix: "/".into() }],
+                    session_duration_minutes: 480,
+                },
+            )
+            .await
+            .expect("application");
+        for p in 0..POLICIES_PER_APP {
+            let (action, rules) = match p {
+                0 => (Action::Block, Rules { include: vec![group(900 + app)], require: vec![], exclude: vec![] }),
+                _ => (
+                    Action::Allow,
+                    Rules {
+                        include: (0..3).map(|k| group(50 + (app * 37 + p * 11 + k * 101) % 850)).collect(),
+                        require: vec![Selector::EmailDomain { domain: "example.test".into() }],
+                        exclude: vec![group(950 + p)],
+                    },
+                ),
+            };
+            s.policies
+                .create_policy(&admin, None, &created.id, &PolicyInput { name: format!("Policy {p}"), action, rules, enabled: true })
+                .await
+                .expect("policy");
+        }
+    }
+
+    // The person whose requests are measured: signed in through the provider, with an access session.
+    let subject_index = 4242;
+    let user = store
+        .insert_user(&new_id(), &format!("user{subject_index}@example.test"), "User", None, None)
+        .await
+        .expect("user");
+    let identity = IdentityRow {
+        id: new_id(),
+        user_id: user.id.clone(),
+        provider_id: provider_id.clone(),
+        subject: format!("00u{subject_index:06}"),
+        email: user.email.clone(),
+        groups: "[]".into(),
+        created_at: now,
+        last_login_at: now,
+    };
+    store.insert_identity(&identity).await.expect("identity");
+    let token = portcullis_domain::accounts::random_token();
+    let token_id = hex_sha256(&token);
+    store
+        .insert_access_session(&token_id, &user.id, Some(&identity.id), "bench", now, now + 3_600_000)
+        .await
+        .expect("access session");
+    let seeded = started.elapsed();
+
+    let bare = Router::new().route("/bare", get(|| async { "ok" }));
+    let app = portcullis_server::router_with(state, bare).into_make_service_with_connect_info::<SocketAddr>();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listener");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let headers = vec![
+        ("Cookie", format!("portcullis_access={token}")),
+        ("X-Original-URL", "http://app7.example.test/docs/page?x=1".to_string()),
+    ];
+    // Warm up: the first decision reads the person from the database.
+    let client = reqwest::Client::new();
+    let first = client
+        .get(format!("http://{addr}/verify"))
+        .header("Cookie", &headers[0].1)
+        .header("X-Original-URL", &headers[1].1)
+        .send()
+        .await
+        .expect("verify");
+    let status = first.status();
+    let groups_header = first.headers().get("x-portcullis-groups").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+
+    let bare_m = tokio::task::block_in_place(|| wrk(&format!("http://{addr}/bare"), &headers, &a));
+    let verify_m = tokio::task::block_in_place(|| wrk(&format!("http://{addr}/verify"), &headers, &a));
+
+    let mut table = String::new();
+    table.push_str("| Endpoint | Requests/s | p50 | p90 | p99 | Requests | Non-2xx |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    for (name, m) in [("bare axum handler (`/bare`)", &bare_m), ("forward auth (`/verify`)", &verify_m)] {
+        table.push_str(&format!(
+            "| {name} | {:.0} | {} | {} | {} | {} | {} |\n",
+            m.rps, m.p50, m.p90, m.p99, m.requests, m.non_2xx
+        ));
+    }
+    let notes = format!(
+        "- {USERS} users, {GROUPS} groups, {APPS} applications × {POLICIES_PER_APP} policies = {} policies; seeded in {:.1} s\n\
+         - wrk -t2 -c{} -d{}s, server and wrk on the same {}-core machine; first /verify answered {status}, groups header: {} names\n\
+         - /verify throughput is {:.0}% of the bare handler's; ratio of p50: {}\n",
+        APPS * POLICIES_PER_APP,
+        seeded.as_secs_f64(),
+        a.connections,
+        a.seconds,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        groups_header.split(',').filter(|g| !g.is_empty()).count(),
+        100.0 * verify_m.rps / bare_m.rps.max(1.0),
+        ratio(&verify_m.p50, &bare_m.p50),
+    );
+    println!("{table}\n{notes}");
+    if let Some(out) = a.out {
+        std::fs::write(&out, format!("{table}\n{notes}")).expect("write --out");
+    }
+}
+
+fn hex_sha256(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+/// wrk prints `123.45us` or `1.20ms`.
+fn micros(v: &str) -> Option<f64> {
+    if let Some(n) = v.strip_suffix("us") {
+        n.parse().ok()
+    } else if let Some(n) = v.strip_suffix("ms") {
+        n.parse::<f64>().ok().map(|x| x * 1000.0)
+    } else if let Some(n) = v.strip_suffix('s') {
+        n.parse::<f64>().ok().map(|x| x * 1_000_000.0)
+    } else {
+        None
+    }
+}
+
+fn ratio(a: &str, b: &str) -> String {
+    match (micros(a), micros(b)) {
+        (Some(x), Some(y)) if y > 0.0 => format!("{:.2}×", x / y),
+        _ => "?".into(),
+    }
+}
