@@ -111,19 +111,39 @@ impl ForwardAuth {
     /// URL (anything else would make this an open redirect). Returns the cookie token and its
     /// lifetime in seconds: the application's session duration, within the console session's.
     pub async fn issue(&self, user: &SignedIn, return_to: &str) -> Result<(String, i64), AccessError> {
-        let (host, path) = split_url(return_to).ok_or_else(|| AccessError::UnknownApplication(return_to.to_string()))?;
-        let snapshot = self.policies.snapshot().await?;
-        let app = snapshot
-            .find_application(&host, &path)
-            .ok_or_else(|| AccessError::UnknownApplication(return_to.to_string()))?;
+        let until = user.session_expires_at;
+        self.issue_for(&user.user_id, user.identity_id.as_deref(), Some(&user.session_id), Some(until), return_to).await
+    }
+
+    /// The same for someone who signed in at the provider for the applications only (no console session).
+    pub async fn issue_for(
+        &self,
+        user_id: &str,
+        identity_id: Option<&str>,
+        console_session: Option<&str>,
+        not_after: Option<i64>,
+        return_to: &str,
+    ) -> Result<(String, i64), AccessError> {
+        let lifetime = self.application_lifetime(return_to).await?;
         let now = now_ms();
-        let lifetime = i64::from(app.application.session_duration_minutes.max(1)) * 60_000;
-        let expires_at = (now + lifetime).min(user.session_expires_at.max(now + 60_000));
+        let expires_at = match not_after {
+            Some(until) => (now + lifetime).min(until.max(now + 60_000)),
+            None => now + lifetime,
+        };
         let token = random_token();
         self.store
-            .insert_access_session(&token_id(&token), &user.user_id, user.identity_id.as_deref(), &user.session_id, now, expires_at)
+            .insert_access_session(&token_id(&token), user_id, identity_id, console_session.unwrap_or(""), now, expires_at)
             .await?;
         Ok((token, (expires_at - now) / 1000))
+    }
+
+    /// Checks that `url` is an application's address (so sending people there is no open
+    /// redirect) and returns its session duration in milliseconds.
+    pub async fn application_lifetime(&self, url: &str) -> Result<i64, AccessError> {
+        let (host, path) = split_url(url).ok_or_else(|| AccessError::UnknownApplication(url.to_string()))?;
+        let snapshot = self.policies.snapshot().await?;
+        let app = snapshot.find_application(&host, &path).ok_or_else(|| AccessError::UnknownApplication(url.to_string()))?;
+        Ok(i64::from(app.application.session_duration_minutes.max(1)) * 60_000)
     }
 
     /// The decision for a request the proxy forwards: `host` and `uri` as the person asked for

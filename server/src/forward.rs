@@ -11,6 +11,7 @@ use axum::{
 use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use portcullis_domain::{
     forward_auth::{AccessError, Answer, ACCESS_COOKIE},
+    sso::{Purpose, LOGIN_COOKIE},
     ClientInfo, SignedIn,
 };
 use serde::Deserialize;
@@ -127,40 +128,109 @@ pub struct AccessQuery {
     rd: String,
 }
 
-/// `/auth/access?rd=…`: after sign-in, the access cookie, then back to the application.
+/// `/auth/access?rd=…`: the access cookie for someone signed in to the console; anyone else
+/// signs in at the identity provider first (no console role needed), then comes back to `rd`.
 pub async fn access(
     State(state): State<AppState>,
+    headers: HeaderMap,
     user: Option<Extension<SignedIn>>,
     Query(q): Query<AccessQuery>,
 ) -> Response {
-    let Some(Extension(user)) = user else {
-        let here = format!("/auth/access?rd={}", encode(&q.rd));
-        return Redirect::to(&format!("/login?next={}", encode(&here))).into_response();
+    let fa = &state.services.forward_auth;
+    if let Err(e) = fa.application_lifetime(&q.rd).await {
+        return access_failed(e);
+    }
+    if let Some(Extension(user)) = user {
+        return match fa.issue(&user, &q.rd).await {
+            Ok((token, max_age)) => to_application(&state, &token, max_age, &q.rd),
+            Err(e) => access_failed(e),
+        };
+    }
+    let providers = match state.services.sso.sign_in_options().await {
+        Ok(p) => p,
+        Err(e) => return access_failed(e.into()),
     };
-    match state.services.forward_auth.issue(&user, &q.rd).await {
-        Ok((token, max_age)) => {
-            let settings = &state.services.settings;
-            let mut cookie = format!("{ACCESS_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}");
-            if let Some(domain) = &settings.access_cookie_domain {
-                cookie.push_str(&format!("; Domain={domain}"));
+    match providers.as_slice() {
+        // Local accounts only: the console's sign-in page, then back here.
+        [] => {
+            let here = format!("/auth/access?rd={}", encode(&q.rd));
+            Redirect::to(&format!("/login?next={}", encode(&here))).into_response()
+        }
+        [(id, _)] => {
+            let existing = read_cookie(&headers, LOGIN_COOKIE);
+            match state.services.sso.start(id, Purpose::Access, &q.rd, existing).await {
+                Ok(started) => {
+                    let mut r = Redirect::to(&started.authorize_url).into_response();
+                    r.headers_mut().insert(header::SET_COOKIE, crate::sso::login_cookie(&state, &started.browser_cookie));
+                    r
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not start a sign-in for an application");
+                    plain(StatusCode::SERVICE_UNAVAILABLE, "Portcullis could not start the sign-in; try again shortly.")
+                }
             }
-            if q.rd.starts_with("https://") || settings.secure_cookies() {
-                cookie.push_str("; Secure");
-            }
-            let mut r = Redirect::to(&q.rd).into_response();
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                r.headers_mut().insert(header::SET_COOKIE, v);
-            }
+        }
+        several => {
+            let buttons: String = several
+                .iter()
+                .map(|(id, name)| {
+                    format!(
+                        "<form method=\"post\" action=\"/auth/start\"><input type=\"hidden\" name=\"provider\" value=\"{}\">\
+                         <input type=\"hidden\" name=\"purpose\" value=\"access\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
+                         <button type=\"submit\">Continue with {}</button></form>",
+                        html(id),
+                        html(&q.rd),
+                        html(name)
+                    )
+                })
+                .collect();
+            let body = format!("<!doctype html><title>Sign in</title><h1>Sign in to continue</h1>{buttons}");
+            let mut r = (StatusCode::OK, body).into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
             r
         }
-        Err(AccessError::UnknownApplication(_)) => plain(
+    }
+}
+
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn access_failed(e: AccessError) -> Response {
+    match e {
+        AccessError::UnknownApplication(_) => plain(
             StatusCode::BAD_REQUEST,
             "This address is not an application Portcullis protects, so Portcullis will not send you there.",
         ),
-        Err(e) => {
+        e => {
             tracing::error!(error = %e, "could not issue an access session");
             plain(StatusCode::SERVICE_UNAVAILABLE, "Portcullis could not sign you in to the application; try again shortly.")
         }
+    }
+}
+
+/// The access cookie, on the applications' parent domain when one is set, and back to the application.
+pub(crate) fn to_application(state: &AppState, token: &str, max_age: i64, rd: &str) -> Response {
+    let settings = &state.services.settings;
+    let mut cookie = format!("{ACCESS_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}");
+    if let Some(domain) = &settings.access_cookie_domain {
+        cookie.push_str(&format!("; Domain={domain}"));
+    }
+    if rd.starts_with("https://") || settings.secure_cookies() {
+        cookie.push_str("; Secure");
+    }
+    let mut r = Redirect::to(rd).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// After a sign-in for the applications: the access session, then the application.
+pub(crate) async fn finish_access(state: &AppState, user_id: &str, identity_id: &str, rd: &str) -> Response {
+    match state.services.forward_auth.issue_for(user_id, Some(identity_id), None, None, rd).await {
+        Ok((token, max_age)) => to_application(state, &token, max_age, rd),
+        Err(e) => access_failed(e),
     }
 }
 

@@ -28,7 +28,7 @@ pub struct StartForm {
     next: Option<String>,
 }
 
-fn login_cookie(state: &AppState, value: &str) -> http::HeaderValue {
+pub(crate) fn login_cookie(state: &AppState, value: &str) -> http::HeaderValue {
     let secure = if state.services.settings.secure_cookies() { "; Secure" } else { "" };
     // Lax: the provider sends the browser back with a top-level GET, which carries it.
     let cookie = format!("{LOGIN_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=600{secure}");
@@ -47,10 +47,19 @@ pub async fn start(
         ("test", Some(u)) if u.role >= Role::Editor => Purpose::DryRun { by: u },
         ("link", Some(u)) => Purpose::Link { by: u },
         ("test" | "link", _) => return Redirect::to("/login?error=expired").into_response(),
+        ("access", _) => Purpose::Access,
         _ => Purpose::SignIn,
     };
+    if purpose == Purpose::Access {
+        let rd = form.next.clone().unwrap_or_default();
+        if state.services.forward_auth.application_lifetime(&rd).await.is_err() {
+            return Redirect::to("/auth/error?code=provider_not_ready").into_response();
+        }
+    }
     let return_to = match &purpose {
         Purpose::SignIn => safe_next(form.next.as_deref()).to_string(),
+        // Checked above: an application's address.
+        Purpose::Access => form.next.clone().unwrap_or_default(),
         Purpose::DryRun { .. } => "/settings/identity-providers".to_string(),
         Purpose::Link { .. } => "/settings?linked=1".to_string(),
     };
@@ -96,6 +105,9 @@ pub async fn callback(
                 .into_response()
         }
         Ok(Finished::Linked { return_to }) => Redirect::to(safe_next(Some(&return_to))).into_response(),
+        Ok(Finished::Access { user_id, identity_id, return_to }) => {
+            crate::forward::finish_access(&state, &user_id, &identity_id, &return_to).await
+        }
         Err(refused) => {
             let mut url = format!("/auth/error?code={}", refused.code);
             if let Some(id) = refused.outcome_id.filter(|_| refused.code == "no_role") {

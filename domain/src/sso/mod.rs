@@ -53,6 +53,9 @@ pub const LOGIN_COOKIE: &str = "portcullis_login";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Purpose {
     SignIn,
+    /// Signing in to reach an application behind forward auth: any person of the provider,
+    /// no console role needed, and no console session.
+    Access,
     /// Test connection's test sign-in: show the claims and the role, create no session.
     DryRun { by: SignedIn },
     /// A signed-in local account links itself to this provider (the confirmation admins need).
@@ -63,6 +66,7 @@ impl Purpose {
     fn as_str(&self) -> &'static str {
         match self {
             Purpose::SignIn => "sign_in",
+            Purpose::Access => "access",
             Purpose::DryRun { .. } => "dry_run",
             Purpose::Link { .. } => "link",
         }
@@ -103,6 +107,8 @@ pub enum Finished {
     SignedIn { session: NewSession, return_to: String },
     DryRun { outcome_id: String, provider_id: String },
     Linked { return_to: String },
+    /// Signed in for the applications: the caller issues the access session.
+    Access { user_id: String, identity_id: String, return_to: String },
 }
 
 /// A refused sign-in: `code` is stable (URLs, tests); `outcome_id` points at what the page may show.
@@ -269,7 +275,7 @@ impl SsoService {
         browser_cookie: Option<&str>,
     ) -> Result<Started, StartError> {
         let row = self.store.provider(provider_id).await?.ok_or(StartError::NotFound)?;
-        if !row.enabled && purpose == Purpose::SignIn {
+        if !row.enabled && matches!(purpose, Purpose::SignIn | Purpose::Access) {
             return Err(StartError::Disabled);
         }
         let discovery = discovery_of(&row).ok_or(StartError::NotReady)?;
@@ -281,7 +287,7 @@ impl SsoService {
         let (state, nonce, verifier) = (random_token(), random_token(), random_token());
         let now = now_ms();
         let started_by = match &purpose {
-            Purpose::SignIn => None,
+            Purpose::SignIn | Purpose::Access => None,
             Purpose::DryRun { by } | Purpose::Link { by } => Some(by.user_id.clone()),
         };
         self.store
@@ -309,7 +315,7 @@ impl SsoService {
             pkce_challenge(&verifier),
             sep = if endpoint.contains('?') { '&' } else { '?' },
         );
-        if !matches!(purpose, Purpose::SignIn) {
+        if matches!(purpose, Purpose::DryRun { .. } | Purpose::Link { .. }) {
             // A test sign-in is usually for someone else: ask the provider for a fresh sign-in.
             url.push_str("&prompt=login");
         }
@@ -477,7 +483,8 @@ impl SsoService {
                     .await;
                 Ok(Finished::Linked { return_to: attempt.return_to })
             }
-            _ => self.finish_sign_in(&row, &attempt, person, role, &mappings, tokens, client).await,
+            "access" => self.finish_sign_in(&row, &attempt, person, role, &mappings, tokens, client, true).await,
+            _ => self.finish_sign_in(&row, &attempt, person, role, &mappings, tokens, client, false).await,
         }
     }
 
@@ -491,6 +498,7 @@ impl SsoService {
         mappings: &[RoleMappingRow],
         tokens: TokenResponse,
         client: &ClientInfo,
+        access: bool,
     ) -> Result<Finished, Refused> {
         let refuse = |code: &'static str, user: Option<&UserRow>, detail: String, outcome: Option<String>| {
             let audit = self.audit.clone();
@@ -537,7 +545,7 @@ impl SsoService {
                     (existing, identity)
                 }
                 None => {
-                    if role.is_none() {
+                    if role.is_none() && !access {
                         // No account for people who may not enter.
                         let outcome = self
                             .save_outcome(row, "no_role", None, &attempt.browser_hash, &person, None, mappings, false)
@@ -564,6 +572,20 @@ impl SsoService {
         };
         if user.disabled_at.is_some() {
             return Err(refuse("account_disabled", Some(&user), String::new(), None).await);
+        }
+        if access {
+            self.remember(row, &identity.id, &user.id, &person).await;
+            self.audit
+                .record_or_log(
+                    Event::new(Actor::User { id: user.id.clone(), email: person.email.clone() }, Action::SignIn)
+                        .target(person.email.clone())
+                        .ip(client.ip.as_deref())
+                        .detail("method", "sso")
+                        .detail("for", "applications")
+                        .detail("provider", row.name.clone()),
+                )
+                .await;
+            return Ok(Finished::Access { user_id: user.id, identity_id: identity.id, return_to: attempt.return_to.clone() });
         }
         let Some(role) = role else {
             let outcome = self.save_outcome(row, "no_role", None, &attempt.browser_hash, &person, None, mappings, false).await.ok();
