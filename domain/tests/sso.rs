@@ -474,6 +474,96 @@ async fn an_id_token_from_the_wrong_issuer_is_token_issuer() {
     assert_eq!(e.count("users").await, 0);
 }
 
+/// Each ID-token defect the simulator injects (`idTokenDefect`), the refusal it must produce,
+/// and words of the audit entry's detail that say it was refused for that very reason.
+const TOKEN_DEFECTS: [(&str, &str, &str); 11] = [
+    ("badSignature", "token_signature", "signature does not verify"),
+    ("unknownKey", "token_unknown_key", "not in the provider's JWKS"),
+    ("algNone", "token_algorithm", "signed with 'none'"),
+    ("hmacWithPublicKey", "token_algorithm", "signed with 'HS256'"),
+    ("wrongAudience", "token_audience", "must contain"),
+    ("extraAudience", "token_audience", "is not a trusted audience"),
+    ("foreignAzp", "token_audience", "authorized party (azp)"),
+    ("wrongNonce", "token_nonce", "nonce mismatch"),
+    ("missingNonce", "token_nonce", "missing nonce"),
+    ("expired", "token_expired", "has expired"),
+    ("issuedInFuture", "token_iat_future", "issued in the future"),
+];
+impl Env {
+    /// Sets the simulator's ID-token defect at run time, as the control endpoint's `set_switches` does.
+    fn set_id_token_defect(&self, defect: &str) {
+        let switches = serde_json::json!({ "idTokenDefect": defect });
+        self.control().apply(ControlOp::SetSwitches { switches }).unwrap_or_else(|e| panic!("{defect}: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn each_defective_id_token_is_refused_with_its_code_and_audit_entry_and_creates_no_session() {
+    let e = env().await;
+    let b = browser();
+    // A test sign-in (no session) caches the JWKS: from then on only an unknown kid fetches it again.
+    let by = root();
+    let started = e.sso.start(&e.provider_id, Purpose::DryRun { by: by.clone() }, "/", Some(&b.cookie)).await.unwrap();
+    let input = callback_of(&b.at_provider(&started.authorize_url, ADA).await);
+    let dry = e.sso.callback(&input, Some(&b.cookie), Some(&by), &client()).await;
+    assert!(matches!(dry, Ok(Finished::DryRun { .. })), "{dry:?}");
+
+    for (n, (defect, code, why)) in TOKEN_DEFECTS.into_iter().enumerate() {
+        e.set_id_token_defect(defect);
+        let input = e.authorize(&b, ADA).await;
+        assert!(input.code.is_some(), "{defect}: the provider issued a code: {input:?}");
+        let before = e.control().request_count();
+        let result = e.callback(&b, &input).await;
+        let requests = e.control().request_count() - before;
+        assert_eq!(code_of(&result), code, "{defect}");
+
+        let entries = e.audit(Action::SsoSignInFailed).await;
+        assert_eq!(entries.len(), n + 1, "{defect}: one audit entry per refusal: {entries:#?}");
+        let (target, _, outcome, details) = &entries[0];
+        assert_eq!(outcome, "failure", "{defect}");
+        assert_eq!(details["reason"], code, "{defect}: {details}");
+        assert_eq!(target.as_deref(), Some(e.provider_id.as_str()), "{defect}");
+        assert!(details["detail"].as_str().is_some_and(|d| d.contains(why)), "{defect}: says why: {details}");
+
+        // The token request, plus for an unknown kid one JWKS refetch, which does not know it either.
+        let expected = if defect == "unknownKey" { 2 } else { 1 };
+        assert_eq!(requests, expected, "{defect}: requests to the provider during the callback");
+
+        assert_eq!(e.sessions().await, 0, "{defect}: no session");
+        assert_eq!(e.count("users").await, 0, "{defect}: no account");
+        assert_eq!(e.count("user_identities").await, 0, "{defect}: no identity");
+    }
+    assert!(e.audit(Action::SignIn).await.is_empty());
+
+    // The same browser and provider sign in once the tokens are sound again.
+    e.set_id_token_defect("none");
+    assert_eq!(e.signed_in(&b, ADA).await.user.role, Role::Admin);
+    assert_eq!(e.sessions().await, 1);
+}
+
+#[tokio::test]
+async fn a_defective_id_token_at_refresh_ends_the_session_with_the_token_code() {
+    // Tokens of 30 s are due for refresh at once. A refreshed ID token is checked without a nonce
+    // (Okta's carry none), so the nonce defects are for sign-in only.
+    let e = env_with(|sw| sw.access_token_seconds = 30).await;
+    let refresh_defects = TOKEN_DEFECTS.iter().filter(|(_, code, _)| *code != "token_nonce");
+    for (n, (defect, code, why)) in refresh_defects.enumerate() {
+        e.set_id_token_defect("none");
+        let session = e.signed_in(&browser(), ADA).await;
+        let current = e.accounts.session(&session.token).await.unwrap().unwrap();
+        assert!(current.refresh_due, "{defect}");
+        e.set_id_token_defect(defect);
+        assert!(e.sso.refresh(&current, &client()).await.unwrap().is_none(), "{defect}: the session survived");
+        assert!(e.accounts.session(&session.token).await.unwrap().is_none(), "{defect}");
+        let failed = e.audit(Action::SessionRefreshFailed).await;
+        assert_eq!(failed.len(), n + 1, "{defect}: {failed:#?}");
+        assert_eq!(failed[0].2, "failure");
+        let reason = failed[0].3["reason"].as_str().unwrap();
+        assert!(reason.starts_with(&format!("{code}: ")) && reason.contains(why), "{defect}: {reason}");
+        assert_eq!(e.sessions().await, 0, "{defect}");
+    }
+}
+
 #[tokio::test]
 async fn a_key_rotation_after_the_jwks_was_cached_is_followed_by_one_refetch() {
     // Okta pre-publishes the next key; without that, the rotated key is unknown to the cache.

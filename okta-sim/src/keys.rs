@@ -68,6 +68,14 @@ impl SigningKey {
         header.insert("alg".into(), Value::from("RS256"));
         sign_rs(&self.encoding, Algorithm::RS256, &Value::Object(header), claims)
     }
+
+    /// A forgery: HS256 with this key's public JWK (exactly as the JWKS serves it) as the HMAC
+    /// secret, under this key's `kid`. A verifier that lets the token pick the algorithm accepts it.
+    pub fn forge_hs256_with_public_jwk(&self, claims: &Value) -> Result<String, KeyError> {
+        let secret = serde_json::to_vec(&self.public_jwk).map_err(|e| KeyError::Sign(e.to_string()))?;
+        let header = json!({ "alg": "HS256", "kid": self.kid });
+        sign_rs(&EncodingKey::from_secret(&secret), Algorithm::HS256, &header, claims)
+    }
 }
 
 fn sign_rs(key: &EncodingKey, alg: Algorithm, header: &Value, claims: &Value) -> Result<String, KeyError> {
@@ -138,6 +146,20 @@ impl KeyRing {
             .chain(self.retired.iter().map(|(k, _)| k))
             .find(|k| k.kid == kid)
             .cloned()
+    }
+
+    /// A key this ring does not hold (nor will soon: the pool's untaken keys come first), so its
+    /// `kid` is in no JWKS of this simulator.
+    pub fn unpublished(&self) -> Result<SigningKey, KeyError> {
+        let kids = self.kids();
+        for i in 0..POOL.len() {
+            let key = SigningKey::from_pem(POOL[(self.start + POOL.len() - 1 - i) % POOL.len()])?;
+            if !kids.contains(&key.kid) {
+                return Ok(key);
+            }
+        }
+        let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|e| KeyError::Invalid(e.to_string()))?;
+        SigningKey::from_rsa(&key)
     }
 
     pub fn kids(&self) -> Vec<String> {
@@ -308,6 +330,27 @@ mod tests {
         assert_eq!(parsed.kid(), Some(ring.active().kid.as_str()));
         assert!(parsed.verify_with_jwk(Algorithm::RS256, &ring.active().public_jwk));
         assert!(!parsed.verify_with_jwk(Algorithm::ES256, &ring.active().public_jwk));
+    }
+
+    #[test]
+    fn the_unpublished_key_is_in_no_jwks_of_the_ring() {
+        let mut ring = KeyRing::new().unwrap();
+        for _ in 0..3 {
+            let stranger = ring.unpublished().unwrap();
+            assert!(!ring.kids().contains(&stranger.kid));
+            ring.rotate(0, 1_000).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_hs256_forgery_verifies_with_the_public_jwk_as_secret() {
+        let ring = KeyRing::new().unwrap();
+        let key = ring.active();
+        let token = key.forge_hs256_with_public_jwk(&json!({"sub": "x"})).unwrap();
+        let parsed = ParsedJwt::parse(&token).unwrap();
+        assert_eq!((parsed.alg(), parsed.kid()), (Some("HS256"), Some(key.kid.as_str())));
+        let secret = DecodingKey::from_secret(key.public_jwk.to_string().as_bytes());
+        assert!(parsed.verify(Algorithm::HS256, &secret));
     }
 
     #[test]

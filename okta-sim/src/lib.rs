@@ -36,7 +36,7 @@ pub use control::{Control, ControlError, ControlOp};
 pub use fixture::{sample, Credentials, Fixture};
 pub use generate::generate;
 pub use server::{Options, Sim};
-pub use switches::Switches;
+pub use switches::{IdTokenDefect, Switches};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {

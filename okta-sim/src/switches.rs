@@ -71,6 +71,39 @@ pub enum UngrantedScopeError {
     InvalidScope,
 }
 
+/// One defect in the ID tokens the token endpoint issues (authorization code and refresh), so a
+/// relying party's verifier can be tested end to end. Each breaks one property of a token that
+/// is otherwise correct.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum IdTokenDefect {
+    /// A correct token.
+    #[default]
+    None,
+    /// Correctly signed, then bytes of the signature flipped.
+    BadSignature,
+    /// RS256 with a key whose `kid` is not in the JWKS (nor pre-published).
+    UnknownKey,
+    /// Header `{"alg":"none"}` and an empty signature.
+    AlgNone,
+    /// HS256 keyed with the active key's public JWK as the JWKS serves it (the key-confusion attack).
+    HmacWithPublicKey,
+    /// `aud` is another client.
+    WrongAudience,
+    /// `aud` is this client and another one (`azp` names this client).
+    ExtraAudience,
+    /// `nonce` is not the one of the authorization request.
+    WrongNonce,
+    /// No `nonce` claim.
+    MissingNonce,
+    /// `exp` an hour ago (`iat` two hours ago).
+    Expired,
+    /// `iat` ten minutes ahead (`exp` an hour after that).
+    IssuedInFuture,
+    /// `azp` is another client.
+    ForeignAzp,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Switches {
@@ -124,6 +157,8 @@ pub struct Switches {
     pub ungranted_scope_error: UngrantedScopeError,
     /// Lifetime of access tokens (`expires_in`); short ones make relying parties refresh soon.
     pub access_token_seconds: i64,
+    /// A defect in every ID token the token endpoint issues; `none` by default.
+    pub id_token_defect: IdTokenDefect,
 }
 
 impl Default for Switches {
@@ -154,6 +189,7 @@ impl Default for Switches {
             group_not_found_type: "UserGroup".to_owned(),
             ungranted_scope_error: UngrantedScopeError::ConsentRequired,
             access_token_seconds: 3600,
+            id_token_defect: IdTokenDefect::None,
         }
     }
 }
@@ -180,6 +216,15 @@ mod tests {
         assert_eq!(s.groups_claim_over_limit, GroupsOverLimit::Truncate);
         assert_eq!(s.rate_limit_per_minute, 600);
         assert!(s.org_oauth_metadata);
+        assert_eq!(s.id_token_defect, IdTokenDefect::None);
+    }
+
+    #[test]
+    fn id_token_defects_are_camel_case() {
+        let s: Switches = serde_json::from_str(r#"{"idTokenDefect":"hmacWithPublicKey"}"#).unwrap();
+        assert_eq!(s.id_token_defect, IdTokenDefect::HmacWithPublicKey);
+        assert_eq!(serde_json::to_value(IdTokenDefect::AlgNone).unwrap(), "algNone");
+        assert_eq!(serde_json::to_value(IdTokenDefect::None).unwrap(), "none");
     }
 
     #[test]

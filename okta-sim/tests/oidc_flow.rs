@@ -600,6 +600,104 @@ async fn the_wrong_issuer_switch_changes_the_id_token_iss() {
     assert_ne!(claims(body["id_token"].as_str().unwrap())["iss"], sim.base_url());
 }
 
+/// Whether an RS256 token verifies with one of the JWKS's keys.
+fn verifies_with_jwks(jwt: &str, jwks: &Value) -> bool {
+    let kid = header(jwt)["kid"].as_str().unwrap_or_default().to_owned();
+    let Some(jwk) = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()) else {
+        return false;
+    };
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
+    let (input, sig) = jwt.rsplit_once('.').unwrap();
+    jsonwebtoken::crypto::verify(sig, input.as_bytes(), &key, jsonwebtoken::Algorithm::RS256).unwrap_or(false)
+}
+
+#[tokio::test]
+async fn each_id_token_defect_set_at_run_time_breaks_its_property_of_the_id_token() {
+    let sim = start().await;
+    let jwks = json(http().get(format!("{}/oauth2/v1/keys", sim.base_url())).send().await.unwrap()).await;
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    let b = browser();
+    let p = pkce();
+    let id_token = |defect: &'static str| {
+        let (sim, b, p) = (&sim, &b, &p);
+        async move {
+            let op = serde_json::json!({ "op": "set_switches", "switches": { "idTokenDefect": defect } });
+            sim.control().apply(serde_json::from_value(op).unwrap()).unwrap();
+            let code = code_for(b, sim, "openid offline_access", &p.challenge).await;
+            let body = json(exchange(sim, &code, &p.verifier).await).await;
+            (body["id_token"].as_str().unwrap().to_owned(), body["refresh_token"].as_str().unwrap().to_owned())
+        }
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+
+    let (good, _) = id_token("none").await;
+    assert!(verifies_with_jwks(&good, &jwks));
+    assert_eq!(claims(&good)["aud"], sample::OIDC_CLIENT_ID);
+    assert_eq!(claims(&good)["nonce"], "n-1");
+
+    let (t, _) = id_token("badSignature").await;
+    assert_eq!(header(&t)["alg"], "RS256");
+    assert!(kids.contains(&header(&t)["kid"].as_str().unwrap()), "a published kid");
+    assert!(!verifies_with_jwks(&t, &jwks), "the signature does not verify");
+
+    let (t, _) = id_token("unknownKey").await;
+    assert_eq!(header(&t)["alg"], "RS256");
+    assert!(!kids.contains(&header(&t)["kid"].as_str().unwrap()), "kid {} is not in the JWKS", header(&t)["kid"]);
+    let again = json(http().get(format!("{}/oauth2/v1/keys", sim.base_url())).send().await.unwrap()).await;
+    assert_eq!(again, jwks, "nor published afterwards");
+
+    let (t, _) = id_token("algNone").await;
+    assert_eq!(header(&t), serde_json::json!({"alg": "none"}));
+    assert!(t.ends_with('.') && t.split('.').count() == 3, "empty signature: {t}");
+    assert_eq!(claims(&t)["aud"], sample::OIDC_CLIENT_ID);
+
+    let (t, _) = id_token("hmacWithPublicKey").await;
+    assert_eq!(header(&t)["alg"], "HS256");
+    let jwk = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header(&t)["kid"]).expect("the active key's kid");
+    let secret = jsonwebtoken::DecodingKey::from_secret(serde_json::to_string(jwk).unwrap().as_bytes());
+    let (input, sig) = t.rsplit_once('.').unwrap();
+    assert!(jsonwebtoken::crypto::verify(sig, input.as_bytes(), &secret, jsonwebtoken::Algorithm::HS256).unwrap(), "HMAC keyed with the JWK");
+
+    // Claim defects: correctly signed, one claim wrong.
+    let (t, _) = id_token("wrongAudience").await;
+    assert!(verifies_with_jwks(&t, &jwks));
+    assert!(claims(&t)["aud"].as_str().unwrap().starts_with("0oa") && claims(&t)["aud"] != sample::OIDC_CLIENT_ID);
+    let (t, _) = id_token("extraAudience").await;
+    let aud = claims(&t)["aud"].as_array().unwrap().clone();
+    assert_eq!((aud.len(), &aud[0]), (2, &Value::from(sample::OIDC_CLIENT_ID)));
+    assert_eq!(claims(&t)["azp"], sample::OIDC_CLIENT_ID);
+    let (t, _) = id_token("foreignAzp").await;
+    assert_eq!(claims(&t)["aud"], sample::OIDC_CLIENT_ID);
+    assert!(claims(&t)["azp"].is_string() && claims(&t)["azp"] != sample::OIDC_CLIENT_ID);
+    let (t, _) = id_token("wrongNonce").await;
+    assert!(claims(&t)["nonce"].is_string() && claims(&t)["nonce"] != "n-1");
+    let (t, _) = id_token("missingNonce").await;
+    assert!(claims(&t).get("nonce").is_none());
+    assert!(verifies_with_jwks(&t, &jwks));
+    let (t, _) = id_token("expired").await;
+    assert!(claims(&t)["exp"].as_i64().unwrap() <= now - 3000, "{}", claims(&t));
+    assert!(claims(&t)["iat"].as_i64().unwrap() < claims(&t)["exp"].as_i64().unwrap());
+    let (t, rt) = id_token("issuedInFuture").await;
+    assert!(claims(&t)["iat"].as_i64().unwrap() >= now + 590, "{}", claims(&t));
+    assert!(verifies_with_jwks(&t, &jwks));
+
+    // Refreshed ID tokens carry the defect too.
+    let r = http()
+        .post(token_url(&sim))
+        .basic_auth(sample::OIDC_CLIENT_ID, Some(sample::OIDC_CLIENT_SECRET))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let refreshed = json(r).await["id_token"].as_str().unwrap().to_owned();
+    assert!(claims(&refreshed)["iat"].as_i64().unwrap() >= now + 590);
+
+    let (t, _) = id_token("none").await;
+    assert!(verifies_with_jwks(&t, &jwks), "off again");
+    let op = serde_json::json!({ "op": "set_switches", "switches": { "idTokenDefect": "noSuchDefect" } });
+    assert!(sim.control().apply(serde_json::from_value(op).unwrap()).is_err());
+}
+
 #[tokio::test]
 async fn introspect_reports_active_tokens_to_their_client_only() {
     let sim = start().await;

@@ -16,8 +16,8 @@ use crate::errors::{OAuthError, OktaError};
 use crate::fixture::UserStatus;
 use crate::state::{AppState, Server};
 use crate::store::{OidcApp, Store, User};
-use crate::switches::{EmptyGroupsClaim, GroupsOverLimit, Switches};
-use crate::util::{random_alnum, sha256_b64url};
+use crate::switches::{EmptyGroupsClaim, GroupsOverLimit, IdTokenDefect, Switches};
+use crate::util::{b64url, b64url_decode, random_alnum, sha256_b64url};
 
 pub(crate) const ID_TOKEN_SECS: i64 = 3600;
 pub(crate) const REFRESH_TOKEN_SECS: i64 = 90 * 86_400;
@@ -290,14 +290,82 @@ pub(crate) fn mint_id_token(st: &Arc<AppState>, input: IdTokenInput<'_>) -> Resu
     if let Some(at) = input.access_token {
         // Left half of SHA-256, base64url (OIDC Core 3.1.3.6).
         let digest = <sha2::Sha256 as sha2::Digest>::digest(at.as_bytes());
-        c.insert("at_hash".into(), Value::from(crate::util::b64url(&digest[..16])));
+        c.insert("at_hash".into(), Value::from(b64url(&digest[..16])));
     }
     c.extend(profile_claims(input.user, input.scopes));
     if let Some((name, v)) = input.groups {
         c.insert(name, v);
     }
+    let defect = sw.id_token_defect;
+    break_claims(&mut c, defect, &input.app.client_id, now);
+    let claims = Value::Object(c);
     let key = st.keys().active();
-    key.sign(Map::new(), &Value::Object(c)).map_err(|e| server_error(e.to_string()))
+    let signed = match defect {
+        IdTokenDefect::UnknownKey => st.keys().unpublished().and_then(|k| k.sign(Map::new(), &claims)),
+        IdTokenDefect::HmacWithPublicKey => key.forge_hs256_with_public_jwk(&claims),
+        IdTokenDefect::AlgNone => {
+            let body = serde_json::to_vec(&claims).map_err(|e| server_error(e.to_string()))?;
+            return Ok(format!("{}.{}.", b64url(br#"{"alg":"none"}"#), b64url(&body)));
+        }
+        _ => key.sign(Map::new(), &claims),
+    };
+    let token = signed.map_err(|e| server_error(e.to_string()))?;
+    Ok(if defect == IdTokenDefect::BadSignature { flip_signature(&token) } else { token })
+}
+
+/// Another client of the org, as far as a relying party can tell.
+fn foreign_client_id() -> String {
+    format!("0oa{}", random_alnum(&mut rand::thread_rng(), 17))
+}
+
+/// The claim-level defects of [`IdTokenDefect`]; the signature-level ones are applied when signing.
+fn break_claims(c: &mut Map<String, Value>, defect: IdTokenDefect, client_id: &str, now: i64) {
+    match defect {
+        IdTokenDefect::WrongAudience => {
+            c.insert("aud".into(), Value::from(foreign_client_id()));
+        }
+        IdTokenDefect::ExtraAudience => {
+            c.insert("aud".into(), json!([client_id, foreign_client_id()]));
+            c.insert("azp".into(), Value::from(client_id));
+        }
+        IdTokenDefect::ForeignAzp => {
+            c.insert("azp".into(), Value::from(foreign_client_id()));
+        }
+        IdTokenDefect::WrongNonce => {
+            c.insert("nonce".into(), Value::from(format!("forged-{}", random_alnum(&mut rand::thread_rng(), 22))));
+        }
+        IdTokenDefect::MissingNonce => {
+            c.remove("nonce");
+        }
+        IdTokenDefect::Expired => {
+            // Well beyond any clock-skew leeway.
+            let (iat, exp) = (now - ID_TOKEN_SECS - 3600, now - 3600);
+            c.insert("iat".into(), Value::from(iat));
+            c.insert("exp".into(), Value::from(exp));
+            let auth_time = c.get("auth_time").and_then(Value::as_i64).unwrap_or(iat).min(iat);
+            c.insert("auth_time".into(), Value::from(auth_time));
+        }
+        IdTokenDefect::IssuedInFuture => {
+            c.insert("iat".into(), Value::from(now + 600));
+            c.insert("exp".into(), Value::from(now + 600 + ID_TOKEN_SECS));
+        }
+        IdTokenDefect::None
+        | IdTokenDefect::BadSignature
+        | IdTokenDefect::UnknownKey
+        | IdTokenDefect::AlgNone
+        | IdTokenDefect::HmacWithPublicKey => {}
+    }
+}
+
+/// The same JWS with bytes in the middle of its signature inverted: header and claims intact.
+fn flip_signature(token: &str) -> String {
+    let (input, sig) = token.rsplit_once('.').unwrap_or((token, ""));
+    let mut bytes = b64url_decode(sig).unwrap_or_default();
+    let mid = bytes.len() / 2;
+    for b in bytes.iter_mut().skip(mid.saturating_sub(4)).take(8) {
+        *b ^= 0xFF;
+    }
+    format!("{input}.{}", b64url(&bytes))
 }
 
 /// Whether a user may still sign in or use tokens.
