@@ -36,28 +36,38 @@ pub enum AccessError {
     Store(#[from] StoreError),
 }
 
+/// What the upstream is told about the person: header-safe (no control characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user: String,
+    pub email: String,
+    /// Group names, comma-separated (commas inside names become spaces).
+    pub groups: String,
+}
+
 /// Who the cookie belongs to, as decisions need them.
 #[derive(Debug)]
 struct Person {
     user_id: String,
-    email: String,
-    display_name: String,
     subject: Subject,
-    /// For `X-Portcullis-Groups`: names, comma-separated.
-    groups_header: String,
+    identity: Arc<Identity>,
     expires_at: i64,
     change: u64,
+}
+
+fn header_safe(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// What the proxy is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
     /// 200 with the identity headers.
-    Allow { user: String, email: String, groups: String },
+    Allow(Arc<Identity>),
     /// 200 without identity: a Bypass for everyone, no sign-in needed.
     Bypass,
-    /// 401: sign in first, then come back to this URL.
-    SignIn { url: String },
+    /// 401: sign in first, then come back to `back`, the URL asked for.
+    SignIn { back: String },
     /// 403.
     Deny { application: String },
     /// No application has this host and path: 403, nothing to sign in to.
@@ -70,7 +80,7 @@ pub struct ForwardAuth {
     store: Store,
     policies: PolicyService,
     people: Arc<RwLock<HashMap<String, Arc<Person>>>>,
-    sampled: Arc<Mutex<HashMap<(String, String), i64>>>,
+    sampled: Arc<Mutex<HashMap<u64, i64>>>,
 }
 
 impl std::fmt::Debug for ForwardAuth {
@@ -147,15 +157,13 @@ impl ForwardAuth {
     }
 
     /// The decision for a request the proxy forwards: `host` and `uri` as the person asked for
-    /// them, `token` from the access cookie, `sign_in` the console URL that signs people in
-    /// and sends them back.
+    /// them, `token` from the access cookie.
     pub async fn decide(
         &self,
         token: Option<&str>,
         scheme: &str,
         host: &str,
         uri: &str,
-        sign_in: &str,
         ip: Option<&str>,
     ) -> Result<Answer, AccessError> {
         let snapshot = self.policies.snapshot().await?;
@@ -170,9 +178,7 @@ impl ForwardAuth {
             if app.anonymous_bypass().is_some() {
                 return Ok(Answer::Bypass);
             }
-            let back = format!("{scheme}://{host}{uri}");
-            let url = format!("{sign_in}?rd={}", url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>());
-            return Ok(Answer::SignIn { url });
+            return Ok(Answer::SignIn { back: format!("{scheme}://{host}{uri}") });
         };
         let verdict = app.decide(&person.subject);
         let record = match verdict.outcome {
@@ -192,7 +198,7 @@ impl ForwardAuth {
             });
         }
         Ok(if verdict.permits() {
-            Answer::Allow { user: person.display_name.clone(), email: person.email.clone(), groups: person.groups_header.clone() }
+            Answer::Allow(person.identity.clone())
         } else {
             Answer::Deny { application: app.application.name.clone() }
         })
@@ -209,7 +215,12 @@ impl ForwardAuth {
         if sampled.len() > CACHE_LIMIT {
             sampled.clear();
         }
-        let key = (user_id.to_string(), app_id.to_string());
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (user_id, app_id).hash(&mut h);
+            h.finish()
+        };
         match sampled.get(&key) {
             Some(at) if now - at < ALLOW_SAMPLE_MS => false,
             _ => {
@@ -221,17 +232,17 @@ impl ForwardAuth {
 
     /// The person behind a token: from the cache while nothing changed, else from the database.
     async fn person(&self, token: &str) -> Result<Option<Arc<Person>>, AccessError> {
-        let id = token_id(token);
         let change = self.store.change_number();
         let now = now_ms();
-        let cached = self.people.read().unwrap_or_else(PoisonError::into_inner).get(&id).cloned();
+        // Keyed by the token itself: the hot path hashes nothing. Only the database keeps hashes.
+        let cached = self.people.read().unwrap_or_else(PoisonError::into_inner).get(token).cloned();
         if let Some(p) = cached {
             if p.change == change && now < p.expires_at {
                 return Ok(Some(p));
             }
         }
-        let Some(row) = self.store.access_session(&id).await? else {
-            self.people.write().unwrap_or_else(PoisonError::into_inner).remove(&id);
+        let Some(row) = self.store.access_session(&token_id(token)).await? else {
+            self.people.write().unwrap_or_else(PoisonError::into_inner).remove(token);
             return Ok(None);
         };
         if row.expires_at <= now || row.disabled_at.is_some() {
@@ -246,20 +257,17 @@ impl ForwardAuth {
             // A local console account: only email and Everyone selectors can match it.
             _ => (Subject::new(None, None, &row.email, []), Vec::new()),
         };
-        let person = Arc::new(Person {
-            user_id: row.user_id,
-            email: row.email,
-            display_name: row.display_name,
-            subject,
-            groups_header: groups.iter().map(|g| g.replace(',', " ")).collect::<Vec<_>>().join(","),
-            expires_at: row.expires_at,
-            change,
-        });
+        let identity = Identity {
+            user: header_safe(&row.display_name),
+            email: header_safe(&row.email),
+            groups: header_safe(&groups.iter().map(|g| g.replace(',', " ")).collect::<Vec<_>>().join(",")),
+        };
+        let person = Arc::new(Person { user_id: row.user_id, subject, identity: Arc::new(identity), expires_at: row.expires_at, change });
         let mut people = self.people.write().unwrap_or_else(PoisonError::into_inner);
         if people.len() > CACHE_LIMIT {
             people.clear();
         }
-        people.insert(id, person.clone());
+        people.insert(token.to_string(), person.clone());
         Ok(Some(person))
     }
 }

@@ -21,14 +21,6 @@ use crate::{
     AppState,
 };
 
-#[derive(Deserialize)]
-pub struct VerifyQuery {
-    /// Answer "sign in" with a redirect instead of 401: for proxies that pass the answer on
-    /// to the browser (Caddy, Traefik).
-    #[serde(default)]
-    redirect: Option<String>,
-}
-
 /// The request as the person made it: `X-Original-URL` (nginx), or the `X-Forwarded-*` set.
 fn original(headers: &HeaderMap) -> Option<(String, String, String)> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
@@ -52,8 +44,10 @@ fn original(headers: &HeaderMap) -> Option<(String, String, String)> {
 
 /// Header values carry what the directory holds: control characters are dropped.
 fn header_value(s: &str) -> HeaderValue {
-    let clean: String = s.chars().filter(|c| !c.is_control()).collect();
-    HeaderValue::from_bytes(clean.as_bytes()).unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::from_bytes(s.as_bytes()).unwrap_or_else(|_| {
+        let clean: String = s.chars().filter(|c| !c.is_control()).collect();
+        HeaderValue::from_bytes(clean.as_bytes()).unwrap_or_else(|_| HeaderValue::from_static(""))
+    })
 }
 
 fn plain(status: StatusCode, text: &str) -> Response {
@@ -63,53 +57,40 @@ fn plain(status: StatusCode, text: &str) -> Response {
 }
 
 /// `/verify`: 200 with `X-Portcullis-User`, `-Email`, `-Groups`; 401 to sign in; 403 denied.
-pub async fn verify(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<VerifyQuery>,
-    Extension(client): Extension<ClientInfo>,
-) -> Response {
-    let Some((scheme, host, uri)) = original(&headers) else {
+pub async fn verify(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    // Read in place: this handler is on every request to every protected application.
+    let headers = req.headers();
+    let redirect = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "redirect" || p.starts_with("redirect=")));
+    let client_ip = req.extensions().get::<ClientInfo>().and_then(|c| c.ip.as_deref());
+    let Some((scheme, host, uri)) = original(headers) else {
         return plain(
             StatusCode::BAD_REQUEST,
             "Portcullis /verify needs the original request: X-Original-URL, or X-Forwarded-Host and X-Forwarded-Uri. See the README's proxy snippets.",
         );
     };
-    let token = read_cookie(&headers, ACCESS_COOKIE);
-    let sign_in = format!("{}/auth/access", state.services.settings.public_base());
+    let token = read_cookie(headers, ACCESS_COOKIE);
     // The proxy's address is the client here; the person's is in X-Forwarded-For.
     let ip = headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_string())
-        .or(client.ip);
-    let answer = state.services.forward_auth.decide(token, &scheme, &host, &uri, &sign_in, ip.as_deref()).await;
+        .map(str::trim)
+        .or(client_ip);
+    let answer = state.services.forward_auth.decide(token, &scheme, &host, &uri, ip).await;
     match answer {
-        Ok(Answer::Allow { user, email, groups }) => {
+        Ok(Answer::Allow(who)) => {
             let mut r = StatusCode::OK.into_response();
             let h = r.headers_mut();
-            h.insert(HeaderName::from_static("x-portcullis-user"), header_value(&user));
-            h.insert(HeaderName::from_static("x-portcullis-email"), header_value(&email));
-            h.insert(HeaderName::from_static("x-portcullis-groups"), header_value(&groups));
+            h.insert(HeaderName::from_static("x-portcullis-user"), header_value(&who.user));
+            h.insert(HeaderName::from_static("x-portcullis-email"), header_value(&who.email));
+            h.insert(HeaderName::from_static("x-portcullis-groups"), header_value(&who.groups));
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
         Ok(Answer::Bypass) => plain(StatusCode::OK, ""),
-        Ok(Answer::SignIn { url }) if q.redirect.is_some() => Redirect::to(&url).into_response(),
-        Ok(Answer::SignIn { url }) => {
-            let body = format!(
-                "<!doctype html><meta http-equiv=\"refresh\" content=\"0;url={url}\"><a href=\"{url}\">Sign in to continue</a>",
-                url = url.replace('"', "%22").replace('<', "%3C")
-            );
-            let mut r = (StatusCode::UNAUTHORIZED, body).into_response();
-            let h = r.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            if let Ok(v) = HeaderValue::from_str(&url) {
-                h.insert(header::LOCATION, v);
-            }
-            r
+        Ok(Answer::SignIn { back }) => {
+            let url = format!("{}/auth/access?rd={}", state.services.settings.public_base(), encode(&back));
+            sign_in_answer(&url, redirect)
         }
         Ok(Answer::Deny { application }) => {
             plain(StatusCode::FORBIDDEN, &format!("Access to {application} is denied by its policies."))
@@ -120,6 +101,26 @@ pub async fn verify(
             plain(StatusCode::SERVICE_UNAVAILABLE, "Portcullis could not decide; try again shortly.")
         }
     }
+}
+
+/// 401 with the way to sign in (nginx turns it into a redirect), or, with `?redirect=1` (for
+/// proxies that pass the answer on to the browser: Caddy, Traefik), a redirect outright.
+fn sign_in_answer(url: &str, redirect: bool) -> Response {
+    if redirect {
+        return Redirect::to(url).into_response();
+    }
+    let body = format!(
+        "<!doctype html><meta http-equiv=\"refresh\" content=\"0;url={url}\"><a href=\"{url}\">Sign in to continue</a>",
+        url = url.replace('"', "%22").replace('<', "%3C")
+    );
+    let mut r = (StatusCode::UNAUTHORIZED, body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(url) {
+        h.insert(header::LOCATION, v);
+    }
+    r
 }
 
 #[derive(Deserialize)]

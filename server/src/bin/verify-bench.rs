@@ -218,8 +218,18 @@ async fn main() {
         }
     }
 
-    // The person whose requests are measured: signed in through the provider, with an access session.
+    // The person whose requests are measured: let in by App 7's last Allow policy, so each
+    // decision walks the Block policy and every Allow before it. Signed in through the
+    // provider, with an access session.
     let subject_index = 4242;
+    let last_allow_group = 50 + (7 * 37 + (POLICIES_PER_APP - 1) * 11) % 850;
+    let person_id = store
+        .person_by_external(&provider_id, &format!("00u{subject_index:06}"))
+        .await
+        .expect("person")
+        .expect("seeded person")
+        .id;
+    let _ = store.insert_membership_fixture(&by_external[last_allow_group].1, &person_id, now).await;
     let user = store
         .insert_user(&new_id(), &format!("user{subject_index}@example.test"), "User", None, None)
         .await
@@ -278,7 +288,7 @@ async fn main() {
     }
     let notes = format!(
         "- {USERS} users, {GROUPS} groups, {APPS} applications × {POLICIES_PER_APP} policies = {} policies; seeded in {:.1} s\n\
-         - wrk -t2 -c{} -d{}s, server and wrk on the same {}-core machine; first /verify answered {status}, groups header: {} names\n\
+         - wrk -t2 -c{} -d{}s, server and wrk on the same {}-core machine; first /verify answered {status} (an Allow by the 10th policy of its application), groups header: {} names\n\
          - /verify throughput is {:.0}% of the bare handler's; ratio of p50: {}\n",
         APPS * POLICIES_PER_APP,
         seeded.as_secs_f64(),
