@@ -129,6 +129,28 @@ export default defineConfig({
         dataDir: process.env.E2E_JS_DATA,
       },
     },
+    {
+      // The policy builder: applications, policies with the live preview, Test a user, export and import.
+      name: 'policies',
+      testMatch: 'policies.spec.ts',
+      dependencies: ['sign-in'],
+      use: {
+        baseURL: `http://127.0.0.1:${process.env.E2E_JS_PORT}`,
+        javaScriptEnabled: true,
+        dataDir: process.env.E2E_JS_DATA,
+      },
+    },
+    {
+      // Debian's nginx in front of an upstream, asking /verify.
+      name: 'forward-auth',
+      testMatch: 'forward-auth.spec.ts',
+      dependencies: ['sign-in'],
+      use: {
+        baseURL: `http://127.0.0.1:${process.env.E2E_JS_PORT}`,
+        javaScriptEnabled: true,
+        dataDir: process.env.E2E_JS_DATA,
+      },
+    },
   ],
   webServer: [server('JS'), server('NOJS'), simulator],
 });

@@ -10,6 +10,7 @@ pub mod directory_api;
 mod layout;
 pub mod messages;
 mod pages;
+pub mod policies_api;
 pub mod providers_api;
 pub mod sso_api;
 #[cfg(feature = "ssr")]
@@ -86,6 +87,14 @@ pub fn App() -> impl IntoView {
                             view=pages::directory::DirectoryGroupPage
                         />
                         <Route ssr=SsrMode::Async path=path!("/policies") view=pages::policies::Policies />
+                        <Route ssr=SsrMode::Async path=path!("/policies/new") view=pages::policies::NewApplication />
+                        <Route ssr=SsrMode::Async path=path!("/policies/test") view=pages::policy_test::TestUserPage />
+                        <Route ssr=SsrMode::Async path=path!("/policies/apps/:id") view=pages::policies::ApplicationPage />
+                        <Route
+                            ssr=SsrMode::Async
+                            path=path!("/policies/apps/:id/policies/:policy_id")
+                            view=pages::policy_editor::PolicyEditorPage
+                        />
                         <Route ssr=SsrMode::Async path=path!("/audit") view=pages::audit::AuditLog />
                         <Route ssr=SsrMode::Async path=path!("/settings") view=pages::settings::SettingsPage />
                         <Route

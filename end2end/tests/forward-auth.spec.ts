@@ -1,7 +1,7 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { AddressInfo } from 'node:net';
+import net, { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Browser, Page } from '@playwright/test';
@@ -25,12 +25,12 @@ let nginx: ChildProcess;
 let upstream: http.Server;
 let APP = '';
 
-function freePort(): number {
-  return Number(
-    execFileSync(process.execPath, ['-e', "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"])
-      .toString()
-      .trim(),
-  );
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }
 
 async function control(request: any, op: object) {
@@ -54,7 +54,7 @@ test.beforeAll(async ({ browser }) => {
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const upstreamPort = (upstream.address() as AddressInfo).port;
 
-  const port = freePort();
+  const port = await freePort();
   APP = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(path.join(tmpdir(), 'portcullis-nginx-'));
   // The README's nginx snippet, with local ports.

@@ -5,6 +5,8 @@ pub mod identity_providers;
 pub mod login;
 pub mod overview;
 pub mod policies;
+pub mod policy_editor;
+pub mod policy_test;
 pub mod provider_wizard;
 pub mod settings;
 pub mod sign_in;

@@ -1,0 +1,214 @@
+//! `/policies/test?app=…&user=…`: Test a user. The decision for a directory user on an
+//! application, and why: which policy and rule matched, or why none did.
+
+use leptos::prelude::*;
+
+use super::{
+    error_text,
+    policies::{action_badge, BUTTON, INPUT, LABEL, LINK, PRIMARY},
+    query_value,
+};
+use crate::{
+    layout::{loading, DataTable, ErrorNote, PageHeader},
+    policies_api::{list_applications, search_people, test_user_access, DecisionView, TestResult},
+};
+
+#[component]
+pub fn TestUserPage() -> impl IntoView {
+    let app = query_value("app");
+    let user = query_value("user");
+    let apps = Resource::new(|| (), |_| list_applications());
+    let result = Resource::new(
+        move || (app.get(), user.get()),
+        |(app, user)| async move {
+            match (app, user) {
+                (Some(app), Some(user)) => test_user_access(app, user).await.map(Some),
+                _ => Ok(None),
+            }
+        },
+    );
+    view! {
+        <p class="mb-2 text-sm"><a href="/policies" class=LINK>"← Policies"</a></p>
+        <PageHeader
+            title="Test a user"
+            intro="Pick a person from the synchronized directory and an application: see whether they would get in, and which policy and rule decided."
+        />
+        <Suspense fallback=loading>
+            {move || Suspend::new(async move {
+                let (apps, result) = (apps.await, result.await);
+                match apps {
+                    Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
+                    Ok(list) if list.apps.is_empty() => {
+                        view! {
+                            <p class="text-sm text-slate-600">
+                                "There is no application to test yet: " <a href="/policies/new" class=LINK>"create one"</a> " first."
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Ok(list) => {
+                        let chosen_app = app.get_untracked().unwrap_or_else(|| list.apps[0].id.clone());
+                        let typed = match &result {
+                            Ok(Some(r)) => r.user_email.clone(),
+                            _ => user.get_untracked().unwrap_or_default(),
+                        };
+                        view! {
+                            <TestForm apps=list.apps.iter().map(|a| (a.id.clone(), a.name.clone())).collect() chosen_app typed />
+                            {match result {
+                                Err(e) => view! { <div class="mt-4"><ErrorNote message=error_text(&e) /></div> }.into_any(),
+                                Ok(None) => ().into_any(),
+                                Ok(Some(r)) => view! { <DecisionPanel result=r /> }.into_any(),
+                            }}
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A plain GET form: the result has its own address, and the page works without JavaScript
+/// (type an email); with it, matching people are listed while typing.
+#[component]
+fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: String) -> impl IntoView {
+    let text = RwSignal::new(typed.clone());
+    let people = Resource::new(move || text.get(), |search| async move {
+        if search.trim().is_empty() {
+            Ok(Vec::new())
+        } else {
+            search_people(search).await
+        }
+    });
+    let show_results = RwSignal::new(false);
+    view! {
+        <form method="get" action="/policies/test" class="grid max-w-3xl gap-4 rounded-lg border border-slate-200 bg-white p-4 sm:grid-cols-2" data-testid="test-form">
+            <label class=LABEL>
+                "Application"
+                <select name="app" class=INPUT aria-label="Application">
+                    {apps
+                        .into_iter()
+                        .map(|(id, name)| {
+                            let selected = id == chosen_app;
+                            view! { <option value=id selected=selected>{name}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <div>
+                <label class=LABEL>
+                    "User"
+                    <input
+                        name="user"
+                        class=INPUT
+                        type="search"
+                        autocomplete="off"
+                        placeholder="Name or email"
+                        required
+                        value=typed
+                        prop:value=move || text.get()
+                        on:input=move |ev| {
+                            text.set(event_target_value(&ev));
+                            show_results.set(true);
+                        }
+                    />
+                </label>
+                <Show when=move || show_results.get()>
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            match people.await {
+                                Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
+                                Ok(list) if list.is_empty() => ().into_any(),
+                                Ok(list) => {
+                                    view! {
+                                        <ul class="mt-1 max-h-56 divide-y divide-slate-100 overflow-y-auto rounded-md border border-slate-200" data-testid="user-results">
+                                            {list
+                                                .into_iter()
+                                                .map(|u| {
+                                                    let email = u.email.clone();
+                                                    view! {
+                                                        <li>
+                                                            <button
+                                                                type="button"
+                                                                class="w-full px-3 py-1.5 text-left text-sm hover:bg-indigo-50"
+                                                                aria-label=format!("Pick {}", u.email)
+                                                                on:click=move |_| {
+                                                                    text.set(email.clone());
+                                                                    show_results.set(false);
+                                                                }
+                                                            >
+                                                                <span class="font-medium">{if u.display_name.is_empty() { u.email.clone() } else { u.display_name.clone() }}</span>
+                                                                <span class="ml-2 text-xs text-slate-500">{u.email.clone()}</span>
+                                                            </button>
+                                                        </li>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </ul>
+                                    }
+                                        .into_any()
+                                }
+                            }
+                        })}
+                    </Transition>
+                </Show>
+            </div>
+            <div class="sm:col-span-2">
+                <button type="submit" class=PRIMARY>"Test a user"</button>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+fn DecisionPanel(result: TestResult) -> impl IntoView {
+    let TestResult { user_label, user_id: _, user_email: _, decision } = result;
+    let DecisionView { outcome, outcome_label, permits, application_name, policy_name, summary, steps } = decision;
+    let banner = if permits {
+        "rounded-lg border border-green-200 bg-green-50 p-4 text-green-900"
+    } else {
+        "rounded-lg border border-red-200 bg-red-50 p-4 text-red-900"
+    };
+    view! {
+        <section class="mt-6 space-y-4" aria-labelledby="decision-heading" data-testid="decision" data-outcome=outcome.clone()>
+            <div class=banner>
+                <h2 id="decision-heading" class="text-lg font-semibold" data-testid="decision-outcome">{outcome_label}</h2>
+                <p class="text-sm">
+                    {format!("{user_label} on {application_name}")}
+                    {policy_name.map(|p| format!(" · decided by policy '{p}'"))}
+                </p>
+                <p class="mt-2 text-sm" data-testid="decision-summary">{summary}</p>
+            </div>
+            {if steps.is_empty() {
+                ().into_any()
+            } else {
+                view! {
+                    <div>
+                        <h3 class="mb-2 font-medium">"Every policy, in evaluation order"</h3>
+                        <DataTable headers=&["#", "Policy", "Action", "Result"] testid="decision-steps">
+                            {steps
+                                .into_iter()
+                                .map(|s| {
+                                    let (label, class) = action_badge(&s.action.to_lowercase());
+                                    let row_class = if s.result == "matched" { "bg-indigo-50" } else { "" };
+                                    view! {
+                                        <tr class=row_class data-policy=s.policy_name.clone() data-result=s.result.clone()>
+                                            <td class="px-4 py-2 text-slate-500">{s.number}</td>
+                                            <td class="px-4 py-2 font-medium">{s.policy_name.clone()}</td>
+                                            <td class="px-4 py-2">
+                                                <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {class}")>{label}</span>
+                                            </td>
+                                            <td class="px-4 py-2 text-slate-700">{s.reason.clone()}</td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()}
+                        </DataTable>
+                    </div>
+                }
+                    .into_any()
+            }}
+            <a href="/policies" class=BUTTON>"Back to policies"</a>
+        </section>
+    }
+}

@@ -1,0 +1,342 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Page } from '@playwright/test';
+import { test, expect, signIn, ready } from './fixtures';
+
+// Runs after sign-in.spec.ts: "Acme Okta (prod)" is connected, its directory synchronized
+// (directory.spec.ts deactivated the first ten active users other than Ada), and signing in
+// with it works.
+const fixture = JSON.parse(readFileSync(path.resolve(__dirname, '../../okta-sim/fixtures/sample-org.json'), 'utf8'));
+const SIM = `http://127.0.0.1:${process.env.E2E_SIM_PORT}`;
+const CONSOLE = `http://127.0.0.1:${process.env.E2E_JS_PORT}`;
+const PROVIDER = 'Acme Okta (prod)';
+const PASSWORD = 'Portcullis-Demo-1';
+const APP = 'Team wiki';
+const HOST = 'wiki.example.test';
+
+const group = (name: string) => fixture.groups.find((g: any) => g.profile.name === name);
+const ENGINEERING = group('Engineering');
+const MARKETING = group('Marketing');
+const ADMINS = group('Portcullis Admins');
+// Active in the console's directory: active in Okta and not among those the directory tests deactivated.
+const activeInOkta = fixture.users.filter((u: any) => u.status === 'ACTIVE' && !u.profile.login.startsWith('ada.'));
+const deactivated = new Set(activeInOkta.slice(0, 10).map((u: any) => u.id));
+const stillActive = activeInOkta.filter((u: any) => !deactivated.has(u.id));
+const engineers = stillActive.filter((u: any) => ENGINEERING.members.includes(u.id));
+const MEMBER = engineers[0];
+const EXCLUDED = engineers[1];
+const OUTSIDER = stillActive.find((u: any) => !ENGINEERING.members.includes(u.id));
+const VIEWER = stillActive.find(
+  (u: any) => MARKETING.members.includes(u.id) && !ADMINS.members.includes(u.id) && !ENGINEERING.members.includes(u.id),
+);
+
+test.describe.configure({ mode: 'serial' });
+
+let appUrl = '';
+
+async function policyNames(page: Page): Promise<string[]> {
+  return page.getByTestId('policy-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-policy') ?? ''));
+}
+
+/** The group's members the console holds as active, counted on the directory's group page. */
+async function activeMembers(page: Page, name: string): Promise<number> {
+  await page.goto('/directory?tab=groups');
+  await page.locator(`tr[data-group="${name}"]`).getByRole('link', { name }).click();
+  await expect(page.getByRole('heading', { name })).toBeVisible();
+  return page.getByTestId('user-list').getByTestId('user-state').filter({ hasText: /^Active$/ }).count();
+}
+
+test('an application, and an Allow policy built from a group with a live preview', async ({ page }) => {
+  expect(MEMBER && EXCLUDED && OUTSIDER && VIEWER, 'the sample org has the people this test needs').toBeTruthy();
+  await signIn(page, true);
+  const expected = await activeMembers(page, 'Engineering');
+  expect(expected).toBeGreaterThan(1);
+
+  await page.goto('/policies');
+  await ready(page, true);
+  // (Other specs may add applications of their own meanwhile: only ours is looked at.)
+  await page.getByRole('link', { name: 'New application' }).click();
+  await expect(page.getByRole('heading', { name: 'New application' })).toBeVisible();
+  await page.getByLabel('Name', { exact: true }).fill(APP);
+  await page.getByLabel('Hostname 1', { exact: true }).fill(HOST);
+  // A second hostname with a path prefix, removed again.
+  await page.getByRole('button', { name: 'Add hostname' }).click();
+  await page.getByLabel('Hostname 2', { exact: true }).fill('example.test');
+  await page.getByLabel('Path prefix 2', { exact: true }).fill('/wiki');
+  await page.getByLabel('Session duration (minutes)').fill('480');
+  await page.getByRole('button', { name: 'Create application' }).click();
+  await expect(page).toHaveURL(/\/policies\/apps\/[^/?]+$/);
+  appUrl = page.url();
+  await expect(page.getByRole('heading', { name: APP })).toBeVisible();
+  await expect(page.getByTestId('application-summary')).toContainText(HOST);
+  await expect(page.getByTestId('application-summary')).toContainText('example.test/wiki');
+  await expect(page.getByTestId('application-summary')).toContainText('sessions last 8 hours');
+  await expect(page.getByTestId('no-policies')).toBeVisible();
+
+  // The same hostname cannot go to a second application.
+  await page.goto('/policies/new');
+  await ready(page, true);
+  await page.getByLabel('Name', { exact: true }).fill('Another wiki');
+  await page.getByLabel('Hostname 1', { exact: true }).fill(HOST);
+  await page.getByRole('button', { name: 'Create application' }).click();
+  await expect(page.getByRole('alert')).toContainText(`'${HOST}' already belongs to the application '${APP}'`);
+
+  await page.goto(appUrl);
+  await ready(page, true);
+  await page.getByRole('link', { name: 'Add policy' }).click();
+  await expect(page.getByRole('heading', { name: 'New policy' })).toBeVisible();
+  await ready(page, true);
+  const preview = page.getByTestId('preview');
+  await expect(preview).toHaveAttribute('data-matched', '0');
+  const total = Number(await preview.getAttribute('data-total'));
+  expect(total).toBeGreaterThan(expected);
+
+  await page.getByLabel('Policy name').fill('Engineers');
+  const include = page.getByRole('group', { name: 'Include (any of)' });
+  await include.getByLabel('Search groups').fill('engin');
+  await include.getByRole('button', { name: 'Add group Engineering' }).click();
+  await expect(include.getByTestId('rule')).toHaveText(/Engineering/);
+  await expect(preview).toHaveAttribute('data-matched', String(expected));
+  await expect(page.getByTestId('preview-count')).toHaveText(`Matches ${expected} of ${total} users`);
+  await expect(page.getByTestId('preview-users')).toContainText(MEMBER.profile.email);
+  await expect(page.getByTestId('preview-users')).not.toContainText(OUTSIDER.profile.email);
+
+  // Excluding one engineer: one fewer.
+  const exclude = page.getByRole('group', { name: 'Exclude (none of)' });
+  await exclude.getByLabel('Rule type').selectOption('user');
+  await exclude.getByLabel('Search users').fill(EXCLUDED.profile.email);
+  await exclude.getByRole('button', { name: `Add user ${EXCLUDED.profile.email}` }).click();
+  await expect(exclude.getByTestId('rule')).toContainText(EXCLUDED.profile.email);
+  await expect(preview).toHaveAttribute('data-matched', String(expected - 1));
+  await expect(page.getByTestId('preview-count')).toHaveText(`Matches ${expected - 1} of ${total} users`);
+  await expect(page.getByTestId('preview-users')).not.toContainText(EXCLUDED.profile.email);
+
+  await page.getByRole('button', { name: 'Save policy' }).click();
+  await expect(page).toHaveURL(appUrl);
+  const row = page.locator('tr[data-policy="Engineers"]');
+  await expect(row.getByTestId('policy-action')).toHaveText('Allow');
+  await expect(row.getByTestId('policy-rules')).toContainText('Include: Group Engineering');
+  await expect(row.getByTestId('policy-rules')).toContainText(`Exclude: User`);
+  await expect(row.getByTestId('policy-rules')).toContainText(EXCLUDED.profile.email);
+
+  // Opened again, the editor shows the saved rules and the same preview.
+  await row.getByRole('link', { name: 'Engineers' }).click();
+  await expect(page.getByRole('heading', { name: 'Edit policy' })).toBeVisible();
+  await expect(page.getByLabel('Policy name')).toHaveValue('Engineers');
+  await expect(page.getByTestId('preview')).toHaveAttribute('data-matched', String(expected - 1));
+});
+
+test('a Block policy, reordered with Move up and Move down', async ({ page }) => {
+  await signIn(page, true);
+  await page.goto(appUrl);
+  await ready(page, true);
+  await page.getByRole('link', { name: 'Add policy' }).click();
+  await expect(page.getByRole('heading', { name: 'New policy' })).toBeVisible();
+  await ready(page, true);
+  await page.getByLabel('Policy name').fill('Block contractors');
+  await page.getByLabel('Action').selectOption('block');
+  const include = page.getByRole('group', { name: 'Include (any of)' });
+  await include.getByLabel('Rule type').selectOption('email_domain');
+  await include.getByLabel('Email domain').fill('contractors.example.test');
+  await include.getByRole('button', { name: 'Add domain' }).click();
+  await expect(include.getByTestId('rule')).toContainText('contractors.example.test');
+  await expect(page.getByTestId('preview')).toHaveAttribute('data-matched', '0');
+  await page.getByRole('button', { name: 'Save policy' }).click();
+  await expect(page).toHaveURL(appUrl);
+
+  await expect.poll(() => policyNames(page)).toEqual(['Engineers', 'Block contractors']);
+  await expect(page.locator('tr[data-policy="Block contractors"]').getByTestId('policy-action')).toHaveText('Block');
+  // The first cannot go up, the last cannot go down.
+  await expect(page.locator('tr[data-policy="Engineers"]').getByRole('button', { name: 'Move up' })).toBeDisabled();
+  await expect(page.locator('tr[data-policy="Block contractors"]').getByRole('button', { name: 'Move down' })).toBeDisabled();
+
+  await page.locator('tr[data-policy="Block contractors"]').getByRole('button', { name: 'Move up' }).click();
+  await expect.poll(() => policyNames(page)).toEqual(['Block contractors', 'Engineers']);
+  await page.reload();
+  await ready(page, true);
+  await expect.poll(() => policyNames(page)).toEqual(['Block contractors', 'Engineers']);
+  await page.locator('tr[data-policy="Block contractors"]').getByRole('button', { name: 'Move down' }).click();
+  await expect.poll(() => policyNames(page)).toEqual(['Engineers', 'Block contractors']);
+  await expect(page.locator('tr[data-policy="Engineers"]').getByTestId('policy-number')).toHaveText('1');
+});
+
+test('Test a user: the decision, and the policy and rule behind it', async ({ page }) => {
+  await signIn(page, true);
+  await page.goto(appUrl);
+  await ready(page, true);
+  await page.getByRole('link', { name: 'Test a user' }).click();
+  await expect(page.getByRole('heading', { name: 'Test a user' })).toBeVisible();
+  await ready(page, true);
+  await expect(page.getByLabel('Application')).toHaveValue(appUrl.split('/').pop()!);
+
+  // A member, picked from the list while typing.
+  const surname = MEMBER.profile.lastName.toLowerCase();
+  await page.getByLabel('User', { exact: true }).fill(surname);
+  await page.getByRole('button', { name: `Pick ${MEMBER.profile.email}` }).click();
+  await expect(page.getByLabel('User', { exact: true })).toHaveValue(MEMBER.profile.email);
+  await page.getByRole('button', { name: 'Test a user' }).click();
+  const decision = page.getByTestId('decision');
+  await expect(decision).toHaveAttribute('data-outcome', 'allow');
+  await expect(page.getByTestId('decision-outcome')).toHaveText('Allowed');
+  await expect(page.getByTestId('decision-summary')).toContainText("policy #1 'Engineers'");
+  await expect(page.getByTestId('decision-summary')).toContainText("included by group 'Engineering'");
+  // Block policies are checked first: it did not match, then Engineers did.
+  const steps = page.getByTestId('decision-steps');
+  await expect(steps.locator('tr[data-policy="Block contractors"]')).toHaveAttribute('data-result', 'not_included');
+  await expect(steps.locator('tr[data-policy="Engineers"]')).toHaveAttribute('data-result', 'matched');
+
+  // Someone outside Engineering: nothing matched.
+  await ready(page, true);
+  await page.getByLabel('User', { exact: true }).fill(OUTSIDER.profile.email);
+  await page.getByRole('button', { name: 'Test a user' }).click();
+  await expect(decision).toHaveAttribute('data-outcome', 'no_match');
+  await expect(page.getByTestId('decision-outcome')).toHaveText('Blocked: no policy matched');
+  await expect(page.getByTestId('decision-summary')).toContainText('no policy matched this person');
+  await expect(steps.locator('tr[data-policy="Engineers"]')).toContainText('none of its Include rules applies');
+
+  // The excluded engineer: blocked, and the Exclude rule says why.
+  await page.goto(`/policies/test?app=${appUrl.split('/').pop()}&user=${encodeURIComponent(EXCLUDED.profile.email)}`);
+  await expect(decision).toHaveAttribute('data-outcome', 'no_match');
+  await expect(steps.locator('tr[data-policy="Engineers"]')).toHaveAttribute('data-result', 'excluded');
+  await expect(steps.locator('tr[data-policy="Engineers"]')).toContainText('excluded by user');
+});
+
+test('export as JSON, and import: a bad document changes nothing, a good one replaces the policies', async ({ page }) => {
+  await signIn(page, true);
+  await page.goto(appUrl);
+  await ready(page, true);
+  await page.getByRole('button', { name: 'Export JSON' }).click();
+  const exported = page.getByTestId('export-json');
+  await expect(exported).toHaveValue(/"format": "portcullis.policies"/);
+  const text = await exported.inputValue();
+  const doc = JSON.parse(text);
+  expect(doc.version).toBe(1);
+  expect(doc.application.name).toBe(APP);
+  expect(doc.policies.map((p: any) => p.name)).toEqual(['Engineers', 'Block contractors']);
+  expect(doc.policies[0].rules.include[0]).toMatchObject({ type: 'group', external_id: ENGINEERING.id });
+  // Groups by their provider id, with today's name beside it for people reading the file.
+  expect(doc.references).toContainEqual(expect.objectContaining({ label: 'Engineering' }));
+  const download = page.waitForEvent('download');
+  await page.getByRole('link', { name: /^Download / }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toBe('team-wiki.policies.json');
+  expect(readFileSync((await file.path())!, 'utf8')).toContain('"format": "portcullis.policies"');
+
+  // Not an export at all.
+  await page.getByRole('button', { name: 'Import JSON' }).click();
+  const field = page.getByLabel('Policy document (JSON)');
+  await field.fill(JSON.stringify({ format: 'something.else', version: 1, policies: [] }));
+  await page.getByRole('button', { name: 'Import policies' }).click();
+  await expect(page.getByRole('alert')).toContainText('This is not a policy export');
+  // A good first policy and a bad second one: checked as a whole, nothing changes.
+  const unknownGroup = {
+    ...doc,
+    policies: [
+      doc.policies[0],
+      { name: 'Ghosts', action: 'allow', rules: { include: [{ type: 'group', provider_id: doc.policies[0].rules.include[0].provider_id, external_id: '00gNOSUCHGROUP' }] } },
+    ],
+  };
+  await field.fill(JSON.stringify(unknownGroup));
+  await page.getByRole('button', { name: 'Import policies' }).click();
+  await expect(page.getByRole('alert')).toContainText("Policy 2 ('Ghosts') in the file");
+  await expect(page.getByRole('alert')).toContainText('00gNOSUCHGROUP');
+  await page.reload();
+  await ready(page, true);
+  await expect.poll(() => policyNames(page)).toEqual(['Engineers', 'Block contractors']);
+
+  // A modified export: one policy renamed, one added, the Block policy gone.
+  const modified = {
+    ...doc,
+    policies: [
+      { ...doc.policies[0], name: 'Engineering team' },
+      { name: 'Everyone at example.com', action: 'allow', enabled: true, rules: { include: [{ type: 'email_domain', domain: 'example.com' }] } },
+    ],
+  };
+  await page.getByRole('button', { name: 'Import JSON' }).click();
+  await page.getByLabel('Policy document (JSON)').fill(JSON.stringify(modified, null, 2));
+  await page.getByRole('button', { name: 'Import policies' }).click();
+  await expect(page.getByTestId('import-result')).toHaveText('Imported 2 policies, replacing 2.');
+  await expect.poll(() => policyNames(page)).toEqual(['Engineering team', 'Everyone at example.com']);
+
+  // The outsider now gets in through the imported policy.
+  await page.goto(`/policies/test?app=${appUrl.split('/').pop()}&user=${encodeURIComponent(OUTSIDER.profile.email)}`);
+  await expect(page.getByTestId('decision')).toHaveAttribute('data-outcome', 'allow');
+  await expect(page.getByTestId('decision-summary')).toContainText("'Everyone at example.com'");
+
+  // The exported document as a new application, from the applications list.
+  await page.goto('/policies');
+  await ready(page, true);
+  await page.getByRole('button', { name: 'Import JSON' }).click();
+  const staging = {
+    ...doc,
+    application: { ...doc.application, name: `${APP} (staging)`, hosts: [{ hostname: 'wiki.staging.example.test', path_prefix: '/' }] },
+  };
+  await page.getByLabel('Policy document (JSON)').fill(JSON.stringify(staging));
+  await page.getByRole('button', { name: 'Import as new application' }).click();
+  await expect(page.getByRole('heading', { name: `${APP} (staging)` })).toBeVisible();
+  await expect(page.getByTestId('application-summary')).toContainText('wiki.staging.example.test');
+  await expect.poll(() => policyNames(page)).toEqual(['Engineers', 'Block contractors']);
+
+  await page.goto('/audit');
+  await expect(page.locator('tr[data-action="policy.imported"]').filter({ hasText: APP }).first()).toBeVisible();
+  await expect(page.locator('tr[data-action="policy.reordered"]').first()).toBeVisible();
+});
+
+test('a Viewer sees policies and tests users, but cannot change them', async ({ page, browser }) => {
+  // Marketing → Viewer, as the admin; removed again at the end.
+  await signIn(page, true);
+  await page.goto('/settings/role-mappings');
+  await ready(page, true);
+  const add = page.getByRole('region', { name: 'Add a mapping' });
+  await add.getByLabel('Identity provider').selectOption({ label: PROVIDER });
+  await add.getByLabel('Group').fill('Marketing');
+  await add.getByLabel('Role').selectOption('viewer');
+  await add.getByRole('button', { name: 'Add mapping' }).click();
+  await expect(page.locator('tr[data-group="Marketing"]')).toBeVisible();
+
+  const context = await browser.newContext();
+  const viewer = await context.newPage();
+  try {
+    await viewer.goto(`${CONSOLE}/login`);
+    await ready(viewer, true);
+    await viewer.getByRole('button', { name: `Sign in with ${PROVIDER}` }).click();
+    await expect(viewer).toHaveURL(new RegExp(`^${SIM}/`));
+    await viewer.getByLabel('Username').fill(VIEWER.profile.login);
+    await viewer.getByLabel('Password').fill(PASSWORD);
+    await viewer.getByRole('button', { name: 'Sign in' }).click();
+    await expect(viewer).toHaveURL(`${CONSOLE}/`);
+    await ready(viewer, true);
+    await expect(viewer.getByTestId('signed-in-as')).toContainText('Viewer');
+
+    await viewer.goto(`${CONSOLE}/policies`);
+    await ready(viewer, true);
+    await expect(viewer.locator(`tr[data-application="${APP}"]`)).toBeVisible();
+    await expect(viewer.getByRole('link', { name: 'New application' })).toHaveCount(0);
+    await viewer.goto(appUrl);
+    await ready(viewer, true);
+    await expect.poll(() => policyNames(viewer)).toEqual(['Engineering team', 'Everyone at example.com']);
+    await expect(viewer.getByRole('link', { name: 'Add policy' })).toHaveCount(0);
+    await expect(viewer.getByRole('button', { name: 'Move up' })).toHaveCount(0);
+    await expect(viewer.getByRole('button', { name: 'Import JSON' })).toHaveCount(0);
+    await viewer.getByRole('button', { name: 'Export JSON' }).click();
+    await expect(viewer.getByTestId('export-json')).toHaveValue(/portcullis\.policies/);
+    await viewer.locator('tr[data-policy="Engineering team"]').getByRole('link', { name: 'Engineering team' }).click();
+    await expect(viewer.getByText('changing policies needs the Editor role')).toBeVisible();
+    await expect(viewer.getByLabel('Policy name')).toBeDisabled();
+    await expect(viewer.getByRole('button', { name: 'Save policy' })).toHaveCount(0);
+    // The server refuses, whatever the page shows.
+    const r = await viewer.request.post(`${CONSOLE}/api/policies/delete_application`, {
+      form: { id: appUrl.split('/').pop()! },
+    });
+    expect(r.status()).toBe(403);
+    expect(await r.text()).toContain('needs the Editor role');
+  } finally {
+    await context.close();
+    await page.goto('/settings/role-mappings');
+    await ready(page, true);
+    await page.getByRole('button', { name: 'Remove mapping for Marketing' }).click();
+    await expect(page.locator('tr[data-group="Marketing"]')).toHaveCount(0);
+  }
+  await page.goto(appUrl);
+  await expect.poll(() => policyNames(page)).toEqual(['Engineering team', 'Everyone at example.com']);
+});
