@@ -49,30 +49,17 @@ async fn env_with(fixture: Fixture, options: SyncOptions, auth: Auth, timeout: D
             ("service_app", creds.service_client_id.clone(), creds.service_private_jwk.clone().unwrap().to_string())
         }
     };
-    let now = now_ms();
     let row = ProviderRow {
-        id: id.clone(),
-        kind: "okta".into(),
-        name: "Acme Okta".into(),
-        base_url: sim.base_url().to_string(),
-        issuer: sim.base_url().to_string(),
-        auth_server: None,
-        client_id: "0oaclient".into(),
-        client_secret_sealed: secrets.seal(&secret_context(&id, "client_secret"), "secret"),
-        scopes: "openid profile email groups".into(),
-        groups_claim: "groups".into(),
-        pkce: true,
         directory_mode: mode.into(),
         directory_client_id: client_id,
         directory_secret_sealed: Some(secrets.seal(&secret_context(&id, "directory_secret"), &secret)),
-        enabled: true,
-        discovery: None,
-        last_test_at: None,
-        last_test_ok: None,
-        last_test_summary: None,
-        last_test_report: None,
-        created_at: now,
-        updated_at: now,
+        ..ProviderRow::new_okta(
+            &id,
+            "Acme Okta",
+            sim.base_url(),
+            "0oaclient",
+            secrets.seal(&secret_context(&id, "client_secret"), "secret"),
+        )
     };
     store.save_provider(&row, &[], "wizard").await.unwrap();
     let svc = SyncService::with_options(store.clone(), secrets, outbound(timeout), options);

@@ -25,30 +25,7 @@ async fn world() -> World {
     let store = Store::in_memory().await.unwrap();
     let provider = new_id();
     let now = now_ms();
-    let row = ProviderRow {
-        id: provider.clone(),
-        kind: "okta".into(),
-        name: "Okta".into(),
-        base_url: "https://acme.okta.example".into(),
-        issuer: "https://acme.okta.example".into(),
-        auth_server: None,
-        client_id: "c".into(),
-        client_secret_sealed: "x".into(),
-        scopes: "openid".into(),
-        groups_claim: "groups".into(),
-        pkce: true,
-        directory_mode: "off".into(),
-        directory_client_id: None,
-        directory_secret_sealed: None,
-        enabled: true,
-        discovery: None,
-        last_test_at: None,
-        last_test_ok: None,
-        last_test_summary: None,
-        last_test_report: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let row = ProviderRow { directory_mode: "off".into(), ..ProviderRow::new_okta(&provider, "Okta", "https://acme.okta.example", "c", "x".into()) };
     let groups = [("00gEng", "Engineering"), ("00gCon", "Contractors")]
         .map(|(id, name)| GroupInput { external_id: id.into(), name: name.into(), description: None, kind: "OKTA_GROUP".into(), last_updated: None });
     store.save_provider(&row, &groups, "sync").await.unwrap();

@@ -25,30 +25,9 @@ fn admin() -> Actor {
 }
 
 fn provider(id: &str, name: &str) -> ProviderRow {
-    let now = now_ms();
     ProviderRow {
-        id: id.into(),
-        kind: "okta".into(),
-        name: name.into(),
-        base_url: format!("https://{id}.okta.test"),
-        issuer: format!("https://{id}.okta.test"),
-        auth_server: None,
-        client_id: "0oaclient".into(),
-        client_secret_sealed: "sealed".into(),
-        scopes: "openid profile email groups".into(),
-        groups_claim: "groups".into(),
-        pkce: true,
         directory_mode: "api_token".into(),
-        directory_client_id: None,
-        directory_secret_sealed: None,
-        enabled: true,
-        discovery: None,
-        last_test_at: None,
-        last_test_ok: None,
-        last_test_summary: None,
-        last_test_report: None,
-        created_at: now,
-        updated_at: now,
+        ..ProviderRow::new_okta(id, name, &format!("https://{id}.okta.test"), "0oaclient", "sealed".into())
     }
 }
 

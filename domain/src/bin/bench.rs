@@ -23,7 +23,7 @@ use portcullis_domain::{
     crypto::SecretBox,
     outbound::{parse_allow_list, Outbound, OutboundConfig},
     providers::service::secret_context,
-    store::{now_ms, ProviderRow, Store},
+    store::{ProviderRow, Store},
     sync::{RunKind, SyncService, Trigger},
 };
 use serde_json::{json, Value};
@@ -207,32 +207,12 @@ async fn sync(args: &[String]) -> Result<(), String> {
     let store = Store::open(&format!("sqlite://{db}")).await.map_err(|e| e.to_string())?;
     let secrets = SecretBox::from_key(&[9u8; 32]);
     if store.provider(PROVIDER_ID).await.map_err(|e| e.to_string())?.is_none() {
-        let now = now_ms();
         let row = ProviderRow {
-            id: PROVIDER_ID.into(),
-            kind: "okta".into(),
-            name: "Bench".into(),
-            base_url: base.clone(),
-            issuer: base.clone(),
-            auth_server: None,
-            client_id: "bench".into(),
-            client_secret_sealed: secrets.seal(&secret_context(PROVIDER_ID, "client_secret"), "x"),
-            scopes: "openid".into(),
-            groups_claim: "groups".into(),
-            pkce: true,
             directory_mode: "api_token".into(),
-            directory_client_id: None,
             directory_secret_sealed: Some(
                 secrets.seal(&secret_context(PROVIDER_ID, "directory_secret"), okta_sim::sample::API_TOKEN),
             ),
-            enabled: true,
-            discovery: None,
-            last_test_at: None,
-            last_test_ok: None,
-            last_test_summary: None,
-            last_test_report: None,
-            created_at: now,
-            updated_at: now,
+            ..ProviderRow::new_okta(PROVIDER_ID, "Bench", &base, "bench", secrets.seal(&secret_context(PROVIDER_ID, "client_secret"), "x"))
         };
         store.save_provider(&row, &[], "wizard").await.map_err(|e| e.to_string())?;
     }

@@ -29,6 +29,38 @@ pub struct ProviderRow {
     pub updated_at: i64,
 }
 
+impl ProviderRow {
+    /// An enabled Okta provider with directory sync off and nothing tested yet; callers set
+    /// what they need on top (fixtures, benchmarks, imports).
+    pub fn new_okta(id: &str, name: &str, base_url: &str, client_id: &str, client_secret_sealed: String) -> Self {
+        let now = super::now_ms();
+        Self {
+            id: id.to_string(),
+            kind: "okta".into(),
+            name: name.to_string(),
+            base_url: base_url.to_string(),
+            issuer: base_url.to_string(),
+            auth_server: None,
+            client_id: client_id.to_string(),
+            client_secret_sealed,
+            scopes: crate::providers::DEFAULT_SCOPES.into(),
+            groups_claim: "groups".into(),
+            pkce: true,
+            directory_mode: "off".into(),
+            directory_client_id: None,
+            directory_secret_sealed: None,
+            enabled: true,
+            discovery: None,
+            last_test_at: None,
+            last_test_ok: None,
+            last_test_summary: None,
+            last_test_report: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 const PROVIDER_COLUMNS: &str = "id, kind, name, base_url, issuer, auth_server, client_id, client_secret_sealed, scopes, \
     groups_claim, pkce, directory_mode, directory_client_id, directory_secret_sealed, enabled, discovery, last_test_at, \
     last_test_ok, last_test_summary, last_test_report, created_at, updated_at";

@@ -124,30 +124,7 @@ async fn main() {
     // A provider with 1,000 groups, 10,000 people, each in one department and 0–4 teams.
     let provider_id = new_id();
     let now = now_ms();
-    let row = ProviderRow {
-        id: provider_id.clone(),
-        kind: "okta".into(),
-        name: "Bench Okta".into(),
-        base_url: "https://bench.okta.example".into(),
-        issuer: "https://bench.okta.example".into(),
-        auth_server: None,
-        client_id: "bench".into(),
-        client_secret_sealed: "unused".into(),
-        scopes: "openid".into(),
-        groups_claim: "groups".into(),
-        pkce: true,
-        directory_mode: "off".into(),
-        directory_client_id: None,
-        directory_secret_sealed: None,
-        enabled: true,
-        discovery: None,
-        last_test_at: None,
-        last_test_ok: None,
-        last_test_summary: None,
-        last_test_report: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let row = ProviderRow::new_okta(&provider_id, "Bench Okta", "https://bench.okta.example", "bench", "unused".into());
     let groups: Vec<GroupInput> = (0..GROUPS)
         .map(|i| GroupInput {
             external_id: format!("00g{i:06}"),
