@@ -363,21 +363,7 @@ fn RulePart(
                     </label>
                     <div>
                         <Show when=is("group")>
-                            <label class=LABEL>
-                                "Search groups"
-                                <input
-                                    class=INPUT
-                                    type="search"
-                                    placeholder="Engineering"
-                                    prop:value=move || text.get()
-                                    on:input=move |ev| text.set(event_target_value(&ev))
-                                    on:keydown=|ev| {
-                                        if ev.key() == "Enter" {
-                                            ev.prevent_default();
-                                        }
-                                    }
-                                />
-                            </label>
+                            <SearchBox label="Search groups" placeholder="Engineering" text />
                             <Transition fallback=|| ()>
                                 {move || Suspend::new(async move {
                                     match groups.await {
@@ -419,21 +405,7 @@ fn RulePart(
                             </Transition>
                         </Show>
                         <Show when=is("user")>
-                            <label class=LABEL>
-                                "Search users"
-                                <input
-                                    class=INPUT
-                                    type="search"
-                                    placeholder="Name or email"
-                                    prop:value=move || text.get()
-                                    on:input=move |ev| text.set(event_target_value(&ev))
-                                    on:keydown=|ev| {
-                                        if ev.key() == "Enter" {
-                                            ev.prevent_default();
-                                        }
-                                    }
-                                />
-                            </label>
+                            <SearchBox label="Search users" placeholder="Name or email" text />
                             <Transition fallback=|| ()>
                                 {move || Suspend::new(async move {
                                     match people.await {
@@ -542,6 +514,28 @@ fn RulePart(
 
 /// "Matches N of M users", with the list, for the draft's rules; recomputed on the server
 /// 300 ms after the rules stop changing.
+/// A search field for a picker. Enter must not submit the policy form.
+#[component]
+fn SearchBox(label: &'static str, placeholder: &'static str, text: RwSignal<String>) -> impl IntoView {
+    view! {
+        <label class=LABEL>
+            {label}
+            <input
+                class=INPUT
+                type="search"
+                placeholder=placeholder
+                prop:value=move || text.get()
+                on:input=move |ev| text.set(event_target_value(&ev))
+                on:keydown=|ev| {
+                    if ev.key() == "Enter" {
+                        ev.prevent_default();
+                    }
+                }
+            />
+        </label>
+    }
+}
+
 #[component]
 fn PreviewPanel(application_id: String, draft: Memo<RulesDraft>) -> impl IntoView {
     let settled = RwSignal::new(draft.get_untracked());
