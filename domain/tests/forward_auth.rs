@@ -198,3 +198,12 @@ async fn unknown_hosts_are_refused_and_bypass_needs_no_sign_in() {
     assert_eq!(decide(&w, None, "other.example.test").await, Answer::NoApplication);
     assert_eq!(decide(&w, None, "status.example.test").await, Answer::Bypass);
 }
+
+#[tokio::test]
+async fn a_disabled_account_loses_access_at_its_next_request() {
+    let w = world().await;
+    let (token, _) = w.auth.issue(&w.ada, "https://wiki.example.test/").await.unwrap();
+    assert!(matches!(decide(&w, Some(&token), "wiki.example.test").await, Answer::Allow(_)));
+    w.store.set_user_disabled(&w.ada.user_id, true).await.unwrap();
+    assert!(matches!(decide(&w, Some(&token), "wiki.example.test").await, Answer::SignIn { .. }));
+}

@@ -103,6 +103,8 @@ impl Store {
             .bind(now)
             .execute(&self.pool)
             .await?;
+        // Forward auth caches people: a disabled account must lose access at its next request.
+        self.changed();
         Ok(())
     }
 }
