@@ -343,7 +343,7 @@ fn AddMapping(data: RoleMappingsData, on_change: impl Fn() + Copy + Send + Sync 
             {(!has_providers)
                 .then(|| view! { <p class="text-sm text-slate-600">"Connect an identity provider first."</p> })}
             <form
-                class="grid gap-3 sm:grid-cols-[1fr_1fr_10rem_auto] sm:items-end"
+                class="grid gap-3 sm:grid-cols-[1fr_1fr_18rem_auto] sm:items-end"
                 on:submit=move |ev| {
                     ev.prevent_default();
                     error.set(None);
