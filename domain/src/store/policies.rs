@@ -438,21 +438,24 @@ impl Store {
         &self,
         external_ids: &[String],
     ) -> Result<Vec<PersonRow>, StoreError> {
+        self.fetch_in(&format!("SELECT {PERSON_COLUMNS} FROM directory_users WHERE external_id IN ("), external_ids)
+            .await
+    }
+
+    /// `head` followed by the bound `ids` and `)`, in chunks: SQLite caps bound parameters.
+    async fn fetch_in<T>(&self, head: &str, ids: &[String]) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    {
         let mut out = Vec::new();
-        for chunk in external_ids.chunks(IN_CHUNK) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-                "SELECT {PERSON_COLUMNS} FROM directory_users WHERE external_id IN ("
-            ));
+        for chunk in ids.chunks(IN_CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(head);
             let mut list = q.separated(", ");
             for id in chunk {
                 list.push_bind(id);
             }
             list.push_unseparated(")");
-            out.extend(
-                q.build_query_as::<PersonRow>()
-                    .fetch_all(&self.pool)
-                    .await?,
-            );
+            out.extend(q.build_query_as::<T>().fetch_all(&self.pool).await?);
         }
         Ok(out)
     }
@@ -477,22 +480,7 @@ impl Store {
         &self,
         external_ids: &[String],
     ) -> Result<Vec<GroupLabelRow>, StoreError> {
-        let mut out = Vec::new();
-        for chunk in external_ids.chunks(IN_CHUNK) {
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new(format!("{GROUP_LABEL} WHERE g.external_id IN ("));
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(id);
-            }
-            list.push_unseparated(")");
-            out.extend(
-                q.build_query_as::<GroupLabelRow>()
-                    .fetch_all(&self.pool)
-                    .await?,
-            );
-        }
-        Ok(out)
+        self.fetch_in(&format!("{GROUP_LABEL} WHERE g.external_id IN ("), external_ids).await
     }
 
     /// Groups whose name contains `search` (case-insensitive), by name; all when empty.
