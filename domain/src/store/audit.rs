@@ -32,24 +32,32 @@ pub struct AuditPage {
     pub next_before: Option<String>,
 }
 
+/// The one audit insert: on the pool, or inside the transaction of the change it records.
+pub(super) async fn insert_audit_with<'e, E>(executor: E, r: &AuditRecord) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    sqlx::query(
+        "INSERT INTO audit_log (id, at, actor_id, actor, action, target, outcome, ip, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&r.id)
+    .bind(r.at)
+    .bind(&r.actor_id)
+    .bind(&r.actor)
+    .bind(&r.action)
+    .bind(&r.target)
+    .bind(&r.outcome)
+    .bind(&r.ip)
+    .bind(&r.details)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     pub async fn insert_audit(&self, r: &AuditRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_log (id, at, actor_id, actor, action, target, outcome, ip, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&r.id)
-        .bind(r.at)
-        .bind(&r.actor_id)
-        .bind(&r.actor)
-        .bind(&r.action)
-        .bind(&r.target)
-        .bind(&r.outcome)
-        .bind(&r.ip)
-        .bind(&r.details)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_audit_with(&self.pool, r).await
     }
 
     pub async fn audit_page(&self, q: &AuditQuery) -> Result<AuditPage, StoreError> {

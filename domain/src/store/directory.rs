@@ -869,22 +869,7 @@ impl DirectoryTx {
     }
 
     pub async fn insert_audit(&mut self, r: &AuditRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_log (id, at, actor_id, actor, action, target, outcome, ip, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&r.id)
-        .bind(r.at)
-        .bind(&r.actor_id)
-        .bind(&r.actor)
-        .bind(&r.action)
-        .bind(&r.target)
-        .bind(&r.outcome)
-        .bind(&r.ip)
-        .bind(&r.details)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        super::audit::insert_audit_with(&mut *self.tx, r).await
     }
 
     pub async fn update_run(&mut self, r: &SyncRunRow) -> Result<(), StoreError> {

@@ -575,22 +575,7 @@ impl Store {
 }
 
 async fn insert_audit_in(tx: &mut Tx, r: &AuditRecord) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_log (id, at, actor_id, actor, action, target, outcome, ip, details) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&r.id)
-    .bind(r.at)
-    .bind(&r.actor_id)
-    .bind(&r.actor)
-    .bind(&r.action)
-    .bind(&r.target)
-    .bind(&r.outcome)
-    .bind(&r.ip)
-    .bind(&r.details)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    super::audit::insert_audit_with(&mut **tx, r).await
 }
 
 async fn insert_application_in(tx: &mut Tx, app: NewApplication<'_>) -> Result<(), StoreError> {

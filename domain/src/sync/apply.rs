@@ -238,7 +238,8 @@ fn breaker(threshold: u32, user_removals: i64, users: i64, membership_removals: 
     None
 }
 
-async fn diff(inner: &Inner, run: &SyncRunRow, settings: &SyncSettings) -> Result<Diff, SyncError> {
+/// What a run would change (or changed), as the approval panel and dry runs show it.
+pub(super) async fn diff(inner: &Inner, run: &SyncRunRow, settings: &SyncSettings) -> Result<Diff, SyncError> {
     let (removals, removal_count) = inner.store.run_removals(&run.id, 500).await?;
     let (users_now, _, _) = inner.store.directory_counts(&run.provider_id).await?;
     Ok(Diff {

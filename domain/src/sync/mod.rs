@@ -492,28 +492,8 @@ impl SyncService {
         if !(run.status == "awaiting_approval" || run.mode == RunKind::DryRun.as_str() && run.status == "succeeded") {
             return Ok(None);
         }
-        let (removals, removal_count) = self.inner.store.run_removals(run_id, 500).await?;
         let settings = self.settings(&run.provider_id).await?;
-        let (users_now, _, _) = self.inner.store.directory_counts(&run.provider_id).await?;
-        Ok(Some(Diff {
-            run_id: run.id.clone(),
-            provider_id: run.provider_id.clone(),
-            mode: run.mode.clone(),
-            status: run.status.clone(),
-            reason: (run.status == "awaiting_approval").then(|| run.error.clone()).flatten(),
-            threshold_percent: settings.removal_threshold_percent,
-            users_now,
-            created: run.created,
-            updated: run.updated,
-            unchanged: run.unchanged,
-            removals,
-            removal_count,
-            groups_created: run.groups_created,
-            groups_updated: run.groups_updated,
-            groups_deleted: run.groups_deleted,
-            memberships_added: run.memberships_added,
-            memberships_removed: run.memberships_removed,
-        }))
+        Ok(Some(apply::diff(&self.inner, &run, &settings).await?))
     }
 
     /// Applies a run that stopped for approval: its whole diff, removals included.
