@@ -991,10 +991,11 @@ impl SsoService {
         let overage = claims.contains_key("_claim_names") || claims.contains_key("hasgroups");
         let (groups, source) = match claim_groups {
             Some(names) if !overage => {
+                let known = self.store.directory_groups_by_names(&row.id, &names).await.unwrap_or_default();
                 let mut groups = Vec::with_capacity(names.len());
                 let mut unknown = false;
                 for name in names {
-                    let resolved = self.store.directory_group_by_name(&row.id, &name).await.ok().flatten();
+                    let resolved = known.iter().find(|(v, _, _)| *v == name).map(|(_, id, n)| (id.clone(), n.clone()));
                     unknown |= resolved.is_none();
                     groups.push(resolved.unwrap_or_else(|| (name.clone(), name)));
                 }

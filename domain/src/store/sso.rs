@@ -342,6 +342,39 @@ impl Store {
         .await?)
     }
 
+    /// A provider's groups named in a groups claim, in one query: (claim value, group id, name).
+    /// A value matches a group's id first, else its name.
+    pub async fn directory_groups_by_names(
+        &self,
+        provider_id: &str,
+        values: &[String],
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut found: Vec<(String, String, String)> = Vec::new();
+        for chunk in values.chunks(500) {
+            let mut q: sqlx::QueryBuilder<sqlx::Sqlite> =
+                sqlx::QueryBuilder::new("SELECT external_id, name FROM directory_groups WHERE provider_id = ");
+            q.push_bind(provider_id).push(" AND (external_id IN (");
+            let mut ids = q.separated(", ");
+            for v in chunk {
+                ids.push_bind(v);
+            }
+            q.push(") OR name IN (");
+            let mut names = q.separated(", ");
+            for v in chunk {
+                names.push_bind(v);
+            }
+            q.push("))");
+            let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+            for v in chunk {
+                let hit = rows.iter().find(|(id, _)| id == v).or_else(|| rows.iter().find(|(_, name)| name == v));
+                if let Some((id, name)) = hit {
+                    found.push((v.clone(), id.clone(), name.clone()));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     pub async fn console_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         let row: Option<(String,)> = sqlx::query_as("SELECT value FROM console_settings WHERE key = $1")
             .bind(key)
