@@ -123,9 +123,9 @@ pub async fn console_settings() -> Result<SettingsOverview, ServerFnError> {
             "A session ends this long after sign-in, used or not.",
         ),
         row(
-            "PORTCULLIS_ACCESS_COOKIE_DOMAIN",
-            s.access_cookie_domain.clone().unwrap_or_else(|| "(unset: the console's host only)".into()),
-            "Parent domain of the applications behind forward auth; the access cookie is set there.",
+            "PORTCULLIS_TRUSTED_PROXIES",
+            s.trusted_proxies.display(),
+            "Proxies whose X-Forwarded-For is believed for the client's address (audit, throttling, forward auth).",
         ),
         row(
             "Secure cookies",

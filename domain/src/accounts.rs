@@ -450,7 +450,7 @@ impl Accounts {
 
     pub async fn sign_out(&self, user: &SignedIn, client: &ClientInfo) -> Result<(), StoreError> {
         // Out of the console is out of the applications behind it too.
-        self.store.delete_access_sessions_of(&user.session_id).await?;
+        self.store.delete_access_sessions_of_user(&user.user_id).await?;
         self.store.delete_session(&user.session_id).await?;
         self.audit
             .record_or_log(

@@ -5,15 +5,18 @@
 //! - [`accounts`]: the first admin, local sign-in, sessions, roles.
 //! - [`audit`]: the audit log's vocabulary and write path.
 //! - [`throttle`]: slowing down password guessing.
+//! - [`trusted_proxies`]: whose `X-Forwarded-For` is believed.
 //! - [`crypto`]: secrets at rest.
 //! - [`outbound`]: the guarded HTTP client for identity providers.
 //! - [`providers`]: identity providers and the checks that prove their settings.
 //! - [`sync`]: directory synchronization (users, groups, memberships from Okta).
+//! - [`assertion`]: the signed identity (JWT) sent to upstreams, and its rotating keys.
 //! - [`forward_auth`]: decisions for reverse proxies, and access sessions.
 //! - [`sso`]: signing in with identity providers, role mappings.
 //! - [`policies`]: applications and their access policies; evaluation for forward auth.
 
 pub mod accounts;
+pub mod assertion;
 pub mod audit;
 pub mod crypto;
 pub mod forward_auth;
@@ -26,6 +29,7 @@ pub mod sso;
 pub mod store;
 pub mod sync;
 pub mod throttle;
+pub mod trusted_proxies;
 
 pub use accounts::{Accounts, ClientInfo, NewSession, Role, SessionPolicy, SignedIn};
 pub use settings::{Settings, SettingsError};

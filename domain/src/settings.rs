@@ -13,6 +13,8 @@ use std::{
 use serde::Deserialize;
 use url::Url;
 
+pub use crate::trusted_proxies::TrustedProxies;
+
 /// What is wrong with one setting.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{setting}: {problem}")]
@@ -49,9 +51,8 @@ pub struct Settings {
     pub ca_file: Option<(PathBuf, Vec<u8>)>,
     /// The key for secrets at rest; when unset, a key file in the data folder.
     pub secret_key: Option<Secret>,
-    /// The parent domain of the applications behind forward auth (e.g. `example.com`): the
-    /// access cookie is set there so every application's host sees it. Unset: the console's host only.
-    pub access_cookie_domain: Option<String>,
+    /// Peers whose `X-Forwarded-For` is believed (the reverse proxies in front of the console).
+    pub trusted_proxies: TrustedProxies,
     /// Where the settings file was read from, if one was.
     pub config_file: Option<PathBuf>,
 }
@@ -92,6 +93,8 @@ struct FileSettings {
     outbound_allow: Option<String>,
     ca_file: Option<String>,
     secret_key: Option<String>,
+    trusted_proxies: Option<String>,
+    /// Removed: named so that the file gives the same clear error as the variable.
     access_cookie_domain: Option<String>,
 }
 
@@ -110,6 +113,7 @@ const KEYS: &[(&str, &str)] = &[
     ("PORTCULLIS_OUTBOUND_ALLOW", "outbound_allow"),
     ("PORTCULLIS_CA_FILE", "ca_file"),
     ("PORTCULLIS_SECRET_KEY", "secret_key"),
+    ("PORTCULLIS_TRUSTED_PROXIES", "trusted_proxies"),
     ("PORTCULLIS_ACCESS_COOKIE_DOMAIN", "access_cookie_domain"),
 ];
 
@@ -160,6 +164,7 @@ impl Settings {
                 "outbound_allow" => file.outbound_allow.clone(),
                 "ca_file" => file.ca_file.clone(),
                 "secret_key" => file.secret_key.clone(),
+                "trusted_proxies" => file.trusted_proxies.clone(),
                 "access_cookie_domain" => file.access_cookie_domain.clone(),
                 _ => None,
             }
@@ -253,25 +258,21 @@ impl Settings {
             None => None,
         };
 
-        let access_cookie_domain = match get("PORTCULLIS_ACCESS_COOKIE_DOMAIN") {
-            Some((name, v)) => {
-                let d = v.trim().trim_start_matches('.').to_ascii_lowercase();
-                let valid = d.contains('.')
-                    && d.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-                if !valid {
-                    return Err(SettingsError::new(name, "must be a domain name such as example.com"));
-                }
-                let host = public_url.host_str().unwrap_or_default();
-                if host != d && !host.ends_with(&format!(".{d}")) {
-                    return Err(SettingsError::new(name, format!("must contain the console's host ({host}): browsers refuse cookies for other domains")));
-                }
-                Some(d)
-            }
-            None => None,
+        // Per-application cookies replaced the shared parent-domain cookie: a leftover value
+        // would suggest a protection that no longer exists.
+        if let Some((name, _)) = get("PORTCULLIS_ACCESS_COOKIE_DOMAIN") {
+            return Err(SettingsError::new(
+                name,
+                "was removed: each application now gets its own cookie on its own host through /.portcullis/ (see the README's proxy snippets); unset it",
+            ));
+        }
+        let trusted_proxies = match get("PORTCULLIS_TRUSTED_PROXIES") {
+            Some((name, v)) => TrustedProxies::parse(&v).map_err(|p| SettingsError::new(name, p))?,
+            None => TrustedProxies::default(),
         };
 
         Ok(Self {
-            access_cookie_domain,
+            trusted_proxies,
             listen,
             public_url,
             database_url,
@@ -471,6 +472,19 @@ mod tests {
         assert_eq!(err.setting, "PORTCULLIS_SECRET_KEY");
         let err = Settings::load(&env(&[("PORTCULLIS_CA_FILE", "/no/such/file.pem")])).unwrap_err();
         assert_eq!(err.setting, "PORTCULLIS_CA_FILE");
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_loopback_and_the_removed_cookie_domain_is_refused() {
+        let s = Settings::load(&env(&[])).unwrap();
+        assert!(s.trusted_proxies.trusts("127.0.0.1".parse().unwrap()));
+        assert!(!s.trusted_proxies.trusts("10.0.0.1".parse().unwrap()));
+        let s = Settings::load(&env(&[("PORTCULLIS_TRUSTED_PROXIES", "10.0.0.0/8")])).unwrap();
+        assert!(s.trusted_proxies.trusts("10.0.0.1".parse().unwrap()));
+        let err = Settings::load(&env(&[("PORTCULLIS_TRUSTED_PROXIES", "everyone")])).unwrap_err();
+        assert_eq!(err.setting, "PORTCULLIS_TRUSTED_PROXIES");
+        let err = Settings::load(&env(&[("PORTCULLIS_ACCESS_COOKIE_DOMAIN", "example.com")])).unwrap_err();
+        assert!(err.problem.contains("was removed"), "{err}");
     }
 
     #[test]

@@ -51,11 +51,18 @@ fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> HeaderVal
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// The client's address: `X-Forwarded-For` counts only when the peer is a trusted proxy.
+fn client_ip(state: &AppState, req: &Request) -> Option<String> {
+    let ConnectInfo(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>()?;
+    let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    Some(state.services.settings.trusted_proxies.client_ip(peer.ip(), forwarded).to_string())
+}
+
 /// Finds the session behind the cookie and puts the signed-in person and the
 /// client's address into the request for everything after.
 pub async fn resolve_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let client = ClientInfo {
-        ip: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
+        ip: client_ip(&state, &req),
         user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
     };
     if let Some(token) = read_cookie(req.headers(), cookie_name(&state)) {
@@ -92,7 +99,9 @@ pub async fn resolve_session(State(state): State<AppState>, mut req: Request, ne
 /// Paths anyone may load. Server functions (`/api/…`) check roles themselves.
 fn is_public(path: &str) -> bool {
     matches!(path, "/login" | "/setup" | "/healthz" | "/readyz" | "/favicon.svg" | "/robots.txt")
-        || matches!(path, "/auth/start" | "/auth/callback" | "/auth/error" | "/auth/access" | "/verify")
+        || matches!(path, "/auth/start" | "/auth/callback" | "/auth/error" | "/auth/access" | "/verify" | "/verify/forward")
+        || path.starts_with("/.portcullis/")
+        || path == "/.well-known/portcullis/jwks.json"
         || path.starts_with("/pkg/")
         || path.starts_with("/api/")
 }

@@ -17,9 +17,12 @@ use http::{header, HeaderMap, Method, StatusCode};
 use crate::AppState;
 
 pub async fn cross_origin_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    // `/verify` changes nothing, and proxies forward it with the method and headers of
+    // The verify endpoints change nothing, and proxies forward them with the method and headers of
     // whatever request they are deciding on.
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || req.uri().path() == "/verify" {
+    // `/.portcullis/sign_out` is posted from the application's own host, not the console's.
+    let path = req.uri().path();
+    let exempt = matches!(path, "/verify" | "/verify/forward" | "/.portcullis/sign_out");
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || exempt {
         return next.run(req).await;
     }
     let public_origin = state.services.settings.public_url.origin().ascii_serialization();

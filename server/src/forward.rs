@@ -1,7 +1,8 @@
-//! Forward auth for reverse proxies: `/verify` answers nginx `auth_request`, Caddy
-//! `forward_auth` and Traefik `ForwardAuth`; `/auth/access` turns a console session into
-//! an access cookie for the applications and sends the person back. The decisions are in
-//! `portcullis_domain::forward_auth`.
+//! Forward auth over HTTP. `/verify` answers nginx `auth_request`, `/verify/forward` Caddy
+//! `forward_auth` and Traefik `ForwardAuth`, each reading only the headers its proxy sets.
+//! `/auth/access` (console host) hands a signed-in person to an application; the
+//! `/.portcullis/` routes live on every application's host, routed here by the proxy. The
+//! decisions are in `portcullis_domain::forward_auth`.
 
 use axum::{
     extract::{Query, State},
@@ -10,7 +11,7 @@ use axum::{
 };
 use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use portcullis_domain::{
-    forward_auth::{AccessError, Answer, ACCESS_COOKIE},
+    forward_auth::{self, sso_cookie_name, AccessError, Answer, HeaderError, OriginalRequest, SsoSession},
     sso::{Purpose, LOGIN_COOKIE},
     ClientInfo, SignedIn,
 };
@@ -20,27 +21,6 @@ use crate::{
     auth::{encode, read_cookie},
     AppState,
 };
-
-/// The request as the person made it: `X-Original-URL` (nginx), or the `X-Forwarded-*` set.
-fn original(headers: &HeaderMap) -> Option<(String, String, String)> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
-    if let Some(url) = get("x-original-url").and_then(|u| url::Url::parse(u).ok()) {
-        let host = match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str()?),
-            None => url.host_str()?.to_string(),
-        };
-        let mut uri = url.path().to_string();
-        if let Some(q) = url.query() {
-            uri.push('?');
-            uri.push_str(q);
-        }
-        return Some((url.scheme().to_string(), host, uri));
-    }
-    let host = get("x-forwarded-host")?.split(',').next()?.trim().to_string();
-    let scheme = get("x-forwarded-proto").and_then(|p| p.split(',').next()).unwrap_or("https").trim().to_string();
-    let uri = get("x-forwarded-uri").unwrap_or("/").to_string();
-    Some((scheme, host, uri))
-}
 
 /// Header values carry what the directory holds: control characters are dropped.
 fn header_value(s: &str) -> HeaderValue {
@@ -56,46 +36,70 @@ fn plain(status: StatusCode, text: &str) -> Response {
     r
 }
 
-/// `/verify`: 200 with `X-Portcullis-User`, `-Email`, `-Groups`; 401 to sign in; 403 denied.
-pub async fn verify(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+/// Which proxy is asking: it decides which headers are read and how sign-in is answered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Proxy {
+    /// nginx: 401 with a `Location` that the snippet's `error_page` turns into a redirect.
+    Nginx,
+    /// Caddy, Traefik: the answer goes to the browser as it is, so a 302.
+    Forwarded,
+}
+
+/// `/verify`: nginx `auth_request`.
+pub async fn verify(state: State<AppState>, req: axum::extract::Request) -> Response {
+    decide(state, req, Proxy::Nginx).await
+}
+
+/// `/verify/forward`: Caddy `forward_auth`, Traefik `ForwardAuth`.
+pub async fn verify_forward(state: State<AppState>, req: axum::extract::Request) -> Response {
+    decide(state, req, Proxy::Forwarded).await
+}
+
+/// `?app=<application id>`: the endpoint answers for that application's hosts only.
+fn pinned(query: Option<&str>) -> Option<&str> {
+    query?.split('&').find_map(|p| p.strip_prefix("app=")).filter(|v| !v.is_empty())
+}
+
+async fn decide(State(state): State<AppState>, req: axum::extract::Request, proxy: Proxy) -> Response {
     // Read in place: this handler is on every request to every protected application.
     let headers = req.headers();
-    let redirect = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "redirect" || p.starts_with("redirect=")));
-    let client_ip = req.extensions().get::<ClientInfo>().and_then(|c| c.ip.as_deref());
-    let Some((scheme, host, uri)) = original(headers) else {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "Portcullis /verify needs the original request: X-Original-URL, or X-Forwarded-Host and X-Forwarded-Uri. See the README's proxy snippets.",
-        );
+    let original = match proxy {
+        Proxy::Nginx => forward_auth::request::from_nginx(headers),
+        Proxy::Forwarded => forward_auth::request::from_forwarded(headers),
     };
-    let token = read_cookie(headers, ACCESS_COOKIE);
-    // The proxy's address is the client here; the person's is in X-Forwarded-For.
-    let ip = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(str::trim)
-        .or(client_ip);
-    let answer = state.services.forward_auth.decide(token, &scheme, &host, &uri, ip).await;
+    let original: OriginalRequest = match original {
+        Ok(o) => o,
+        Err(e) => return bad_headers(&e),
+    };
+    // Already the client's address: X-Forwarded-For counts from trusted proxies only.
+    let ip = req.extensions().get::<ClientInfo>().and_then(|c| c.ip.as_deref());
+    let cookie = |name: &str| read_cookie(headers, name);
+    let answer = state.services.forward_auth.decide(&original, cookie, ip, pinned(req.uri().query())).await;
     match answer {
-        Ok(Answer::Allow(who)) => {
+        Ok(Answer::Allow { identity, assertion }) => {
             let mut r = StatusCode::OK.into_response();
             let h = r.headers_mut();
-            h.insert(HeaderName::from_static("x-portcullis-user"), header_value(&who.user));
-            h.insert(HeaderName::from_static("x-portcullis-email"), header_value(&who.email));
-            h.insert(HeaderName::from_static("x-portcullis-groups"), header_value(&who.groups));
+            h.insert(HeaderName::from_static("x-portcullis-user"), header_value(&identity.user));
+            h.insert(HeaderName::from_static("x-portcullis-email"), header_value(&identity.email));
+            h.insert(HeaderName::from_static("x-portcullis-groups"), header_value(&identity.groups));
+            h.insert(HeaderName::from_static("x-portcullis-jwt-assertion"), header_value(&assertion));
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
         Ok(Answer::Bypass) => plain(StatusCode::OK, ""),
         Ok(Answer::SignIn { back }) => {
             let url = format!("{}/auth/access?rd={}", state.services.settings.public_base(), encode(&back));
-            sign_in_answer(&url, redirect)
+            sign_in_answer(&url, proxy)
         }
         Ok(Answer::Deny { application }) => {
             plain(StatusCode::FORBIDDEN, &format!("Access to {application} is denied by its policies."))
         }
         Ok(Answer::NoApplication) => plain(StatusCode::FORBIDDEN, "No application protected by Portcullis has this address."),
+        Ok(Answer::NotPinned) => plain(
+            StatusCode::FORBIDDEN,
+            "This endpoint is pinned to another application (?app=): its hosts do not include this one.",
+        ),
+        Err(AccessError::Path(e)) => plain(StatusCode::BAD_REQUEST, &e.to_string()),
         Err(e) => {
             tracing::error!(error = %e, "forward auth failed");
             plain(StatusCode::SERVICE_UNAVAILABLE, "Portcullis could not decide; try again shortly.")
@@ -103,17 +107,21 @@ pub async fn verify(State(state): State<AppState>, req: axum::extract::Request) 
     }
 }
 
-/// 401 with the way to sign in (nginx turns it into a redirect), or, with `?redirect=1` (for
-/// proxies that pass the answer on to the browser: Caddy, Traefik), a redirect outright.
-fn sign_in_answer(url: &str, redirect: bool) -> Response {
-    if redirect {
-        return Redirect::to(url).into_response();
-    }
+fn bad_headers(e: &HeaderError) -> Response {
+    plain(StatusCode::BAD_REQUEST, &format!("Portcullis cannot read the proxy's request: {e}."))
+}
+
+/// The way to sign in: nginx gets 401 (its `error_page` redirects), the others a 302.
+fn sign_in_answer(url: &str, proxy: Proxy) -> Response {
+    let status = match proxy {
+        Proxy::Nginx => StatusCode::UNAUTHORIZED,
+        Proxy::Forwarded => StatusCode::FOUND,
+    };
     let body = format!(
         "<!doctype html><meta http-equiv=\"refresh\" content=\"0;url={url}\"><a href=\"{url}\">Sign in to continue</a>",
-        url = url.replace('"', "%22").replace('<', "%3C")
+        url = html(url)
     );
-    let mut r = (StatusCode::UNAUTHORIZED, body).into_response();
+    let mut r = (status, body).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -123,14 +131,24 @@ fn sign_in_answer(url: &str, redirect: bool) -> Response {
     r
 }
 
+fn found(url: &str) -> Response {
+    let mut r = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(url) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
 #[derive(Deserialize)]
 pub struct AccessQuery {
     #[serde(default)]
     rd: String,
 }
 
-/// `/auth/access?rd=…`: the access cookie for someone signed in to the console; anyone else
-/// signs in at the identity provider first (no console role needed), then comes back to `rd`.
+/// `/auth/access?rd=…` (console host): someone with a session here is handed to the
+/// application at once; anyone else signs in at the identity provider first (no console
+/// role needed), then comes back.
 pub async fn access(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -138,14 +156,19 @@ pub async fn access(
     Query(q): Query<AccessQuery>,
 ) -> Response {
     let fa = &state.services.forward_auth;
-    if let Err(e) = fa.application_lifetime(&q.rd).await {
+    if let Err(e) = fa.application_for_url(&q.rd).await {
         return access_failed(e);
     }
     if let Some(Extension(user)) = user {
-        return match fa.issue(&user, &q.rd).await {
-            Ok((token, max_age)) => to_application(&state, &token, max_age, &q.rd),
-            Err(e) => access_failed(e),
-        };
+        return hand_off(&state, &SsoSession::from(&user), &q.rd, None).await;
+    }
+    let secure = state.services.settings.secure_cookies();
+    if let Some(token) = read_cookie(&headers, sso_cookie_name(secure)) {
+        match fa.sso_session(token).await {
+            Ok(Some(session)) => return hand_off(&state, &session, &q.rd, None).await,
+            Ok(None) => {}
+            Err(e) => return access_failed(e.into()),
+        }
     }
     let providers = match state.services.sso.sign_in_options().await {
         Ok(p) => p,
@@ -210,29 +233,129 @@ fn access_failed(e: AccessError) -> Response {
     }
 }
 
-/// The access cookie, on the applications' parent domain when one is set, and back to the application.
-pub(crate) fn to_application(state: &AppState, token: &str, max_age: i64, rd: &str) -> Response {
+/// To the application's `/.portcullis/callback` with a one-time code; `set_cookie` carries a
+/// single sign-on cookie just made.
+async fn hand_off(state: &AppState, from: &SsoSession, rd: &str, set_cookie: Option<HeaderValue>) -> Response {
+    match state.services.forward_auth.hand_off(from, rd).await {
+        Ok(callback) => {
+            let mut r = found(&callback);
+            if let Some(c) = set_cookie {
+                r.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            r
+        }
+        Err(e) => access_failed(e),
+    }
+}
+
+/// After a sign-in for the applications: a single sign-on session on this host, then the
+/// application's cookie on its own.
+pub(crate) async fn finish_access(state: &AppState, user_id: &str, identity_id: &str, rd: &str) -> Response {
     let settings = &state.services.settings;
-    let mut cookie = format!("{ACCESS_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}");
-    if let Some(domain) = &settings.access_cookie_domain {
-        cookie.push_str(&format!("; Domain={domain}"));
+    let lifetime = i64::try_from(settings.session_lifetime.as_millis()).unwrap_or(i64::MAX);
+    match state.services.forward_auth.start_sso(user_id, Some(identity_id), lifetime).await {
+        Ok((token, session)) => {
+            let secure = settings.secure_cookies();
+            let cookie = cookie(sso_cookie_name(secure), &token, (lifetime / 1000).max(1), secure);
+            hand_off(state, &session, rd, Some(cookie)).await
+        }
+        Err(e) => access_failed(e.into()),
     }
-    if rd.starts_with("https://") || settings.secure_cookies() {
-        cookie.push_str("; Secure");
+}
+
+fn cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    #[serde(default)]
+    code: String,
+}
+
+/// `/.portcullis/callback?code=…` on an application's host: the application's own cookie,
+/// then the page the person asked for.
+pub async fn app_callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>) -> Response {
+    match state.services.forward_auth.redeem(&q.code).await {
+        Ok(Some(s)) => {
+            let mut r = found(&s.return_to);
+            r.headers_mut().insert(header::SET_COOKIE, cookie(&s.cookie_name, &s.token, s.max_age_secs, s.secure));
+            r
+        }
+        Ok(None) => page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in link expired",
+            "This sign-in link has expired or was already used. Open the application again to sign in.",
+        ),
+        Err(e) => access_failed(e),
     }
-    let mut r = Redirect::to(rd).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
+}
+
+/// `/.portcullis/sign_out` on an application's host (or the console's): every session of
+/// the person behind this host's cookies ends, on every application and on the console.
+pub async fn app_sign_out(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    headers: HeaderMap,
+) -> Response {
+    let names: Vec<(String, String)> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(k, _)| forward_auth::is_app_cookie(k) || *k == forward_auth::SSO_COOKIE || k.ends_with("portcullis_sso"))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let tokens: Vec<&str> = names.iter().map(|(_, v)| v.as_str()).collect();
+    match state.services.forward_auth.sign_out_tokens(&tokens).await {
+        Ok(users) => {
+            for user in &users {
+                tracing::info!(user_id = %user, ip = ?client.ip, "signed out of every application");
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not sign out");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "Portcullis could not sign you out; try again shortly.");
+        }
+    }
+    let mut r = page(StatusCode::OK, "Signed out", "You are signed out of every application protected by Portcullis.");
+    for (name, _) in &names {
+        let secure = name.starts_with("__Host-");
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+            if secure { "; Secure" } else { "" }
+        )) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     r
 }
 
-/// After a sign-in for the applications: the access session, then the application.
-pub(crate) async fn finish_access(state: &AppState, user_id: &str, identity_id: &str, rd: &str) -> Response {
-    match state.services.forward_auth.issue_for(user_id, Some(identity_id), None, None, rd).await {
-        Ok((token, max_age)) => to_application(state, &token, max_age, rd),
-        Err(e) => access_failed(e),
-    }
+/// `/.well-known/portcullis/jwks.json` and `/.portcullis/jwks.json`: the keys upstreams
+/// verify `X-Portcullis-Jwt-Assertion` with.
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let mut r = (StatusCode::OK, state.services.forward_auth.jwks().to_string()).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    r
+}
+
+fn page(status: StatusCode, title: &str, text: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{t}</title><body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
+         <h1>{t}</h1><p>{x}</p></body></html>",
+        t = html(title),
+        x = html(text)
+    );
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 #[cfg(test)]
@@ -240,21 +363,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_original_request_comes_from_x_original_url_or_the_forwarded_headers() {
-        let mut h = HeaderMap::new();
-        h.insert("x-original-url", HeaderValue::from_static("http://wiki.example.test:8080/a?b=1"));
-        assert_eq!(original(&h), Some(("http".into(), "wiki.example.test:8080".into(), "/a?b=1".into())));
-        let mut h = HeaderMap::new();
-        h.insert("x-forwarded-host", HeaderValue::from_static("wiki.example.test"));
-        h.insert("x-forwarded-uri", HeaderValue::from_static("/x"));
-        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        assert_eq!(original(&h), Some(("https".into(), "wiki.example.test".into(), "/x".into())));
-        assert_eq!(original(&HeaderMap::new()), None);
-    }
-
-    #[test]
     fn identity_headers_drop_control_characters() {
         assert_eq!(header_value("Ada\r\nX-Evil: 1"), HeaderValue::from_static("AdaX-Evil: 1"));
         assert_eq!(header_value("Zoë").as_bytes(), "Zoë".as_bytes());
+    }
+
+    #[test]
+    fn the_pinned_application_comes_from_the_query() {
+        assert_eq!(pinned(Some("app=0190-a")), Some("0190-a"));
+        assert_eq!(pinned(Some("x=1&app=b")), Some("b"));
+        assert_eq!(pinned(Some("app=")), None);
+        assert_eq!(pinned(None), None);
+    }
+
+    #[test]
+    fn nginx_is_told_401_and_the_others_302() {
+        assert_eq!(sign_in_answer("https://pc.test/auth/access", Proxy::Nginx).status(), StatusCode::UNAUTHORIZED);
+        let r = sign_in_answer("https://pc.test/auth/access", Proxy::Forwarded);
+        assert_eq!(r.status(), StatusCode::FOUND);
+        assert_eq!(r.headers()[header::LOCATION], "https://pc.test/auth/access");
     }
 }

@@ -17,6 +17,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use portcullis_app::{shell, ssr::Services, App};
 use portcullis_domain::{
     accounts::random_token,
+    assertion::Assertions,
     crypto::SecretBox,
     forward_auth::ForwardAuth,
     outbound::{Outbound, OutboundConfig},
@@ -42,6 +43,8 @@ pub enum StartError {
     Secrets(#[from] portcullis_domain::crypto::CryptoError),
     #[error("PORTCULLIS_CA_FILE: {0}")]
     Outbound(String),
+    #[error("PORTCULLIS_SECRET_KEY: the assertion signing keys: {0}")]
+    Assertions(#[from] portcullis_domain::assertion::AssertionError),
     #[error("PORTCULLIS_DATA_DIR: cannot write {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
 }
@@ -125,13 +128,29 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
     let redirect_uri = format!("{}/auth/callback", settings.public_base());
     let providers = ProviderService::new(store.clone(), secrets.clone(), outbound.clone(), redirect_uri);
     let sync = SyncService::new(store.clone(), secrets.clone(), outbound.clone());
+    let assertions = Assertions::load(store.clone(), secrets.clone(), &settings.public_base()).await?;
     let sso = SsoService::new(store.clone(), secrets, outbound, &settings.public_base(), policy);
     let roles = RoleMappings::new(store.clone());
     let policies = PolicyService::new(store.clone());
-    let forward_auth = ForwardAuth::new(store.clone(), policies.clone());
+    let forward_auth = ForwardAuth::new(store.clone(), policies.clone(), assertions.clone());
     let services =
         Services { settings: Arc::new(settings), store, accounts, providers, sync, sso, roles, policies, forward_auth };
+    spawn_key_rotation(assertions);
     Ok(AppState { leptos, services, setup_token })
+}
+
+/// Signing keys rotate on their own, and keys another replica made are picked up.
+fn spawn_key_rotation(assertions: Assertions) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if let Err(e) = assertions.refresh().await {
+                tracing::warn!(error = %e, "could not rotate the assertion signing keys");
+            }
+        }
+    });
 }
 
 /// The setup token file is readable by its owner only.
@@ -173,6 +192,11 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/auth/callback", get(sso::callback))
         .route("/auth/access", get(forward::access))
         .route("/verify", axum::routing::any(forward::verify))
+        .route("/verify/forward", axum::routing::any(forward::verify_forward))
+        .route("/.portcullis/callback", get(forward::app_callback))
+        .route("/.portcullis/sign_out", get(forward::app_sign_out).post(forward::app_sign_out))
+        .route("/.portcullis/jwks.json", get(forward::jwks))
+        .route("/.well-known/portcullis/jwks.json", get(forward::jwks))
         .merge(extra)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();

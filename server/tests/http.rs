@@ -388,3 +388,82 @@ async fn responses_carry_security_headers() {
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
 }
+
+#[tokio::test]
+async fn the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy() {
+    for (trusted, believed) in [("127.0.0.1", true), ("none", false)] {
+        let s = start(&[
+            ("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"),
+            ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD),
+            ("PORTCULLIS_TRUSTED_PROXIES", trusted),
+        ])
+        .await;
+        // What the client wrote itself ("6.6.6.6") is left of what the proxy appended.
+        let r = s
+            .client
+            .post(s.url("/login"))
+            .header("x-forwarded-for", "6.6.6.6, 203.0.113.9")
+            .form(&[("email", "ada@example.com"), ("password", "not the password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (cookie, _) = session_cookie(&s.sign_in("ada@example.com", PASSWORD).await).unwrap();
+        let html = s.get("/audit?action=auth.sign_in_failed", Some(&cookie)).await.text().await.unwrap();
+        assert_eq!(html.contains("203.0.113.9"), believed, "trusted {trusted}: the proxy's word");
+        assert!(!html.contains("6.6.6.6"), "an address the client wrote is never believed");
+    }
+}
+
+#[tokio::test]
+async fn each_verify_endpoint_reads_only_its_proxys_headers_and_refuses_bad_ones_with_400() {
+    let s = start(&[]).await;
+    let ask = |path: &str, headers: &[(&'static str, &'static str)]| {
+        let mut req = s.client.get(s.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+    };
+    let forwarded = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "wiki.example.test"),
+        ("x-forwarded-uri", "/"),
+        ("x-forwarded-method", "GET"),
+    ];
+    // nginx's endpoint does not fall back to headers a client can send through nginx.
+    let r = ask("/verify", &forwarded).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("X-Original-URL is missing"));
+    let r = ask("/verify", &[("x-original-url", "http://x%y/secret")]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Caddy's and Traefik's endpoint ignores X-Original-URL, which Caddy passes through.
+    let r = ask("/verify/forward", &[("x-original-url", "https://wiki.example.test/")]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let mut repeated = forwarded.to_vec();
+    repeated.push(("x-forwarded-host", "public.example.test"));
+    let r = ask("/verify/forward", &repeated).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("X-Forwarded-Host was sent more than once"));
+    // Well-formed, but no application has the address: refused, not a 500.
+    assert_eq!(ask("/verify/forward", &forwarded).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(ask("/verify", &[("x-original-url", "https://wiki.example.test/")]).await.unwrap().status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_assertion_keys_are_published_and_a_bad_callback_code_is_a_400() {
+    let s = start(&[]).await;
+    for path in ["/.well-known/portcullis/jwks.json", "/.portcullis/jwks.json"] {
+        let r = s.get(path, None).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let jwks: serde_json::Value = r.json().await.unwrap();
+        let key = &jwks["keys"][0];
+        assert_eq!((key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()), (Some("EC"), Some("P-256"), Some("ES256")));
+        assert!(key.get("d").is_none(), "never the private part");
+    }
+    let r = s.get("/.portcullis/callback?code=made-up", None).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get(header::SET_COOKIE).is_none());
+    let r = s.get("/.portcullis/sign_out", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}

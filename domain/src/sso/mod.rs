@@ -684,7 +684,7 @@ impl SsoService {
                 Ok(Some(SignedIn { role, refresh_due: false, email: person.email, display_name: person.name, ..user.clone() }))
             }
             Err(reason) => {
-                self.store.delete_access_sessions_of(&user.session_id).await?;
+                self.store.delete_access_sessions_of_user(&user.user_id).await?;
                 self.store.delete_session(&user.session_id).await?;
                 self.audit
                     .record_or_log(

@@ -1,4 +1,5 @@
-//! Access sessions for forward auth.
+//! Access sessions for forward auth: single sign-on sessions on the console's host, the
+//! per-application sessions handed out from them, and the one-time codes in between.
 
 use sqlx::FromRow;
 
@@ -9,6 +10,9 @@ use super::{Store, StoreError};
 pub struct AccessSessionRow {
     pub id: String,
     pub user_id: String,
+    pub identity_id: Option<String>,
+    /// `None`: the single sign-on session on the console's host, valid for no application.
+    pub application_id: Option<String>,
     pub expires_at: i64,
     pub email: String,
     pub display_name: String,
@@ -18,27 +22,43 @@ pub struct AccessSessionRow {
     pub subject: Option<String>,
 }
 
+/// What a one-time code hands to the application's host.
+#[derive(Debug, Clone, FromRow)]
+pub struct HandoffRow {
+    pub user_id: String,
+    pub identity_id: Option<String>,
+    pub session_id: String,
+    pub application_id: String,
+    pub return_to: String,
+    pub session_expires_at: i64,
+}
+
+/// A new access session.
+#[derive(Debug, Clone)]
+pub struct NewAccessSession<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub identity_id: Option<&'a str>,
+    /// The console or single sign-on session it was handed out from.
+    pub session_id: &'a str,
+    pub application_id: Option<&'a str>,
+    pub expires_at: i64,
+}
+
 impl Store {
-    pub async fn insert_access_session(
-        &self,
-        id: &str,
-        user_id: &str,
-        identity_id: Option<&str>,
-        session_id: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_access_session(&self, s: &NewAccessSession<'_>, now: i64) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM access_sessions WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
         sqlx::query(
-            "INSERT INTO access_sessions (id, user_id, identity_id, session_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO access_sessions (id, user_id, identity_id, session_id, application_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(id)
-        .bind(user_id)
-        .bind(identity_id)
-        .bind(session_id)
+        .bind(s.id)
+        .bind(s.user_id)
+        .bind(s.identity_id)
+        .bind(s.session_id)
+        .bind(s.application_id)
         .bind(now)
-        .bind(expires_at)
+        .bind(s.expires_at)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -46,7 +66,8 @@ impl Store {
 
     pub async fn access_session(&self, id: &str) -> Result<Option<AccessSessionRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT a.id, a.user_id, a.expires_at, u.email, u.display_name, u.disabled_at, i.provider_id, i.subject \
+            "SELECT a.id, a.user_id, a.identity_id, a.application_id, a.expires_at, u.email, u.display_name, \
+             u.disabled_at, i.provider_id, i.subject \
              FROM access_sessions a JOIN users u ON u.id = a.user_id \
              LEFT JOIN user_identities i ON i.id = a.identity_id WHERE a.id = $1",
         )
@@ -55,11 +76,62 @@ impl Store {
         .await?)
     }
 
-    /// Signing out of the console signs out of the applications too.
-    pub async fn delete_access_sessions_of(&self, session_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM access_sessions WHERE session_id = $1").bind(session_id).execute(&self.pool).await?;
+    /// Signing out anywhere ends every application session of the person, and the single
+    /// sign-on sessions they were handed out from.
+    pub async fn delete_access_sessions_of_user(&self, user_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM access_sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM access_handoffs WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
         self.changed();
+        Ok(done.rows_affected())
+    }
+
+    pub async fn insert_handoff(&self, id: &str, h: &HandoffRow, now: i64, expires_at: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM access_handoffs WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO access_handoffs (id, user_id, identity_id, session_id, application_id, return_to, \
+             session_expires_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id)
+        .bind(&h.user_id)
+        .bind(&h.identity_id)
+        .bind(&h.session_id)
+        .bind(&h.application_id)
+        .bind(&h.return_to)
+        .bind(h.session_expires_at)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
+    }
+
+    /// Single use: the row is gone whether or not it was still valid.
+    pub async fn take_handoff(&self, id: &str, now: i64) -> Result<Option<HandoffRow>, StoreError> {
+        let row: Option<(HandoffRow, i64)> = sqlx::query_as::<_, HandoffWithExpiry>(
+            "DELETE FROM access_handoffs WHERE id = $1 RETURNING user_id, identity_id, session_id, application_id, \
+             return_to, session_expires_at, expires_at",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|h| (h.row, h.expires_at));
+        Ok(row.filter(|(_, expires_at)| *expires_at > now).map(|(h, _)| h))
+    }
+
+    /// Whether the console or single sign-on session a handoff came from still exists.
+    pub async fn parent_session_alive(&self, session_id: &str, now: i64) -> Result<bool, StoreError> {
+        let console: Option<(i64,)> = sqlx::query_as("SELECT expires_at FROM sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if console.is_some_and(|(e,)| e > now) {
+            return Ok(true);
+        }
+        let sso: Option<(i64,)> =
+            sqlx::query_as("SELECT expires_at FROM access_sessions WHERE id = $1 AND application_id IS NULL")
+                .bind(session_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(sso.is_some_and(|(e,)| e > now))
     }
 
     /// Group names of a directory person, for the identity headers.
@@ -75,4 +147,11 @@ impl Store {
         .await?;
         Ok(rows.into_iter().map(|(n,)| n).collect())
     }
+}
+
+#[derive(FromRow)]
+struct HandoffWithExpiry {
+    #[sqlx(flatten)]
+    row: HandoffRow,
+    expires_at: i64,
 }

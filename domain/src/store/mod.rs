@@ -6,8 +6,9 @@ mod directory;
 pub mod policies;
 mod providers;
 mod sessions;
+pub mod signing_keys;
 mod sso;
-mod access;
+pub mod access;
 mod throttle;
 mod users;
 
@@ -25,7 +26,7 @@ pub use directory::{
     StageUser, SyncRunRow, SyncSettingsRow, UpdatedUserRow, UserMark,
 };
 pub use providers::{GroupInput, GroupRow, ProviderRow};
-pub use access::AccessSessionRow;
+pub use access::{AccessSessionRow, HandoffRow, NewAccessSession};
 pub use sessions::SessionRow;
 pub use sso::{IdentityRow, LoginAttemptRow, LoginOutcomeRow, ProviderSessionInput, RoleMappingRow, SessionTokensRow};
 pub use throttle::ThrottleRow;

@@ -9,7 +9,8 @@ use axum::{routing::get, Router};
 use portcullis_domain::{
     audit::Actor,
     policies::{Action, ApplicationInput, GroupRef, HostRule, PolicyInput, Rules, Selector},
-    store::{new_id, now_ms, policies::PersonRow, GroupInput, IdentityRow, ProviderRow},
+    forward_auth::app_cookie_name,
+    store::{access::NewAccessSession, new_id, now_ms, policies::PersonRow, GroupInput, IdentityRow, ProviderRow},
     Settings,
 };
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -162,6 +163,7 @@ async fn main() {
     // 200 policies: 20 applications of 10 each, Block first, then Allows over groups, domains and people.
     let admin = Actor::System;
     let group = |i: usize| Selector::Group(GroupRef { provider_id: provider_id.clone(), external_id: format!("00g{i:06}") });
+    let mut app_ids = Vec::new();
     for app in 0..APPS {
         let created = s
             .policies
@@ -176,6 +178,7 @@ async fn main() {
             )
             .await
             .expect("application");
+        app_ids.push(created.id.clone());
         for p in 0..POLICIES_PER_APP {
             let (action, rules) = match p {
                 0 => (Action::Block, Rules { include: vec![group(900 + app)], require: vec![], exclude: vec![] }),
@@ -224,10 +227,16 @@ async fn main() {
     store.insert_identity(&identity).await.expect("identity");
     let token = portcullis_domain::accounts::random_token();
     let token_id = hex_sha256(&token);
-    store
-        .insert_access_session(&token_id, &user.id, Some(&identity.id), "bench", now, now + 3_600_000)
-        .await
-        .expect("access session");
+    let app7 = &app_ids[7];
+    let session = NewAccessSession {
+        id: &token_id,
+        user_id: &user.id,
+        identity_id: Some(&identity.id),
+        session_id: "bench",
+        application_id: Some(app7),
+        expires_at: now + 3_600_000,
+    };
+    store.insert_access_session(&session, now).await.expect("access session");
     let seeded = started.elapsed();
 
     let bare = Router::new().route("/bare", get(|| async { "ok" }));
@@ -237,7 +246,7 @@ async fn main() {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let headers = vec![
-        ("Cookie", format!("portcullis_access={token}")),
+        ("Cookie", format!("{}={token}", app_cookie_name(app7, false))),
         ("X-Original-URL", "http://app7.example.test/docs/page?x=1".to_string()),
     ];
     // Warm up: the first decision reads the person from the database.
@@ -250,6 +259,7 @@ async fn main() {
         .await
         .expect("verify");
     let status = first.status();
+    let has_assertion = first.headers().contains_key("x-portcullis-jwt-assertion");
     let groups_header = first.headers().get("x-portcullis-groups").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
 
     let bare_m = tokio::task::block_in_place(|| wrk(&format!("http://{addr}/bare"), &headers, &a));
@@ -265,7 +275,7 @@ async fn main() {
     }
     let notes = format!(
         "- {USERS} users, {GROUPS} groups, {APPS} applications × {POLICIES_PER_APP} policies = {} policies; seeded in {:.1} s\n\
-         - wrk -t2 -c{} -d{}s, server and wrk on the same {}-core machine; first /verify answered {status} (an Allow by the 10th policy of its application), groups header: {} names\n\
+         - wrk -t2 -c{} -d{}s, server and wrk on the same {}-core machine; first /verify answered {status} (an Allow by the 10th policy of its application), groups header: {} names, signed assertion: {has_assertion}\n\
          - /verify throughput is {:.0}% of the bare handler's; ratio of p50: {}\n",
         APPS * POLICIES_PER_APP,
         seeded.as_secs_f64(),
