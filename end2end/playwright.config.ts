@@ -67,7 +67,8 @@ const chromium = {
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
 };
 
-export default defineConfig({
+// `dataDir` is the option that fixtures.ts declares.
+export default defineConfig<{ dataDir: string }>({
   testDir: './tests',
   fullyParallel: false,
   forbidOnly: !!process.env.CI,
@@ -141,7 +142,8 @@ export default defineConfig({
       },
     },
     {
-      // Debian's nginx in front of an upstream, asking /verify.
+      // Debian's nginx and Caddy, configured from the README's snippets, in front of two hosts
+      // (*.portcullis.test, resolved to loopback by Chromium) asking /verify and /verify/forward.
       name: 'forward-auth',
       testMatch: 'forward-auth.spec.ts',
       dependencies: ['sign-in'],
@@ -149,6 +151,7 @@ export default defineConfig({
         baseURL: `http://127.0.0.1:${process.env.E2E_JS_PORT}`,
         javaScriptEnabled: true,
         dataDir: process.env.E2E_JS_DATA,
+        launchOptions: { ...chromium, args: [...chromium.args, '--host-resolver-rules=MAP *.portcullis.test 127.0.0.1'] },
       },
     },
   ],

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, only where it is missing: safe to run every time.
 #   scripts/ensure-tools.sh          build tools (wasm32 target, wasm-bindgen-cli, npm packages)
-#   scripts/ensure-tools.sh --test   the same, plus Debian's Chromium for Playwright
+#   scripts/ensure-tools.sh --test   the same, plus Debian's Chromium, nginx, Caddy and wrk for the tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,19 +30,19 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   echo "$sum" > "$stamp"
 fi
 
-# Tests drive Chromium, put Debian's nginx in front of a protected app (forward auth), and
-# measure /verify with wrk.
-if [ "${1:-}" = "--test" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/bin/wrk ]; }; then
-  say "installing Chromium, nginx and wrk from Debian"
+# Tests drive Chromium, put Debian's nginx and Caddy in front of protected apps (forward auth),
+# and measure /verify with wrk.
+if [ "${1:-}" = "--test" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/bin/caddy ] || [ ! -x /usr/bin/wrk ]; }; then
+  say "installing Chromium, nginx, Caddy and wrk from Debian"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
   $sudo apt-get update -qq
-  # The package must not start a system nginx (policy-rc.d exit 101): the tests start their own.
+  # The packages must not start a system nginx or Caddy (policy-rc.d exit 101): the tests start their own.
   made_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
     $sudo chmod +x /usr/sbin/policy-rc.d
     made_policy=1
   fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium nginx wrk
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium nginx caddy wrk
   if [ -n "$made_policy" ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi
 fi
