@@ -16,6 +16,7 @@
 pub mod eval;
 pub mod export;
 pub mod model;
+pub mod path;
 #[cfg(test)]
 mod proptests;
 pub mod service;

@@ -4,16 +4,21 @@
 //!
 //! Routing: the exact hostname first, then a `*.example.com` wildcard (one label: it covers
 //! `a.example.com`, not `example.com` nor `a.b.example.com`); within a hostname the longest
-//! matching path prefix wins, on segment boundaries (`/admin` covers `/admin` and `/admin/x`,
-//! not `/administrator`). Paths are compared after percent-decoding, removing dot segments
-//! and repeated slashes (backslashes count as slashes), so `/%61dmin` or `/x/../admin` cannot
-//! reach another application's policies than `/admin` does.
+//! matching path prefix wins, on segment boundaries and ignoring ASCII case (`/admin` covers
+//! `/Admin/x`, not `/administrator`). Paths are compared in their canonical form
+//! ([`canonical_path`]), which refuses what servers read differently. A path is then routed
+//! only if every reader agrees on its application: the canonical form, an RFC 3986 resolver
+//! that keeps empty segments, a reader that merges slashes then resolves dots, and a literal
+//! reader that resolves nothing, each with and without percent-decoding, each with and
+//! without case folding. Otherwise [`PathError::Disagreement`]: refused, never guessed.
 
 use std::{borrow::Cow, collections::HashMap};
 
+pub use super::path::{canonical_path, PathError};
 use super::{
     eval::{decide_in, evaluation_order, explain, Decision, Facts, Outcome},
     model::{Action, Application, Policy, Selector},
+    path::{read, split_query, Dots},
 };
 
 /// An application ready for decisions.
@@ -56,6 +61,19 @@ impl CompiledApp {
             application: &self.application,
             policy,
         }
+    }
+
+    /// Whether one of the application's hosts covers `host` (as routing reads it: case,
+    /// port and a trailing dot ignored; a wildcard covers one label), whatever the path.
+    pub fn serves_host(&self, host: &str) -> bool {
+        let host = host_key(host);
+        self.application
+            .hosts
+            .iter()
+            .any(|rule| match rule.hostname.strip_prefix("*.") {
+                Some(base) => wildcard_parent(&host).is_some_and(|p| p.eq_ignore_ascii_case(base)),
+                None => rule.hostname.eq_ignore_ascii_case(&host),
+            })
     }
 
     /// The Bypass policy that lets requests through before anyone signs in: the first
@@ -144,13 +162,11 @@ impl Snapshot {
                     prefix: host.path_prefix.as_str().into(),
                     app: index,
                 };
-                match host.hostname.strip_prefix("*.") {
+                // Validated hostnames are lower case already; keys must be, whatever the source.
+                let hostname = host.hostname.to_ascii_lowercase();
+                match hostname.strip_prefix("*.") {
                     Some(base) => snap.wildcard.entry(base.into()).or_default().push(route),
-                    None => snap
-                        .exact
-                        .entry(host.hostname.as_str().into())
-                        .or_default()
-                        .push(route),
+                    None => snap.exact.entry(hostname.into()).or_default().push(route),
                 }
             }
             let policies = per_app.remove(&application.id).unwrap_or_default();
@@ -177,26 +193,88 @@ impl Snapshot {
         self.by_id.get(id).map(|&i| &self.apps[i])
     }
 
-    /// The application for a request's original `Host` (a port is ignored) and URI (path,
-    /// with or without query string; an absolute URI's path is used).
-    pub fn find_application(&self, host: &str, uri: &str) -> Option<&CompiledApp> {
+    /// The application for a request's original `Host` (a port is ignored) and request
+    /// target (path with or without query string), or why it cannot be told: the path is
+    /// ambiguous ([`canonical_path`]) or readers of it disagree on the application.
+    pub fn route(
+        &self,
+        host: &str,
+        path_and_query: &str,
+    ) -> Result<Option<&CompiledApp>, PathError> {
+        let path = canonical_path(path_and_query)?;
         let host = host_key(host);
-        let path = canonical_path(uri);
-        let pick = |routes: Option<&Vec<Route>>| {
-            routes?
-                .iter()
-                .find(|r| prefix_matches(&r.prefix, &path))
-                .map(|r| &self.apps[r.app])
+        let routes = HostRoutes {
+            exact: self.exact.get(host.as_ref()),
+            wildcard: wildcard_parent(&host).and_then(|parent| self.wildcard.get(parent)),
         };
-        pick(self.exact.get(host.as_ref())).or_else(|| {
-            host.split_once('.')
-                .and_then(|(_, parent)| pick(self.wildcard.get(parent)))
-        })
+        let chosen = routes.pick(&path, true)?;
+        // A plain path reads the same everywhere; only letter case can still differ, and a
+        // prefix that matched case for case is also the longest case-sensitive match.
+        let plain = matches!(path, Cow::Borrowed(_)) && !path.contains('%');
+        let same_case = chosen.is_none_or(|r| path.as_bytes().starts_with(r.prefix.as_bytes()));
+        if !(plain && same_case) {
+            let app = chosen.map(|r| r.app);
+            let agrees = |reading: &str| {
+                [true, false]
+                    .into_iter()
+                    .all(|fold| routes.pick(reading, fold).is_ok_and(|r| r.map(|r| r.app) == app))
+            };
+            let decode: &[bool] = if split_query(path_and_query).0.contains('%') {
+                &[false, true]
+            } else {
+                &[false]
+            };
+            let all = agrees(&path)
+                && decode.iter().all(|&decode| {
+                    Dots::ALL
+                        .into_iter()
+                        .all(|dots| agrees(&read(path_and_query, dots, decode)))
+                });
+            if !all {
+                return Err(PathError::Disagreement);
+            }
+        }
+        Ok(chosen.map(|r| &self.apps[r.app]))
+    }
+
+    /// [`Snapshot::route`] for callers that only need an application (return URLs, whose
+    /// paths come parsed and normalized): an ambiguous path has none.
+    pub fn find_application(&self, host: &str, uri: &str) -> Option<&CompiledApp> {
+        self.route(host, uri).ok().flatten()
     }
 
     /// The decision for a signed-in person.
     pub fn decide<'a, F: Facts + ?Sized>(&'a self, app: &'a CompiledApp, who: &F) -> Verdict<'a> {
         app.decide(who)
+    }
+}
+
+/// One host's routes: its own, then its wildcard's.
+struct HostRoutes<'a> {
+    exact: Option<&'a Vec<Route>>,
+    wildcard: Option<&'a Vec<Route>>,
+}
+
+impl<'a> HostRoutes<'a> {
+    /// The longest prefix covering `path`. Two applications' prefixes of one length that
+    /// both match (`/A/b` and `/a/b` when folding case) give no single answer: an error.
+    fn pick(&self, path: &str, fold_case: bool) -> Result<Option<&'a Route>, PathError> {
+        for routes in [self.exact, self.wildcard].into_iter().flatten() {
+            let mut matching = routes
+                .iter()
+                .filter(|r| prefix_matches(&r.prefix, path, fold_case));
+            if let Some(r) = matching.next() {
+                let tie = matching
+                    .take_while(|o| o.prefix.len() == r.prefix.len())
+                    .any(|o| o.app != r.app);
+                return if tie {
+                    Err(PathError::Disagreement)
+                } else {
+                    Ok(Some(r))
+                };
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -216,49 +294,23 @@ fn host_key(host: &str) -> Cow<'_, str> {
     }
 }
 
-/// `/admin` matches `/admin` and `/admin/…`; `/` matches everything.
-fn prefix_matches(prefix: &str, path: &str) -> bool {
-    prefix == "/"
-        || (path.starts_with(prefix)
-            && (path.len() == prefix.len() || path.as_bytes()[prefix.len()] == b'/'))
+/// What a `*.` wildcard covering `host` would name: all but a non-empty first label.
+fn wildcard_parent(host: &str) -> Option<&str> {
+    host.split_once('.')
+        .and_then(|(label, parent)| (!label.is_empty()).then_some(parent))
 }
 
-/// The path as a server would resolve it: without query or fragment, percent-decoded once,
-/// without dot segments or empty segments. Borrowed when nothing needs doing.
-pub fn canonical_path(uri: &str) -> Cow<'_, str> {
-    let mut path = uri.split(['?', '#']).next().unwrap_or_default();
-    // An absolute URI ("https://host/path"): its path.
-    if let Some(i) = path.find("://") {
-        let rest = &path[i + 3..];
-        path = rest.find('/').map_or("/", |j| &rest[j..]);
-    }
-    let plain = path.starts_with('/')
-        && !path.contains(['%', '\\'])
-        && !path.contains("//")
-        && !path.contains("/.");
-    if plain {
-        return Cow::Borrowed(path);
-    }
-    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-    let mut segments: Vec<&str> = Vec::new();
-    for segment in decoded.split(['/', '\\']) {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
-            }
-            s => segments.push(s),
-        }
-    }
-    let mut out = String::with_capacity(decoded.len() + 1);
-    for s in &segments {
-        out.push('/');
-        out.push_str(s);
-    }
-    if out.is_empty() {
-        out.push('/');
-    }
-    Cow::Owned(out)
+/// `/admin` matches `/admin` and `/admin/…`; `/` matches everything.
+fn prefix_matches(prefix: &str, path: &str, fold_case: bool) -> bool {
+    let (p, q) = (prefix.as_bytes(), path.as_bytes());
+    prefix == "/"
+        || (q.len() >= p.len()
+            && (q.len() == p.len() || q[p.len()] == b'/')
+            && if fold_case {
+                q[..p.len()].eq_ignore_ascii_case(p)
+            } else {
+                q[..p.len()] == *p
+            })
 }
 
 #[cfg(test)]
@@ -371,35 +423,180 @@ mod tests {
         );
     }
 
-    #[test]
-    fn encoded_and_dotted_paths_reach_the_application_the_server_would_serve() {
-        let s = snapshot();
-        for uri in [
-            "/%61dmin",
-            "/public/../admin",
-            "//admin",
-            "/./admin/",
-            "/x/..%2Fadmin",
-            "\\admin",
-            "/admin%2Fapi%2Fv1",
-        ] {
-            assert!(
-                matches!(
-                    found(&s, "example.com", uri).as_deref(),
-                    Some("admin") | Some("api")
+    fn routed(s: &Snapshot, host: &str, uri: &str) -> Result<Option<String>, PathError> {
+        s.route(host, uri).map(|a| a.map(|a| a.id().to_string()))
+    }
+
+    /// `/` lets anyone through; `/admin` does not.
+    fn public_and_admin() -> Snapshot {
+        Snapshot::build(
+            vec![
+                app("public", &[("example.com", "/")]),
+                app("admin", &[("example.com", "/admin")]),
+            ],
+            vec![
+                policy("public", 0, Action::Bypass, Selector::Everyone),
+                policy(
+                    "admin",
+                    0,
+                    Action::Allow,
+                    Selector::Email {
+                        email: "root@example.com".into(),
+                    },
                 ),
-                "{uri} -> {:?}",
-                found(&s, "example.com", uri)
+            ],
+        )
+    }
+
+    #[test]
+    fn the_reported_attack_paths_never_reach_the_public_application() {
+        let s = public_and_admin();
+        assert!(s.application("public").unwrap().anonymous_bypass().is_some());
+        for (uri, why) in [
+            ("/admin/x://y/public", PathError::EmbeddedUrl),
+            ("/admin/x/..%2F..%2Fpublic", PathError::EncodedSlash),
+            ("/admin/x%5C..%5C..%5Cpublic", PathError::EncodedBackslash),
+            ("/admin;x/users", PathError::PathParameter),
+        ] {
+            assert_eq!(routed(&s, "example.com", uri), Err(why), "{uri}");
+            assert!(s.find_application("example.com", uri).is_none(), "{uri}");
+        }
+    }
+
+    #[test]
+    fn paths_that_would_leave_a_protected_prefix_on_some_server_are_refused() {
+        let s = public_and_admin();
+        for uri in [
+            // Resolved, this is /public; a router that does not resolve ".." serves it under /admin.
+            "/admin/../public",
+            "/admin/x/../../public?y",
+            "/public/../admin",
+            // Merged first it is /public; an RFC 3986 resolver keeps the empty segment: /admin/public.
+            "/admin//../public",
+            // Merged it is /admin; read as sent it is not.
+            "//admin",
+            // Decoded it is /admin; a server that does not decode serves /%61dmin under /.
+            "/%61dmin",
+            "/%41dmin/x",
+            // A case-sensitive server would not serve these under /admin.
+            "/ADMIN/x",
+            "/Admin",
+        ] {
+            assert_eq!(
+                routed(&s, "example.com", uri),
+                Err(PathError::Disagreement),
+                "{uri}"
             );
         }
+        // Ambiguous paths are refused before any routing, on any host.
         assert_eq!(
-            found(&s, "example.com", "https://example.com/admin/x").as_deref(),
-            Some("admin")
+            routed(&s, "nowhere.test", "/a%2Fb"),
+            Err(PathError::EncodedSlash)
         );
-        assert_eq!(canonical_path("/a/b?c"), "/a/b");
-        assert!(matches!(canonical_path("/a/b"), Cow::Borrowed(_)));
-        assert_eq!(canonical_path("/../../"), "/");
-        assert_eq!(canonical_path(""), "/");
+    }
+
+    #[test]
+    fn an_rfc_3986_resolver_that_keeps_empty_segments_is_consulted_too() {
+        let s = Snapshot::build(
+            vec![
+                app("public", &[("example.com", "/")]),
+                app("users", &[("example.com", "/admin/users")]),
+            ],
+            vec![],
+        );
+        // Merged it is /users and read as sent it is not under /admin/users; an RFC 3986
+        // resolver lets ".." remove the empty segment: /admin/users.
+        assert_eq!(
+            routed(&s, "example.com", "/admin//../users"),
+            Err(PathError::Disagreement)
+        );
+    }
+
+    #[test]
+    fn paths_every_reader_agrees_on_route_normally() {
+        let s = snapshot();
+        for (uri, app) in [
+            ("/", "site"),
+            ("/admin", "admin"),
+            ("/admin/users?x=1", "admin"),
+            ("/admin/./users", "admin"),
+            ("/admin/a/../b", "admin"),
+            ("/docs/./a", "site"),
+            ("/docs/../x", "site"),
+            ("/a%20b", "site"),
+            ("/admin/a%20b", "admin"),
+            ("/admin/", "admin"),
+            ("/admin/%7Eu", "admin"),
+            ("/admin/api/x%2d", "api"),
+            ("/admin?next=/admin/api/../../x", "admin"),
+        ] {
+            assert_eq!(
+                routed(&s, "example.com", uri),
+                Ok(Some(app.to_string())),
+                "{uri}"
+            );
+        }
+        assert_eq!(routed(&s, "nowhere.test", "/"), Ok(None));
+        assert_eq!(routed(&s, "nowhere.test", "/x/../y"), Ok(None));
+    }
+
+    #[test]
+    fn letter_case_routes_only_when_the_case_sensitive_reading_agrees() {
+        let s = snapshot();
+        // No other prefix could take it: every reading gives the same application.
+        assert_eq!(
+            routed(&s, "www.example.com", "/ADMIN/x"),
+            Ok(Some("site".into()))
+        );
+        assert_eq!(
+            routed(&s, "billing.apps.example.com", "/Reports/2026"),
+            Err(PathError::Disagreement)
+        );
+        assert_eq!(
+            routed(&s, "example.com", "/admin/API/v1"),
+            Err(PathError::Disagreement)
+        );
+        // An application alone on its host: case-insensitively it is the application's,
+        // case-sensitively no application's.
+        let alone = Snapshot::build(vec![app("admin", &[("admin.test", "/admin")])], vec![]);
+        assert_eq!(
+            routed(&alone, "admin.test", "/admin/x"),
+            Ok(Some("admin".into()))
+        );
+        assert_eq!(
+            routed(&alone, "admin.test", "/Admin/x"),
+            Err(PathError::Disagreement)
+        );
+        // Two applications whose prefixes differ only in case: no single answer.
+        let twins = Snapshot::build(
+            vec![
+                app("upper", &[("t.test", "/A/b")]),
+                app("lower", &[("t.test", "/a/b")]),
+            ],
+            vec![],
+        );
+        for uri in ["/a/b", "/A/b/x", "/A/B"] {
+            assert_eq!(
+                routed(&twins, "t.test", uri),
+                Err(PathError::Disagreement),
+                "{uri}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_application_serves_its_own_hosts_only() {
+        let s = snapshot();
+        let wild = s.application("wild").unwrap();
+        assert!(wild.serves_host("wiki.apps.example.com:8443"));
+        assert!(wild.serves_host("WIKI.apps.example.com."));
+        assert!(!wild.serves_host("apps.example.com"));
+        assert!(!wild.serves_host(".apps.example.com"));
+        assert!(!wild.serves_host("a.b.apps.example.com"));
+        let admin = s.application("admin").unwrap();
+        assert!(admin.serves_host("Example.COM:443"));
+        assert!(!admin.serves_host("www.example.com"));
+        assert!(!admin.serves_host("x.example.com"));
     }
 
     #[test]
