@@ -33,13 +33,18 @@ fn cookie_name(state: &AppState) -> &'static str {
 }
 
 pub(crate) fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    find_cookie(headers, &|k| k == name)
+}
+
+/// The first cookie whose name passes `is`.
+pub(crate) fn find_cookie<'a>(headers: &'a HeaderMap, is: &dyn Fn(&str) -> bool) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .find(|(k, _)| is(k))
         .map(|(_, v)| v)
 }
 

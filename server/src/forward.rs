@@ -18,7 +18,7 @@ use portcullis_domain::{
 use serde::Deserialize;
 
 use crate::{
-    auth::{encode, read_cookie},
+    auth::{encode, find_cookie, read_cookie},
     AppState,
 };
 
@@ -73,7 +73,7 @@ async fn decide(State(state): State<AppState>, req: axum::extract::Request, prox
     };
     // Already the client's address: X-Forwarded-For counts from trusted proxies only.
     let ip = req.extensions().get::<ClientInfo>().and_then(|c| c.ip.as_deref());
-    let cookie = |name: &str| read_cookie(headers, name);
+    let cookie = |is: &dyn Fn(&str) -> bool| find_cookie(headers, is);
     let answer = state.services.forward_auth.decide(&original, cookie, ip, pinned(req.uri().query())).await;
     match answer {
         Ok(Answer::Allow { identity, assertion }) => {

@@ -66,6 +66,14 @@ pub fn app_cookie_name(application_id: &str, secure: bool) -> String {
     }
 }
 
+/// Whether `name` is [`app_cookie_name`]`(application_id, secure)`, without building it:
+/// this runs on every request.
+pub fn is_app_cookie_of(name: &str, application_id: &str, secure: bool) -> bool {
+    let prefix = if secure { "__Host-portcullis_app_" } else { "portcullis_app_" };
+    let Some(id) = name.strip_prefix(prefix) else { return false };
+    id.bytes().eq(application_id.bytes().filter(u8::is_ascii_alphanumeric))
+}
+
 /// Whether a cookie name is one of the applications' (for signing out on an application's host).
 pub fn is_app_cookie(name: &str) -> bool {
     name.starts_with("portcullis_app_") || name.starts_with("__Host-portcullis_app_")
@@ -354,12 +362,13 @@ impl ForwardAuth {
         Ok(())
     }
 
-    /// The decision for a request the proxy forwards. `cookie` looks a cookie up by name;
+    /// The decision for a request the proxy forwards. `cookie` finds the first cookie whose
+    /// name passes the test it is given;
     /// `pinned` is the application the endpoint is pinned to, if any.
     pub async fn decide<'c>(
         &self,
         request: &OriginalRequest,
-        cookie: impl Fn(&str) -> Option<&'c str>,
+        cookie: impl Fn(&dyn Fn(&str) -> bool) -> Option<&'c str>,
         ip: Option<&str>,
         pinned: Option<&str>,
     ) -> Result<Answer, AccessError> {
@@ -372,7 +381,8 @@ impl ForwardAuth {
         let Some(app) = snapshot.route(&request.host, &request.uri)? else {
             return Ok(Answer::NoApplication);
         };
-        let token = cookie(&app_cookie_name(app.id(), request.scheme == "https"));
+        let secure = request.scheme == "https";
+        let token = cookie(&|name: &str| is_app_cookie_of(name, app.id(), secure));
         let person = match token {
             Some(t) if !t.is_empty() && t.len() <= 100 => self.person(t).await?,
             _ => None,
@@ -538,6 +548,10 @@ mod tests {
         assert_ne!(a, app_cookie_name("0190-bbbb", false));
         assert_eq!(app_cookie_name("0190-aaaa", true), "__Host-portcullis_app_0190aaaa");
         assert!(is_app_cookie(&a) && is_app_cookie("__Host-portcullis_app_x") && !is_app_cookie(SSO_COOKIE));
+        assert!(is_app_cookie_of(&a, "0190-aaaa", false));
+        assert!(!is_app_cookie_of(&a, "0190-aaaa", true) && !is_app_cookie_of(&a, "0190-bbbb", false));
+        assert!(!is_app_cookie_of("portcullis_app_0190aaaax", "0190-aaaa", false));
+        assert!(is_app_cookie_of("__Host-portcullis_app_0190aaaa", "0190-aaaa", true));
         assert_eq!(sso_cookie_name(true), "__Host-portcullis_sso");
     }
 }
