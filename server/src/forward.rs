@@ -348,7 +348,7 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
     let body = format!(
         "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
          <title>{t}</title><body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
-         <h1>{t}</h1><p>{x}</p></body></html>",
+         <h1 style=\"font-size:1.5rem\">{t}</h1><p>{x}</p></body></html>",
         t = html(title),
         x = html(text)
     );
