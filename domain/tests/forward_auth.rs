@@ -71,86 +71,18 @@ async fn world() -> World {
     };
 
     let policies = PolicyService::new(store.clone());
-    let app = policies
-        .create_application(
-            &Actor::System,
-            None,
-            &ApplicationInput {
-                name: "Wiki".into(),
-                hosts: vec![HostRule { hostname: "wiki.example.test".into(), path_prefix: "/".into() }],
-                session_duration_minutes: 60,
-            },
-        )
-        .await
-        .unwrap();
-    for (name, action, include) in [("No contractors", Action::Block, "00gCon"), ("Engineers", Action::Allow, "00gEng")] {
-        policies
-            .create_policy(
-                &Actor::System,
-                None,
-                &app.id,
-                &PolicyInput {
-                    name: name.into(),
-                    action,
-                    rules: Rules { include: vec![group(&provider, include)], require: vec![], exclude: vec![] },
-                    enabled: true,
-                },
-            )
-            .await
-            .unwrap();
-    }
-    let public = policies
-        .create_application(
-            &Actor::System,
-            None,
-            &ApplicationInput {
-                name: "Status page".into(),
-                hosts: vec![HostRule { hostname: "status.example.test".into(), path_prefix: "/".into() }],
-                session_duration_minutes: 60,
-            },
-        )
-        .await
-        .unwrap();
-    policies
-        .create_policy(
-            &Actor::System,
-            None,
-            &public.id,
-            &PolicyInput {
-                name: "Anyone".into(),
-                action: Action::Bypass,
-                rules: Rules { include: vec![Selector::Everyone], require: vec![], exclude: vec![] },
-                enabled: true,
-            },
-        )
-        .await
-        .unwrap();
-    let tracker = policies
-        .create_application(
-            &Actor::System,
-            None,
-            &ApplicationInput {
-                name: "Tracker".into(),
-                hosts: vec![HostRule { hostname: "tracker.example.test".into(), path_prefix: "/".into() }],
-                session_duration_minutes: 10,
-            },
-        )
-        .await
-        .unwrap();
-    policies
-        .create_policy(
-            &Actor::System,
-            None,
-            &tracker.id,
-            &PolicyInput {
-                name: "Engineers".into(),
-                action: Action::Allow,
-                rules: Rules { include: vec![group(&provider, "00gEng")], require: vec![], exclude: vec![] },
-                enabled: true,
-            },
-        )
-        .await
-        .unwrap();
+    let eng = || vec![group(&provider, "00gEng")];
+    let app = application(
+        &policies,
+        "Wiki",
+        "wiki.example.test",
+        60,
+        &[("No contractors", Action::Block, vec![group(&provider, "00gCon")]), ("Engineers", Action::Allow, eng())],
+    )
+    .await;
+    application(&policies, "Status page", "status.example.test", 60, &[("Anyone", Action::Bypass, vec![Selector::Everyone])])
+        .await;
+    application(&policies, "Tracker", "tracker.example.test", 10, &[("Engineers", Action::Allow, eng())]).await;
     let assertions = Assertions::load(store.clone(), SecretBox::from_key(&[7u8; 32]), ISSUER).await.unwrap();
     World {
         auth: ForwardAuth::new(store.clone(), policies, assertions.clone()),
@@ -158,8 +90,36 @@ async fn world() -> World {
         store,
         provider,
         ada,
-        wiki: app.id,
+        wiki: app,
     }
+}
+
+/// An application on one host with its policies, each including `include`; returns its id.
+async fn application(
+    policies: &PolicyService,
+    name: &str,
+    host: &str,
+    minutes: u32,
+    rules: &[(&str, Action, Vec<Selector>)],
+) -> String {
+    let app = policies
+        .create_application(
+            &Actor::System,
+            None,
+            &ApplicationInput {
+                name: name.into(),
+                hosts: vec![HostRule { hostname: host.into(), path_prefix: "/".into() }],
+                session_duration_minutes: minutes,
+            },
+        )
+        .await
+        .unwrap();
+    for (policy, action, include) in rules {
+        let rules = Rules { include: include.clone(), require: vec![], exclude: vec![] };
+        let input = PolicyInput { name: (*policy).into(), action: *action, rules, enabled: true };
+        policies.create_policy(&Actor::System, None, &app.id, &input).await.unwrap();
+    }
+    app.id
 }
 
 fn request(host: &str, uri: &str) -> OriginalRequest {
