@@ -33,7 +33,9 @@ pub enum PathError {
     InvalidEscape,
     #[error("ambiguous path: a double-encoded escape (%25 then hex) depends on how often a server decodes")]
     DoubleEncoding,
-    #[error("ambiguous path: a '.' or '..' segment written with %2E is resolved by some servers only")]
+    #[error(
+        "ambiguous path: a '.' or '..' segment written with %2E is resolved by some servers only"
+    )]
     EncodedDotSegment,
     #[error("ambiguous path: its escapes do not decode to UTF-8 text")]
     NotUtf8,
@@ -349,7 +351,18 @@ mod tests {
 
     #[test]
     fn control_characters_are_refused_raw_or_encoded() {
-        for p in ["/a\0b", "/a\nb", "/a\x7fb", "/a\u{85}b", "/a%00b", "/a%0Ab", "/a%0d", "/a%1F", "/a%7f", "/a%C2%85"] {
+        for p in [
+            "/a\0b",
+            "/a\nb",
+            "/a\x7fb",
+            "/a\u{85}b",
+            "/a%00b",
+            "/a%0Ab",
+            "/a%0d",
+            "/a%1F",
+            "/a%7f",
+            "/a%C2%85",
+        ] {
             assert_eq!(refused(p), PathError::ControlCharacter, "{p:?}");
         }
     }
@@ -402,7 +415,14 @@ mod tests {
 
     #[test]
     fn a_canonical_path_is_borrowed() {
-        for p in ["/", "/admin", "/admin/users?x=1", "/admin/", "/a%20b", "/A/b.c"] {
+        for p in [
+            "/",
+            "/admin",
+            "/admin/users?x=1",
+            "/admin/",
+            "/a%20b",
+            "/A/b.c",
+        ] {
             assert!(matches!(canonical_path(p), Ok(Cow::Borrowed(_))), "{p}");
         }
         assert!(matches!(canonical_path("/a//b"), Ok(Cow::Owned(_))));
@@ -411,9 +431,15 @@ mod tests {
     #[test]
     fn readers_resolve_dots_and_slashes_their_own_way() {
         let r = |p, dots, decode| read(p, dots, decode).into_owned();
-        assert_eq!(r("/admin//../public?x", Dots::Rfc3986, false), "/admin/public");
+        assert_eq!(
+            r("/admin//../public?x", Dots::Rfc3986, false),
+            "/admin/public"
+        );
         assert_eq!(r("/admin//../public", Dots::MergeSlashes, false), "/public");
-        assert_eq!(r("/admin/../public", Dots::Literal, false), "/admin/../public");
+        assert_eq!(
+            r("/admin/../public", Dots::Literal, false),
+            "/admin/../public"
+        );
         assert_eq!(r("/%61/x/..", Dots::MergeSlashes, true), "/a");
         assert_eq!(r("/%61/x/..", Dots::Literal, false), "/%61/x/..");
     }

@@ -278,7 +278,11 @@ proptest! {
 
 /// Each reference reader, decoding or not, folding case or not, puts `uri` under `routed`
 /// (the routed application's prefix) and no other.
-fn readers_agree(prefixes: &BTreeSet<&str>, uri: &str, routed: Option<&str>) -> Result<(), TestCaseError> {
+fn readers_agree(
+    prefixes: &BTreeSet<&str>,
+    uri: &str,
+    routed: Option<&str>,
+) -> Result<(), TestCaseError> {
     let expected: Vec<String> = routed.map(String::from).into_iter().collect();
     let raw = uri.split('?').next().unwrap_or_default().to_string();
     for path in [raw.clone(), reference::percent_decode(&raw)] {
@@ -291,7 +295,11 @@ fn readers_agree(prefixes: &BTreeSet<&str>, uri: &str, routed: Option<&str>) -> 
                 prop_assert_eq!(
                     &reference::longest_prefixes(prefixes, &reading, fold),
                     &expected,
-                    "{} reader ({}, fold case: {}) of {}", reader, reading, fold, uri
+                    "{} reader ({}, fold case: {}) of {}",
+                    reader,
+                    reading,
+                    fold,
+                    uri
                 );
             }
         }
@@ -308,7 +316,9 @@ fn target() -> impl Strategy<Value = String> {
     let segment = prop_oneof![4 => prop::sample::select(PLAIN), 1 => prop::sample::select(TRICKS)];
     (
         prop::collection::vec(segment, 0..7),
-        prop::option::of(prop::sample::select(&["x=1", "next=/a/../b", "%zz", "a;b"][..])),
+        prop::option::of(prop::sample::select(
+            &["x=1", "next=/a/../b", "%zz", "a;b"][..],
+        )),
     )
         .prop_map(|(segments, query)| match query {
             Some(q) => format!("/{}?{q}", segments.join("/")),
@@ -385,7 +395,10 @@ mod reference {
         };
         while !input.is_empty() {
             // A
-            if let Some(rest) = input.strip_prefix("../").or_else(|| input.strip_prefix("./")) {
+            if let Some(rest) = input
+                .strip_prefix("../")
+                .or_else(|| input.strip_prefix("./"))
+            {
                 input = rest.to_string();
             // B
             } else if input.starts_with("/./") {
@@ -430,7 +443,13 @@ mod reference {
 
     /// Every prefix of greatest length that covers `path` on a segment boundary.
     pub fn longest_prefixes(prefixes: &BTreeSet<&str>, path: &str, fold_case: bool) -> Vec<String> {
-        let norm = |s: &str| if fold_case { s.to_ascii_lowercase() } else { s.to_string() };
+        let norm = |s: &str| {
+            if fold_case {
+                s.to_ascii_lowercase()
+            } else {
+                s.to_string()
+            }
+        };
         let path = norm(path);
         let hits: Vec<&str> = prefixes
             .iter()
@@ -441,6 +460,9 @@ mod reference {
             })
             .collect();
         let longest = hits.iter().map(|p| p.len()).max();
-        hits.into_iter().filter(|p| Some(p.len()) == longest).map(String::from).collect()
+        hits.into_iter()
+            .filter(|p| Some(p.len()) == longest)
+            .map(String::from)
+            .collect()
     }
 }

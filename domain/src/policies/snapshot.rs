@@ -215,9 +215,11 @@ impl Snapshot {
         if !(plain && same_case) {
             let app = chosen.map(|r| r.app);
             let agrees = |reading: &str| {
-                [true, false]
-                    .into_iter()
-                    .all(|fold| routes.pick(reading, fold).is_ok_and(|r| r.map(|r| r.app) == app))
+                [true, false].into_iter().all(|fold| {
+                    routes
+                        .pick(reading, fold)
+                        .is_ok_and(|r| r.map(|r| r.app) == app)
+                })
             };
             let decode: &[bool] = if split_query(path_and_query).0.contains('%') {
                 &[false, true]
@@ -451,7 +453,11 @@ mod tests {
     #[test]
     fn the_reported_attack_paths_never_reach_the_public_application() {
         let s = public_and_admin();
-        assert!(s.application("public").unwrap().anonymous_bypass().is_some());
+        assert!(s
+            .application("public")
+            .unwrap()
+            .anonymous_bypass()
+            .is_some());
         for (uri, why) in [
             ("/admin/x://y/public", PathError::EmbeddedUrl),
             ("/admin/x/..%2F..%2Fpublic", PathError::EncodedSlash),
