@@ -286,7 +286,8 @@ async fn signing_out_of_the_console_ends_access_to_the_applications() {
 async fn access_is_only_handed_out_for_an_application_address() {
     let w = world().await;
     let from = console(&w).await;
-    for url in ["https://evil.example.com/", "javascript:alert(1)", "/relative", "https://user@wiki.example.test/"] {
+    let long = format!("https://wiki.example.test/{}", "a".repeat(3000));
+    for url in ["https://evil.example.com/", "javascript:alert(1)", "/relative", "https://user@wiki.example.test/", &long] {
         assert!(matches!(w.auth.hand_off(&from, url).await, Err(AccessError::UnknownApplication(_))), "{url}");
     }
 }

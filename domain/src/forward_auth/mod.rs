@@ -40,6 +40,8 @@ const SECURE_SSO_COOKIE: &str = "__Host-portcullis_sso";
 pub const CALLBACK_PATH: &str = "/.portcullis/callback";
 /// A one-time code is good for this long: the browser follows it at once.
 const HANDOFF_MS: i64 = 60_000;
+/// The longest return URL Portcullis keeps (a sign-in's `rd`).
+const MAX_RETURN_URL: usize = 2048;
 /// Allowed decisions are sampled for the audit log: one per person and application this often.
 const ALLOW_SAMPLE_MS: i64 = 10 * 60 * 1000;
 /// Bounded memory: the person cache is emptied when it grows past this.
@@ -231,7 +233,11 @@ impl ForwardAuth {
     /// Checks that `url` is an application's address (so sending people there is no open
     /// redirect) and returns the application's id and session duration in milliseconds.
     pub async fn application_for_url(&self, url: &str) -> Result<(String, i64), AccessError> {
-        let unknown = || AccessError::UnknownApplication(url.to_string());
+        let unknown = || AccessError::UnknownApplication(url.chars().take(200).collect());
+        // Return URLs are stored with one-time codes: no unbounded rows from anonymous callers.
+        if url.len() > MAX_RETURN_URL {
+            return Err(unknown());
+        }
         let (_, host, path) = split_url(url).ok_or_else(unknown)?;
         let snapshot = self.policies.snapshot().await?;
         let app = snapshot.find_application(&host, &path).ok_or_else(unknown)?;
