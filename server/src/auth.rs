@@ -38,22 +38,30 @@ pub(crate) fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a 
 
 /// The first cookie whose name passes `is`.
 pub(crate) fn find_cookie<'a>(headers: &'a HeaderMap, is: &dyn Fn(&str) -> bool) -> Option<&'a str> {
+    cookies(headers).find(|(k, _)| is(k)).map(|(_, v)| v)
+}
+
+/// Every `name=value` pair of the request's cookies.
+pub(crate) fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| is(k))
-        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value as every Portcullis cookie has it: host-only, HttpOnly, Lax, on `/`.
+pub(crate) fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
+    // Tokens are URL-safe base64 and the rest is ours: always a valid header.
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> HeaderValue {
-    let secure = if state.services.settings.secure_cookies() { "; Secure" } else { "" };
-    let cookie =
-        format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}", cookie_name(state));
-    // The token is URL-safe base64 and the rest is ours: always a valid header.
-    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+    let max_age = i64::try_from(max_age_secs).unwrap_or(i64::MAX);
+    set_cookie(cookie_name(state), value, max_age, state.services.settings.secure_cookies())
 }
 
 /// The client's address: `X-Forwarded-For` counts only when the peer is a trusted proxy.

@@ -18,7 +18,7 @@ use portcullis_domain::{
 use serde::Deserialize;
 
 use crate::{
-    auth::{encode, find_cookie, read_cookie},
+    auth::{cookies, encode, find_cookie, read_cookie, set_cookie},
     AppState,
 };
 
@@ -256,17 +256,11 @@ pub(crate) async fn finish_access(state: &AppState, user_id: &str, identity_id: 
     match state.services.forward_auth.start_sso(user_id, Some(identity_id), lifetime).await {
         Ok((token, session)) => {
             let secure = settings.secure_cookies();
-            let cookie = cookie(sso_cookie_name(secure), &token, (lifetime / 1000).max(1), secure);
+            let cookie = set_cookie(sso_cookie_name(secure), &token, (lifetime / 1000).max(1), secure);
             hand_off(state, &session, rd, Some(cookie)).await
         }
         Err(e) => access_failed(e.into()),
     }
-}
-
-fn cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    let c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
-    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 #[derive(Deserialize)]
@@ -281,7 +275,7 @@ pub async fn app_callback(State(state): State<AppState>, Query(q): Query<Callbac
     match state.services.forward_auth.redeem(&q.code).await {
         Ok(Some(s)) => {
             let mut r = found(&s.return_to);
-            r.headers_mut().insert(header::SET_COOKIE, cookie(&s.cookie_name, &s.token, s.max_age_secs, s.secure));
+            r.headers_mut().insert(header::SET_COOKIE, set_cookie(&s.cookie_name, &s.token, s.max_age_secs, s.secure));
             r
         }
         Ok(None) => page(
@@ -300,16 +294,10 @@ pub async fn app_sign_out(
     Extension(client): Extension<ClientInfo>,
     headers: HeaderMap,
 ) -> Response {
-    let names: Vec<(String, String)> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(k, _)| forward_auth::is_app_cookie(k) || *k == forward_auth::SSO_COOKIE || k.ends_with("portcullis_sso"))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+    let ours: Vec<(&str, &str)> = cookies(&headers)
+        .filter(|(k, _)| forward_auth::is_app_cookie(k) || *k == sso_cookie_name(false) || *k == sso_cookie_name(true))
         .collect();
-    let tokens: Vec<&str> = names.iter().map(|(_, v)| v.as_str()).collect();
+    let tokens: Vec<&str> = ours.iter().map(|(_, v)| *v).collect();
     match state.services.forward_auth.sign_out_tokens(&tokens).await {
         Ok(users) => {
             for user in &users {
@@ -322,14 +310,8 @@ pub async fn app_sign_out(
         }
     }
     let mut r = page(StatusCode::OK, "Signed out", "You are signed out of every application protected by Portcullis.");
-    for (name, _) in &names {
-        let secure = name.starts_with("__Host-");
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
-            if secure { "; Secure" } else { "" }
-        )) {
-            r.headers_mut().append(header::SET_COOKIE, v);
-        }
+    for (name, _) in &ours {
+        r.headers_mut().append(header::SET_COOKIE, set_cookie(name, "", 0, name.starts_with("__Host-")));
     }
     r
 }

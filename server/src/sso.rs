@@ -29,10 +29,8 @@ pub struct StartForm {
 }
 
 pub(crate) fn login_cookie(state: &AppState, value: &str) -> http::HeaderValue {
-    let secure = if state.services.settings.secure_cookies() { "; Secure" } else { "" };
     // Lax: the provider sends the browser back with a top-level GET, which carries it.
-    let cookie = format!("{LOGIN_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=600{secure}");
-    http::HeaderValue::from_str(&cookie).unwrap_or_else(|_| http::HeaderValue::from_static(""))
+    crate::auth::set_cookie(LOGIN_COOKIE, value, 600, state.services.settings.secure_cookies())
 }
 
 /// `POST /auth/start`: a form button on the sign-in page, or Test connection's test sign-in.

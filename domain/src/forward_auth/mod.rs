@@ -233,15 +233,22 @@ impl ForwardAuth {
     /// Checks that `url` is an application's address (so sending people there is no open
     /// redirect) and returns the application's id and session duration in milliseconds.
     pub async fn application_for_url(&self, url: &str) -> Result<(String, i64), AccessError> {
+        let (_, id, lifetime) = self.application_at(url).await?;
+        Ok((id, lifetime))
+    }
+
+    /// The URL's origin, and its application's id and session duration in milliseconds.
+    async fn application_at(&self, url: &str) -> Result<(String, String, i64), AccessError> {
         let unknown = || AccessError::UnknownApplication(url.chars().take(200).collect());
         // Return URLs are stored with one-time codes: no unbounded rows from anonymous callers.
         if url.len() > MAX_RETURN_URL {
             return Err(unknown());
         }
-        let (_, host, path) = split_url(url).ok_or_else(unknown)?;
+        let (origin, host, path) = split_url(url).ok_or_else(unknown)?;
         let snapshot = self.policies.snapshot().await?;
         let app = snapshot.find_application(&host, &path).ok_or_else(unknown)?;
-        Ok((app.application.id.clone(), i64::from(app.application.session_duration_minutes.max(1)) * 60_000))
+        let lifetime = i64::from(app.application.session_duration_minutes.max(1)) * 60_000;
+        Ok((origin, app.application.id.clone(), lifetime))
     }
 
     /// The same check, for callers that only need to know.
@@ -288,8 +295,7 @@ impl ForwardAuth {
     /// own host that trades it for the application's cookie. The application session lasts
     /// the application's session duration, within the session it comes from.
     pub async fn hand_off(&self, from: &SsoSession, return_to: &str) -> Result<String, AccessError> {
-        let (application_id, lifetime) = self.application_for_url(return_to).await?;
-        let (origin, _, _) = split_url(return_to).ok_or_else(|| AccessError::UnknownApplication(return_to.into()))?;
+        let (origin, application_id, lifetime) = self.application_at(return_to).await?;
         let now = now_ms();
         let session_expires_at = (now + lifetime).min(from.expires_at.max(now + 60_000));
         let code = random_token();
@@ -363,7 +369,6 @@ impl ForwardAuth {
     /// Ends every application session and single sign-on session of a person, and their
     /// console sessions.
     pub async fn sign_out_user(&self, user_id: &str) -> Result<(), StoreError> {
-        self.store.delete_access_sessions_of_user(user_id).await?;
         self.store.delete_user_sessions(user_id).await?;
         Ok(())
     }

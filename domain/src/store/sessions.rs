@@ -84,9 +84,9 @@ impl Store {
         Ok(())
     }
 
+    /// Every session of a person: console, single sign-on, applications, pending hand-offs.
     pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
-        sqlx::query("DELETE FROM access_sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
-        self.changed();
+        self.delete_access_sessions_of_user(user_id).await?;
         let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
