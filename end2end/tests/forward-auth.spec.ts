@@ -662,3 +662,10 @@ test('a group change in Okta, synchronized, flips the decision without a restart
   await page.context().close();
   await admin.context().close();
 });
+
+test('one-time codes from the sign-ins above never reach the console’s log', async () => {
+  // The console logs at debug level (every request); a code in a query string would be usable from the log.
+  const log = readFileSync(process.env.E2E_JS_LOG!, 'utf8');
+  expect(log).toContain('/.portcullis/callback');
+  expect(log).not.toMatch(/callback\?code=/);
+});

@@ -214,7 +214,10 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("frame-ancestors 'none'; base-uri 'self'; object-src 'none'"),
         ))
-        .layer(TraceLayer::new_for_http())
+        // The path only: query strings carry one-time codes (sign-in callbacks) that must not be logged.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<axum::body::Body>| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(state)
 }
 
