@@ -69,16 +69,26 @@ const LOCAL_SIGN_IN_SETTING: &str = "local_sign_in_only";
 pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_PASSWORD_CHARS: usize = 512;
 
+/// The longest email address (RFC 5321 path limit): longer input is never stored or keyed on.
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// Case folding for email comparison that cannot turn one address into another: only ASCII
+/// letters are lower-cased; every other character stays as it is (full Unicode lower-casing
+/// maps the Kelvin sign U+212A to 'k', so "\u{212A}im@corp.com" would become "kim@corp.com").
+pub fn fold_email(input: &str) -> String {
+    input.trim().to_ascii_lowercase()
+}
+
 /// Lower-cases and checks the shape of an email address.
 pub fn normalize_email(input: &str) -> Result<String, InputError> {
-    let email = input.trim().to_lowercase();
+    let email = fold_email(input);
     let (local, domain) = email.split_once('@').ok_or(InputError::InvalidEmail)?;
     let ok = !local.is_empty()
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains('@')
-        && email.len() <= 254
+        && email.len() <= MAX_EMAIL_LEN
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
         Ok(email)
@@ -291,8 +301,12 @@ impl Accounts {
     /// Local sign-in with email and password.
     pub async fn sign_in(&self, email: &str, password: &str, client: &ClientInfo) -> Result<NewSession, SignInError> {
         let now = now_ms();
-        // Whatever was typed is what gets throttled: no lookup needed to refuse.
-        let email = email.trim().to_lowercase();
+        // Whatever was typed is what gets throttled: no lookup needed to refuse. Longer than any
+        // address can be, it is no account: refused before it becomes a throttle key or audit target.
+        let email = fold_email(email);
+        if email.len() > MAX_EMAIL_LEN {
+            return Err(SignInError::InvalidCredentials);
+        }
         let account_key = throttle::account_key(&email);
         let address_key = client.ip.as_deref().map(throttle::address_key);
 
@@ -493,6 +507,8 @@ impl Accounts {
 
     /// Housekeeping: forget expired sessions.
     pub async fn purge_expired_sessions(&self) -> Result<u64, StoreError> {
+        // Throttle rows too: writes purge them, this catches a quiet database.
+        throttle::purge(&self.store, now_ms()).await?;
         self.store.delete_expired_sessions(now_ms(), self.policy.idle.as_millis() as i64).await
     }
 }
@@ -625,6 +641,28 @@ mod tests {
         }
         let err = accounts.sign_in("ada@example.com", PASSWORD, &client()).await.unwrap_err();
         assert!(matches!(err, SignInError::Throttled { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn an_over_long_sign_in_email_is_refused_before_it_is_stored_anywhere() {
+        let (accounts, store) = accounts().await;
+        let long = format!("{}@example.com", "a".repeat(10_000));
+        let err = accounts.sign_in(&long, PASSWORD, &client()).await.unwrap_err();
+        assert!(matches!(err, SignInError::InvalidCredentials));
+        assert!(store.throttle_get(&throttle::account_key(&long)).await.unwrap().is_none());
+        let page = store.audit_page(&AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
+        assert!(page.records.iter().all(|r| r.target.as_deref().is_none_or(|t| t.len() <= MAX_EMAIL_LEN)));
+    }
+
+    #[test]
+    fn email_folding_lower_cases_ascii_only() {
+        assert_eq!(fold_email("  Ann.Lee@Corp.COM "), "ann.lee@corp.com");
+        // The Kelvin sign is not 'k': the address stays distinct from kim@corp.com.
+        assert_eq!(fold_email("\u{212A}im@corp.com"), "\u{212A}im@corp.com");
+        assert_ne!(fold_email("\u{212A}im@corp.com"), fold_email("kim@corp.com"));
+        // Nor does any other non-ASCII capital fold (no 'İ' → "i̇").
+        assert_eq!(fold_email("\u{130}@corp.com"), "\u{130}@corp.com");
+        assert_eq!(normalize_email("\u{212A}IM@Corp.com").unwrap(), "\u{212A}im@corp.com");
     }
 
     #[tokio::test]

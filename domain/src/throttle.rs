@@ -32,8 +32,17 @@ pub async fn wait_ms(store: &Store, key: &str, now: i64) -> Result<i64, StoreErr
     Ok(store.throttle_get(key).await?.map(|r| (r.blocked_until - now).max(0)).unwrap_or(0))
 }
 
+/// The longest window of any key: a row older than this with no block running counts as none.
+const LONGEST_WINDOW_MS: i64 = if ACCOUNT.window_ms > ADDRESS.window_ms { ACCOUNT.window_ms } else { ADDRESS.window_ms };
+
+/// Removes rows that no longer count (each write does it, so anonymous callers cannot grow the table without bound).
+pub async fn purge(store: &Store, now: i64) -> Result<u64, StoreError> {
+    store.throttle_purge(now - LONGEST_WINDOW_MS, now).await
+}
+
 /// Counts one failure and returns the new row.
 pub async fn record_failure(store: &Store, key: &str, limits: Limits, now: i64) -> Result<ThrottleRow, StoreError> {
+    purge(store, now).await?;
     let prev = store.throttle_get(key).await?;
     let row = next_state(prev.as_ref(), key, limits, now);
     store.throttle_put(&row).await?;
@@ -105,5 +114,18 @@ mod tests {
         assert_eq!(wait_ms(&store, "k", 11_000).await.unwrap(), 0);
         store.throttle_clear("k").await.unwrap();
         assert_eq!(wait_ms(&store, "k", 10_000).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn rows_whose_window_and_block_are_over_are_purged_on_the_next_write() {
+        let store = Store::in_memory().await.unwrap();
+        record_failure(&store, "old", ACCOUNT, 0).await.unwrap();
+        // Blocked far past its window: kept while the block runs.
+        let blocked = ThrottleRow { key: "blocked".into(), failures: 99, window_started_at: 0, blocked_until: 10 * LONGEST_WINDOW_MS };
+        store.throttle_put(&blocked).await.unwrap();
+        record_failure(&store, "new", ACCOUNT, LONGEST_WINDOW_MS + 1).await.unwrap();
+        assert!(store.throttle_get("old").await.unwrap().is_none(), "an expired row is purged");
+        assert!(store.throttle_get("blocked").await.unwrap().is_some(), "a running block is kept");
+        assert!(store.throttle_get("new").await.unwrap().is_some());
     }
 }

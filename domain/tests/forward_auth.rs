@@ -43,6 +43,8 @@ async fn world() -> World {
         email: "ada@example.com".into(),
         display_name: "Ada Lovelace".into(),
         state: "active".into(),
+        okta_status: "ACTIVE".into(),
+        email_verified: true,
     };
     store.insert_directory_person_fixture(&person, now).await.unwrap();
     store.insert_membership_fixture(&eng.id, &person.id, now).await.unwrap();
@@ -57,6 +59,7 @@ async fn world() -> World {
         groups: "[]".into(),
         created_at: now,
         last_login_at: now,
+        email_verified: true,
     };
     store.insert_identity(&identity).await.unwrap();
     let ada = SignedIn {

@@ -105,6 +105,8 @@ impl Env {
             email: email.into(),
             display_name: name.into(),
             state: state.into(),
+            okta_status: "ACTIVE".into(),
+            email_verified: true,
         };
         self.store
             .insert_directory_person_fixture(&row, now_ms())

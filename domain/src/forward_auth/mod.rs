@@ -114,6 +114,8 @@ struct Person {
     /// The one application this session is good for.
     application_id: String,
     subject: Subject,
+    /// Removed, deactivated or suspended in the directory: refused whatever the policies say.
+    removed: bool,
     identity: Arc<Identity>,
     expires_at: i64,
     change: u64,
@@ -189,6 +191,50 @@ pub struct ForwardAuth {
     assertions: Assertions,
     people: Arc<RwLock<HashMap<String, Arc<Person>>>>,
     sampled: Arc<Mutex<HashMap<u64, i64>>>,
+    denials: DenialLimiter,
+}
+
+/// Denials written to the audit log per person and application: the first in each minute;
+/// the rest are counted and the next written row says how many there were.
+#[derive(Clone, Default)]
+struct DenialLimiter {
+    /// key → (start of the current minute's window, denials not written in it)
+    windows: Arc<Mutex<HashMap<u64, (i64, u64)>>>,
+}
+
+/// One denial audit row per person and application this often.
+const DENIAL_AUDIT_MS: i64 = 60_000;
+
+impl DenialLimiter {
+    /// `Some(n)`: write this denial, saying `n` more were not written before it; `None`: count it.
+    fn admit(&self, user_id: &str, app_id: &str, now: i64) -> Option<u64> {
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (user_id, app_id).hash(&mut h);
+            h.finish()
+        };
+        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        if windows.len() > CACHE_LIMIT {
+            // Bounded memory: forget closed windows (their counts are lost, their rows are not).
+            windows.retain(|_, (start, _)| now - *start < DENIAL_AUDIT_MS);
+        }
+        match windows.get_mut(&key) {
+            Some((start, suppressed)) if now - *start < DENIAL_AUDIT_MS => {
+                *suppressed += 1;
+                None
+            }
+            Some((start, suppressed)) => {
+                let before = *suppressed;
+                (*start, *suppressed) = (now, 0);
+                Some(before)
+            }
+            None => {
+                windows.insert(key, (now, 0));
+                Some(0)
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for ForwardAuth {
@@ -222,7 +268,7 @@ fn split_url(url: &str) -> Option<(String, String, String)> {
 
 impl ForwardAuth {
     pub fn new(store: Store, policies: PolicyService, assertions: Assertions) -> Self {
-        Self { store, policies, assertions, people: Arc::default(), sampled: Arc::default() }
+        Self { store, policies, assertions, people: Arc::default(), sampled: Arc::default(), denials: DenialLimiter::default() }
     }
 
     /// The published keys upstreams verify assertions with.
@@ -405,13 +451,29 @@ impl ForwardAuth {
             }
             return Ok(Answer::SignIn { back: request.url() });
         };
+        if person.removed {
+            // No more than anyone without a session gets.
+            if app.anonymous_bypass().is_some() {
+                return Ok(Answer::Bypass);
+            }
+            if let Some(suppressed) = self.denials.admit(&person.user_id, &app.application.id, now_ms()) {
+                let (policies, subject, app_id, app_name) =
+                    (self.policies.clone(), person.subject.clone(), app.application.id.clone(), app.application.name.clone());
+                let (host, uri, ip) = (request.host.clone(), request.uri.clone(), ip.map(str::to_string));
+                tokio::spawn(async move {
+                    policies.record_removed_access(&subject, &app_id, &app_name, &host, &uri, ip.as_deref(), suppressed).await;
+                });
+            }
+            return Ok(Answer::Deny { application: app.application.name.clone() });
+        }
         let verdict = app.decide(&person.subject);
         let record = match verdict.outcome {
-            Outcome::Allow | Outcome::Bypass => self.sample(&person.user_id, &app.application.id),
-            // Every refusal is kept.
-            Outcome::Block | Outcome::NoMatch => true,
+            Outcome::Allow | Outcome::Bypass => self.sample(&person.user_id, &app.application.id).then_some(0),
+            // Refusals are all counted; at most one a minute per person and application is
+            // written, carrying how many were not (anonymous callers cannot fill the log).
+            Outcome::Block | Outcome::NoMatch => self.denials.admit(&person.user_id, &app.application.id, now_ms()),
         };
-        if record {
+        if let Some(suppressed) = record {
             // The audit write must not slow the answer: it goes in the background.
             let (policies, subject) = (self.policies.clone(), person.subject.clone());
             let (snapshot, app_id, host, uri) =
@@ -420,7 +482,7 @@ impl ForwardAuth {
             tokio::spawn(async move {
                 if let Some(app) = snapshot.application(&app_id) {
                     let verdict = app.decide(&subject);
-                    policies.record_access(&verdict, &subject, &host, &uri, ip.as_deref()).await;
+                    policies.record_access(&verdict, &subject, &host, &uri, ip.as_deref(), suppressed).await;
                 }
             });
         }
@@ -499,14 +561,22 @@ impl ForwardAuth {
         if row.expires_at <= now || row.disabled_at.is_some() {
             return Ok(None);
         }
-        let (subject, groups) = match (&row.provider_id, &row.subject) {
+        let (subject, groups, removed) = match (&row.provider_id, &row.subject) {
             (Some(provider), Some(sub)) => {
-                let subject = self.policies.subject_for(provider, sub).await?;
-                let groups = self.store.group_names_of(provider, sub).await?;
-                (subject.unwrap_or_else(|| Subject::new(Some(provider.clone()), Some(sub.clone()), &row.email, [])), groups)
+                // The directory person tied to this identity by (provider, sub), never by email:
+                // removed, deactivated or suspended there, they lose access at once.
+                let found = self.policies.directory_subject(provider, sub).await?;
+                let removed = found.as_ref().is_some_and(|(_, good)| !good);
+                let groups = if removed { Vec::new() } else { self.store.group_names_of(provider, sub).await? };
+                let subject = match found {
+                    Some((subject, _)) => subject,
+                    None => Subject::new(Some(provider.clone()), Some(sub.clone()), &row.email, [])
+                        .with_verified_email(row.email_verified),
+                };
+                (subject, groups, removed)
             }
             // A local console account: only email and Everyone selectors can match it.
-            _ => (Subject::new(None, None, &row.email, []), Vec::new()),
+            _ => (Subject::new(None, None, &row.email, []).with_verified_email(row.email_verified), Vec::new(), false),
         };
         let identity = Identity {
             user: header_safe(&row.display_name),
@@ -519,6 +589,7 @@ impl ForwardAuth {
             user_id: row.user_id,
             application_id,
             subject,
+            removed,
             identity: Arc::new(identity),
             expires_at: row.expires_at,
             change,
@@ -536,6 +607,21 @@ impl ForwardAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn denials_are_written_once_a_minute_per_person_and_application_and_the_rest_counted() {
+        let d = DenialLimiter::default();
+        assert_eq!(d.admit("ann", "wiki", 0), Some(0));
+        for t in 1..=5 {
+            assert_eq!(d.admit("ann", "wiki", t * 1000), None);
+        }
+        // Another application, another person: their own windows.
+        assert_eq!(d.admit("ann", "git", 1000), Some(0));
+        assert_eq!(d.admit("bob", "wiki", 1000), Some(0));
+        // The next minute's first denial says how many were not written.
+        assert_eq!(d.admit("ann", "wiki", DENIAL_AUDIT_MS), Some(5));
+        assert_eq!(d.admit("ann", "wiki", DENIAL_AUDIT_MS + 1), None);
+    }
 
     #[test]
     fn return_urls_split_into_host_and_path() {

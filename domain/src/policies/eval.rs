@@ -13,8 +13,11 @@ pub trait Facts {
     fn provider_id(&self) -> Option<&str>;
     /// The provider's id for them (Okta: 00u…, the ID token's `sub`).
     fn external_id(&self) -> Option<&str>;
-    /// Lower-cased.
+    /// Lower-cased (ASCII letters only: see [`crate::accounts::fold_email`]).
     fn email(&self) -> &str;
+    /// Whether the provider vouches for the email (an `email_verified` claim, or a provider
+    /// that asserts verified emails). Email and Email-domain selectors match only then.
+    fn email_verified(&self) -> bool;
     fn in_group(&self, group: &GroupRef) -> bool;
 }
 
@@ -26,6 +29,10 @@ pub struct Subject {
     pub external_id: Option<String>,
     /// Lower-cased by [`Subject::new`].
     pub email: String,
+    /// See [`Facts::email_verified`]. False unless the caller says so: an unproven email
+    /// matches no email rule.
+    #[serde(default)]
+    pub email_verified: bool,
     /// Their groups by provider id; Okta's built-in Everyone included when known.
     pub groups: HashSet<GroupRef>,
 }
@@ -40,9 +47,16 @@ impl Subject {
         Self {
             provider_id,
             external_id,
-            email: email.trim().to_lowercase(),
+            email: crate::accounts::fold_email(email),
+            email_verified: false,
             groups: groups.into_iter().collect(),
         }
+    }
+
+    /// The same subject, with the email vouched for (or not).
+    pub fn with_verified_email(mut self, verified: bool) -> Self {
+        self.email_verified = verified;
+        self
     }
 }
 
@@ -56,6 +70,9 @@ impl Facts for Subject {
     fn email(&self) -> &str {
         &self.email
     }
+    fn email_verified(&self) -> bool {
+        self.email_verified
+    }
     fn in_group(&self, group: &GroupRef) -> bool {
         self.groups.contains(group)
     }
@@ -68,11 +85,16 @@ impl Selector {
             Selector::Group(g) => who.in_group(g),
             // Selectors are stored lower-cased; the subject's email should be too, but an
             // ASCII case-insensitive comparison costs nothing and forgives a caller that forgot.
-            Selector::Email { email } => who.email().eq_ignore_ascii_case(email),
-            Selector::EmailDomain { domain } => who
-                .email()
-                .rsplit_once('@')
-                .is_some_and(|(local, d)| !local.is_empty() && d.eq_ignore_ascii_case(domain)),
+            // Only a vouched-for email: anyone may claim any address at a self-service provider.
+            // ASCII-only case folding: a non-ASCII character never becomes an ASCII one.
+            Selector::Email { email } => who.email_verified() && who.email().eq_ignore_ascii_case(email),
+            Selector::EmailDomain { domain } => {
+                who.email_verified()
+                    && who
+                        .email()
+                        .rsplit_once('@')
+                        .is_some_and(|(local, d)| !local.is_empty() && d.eq_ignore_ascii_case(domain))
+            }
             Selector::User(u) => {
                 who.provider_id() == Some(u.provider_id.as_str())
                     && who.external_id() == Some(u.external_id.as_str())
@@ -360,10 +382,11 @@ mod tests {
             "Ann@Example.com",
             [g("00gEng"), g("00gAll")],
         )
+        .with_verified_email(true)
     }
 
     fn local() -> Subject {
-        Subject::new(None, None, "root@example.com", [])
+        Subject::new(None, None, "root@example.com", []).with_verified_email(true)
     }
 
     fn policy(pos: u32, action: Action, rules: Rules) -> Policy {
@@ -434,15 +457,34 @@ mod tests {
         assert!(d("EXAMPLE.com").matches(&ann()));
         assert!(!d("ample.com").matches(&ann()));
         assert!(!d("com").matches(&ann()));
-        let sub = Subject::new(None, None, "bob@eu.example.com", []);
+        let sub = Subject::new(None, None, "bob@eu.example.com", []).with_verified_email(true);
         assert!(
             !d("example.com").matches(&sub),
             "sub-domains are other domains"
         );
-        let tricky = Subject::new(None, None, "example.com@evil.test", []);
+        let tricky = Subject::new(None, None, "example.com@evil.test", []).with_verified_email(true);
         assert!(!d("example.com").matches(&tricky));
-        let no_at = Subject::new(None, None, "example.com", []);
+        let no_at = Subject::new(None, None, "example.com", []).with_verified_email(true);
         assert!(!d("example.com").matches(&no_at));
+    }
+
+    #[test]
+    fn email_rules_match_only_a_verified_email() {
+        let unverified = ann().with_verified_email(false);
+        assert!(!Selector::Email { email: "ann@example.com".into() }.matches(&unverified));
+        assert!(!Selector::EmailDomain { domain: "example.com".into() }.matches(&unverified));
+        // Other selectors do not care.
+        assert!(Selector::Group(g("00gEng")).matches(&unverified));
+        assert!(Selector::Everyone.matches(&unverified));
+    }
+
+    #[test]
+    fn the_kelvin_sign_is_not_the_letter_k() {
+        let kelvin = Subject::new(None, None, "\u{212A}im@example.com", []).with_verified_email(true);
+        assert_eq!(kelvin.email, "\u{212A}im@example.com");
+        assert!(!Selector::Email { email: "kim@example.com".into() }.matches(&kelvin));
+        let domain = Subject::new(None, None, "ann@\u{212A}orp.com", []).with_verified_email(true);
+        assert!(!Selector::EmailDomain { domain: "korp.com".into() }.matches(&domain));
     }
 
     #[test]

@@ -103,14 +103,16 @@ fn subject() -> impl Strategy<Value = Subject> {
         prop::sample::select(&LOCALS[..]),
         prop::sample::select(&DOMAINS[..]),
         prop::collection::hash_set(group(), 0..4),
+        prop::bool::weighted(0.8),
     )
-        .prop_map(|(provider, user, local, domain, groups)| {
+        .prop_map(|(provider, user, local, domain, groups, verified)| {
             Subject::new(
                 provider.map(String::from),
                 provider.map(|_| user.to_string()),
                 &format!("{local}@{domain}"),
                 groups,
             )
+            .with_verified_email(verified)
         })
 }
 
@@ -119,9 +121,11 @@ fn reference(policies: &[Policy], who: &Subject) -> (Outcome, Option<String>) {
     let hits = |s: &Selector| match s {
         Selector::Everyone => true,
         Selector::Group(g) => who.groups.contains(g),
-        Selector::Email { email } => who.email.to_lowercase() == email.to_lowercase(),
+        Selector::Email { email } => {
+            who.email_verified && who.email.to_lowercase() == email.to_lowercase()
+        }
         Selector::EmailDomain { domain } => {
-            who.email.to_lowercase().split('@').nth(1) == Some(domain.as_str())
+            who.email_verified && who.email.to_lowercase().split('@').nth(1) == Some(domain.as_str())
         }
         Selector::User(u) => {
             who.provider_id.as_deref() == Some(&u.provider_id)

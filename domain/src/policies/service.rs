@@ -164,6 +164,7 @@ struct IndexedPerson {
     provider_id: Arc<str>,
     external_id: String,
     email: String,
+    email_verified: bool,
     display_name: String,
     /// Sorted interned group ids.
     groups: Vec<u32>,
@@ -183,6 +184,9 @@ impl Facts for IndexedFacts<'_> {
     }
     fn email(&self) -> &str {
         &self.person.email
+    }
+    fn email_verified(&self) -> bool {
+        self.person.email_verified
     }
     fn in_group(&self, group: &GroupRef) -> bool {
         self.index
@@ -949,12 +953,28 @@ impl PolicyService {
         provider_id: &str,
         external_id: &str,
     ) -> Result<Option<Subject>, PolicyError> {
+        Ok(self
+            .directory_subject(provider_id, external_id)
+            .await?
+            .map(|(subject, _)| subject))
+    }
+
+    /// The same, with whether the directory still has the person in good standing (not
+    /// removed, deactivated or suspended): forward auth refuses them when not.
+    pub async fn directory_subject(
+        &self,
+        provider_id: &str,
+        external_id: &str,
+    ) -> Result<Option<(Subject, bool)>, PolicyError> {
         match self
             .store
             .person_by_external(provider_id, external_id)
             .await?
         {
-            Some(person) => Ok(Some(self.subject_of(&person).await?)),
+            Some(person) => Ok(Some((
+                self.subject_of(&person).await?,
+                person.in_good_standing(),
+            ))),
             None => Ok(None),
         }
     }
@@ -982,7 +1002,8 @@ impl PolicyService {
                     provider_id,
                     external_id,
                 }),
-        ))
+        )
+        .with_verified_email(person.email_verified))
     }
 
     /// The active directory, rebuilt only when it changed since the last preview.
@@ -1018,6 +1039,7 @@ impl PolicyService {
                 provider_id,
                 external_id: r.external_id,
                 email: r.email,
+                email_verified: r.email_verified,
                 display_name: r.display_name,
                 groups: Vec::new(),
             });
@@ -1305,6 +1327,7 @@ impl PolicyService {
         host: &str,
         path: &str,
         ip: Option<&str>,
+        suppressed: u64,
     ) {
         let action = if verdict.permits() {
             audit::Action::AccessAllowed
@@ -1320,8 +1343,8 @@ impl PolicyService {
                 "outcome",
                 serde_json::to_value(verdict.outcome).unwrap_or(Value::Null),
             )
-            .detail("host", host)
-            .detail("path", path);
+            .detail("host", clip(host, AUDIT_TEXT_MAX))
+            .detail("path", clip(path, AUDIT_TEXT_MAX));
         if let Some(p) = verdict.policy {
             event = event
                 .detail("policy_id", p.id.clone())
@@ -1330,7 +1353,48 @@ impl PolicyService {
         if !verdict.permits() {
             event = event.failed();
         }
+        if suppressed > 0 {
+            event = event.detail("and_more", format!("and {suppressed} more denials in the minute before"));
+        }
         self.audit.record_or_log(event).await;
+    }
+
+    /// A refusal because the directory removed, deactivated or suspended the person.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_removed_access(
+        &self,
+        who: &Subject,
+        application_id: &str,
+        application_name: &str,
+        host: &str,
+        path: &str,
+        ip: Option<&str>,
+        suppressed: u64,
+    ) {
+        let mut event = Event::new(Actor::Anonymous, audit::Action::AccessBlocked)
+            .target(who.email.clone())
+            .ip(ip)
+            .failed()
+            .detail("application_id", application_id)
+            .detail("application", application_name)
+            .detail("outcome", "block")
+            .detail("reason", "removed, deactivated or suspended in the directory")
+            .detail("host", clip(host, AUDIT_TEXT_MAX))
+            .detail("path", clip(path, AUDIT_TEXT_MAX));
+        if suppressed > 0 {
+            event = event.detail("and_more", format!("and {suppressed} more denials in the minute before"));
+        }
+        self.audit.record_or_log(event).await;
+    }
+}
+
+/// Request text kept in an access audit row: enough to recognise, not a way to fill the log.
+const AUDIT_TEXT_MAX: usize = 512;
+
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
     }
 }
 

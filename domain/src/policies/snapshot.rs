@@ -624,7 +624,7 @@ mod tests {
                 ),
             ],
         );
-        let ann = Subject::new(None, None, "ann@example.com", []);
+        let ann = Subject::new(None, None, "ann@example.com", []).with_verified_email(true);
         let site = s.find_application("example.com", "/").unwrap();
         let admin = s.find_application("example.com", "/admin/").unwrap();
         assert!(s.decide(site, &ann).permits());

@@ -235,7 +235,7 @@ pub fn application(input: &ApplicationInput) -> Result<ApplicationInput, PolicyE
 
 /// An email address, lower-cased.
 pub fn email(input: &str) -> Result<String, PolicyError> {
-    let e = input.trim().to_lowercase();
+    let e = crate::accounts::fold_email(input);
     let bad = || PolicyError::BadEmail(input.trim().to_string());
     let (local, domain) = e.rsplit_once('@').ok_or_else(bad)?;
     if local.is_empty()
@@ -251,7 +251,7 @@ pub fn email(input: &str) -> Result<String, PolicyError> {
 
 /// The part after '@', lower-cased; a leading '@' is dropped.
 pub fn email_domain(input: &str) -> Result<String, PolicyError> {
-    let d = input.trim().trim_start_matches('@').to_lowercase();
+    let d = crate::accounts::fold_email(input.trim().trim_start_matches('@'));
     let d = d.strip_suffix('.').unwrap_or(&d);
     let bad = || PolicyError::BadEmailDomain(input.trim().to_string());
     if d.is_empty() || d.contains('*') {

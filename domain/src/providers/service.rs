@@ -259,6 +259,8 @@ impl ProviderService {
             last_test_report: serde_json::to_string(&report).ok(),
             created_at: existing.as_ref().map_or(now, |e| e.created_at),
             updated_at: now,
+            // A new provider's default; saving again keeps the stored value.
+            asserts_verified_email: existing.as_ref().map_or(settings.kind.as_str() == "okta", |e| e.asserts_verified_email),
         };
         let groups: Vec<GroupInput> = dir
             .as_ref()

@@ -524,8 +524,10 @@ impl SsoService {
             },
             None => match self.store.user_by_email(&person.email).await.map_err(server)? {
                 Some(existing) => {
-                    // Linking by email hands an existing account to whoever controls that address at the provider.
-                    if person.email_verified != Some(true) {
+                    // Linking by email hands an existing account to whoever controls that address at the
+                    // provider: both sides must have proved the address (an account made from an
+                    // unverified claim proves nothing).
+                    if person.email_verified != Some(true) || !existing.email_verified {
                         return Err(refuse("email_unverified", Some(&existing), String::new(), None).await);
                     }
                     if existing.role.as_deref() == Some("admin") {
@@ -563,6 +565,7 @@ impl SsoService {
                         disabled_at: None,
                         created_at: now,
                         updated_at: now,
+                        email_verified: email_vouched(row, &person),
                     };
                     let identity = new_identity(&user.id, &row.id, &person);
                     self.store.insert_user_with_identity(&user, &identity).await.map_err(server)?;
@@ -841,7 +844,11 @@ impl SsoService {
     /// here is logged, not fatal: the sign-in itself was sound.
     async fn remember(&self, row: &ProviderRow, identity_id: &str, user_id: &str, person: &Person) {
         let groups_json = serde_json::to_string(&person.groups.iter().map(|(_, n)| n).collect::<Vec<_>>()).unwrap_or_default();
-        if let Err(e) = self.store.update_identity_claims(identity_id, user_id, &person.email, &person.name, &groups_json).await {
+        let claimed = person.email_verified == Some(true);
+        let vouched = email_vouched(row, person);
+        if let Err(e) =
+            self.store.update_identity_claims(identity_id, user_id, &person.email, claimed, vouched, &person.name, &groups_json).await
+        {
             tracing::warn!(error = %e, "could not update the account from the provider's claims");
         }
         if person.groups_source != "none" {
@@ -965,9 +972,8 @@ impl SsoService {
             .get("email")
             .and_then(Value::as_str)
             .or_else(|| claims.get("preferred_username").and_then(Value::as_str).filter(|u| u.contains('@')))
-            .unwrap_or_default()
-            .trim()
-            .to_lowercase();
+            .map(crate::accounts::fold_email)
+            .unwrap_or_default();
         if email.is_empty() {
             return Err(("no_email", "neither the ID token nor userinfo has an email: add the `email` scope".into()));
         }
@@ -1080,5 +1086,12 @@ fn new_identity(user_id: &str, provider_id: &str, p: &Person) -> IdentityRow {
         groups: "[]".into(),
         created_at: now,
         last_login_at: now,
+        email_verified: p.email_verified == Some(true),
     }
+}
+
+/// Whether the provider vouches for the person's email: an `email_verified: true` claim, or a
+/// provider the admin marked as asserting verified emails.
+fn email_vouched(row: &ProviderRow, p: &Person) -> bool {
+    p.email_verified == Some(true) || row.asserts_verified_email
 }

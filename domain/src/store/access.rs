@@ -20,6 +20,9 @@ pub struct AccessSessionRow {
     /// Signed in through a provider: which, and the person's `sub` there.
     pub provider_id: Option<String>,
     pub subject: Option<String>,
+    /// Whether `email` is vouched for: a local account's (an admin made it), or the identity's
+    /// verified email, or any email of a provider that asserts verified emails.
+    pub email_verified: bool,
 }
 
 /// What a one-time code hands to the application's host.
@@ -67,9 +70,13 @@ impl Store {
     pub async fn access_session(&self, id: &str) -> Result<Option<AccessSessionRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT a.id, a.user_id, a.identity_id, a.application_id, a.expires_at, u.email, u.display_name, \
-             u.disabled_at, i.provider_id, i.subject \
+             u.disabled_at, i.provider_id, i.subject, \
+             CASE WHEN i.id IS NULL THEN u.email_verified \
+                  ELSE (COALESCE(p.asserts_verified_email, FALSE) OR (i.email_verified AND i.email = u.email)) END \
+                 AS email_verified \
              FROM access_sessions a JOIN users u ON u.id = a.user_id \
-             LEFT JOIN user_identities i ON i.id = a.identity_id WHERE a.id = $1",
+             LEFT JOIN user_identities i ON i.id = a.identity_id \
+             LEFT JOIN identity_providers p ON p.id = i.provider_id WHERE a.id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)

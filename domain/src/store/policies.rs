@@ -47,6 +47,19 @@ pub struct PersonRow {
     pub display_name: String,
     /// `active`, `disabled` or `kept`.
     pub state: String,
+    /// The provider's status (ACTIVE, SUSPENDED, DEPROVISIONED, GONE, …).
+    pub okta_status: String,
+    /// Whether the stored email is vouched for: the provider asserts verified emails, or the
+    /// person's identity there carries `email_verified` for this very email.
+    pub email_verified: bool,
+}
+
+impl PersonRow {
+    /// Whether the directory still has this person: not removed, deactivated or suspended.
+    /// Application access ends when this turns false.
+    pub fn in_good_standing(&self) -> bool {
+        self.state == "active" && !matches!(self.okta_status.as_str(), "SUSPENDED" | "DEPROVISIONED" | "GONE")
+    }
 }
 
 /// A directory group with its provider's name, for pickers and labels.
@@ -81,7 +94,11 @@ pub struct NewApplication<'a> {
 const APP_COLUMNS: &str = "id, name, session_duration_minutes, created_at, updated_at";
 const POLICY_COLUMNS: &str =
     "id, application_id, position, name, action, rules, enabled, created_at, updated_at";
-const PERSON_COLUMNS: &str = "id, provider_id, external_id, email, display_name, state";
+const PERSON_COLUMNS: &str = "id, provider_id, external_id, email, display_name, state, okta_status, \
+    (COALESCE((SELECT p.asserts_verified_email FROM identity_providers p WHERE p.id = directory_users.provider_id), FALSE) \
+     OR EXISTS (SELECT 1 FROM user_identities i WHERE i.provider_id = directory_users.provider_id \
+                AND i.subject = directory_users.external_id AND i.email_verified AND i.email = directory_users.email)) \
+    AS email_verified";
 const GROUP_LABEL: &str =
     "SELECT g.provider_id, p.name AS provider_name, g.external_id, g.name, g.kind \
     FROM directory_groups g JOIN identity_providers p ON p.id = g.provider_id";
@@ -528,7 +545,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO directory_users (id, provider_id, external_id, email, login, first_name, last_name, display_name, \
              okta_status, state, fingerprint, source, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4, '', '', $5, 'ACTIVE', $6, '', 'sync', $7, $7)",
+             VALUES ($1, $2, $3, $4, $4, '', '', $5, $8, $6, '', 'sync', $7, $7)",
         )
         .bind(&row.id)
         .bind(&row.provider_id)
@@ -537,6 +554,7 @@ impl Store {
         .bind(&row.display_name)
         .bind(&row.state)
         .bind(now)
+        .bind(&row.okta_status)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -27,6 +27,10 @@ pub struct ProviderRow {
     pub last_test_report: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Email rules trust this provider's emails without an `email_verified` claim. Set when
+    /// the provider is created (on for Okta, off for generic OIDC); saving the provider again
+    /// keeps the stored value: [`Store::set_provider_asserts_verified_email`] changes it.
+    pub asserts_verified_email: bool,
 }
 
 impl ProviderRow {
@@ -57,13 +61,14 @@ impl ProviderRow {
             last_test_report: None,
             created_at: now,
             updated_at: now,
+            asserts_verified_email: true,
         }
     }
 }
 
 const PROVIDER_COLUMNS: &str = "id, kind, name, base_url, issuer, auth_server, client_id, client_secret_sealed, scopes, \
     groups_claim, pkce, directory_mode, directory_client_id, directory_secret_sealed, enabled, discovery, last_test_at, \
-    last_test_ok, last_test_summary, last_test_report, created_at, updated_at";
+    last_test_ok, last_test_summary, last_test_report, created_at, updated_at, asserts_verified_email";
 
 /// A group to store, as fetched.
 #[derive(Debug, Clone)]
@@ -94,8 +99,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO identity_providers (id, kind, name, base_url, issuer, auth_server, client_id, client_secret_sealed, \
              scopes, groups_claim, pkce, directory_mode, directory_client_id, directory_secret_sealed, enabled, discovery, \
-             last_test_at, last_test_ok, last_test_summary, last_test_report, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+             last_test_at, last_test_ok, last_test_summary, last_test_report, created_at, updated_at, asserts_verified_email) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, base_url = excluded.base_url, \
              issuer = excluded.issuer, auth_server = excluded.auth_server, client_id = excluded.client_id, \
              client_secret_sealed = excluded.client_secret_sealed, scopes = excluded.scopes, \
@@ -127,6 +132,7 @@ impl Store {
         .bind(&row.last_test_report)
         .bind(row.created_at)
         .bind(row.updated_at)
+        .bind(row.asserts_verified_email)
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::from_insert(e, "a provider with this name"))?;
@@ -143,6 +149,19 @@ impl Store {
     pub async fn providers(&self) -> Result<Vec<ProviderRow>, StoreError> {
         let sql = format!("SELECT {PROVIDER_COLUMNS} FROM identity_providers ORDER BY created_at");
         Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+    }
+
+    /// Whether email rules trust this provider's emails without an `email_verified` claim.
+    pub async fn set_provider_asserts_verified_email(&self, id: &str, asserts: bool) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE identity_providers SET asserts_verified_email = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(asserts)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        // Decisions cache people with their email's standing.
+        self.changed();
+        Ok(done.rows_affected() > 0)
     }
 
     pub async fn set_provider_enabled(&self, id: &str, enabled: bool) -> Result<bool, StoreError> {

@@ -29,6 +29,8 @@ pub struct IdentityRow {
     pub groups: String,
     pub created_at: i64,
     pub last_login_at: i64,
+    /// The provider said `email_verified: true` for `email`.
+    pub email_verified: bool,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -82,7 +84,8 @@ pub struct ProviderSessionInput<'a> {
 
 const ATTEMPT_COLUMNS: &str =
     "id, provider_id, purpose, browser_hash, nonce, pkce_verifier_sealed, return_to, started_by, created_at, expires_at";
-const IDENTITY_COLUMNS: &str = "id, user_id, provider_id, subject, email, groups, created_at, last_login_at";
+const IDENTITY_COLUMNS: &str =
+    "id, user_id, provider_id, subject, email, groups, created_at, last_login_at, email_verified";
 
 impl Store {
     pub async fn insert_login_attempt(&self, a: &LoginAttemptRow) -> Result<(), StoreError> {
@@ -164,13 +167,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO users (id, email, display_name, password_hash, role, created_at, updated_at) \
-             VALUES ($1, $2, $3, NULL, NULL, $4, $4)",
+            "INSERT INTO users (id, email, display_name, password_hash, role, created_at, updated_at, email_verified) \
+             VALUES ($1, $2, $3, NULL, NULL, $4, $4, $5)",
         )
         .bind(&user.id)
         .bind(&user.email)
         .bind(&user.display_name)
         .bind(user.created_at)
+        .bind(user.email_verified)
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::from_insert(e, "an account with this email"))?;
@@ -188,35 +192,47 @@ impl Store {
     }
 
     /// Email, name and groups as the provider stated them at this sign-in or refresh.
+    /// `email_verified`: the `email_verified` claim; `vouched`: that, or a provider that
+    /// asserts verified emails.
+    #[allow(clippy::too_many_arguments)]
     pub async fn update_identity_claims(
         &self,
         identity_id: &str,
         user_id: &str,
         email: &str,
+        email_verified: bool,
+        vouched: bool,
         display_name: &str,
         groups_json: &str,
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE user_identities SET email = $2, groups = $3, last_login_at = $4 WHERE id = $1")
+        sqlx::query("UPDATE user_identities SET email = $2, groups = $3, last_login_at = $4, email_verified = $5 WHERE id = $1")
             .bind(identity_id)
             .bind(email)
             .bind(groups_json)
             .bind(now)
+            .bind(email_verified)
             .execute(&mut *tx)
             .await?;
-        // The account follows the provider, unless another account holds that email.
+        // The account follows the provider for a verified email only, and unless another
+        // account holds that email: an unproven address must not become the account's.
         sqlx::query(
             "UPDATE users SET display_name = $2, updated_at = $4, \
-                email = CASE WHEN EXISTS (SELECT 1 FROM users o WHERE o.email = $3 AND o.id <> $1) THEN email ELSE $3 END \
+                email_verified = CASE WHEN $5 AND NOT EXISTS (SELECT 1 FROM users o WHERE o.email = $3 AND o.id <> $1) \
+                    THEN TRUE ELSE email_verified END, \
+                email = CASE WHEN $5 AND NOT EXISTS (SELECT 1 FROM users o WHERE o.email = $3 AND o.id <> $1) \
+                    THEN $3 ELSE email END \
              WHERE id = $1",
         )
         .bind(user_id)
         .bind(display_name)
         .bind(email)
         .bind(now)
+        .bind(vouched)
         .execute(&mut *tx)
         .await?;
+        self.changed();
         tx.commit().await?;
         Ok(())
     }
@@ -492,7 +508,7 @@ impl Store {
 }
 
 async fn insert_identity(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, i: &IdentityRow) -> Result<(), StoreError> {
-    let sql = format!("INSERT INTO user_identities ({IDENTITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+    let sql = format!("INSERT INTO user_identities ({IDENTITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
     sqlx::query(&sql)
         .bind(&i.id)
         .bind(&i.user_id)
@@ -502,6 +518,7 @@ async fn insert_identity(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, i: &Ident
         .bind(&i.groups)
         .bind(i.created_at)
         .bind(i.last_login_at)
+        .bind(i.email_verified)
         .execute(&mut **tx)
         .await
         .map_err(|e| StoreError::from_insert(e, "this identity"))?;

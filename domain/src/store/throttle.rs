@@ -33,6 +33,17 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets rows whose window started before `window_before` and whose block is over at
+    /// `now`: such a row counts the same as no row. Returns how many went.
+    pub async fn throttle_purge(&self, window_before: i64, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM login_throttle WHERE window_started_at < $1 AND blocked_until <= $2")
+            .bind(window_before)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn throttle_clear(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(&self.pool).await?;
         Ok(())

@@ -12,9 +12,12 @@ pub struct UserRow {
     pub disabled_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Someone proved they own the email (local accounts: an admin made them). A sign-in may
+    /// link to an existing account by email only when this is true.
+    pub email_verified: bool,
 }
 
-const USER_COLUMNS: &str = "id, email, display_name, password_hash, role, disabled_at, created_at, updated_at";
+const USER_COLUMNS: &str = "id, email, display_name, password_hash, role, disabled_at, created_at, updated_at, email_verified";
 
 impl Store {
     pub async fn insert_user(
@@ -48,6 +51,7 @@ impl Store {
             disabled_at: None,
             created_at: now,
             updated_at: now,
+            email_verified: true,
         })
     }
 

@@ -147,6 +147,8 @@ async fn main() {
             email: format!("user{i}@example.test"),
             display_name: format!("User {i}"),
             state: "active".into(),
+            okta_status: "ACTIVE".into(),
+            email_verified: true,
         };
         store.insert_directory_person_fixture(&person, now).await.expect("person");
         let mut mine = vec![i % 50];
@@ -223,6 +225,7 @@ async fn main() {
         groups: "[]".into(),
         created_at: now,
         last_login_at: now,
+        email_verified: true,
     };
     store.insert_identity(&identity).await.expect("identity");
     let token = portcullis_domain::accounts::random_token();
