@@ -177,8 +177,10 @@ struct Person {
     email: String,
     email_verified: Option<bool>,
     name: String,
-    /// (group id or name, display name)
+    /// (group id, name); an empty id: a name the provider's directory does not know.
     groups: Vec<(String, String)>,
+    /// Claim names several groups of the provider share: they grant nothing.
+    ambiguous: Vec<String>,
     groups_source: &'static str,
     claims: Map<String, Value>,
 }
@@ -427,6 +429,7 @@ impl SsoService {
             Ok(p) => p,
             Err((code, detail)) => return Err(fail(code, pid, detail).await),
         };
+        self.audit_ambiguous(&row, &person, client).await;
         let mappings = match self.store.role_mappings().await {
             Ok(m) => m,
             Err(e) => return Err(fail("server", pid, e.to_string()).await),
@@ -743,6 +746,7 @@ impl SsoService {
             }
         };
         let person = self.person(&row, &discovery, claims, &tokens.access_token).await.map_err(|(c, d)| format!("{c}: {d}"))?;
+        self.audit_ambiguous(&row, &person, &ClientInfo::default()).await;
         let mappings = self.store.role_mappings().await.map_err(|e| e.to_string())?;
         let role = roles::role_for(&mappings, &row.id, &person.groups).ok_or("the person's groups no longer map to a role")?;
         self.remember(&row, &identity.id, &identity.user_id, &person).await;
@@ -995,22 +999,34 @@ impl SsoService {
         };
         // Azure-style overage markers: the claim was left out because there were too many.
         let overage = claims.contains_key("_claim_names") || claims.contains_key("hasgroups");
+        // The directory API's ids come first when the provider has directory credentials: a
+        // claim carries names, and names can be shared or chosen to look like another group.
+        let has_directory = row.directory_mode != "off";
+        let mut ambiguous = Vec::new();
         let (groups, source) = match claim_groups {
             Some(names) if !overage => {
-                let known = self.store.directory_groups_by_names(&row.id, &names).await.unwrap_or_default();
-                let mut groups = Vec::with_capacity(names.len());
-                let mut unknown = false;
-                for name in names {
-                    let resolved = known.iter().find(|(v, _, _)| *v == name).map(|(_, id, n)| (id.clone(), n.clone()));
-                    unknown |= resolved.is_none();
-                    groups.push(resolved.unwrap_or_else(|| (name.clone(), name)));
-                }
-                // A name the directory does not know (renamed or created at the provider since the
-                // last sync) would miss mappings keyed by group id: the directory API has the ids.
-                let fresh = if unknown { self.groups_from_directory(row, &subject).await } else { None };
-                match fresh {
-                    Some(fresh) => (fresh, "directory"),
-                    None => (groups, "claim"),
+                let api = if has_directory { self.groups_from_directory(row, &subject).await } else { None };
+                match api {
+                    Some(api) => (api, "directory"),
+                    None => {
+                        let known = match self.store.directory_groups_by_names(&row.id, &names).await {
+                            Ok(k) => k,
+                            Err(e) => return Err(("server", e.to_string())),
+                        };
+                        let mut groups = Vec::with_capacity(names.len());
+                        for name in names {
+                            if known.ambiguous.contains(&name) {
+                                continue;
+                            }
+                            match known.resolved.iter().find(|(v, _, _)| *v == name) {
+                                Some((_, id, n)) => groups.push((id.clone(), n.clone())),
+                                // Unknown to the directory: a name, never an id (see roles::covers).
+                                None => groups.push((String::new(), name)),
+                            }
+                        }
+                        ambiguous = known.ambiguous;
+                        (groups, "claim")
+                    }
                 }
             }
             _ => match self.groups_from_directory(row, &subject).await {
@@ -1018,7 +1034,33 @@ impl SsoService {
                 None => (Vec::new(), "none"),
             },
         };
-        Ok(Person { subject, email, email_verified, name, groups, groups_source: source, claims })
+        Ok(Person { subject, email, email_verified, name, groups, ambiguous, groups_source: source, claims })
+    }
+
+    /// A claim named groups that several of the provider's groups share: granted nothing, said so.
+    async fn audit_ambiguous(&self, row: &ProviderRow, person: &Person, client: &ClientInfo) {
+        if person.ambiguous.is_empty() {
+            return;
+        }
+        let names: Vec<&str> = person.ambiguous.iter().map(String::as_str).take(20).collect();
+        self.audit
+            .record_or_log(
+                Event::new(Actor::Anonymous, Action::SsoSignInFailed)
+                    .failed()
+                    .target(person.email.clone())
+                    .ip(client.ip.as_deref())
+                    .detail("reason", "ambiguous group name")
+                    .detail("provider", row.name.clone())
+                    .detail("subject", person.subject.clone())
+                    .detail(
+                        "detail",
+                        format!(
+                            "ambiguous group name: several groups of this provider are named {}; the name grants no role and no group. Rename the groups at the provider or give the provider directory credentials.",
+                            names.join(", ")
+                        ),
+                    ),
+            )
+            .await;
     }
 
     /// The person's groups through the Okta API, when directory credentials exist.

@@ -17,6 +17,8 @@ pub enum MappingError {
     NoGroup,
     #[error("Choose a role: Admin, Editor or Viewer.")]
     BadRole,
+    #[error("Several groups of this provider are named '{0}': pick the group from the list (by its id).")]
+    AmbiguousGroup(String),
     #[error("This group already has a mapping; change its role instead.")]
     Duplicate,
     #[error("No such mapping: it may have been removed.")]
@@ -50,9 +52,11 @@ pub struct RoleMappingView {
 
 /// Does this mapping cover one of the person's groups? By id; a mapping typed by name
 /// (no directory to pick from) matches by name.
+/// A group with an empty id is a claim name the directory does not know: it never matches a
+/// mapping by id (a name chosen to equal another group's id must grant nothing).
 fn covers(m: &RoleMappingRow, groups: &[(String, String)]) -> bool {
     let by_name = m.group_external_id == m.group_name;
-    groups.iter().any(|(id, name)| *id == m.group_external_id || (by_name && *name == m.group_name))
+    groups.iter().any(|(id, name)| (!id.is_empty() && *id == m.group_external_id) || (by_name && *name == m.group_name))
 }
 
 /// The highest role the person's groups map to at this provider.
@@ -104,7 +108,11 @@ impl RoleMappings {
         if group.is_empty() || group.chars().count() > 300 {
             return Err(MappingError::NoGroup);
         }
-        let (group_id, group_name, in_directory) = match self.store.directory_group_by_name(provider_id, group).await? {
+        let mut found = self.store.directory_group_by_name(provider_id, group).await?;
+        if found.len() > 1 {
+            return Err(MappingError::AmbiguousGroup(group.to_string()));
+        }
+        let (group_id, group_name, in_directory) = match found.pop() {
             Some((id, name)) => (id, name, true),
             None => (group.to_string(), group.to_string(), false),
         };

@@ -28,7 +28,7 @@ pub use directory::{
 pub use providers::{GroupInput, GroupRow, ProviderRow};
 pub use access::{AccessSessionRow, HandoffRow, NewAccessSession};
 pub use sessions::SessionRow;
-pub use sso::{IdentityRow, LoginAttemptRow, LoginOutcomeRow, ProviderSessionInput, RoleMappingRow, SessionTokensRow};
+pub use sso::{ClaimGroups, IdentityRow, LoginAttemptRow, LoginOutcomeRow, ProviderSessionInput, RoleMappingRow, SessionTokensRow};
 pub use throttle::ThrottleRow;
 pub use users::UserRow;
 

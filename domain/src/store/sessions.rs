@@ -47,7 +47,8 @@ impl Store {
             "SELECT s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
                     s.last_seen_at AS s_last_seen_at, s.expires_at AS s_expires_at, s.role AS s_role, \
                     s.tokens_expire_at AS s_tokens_expire_at, s.identity_id AS s_identity_id, \
-                    u.id, u.email, u.display_name, u.password_hash, u.role, u.disabled_at, u.created_at, u.updated_at \
+                    u.id, u.email, u.display_name, u.password_hash, u.role, u.disabled_at, u.created_at, u.updated_at, \
+                    u.email_verified \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
         )
         .bind(id)

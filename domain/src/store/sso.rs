@@ -58,6 +58,15 @@ pub struct RoleMappingRow {
     pub created_at: i64,
 }
 
+/// A groups claim resolved against a provider's directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimGroups {
+    /// (claim value, group id, name), for names exactly one group of the provider has.
+    pub resolved: Vec<(String, String, String)>,
+    /// Names several groups of the provider share: they grant nothing.
+    pub ambiguous: Vec<String>,
+}
+
 /// The provider half of a session.
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionTokensRow {
@@ -346,49 +355,55 @@ impl Store {
         Ok(found)
     }
 
-    /// A provider's group by its id, or by its name when the groups claim carries names.
-    pub async fn directory_group_by_name(&self, provider_id: &str, name: &str) -> Result<Option<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT external_id, name FROM directory_groups WHERE provider_id = $1 AND (external_id = $2 OR name = $2) \
-             ORDER BY CASE WHEN external_id = $2 THEN 0 ELSE 1 END LIMIT 1",
-        )
-        .bind(provider_id)
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?)
+    /// A provider's group as an admin typed or picked it for a role mapping: by its id, else
+    /// every group of that provider with this name (more than one: the caller must refuse).
+    pub async fn directory_group_by_name(&self, provider_id: &str, name: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let by_id: Option<(String, String)> =
+            sqlx::query_as("SELECT external_id, name FROM directory_groups WHERE provider_id = $1 AND external_id = $2")
+                .bind(provider_id)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        if let Some(found) = by_id {
+            return Ok(vec![found]);
+        }
+        Ok(sqlx::query_as("SELECT external_id, name FROM directory_groups WHERE provider_id = $1 AND name = $2 ORDER BY external_id")
+            .bind(provider_id)
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
-    /// A provider's groups named in a groups claim, in one query: (claim value, group id, name).
-    /// A value matches a group's id first, else its name.
-    pub async fn directory_groups_by_names(
-        &self,
-        provider_id: &str,
-        values: &[String],
-    ) -> Result<Vec<(String, String, String)>, StoreError> {
-        let mut found: Vec<(String, String, String)> = Vec::new();
+    /// The groups a groups claim names, at the provider that signed the person in only, by
+    /// name only: a claim value is never taken for a group's id (a group may be named like
+    /// another's id). A name several groups of the provider share is ambiguous: it resolves
+    /// to none of them.
+    pub async fn directory_groups_by_names(&self, provider_id: &str, values: &[String]) -> Result<ClaimGroups, StoreError> {
+        let mut out = ClaimGroups::default();
         for chunk in values.chunks(500) {
             let mut q: sqlx::QueryBuilder<sqlx::Sqlite> =
                 sqlx::QueryBuilder::new("SELECT external_id, name FROM directory_groups WHERE provider_id = ");
-            q.push_bind(provider_id).push(" AND (external_id IN (");
-            let mut ids = q.separated(", ");
-            for v in chunk {
-                ids.push_bind(v);
-            }
-            q.push(") OR name IN (");
+            q.push_bind(provider_id).push(" AND name IN (");
             let mut names = q.separated(", ");
             for v in chunk {
                 names.push_bind(v);
             }
-            q.push("))");
+            q.push(")");
             let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
             for v in chunk {
-                let hit = rows.iter().find(|(id, _)| id == v).or_else(|| rows.iter().find(|(_, name)| name == v));
-                if let Some((id, name)) = hit {
-                    found.push((v.clone(), id.clone(), name.clone()));
+                let mut hits = rows.iter().filter(|(_, name)| name == v);
+                match (hits.next(), hits.next()) {
+                    (Some((id, name)), None) => out.resolved.push((v.clone(), id.clone(), name.clone())),
+                    (Some(_), Some(_)) => {
+                        if !out.ambiguous.contains(v) {
+                            out.ambiguous.push(v.clone());
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
-        Ok(found)
+        Ok(out)
     }
 
     pub async fn console_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -413,6 +428,7 @@ impl Store {
     }
 
     /// Sign-in keeps the directory current too: the person, and the groups the claim named.
+    /// `groups` are (id, name); an empty id is a name the directory does not know.
     /// Claim groups are added; only memberships that sign-in itself added are taken away,
     /// because a filtered claim does not list every group sync knows.
     pub async fn record_sign_in_directory(
@@ -453,14 +469,19 @@ impl Store {
         };
         let mut group_ids = Vec::with_capacity(groups.len());
         for (external_id, name) in groups {
-            let found: Option<(String,)> =
-                sqlx::query_as("SELECT id FROM directory_groups WHERE provider_id = $1 AND external_id = $2")
+            // A name no group of the directory has (an empty id): it becomes a group whose id is
+            // the name, unless some group already has that id under another name.
+            let by_name_only = external_id.is_empty();
+            let external_id = if by_name_only { name } else { external_id };
+            let found: Option<(String, String)> =
+                sqlx::query_as("SELECT id, name FROM directory_groups WHERE provider_id = $1 AND external_id = $2")
                     .bind(provider_id)
                     .bind(external_id)
                     .fetch_optional(&mut *tx)
                     .await?;
             let group_id = match found {
-                Some((id,)) => id,
+                Some((_, stored)) if by_name_only && stored != *name => continue,
+                Some((id, _)) => id,
                 None => {
                     let id = super::new_id();
                     sqlx::query(
