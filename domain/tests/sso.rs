@@ -84,6 +84,10 @@ async fn env_with(switches: impl FnOnce(&mut okta_sim::Switches)) -> Env {
 }
 
 async fn env_full(switches: impl FnOnce(&mut okta_sim::Switches), directory: DirectoryInput) -> Env {
+    env_kind(ProviderKind::Okta, switches, directory).await
+}
+
+async fn env_kind(kind: ProviderKind, switches: impl FnOnce(&mut okta_sim::Switches), directory: DirectoryInput) -> Env {
     let mut sw = Fixture::sample().switches.clone();
     switches(&mut sw);
     let sim = Sim::start_local(Fixture::sample(), Options { switches: Some(sw), ..Options::default() }).await.unwrap();
@@ -100,7 +104,7 @@ async fn env_full(switches: impl FnOnce(&mut okta_sim::Switches), directory: Dir
             &Actor::User { id: "admin-1".into(), email: "root@example.com".into() },
             None,
             ProviderInput {
-                kind: ProviderKind::Okta,
+                kind,
                 name: "Acme Okta".into(),
                 base_url: sim.base_url().to_string(),
                 client_id: sample::OIDC_CLIENT_ID.into(),
@@ -774,4 +778,242 @@ async fn a_person_deactivated_at_the_provider_loses_the_session_at_the_next_refr
     assert_eq!(e.sessions().await, 0);
     let failed = e.audit(Action::SessionRefreshFailed).await;
     assert!(failed[0].3["reason"].as_str().unwrap().contains("invalid_grant"), "{failed:#?}");
+}
+
+// ---- Issue 12: group names, verified email, directory removals -------------------------------
+
+mod trust {
+    use super::*;
+    use portcullis_domain::{
+        assertion::Assertions,
+        forward_auth::{Answer, ForwardAuth, OriginalRequest},
+        policies::{Action as PolicyAction, ApplicationInput, HostRule, PolicyInput, PolicyService, Rules, Selector},
+        store::{GroupInput, ProviderRow},
+        sync::{RunKind, SyncService, Trigger},
+    };
+
+    const APP_URL: &str = "https://wiki.example.test/page";
+
+    /// Forward auth over the env's database, with one application whose only policy includes `who`.
+    struct Gate {
+        auth: ForwardAuth,
+    }
+
+    async fn gate(e: &Env, who: Selector) -> Gate {
+        let policies = PolicyService::new(e.store.clone());
+        let app = policies
+            .create_application(
+                &Actor::System,
+                None,
+                &ApplicationInput {
+                    name: "Wiki".into(),
+                    hosts: vec![HostRule { hostname: "wiki.example.test".into(), path_prefix: "/".into() }],
+                    session_duration_minutes: 60,
+                },
+            )
+            .await
+            .unwrap();
+        let rules = Rules { include: vec![who], require: vec![], exclude: vec![] };
+        let input = PolicyInput { name: "Allow".into(), action: PolicyAction::Allow, rules, enabled: true };
+        policies.create_policy(&Actor::System, None, &app.id, &input).await.unwrap();
+        let assertions = Assertions::load(e.store.clone(), SecretBox::from_key(&[7u8; 32]), PUBLIC_BASE).await.unwrap();
+        Gate { auth: ForwardAuth::new(e.store.clone(), policies, assertions) }
+    }
+
+    impl Gate {
+        /// Signs `login` in at the simulator for the applications and trades the hand-off for
+        /// the application's cookie: (cookie name, token).
+        async fn enter(&self, e: &Env, login: &str) -> (String, String) {
+            let b = browser();
+            let started = e.sso.start(&e.provider_id, Purpose::Access, APP_URL, Some(&b.cookie)).await.unwrap();
+            let input = callback_of(&b.at_provider(&started.authorize_url, login).await);
+            let Ok(Finished::Access { user_id, identity_id, .. }) = e.callback(&b, &input).await else {
+                panic!("{login} was not signed in for the applications")
+            };
+            let (_, sso) = self.auth.start_sso(&user_id, Some(&identity_id), 3_600_000).await.unwrap();
+            let url = self.auth.hand_off(&sso, APP_URL).await.unwrap();
+            let code = url.split("code=").nth(1).unwrap();
+            let r = self.auth.redeem(code).await.unwrap().expect("a fresh code");
+            (r.cookie_name, r.token)
+        }
+
+        async fn decide(&self, cookie: &(String, String)) -> Answer {
+            let request = OriginalRequest {
+                scheme: "https",
+                host: "wiki.example.test".into(),
+                uri: "/page".into(),
+                method: Some("GET".into()),
+            };
+            let jar = |is: &dyn Fn(&str) -> bool| is(&cookie.0).then_some(cookie.1.as_str());
+            self.auth.decide(&request, jar, None, None).await.unwrap()
+        }
+    }
+
+    /// Stores groups for the env's provider as a sync would have seen them.
+    async fn directory_has(e: &Env, groups: &[(&str, &str)]) {
+        let row: ProviderRow = e.store.provider(&e.provider_id).await.unwrap().unwrap();
+        let groups: Vec<GroupInput> = groups
+            .iter()
+            .map(|(id, name)| GroupInput {
+                external_id: (*id).into(),
+                name: (*name).into(),
+                description: None,
+                kind: "OKTA_GROUP".into(),
+                last_updated: None,
+            })
+            .collect();
+        e.store.save_provider(&row, &groups, "sync").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn two_groups_with_the_mapped_name_grant_no_role_and_are_audited_as_ambiguous() {
+        let e = env().await;
+        // Ada is in "IT" too; renamed at Okta, it now shares the mapped group's name.
+        let it = e.okta_group("IT");
+        e.control().rename_group(&it, ADMINS).unwrap();
+        directory_has(&e, &[(ADMINS_ID, ADMINS), (&it, ADMINS)]).await;
+        let refused = e.refused(&browser(), ADA).await;
+        assert_eq!(refused.code, "no_role", "a shared name must not grant the Admin mapping");
+        assert_eq!(e.sessions().await, 0);
+        let entries = e.audit(Action::SsoSignInFailed).await;
+        assert!(
+            entries.iter().any(|(_, _, _, d)| d["reason"] == "ambiguous group name"
+                && d["detail"].as_str().unwrap_or_default().contains(ADMINS)),
+            "no ambiguous-group audit entry: {entries:#?}"
+        );
+        // Nor does the shared name give a group membership for policies.
+        let gate = gate(&e, Selector::Group(portcullis_domain::policies::GroupRef {
+            provider_id: e.provider_id.clone(),
+            external_id: ADMINS_ID.into(),
+        }))
+        .await;
+        let cookie = gate.enter(&e, ADA).await;
+        assert!(matches!(gate.decide(&cookie).await, Answer::Deny { .. }));
+        let groups = e.directory_groups_of(&e.okta_user(ADA)).await;
+        assert!(!groups.iter().any(|g| g == ADMINS), "no membership from an ambiguous name: {groups:?}");
+    }
+
+    #[tokio::test]
+    async fn a_claim_value_equal_to_another_groups_id_grants_nothing() {
+        let e = env().await;
+        let ada = e.okta_user(ADA);
+        // The Admin group is in the directory and mapped by its id.
+        directory_has(&e, &[(ADMINS_ID, ADMINS)]).await;
+        e.roles.add(&root(), &e.provider_id, ADMINS_ID, "admin").await.unwrap();
+        e.control().remove_membership(ADMINS_ID, &ada).unwrap();
+        // A group Ada is in, named like the Admin group's id.
+        e.control().rename_group(&e.okta_group("IT"), ADMINS_ID).unwrap();
+        let refused = e.refused(&browser(), ADA).await;
+        assert_eq!(refused.code, "no_role", "a name equal to a group id is not that group");
+        let gate = gate(&e, Selector::Group(portcullis_domain::policies::GroupRef {
+            provider_id: e.provider_id.clone(),
+            external_id: ADMINS_ID.into(),
+        }))
+        .await;
+        let cookie = gate.enter(&e, ADA).await;
+        assert!(matches!(gate.decide(&cookie).await, Answer::Deny { .. }), "no membership of the Admin group");
+    }
+
+    #[tokio::test]
+    async fn a_group_of_the_same_name_at_another_provider_grants_nothing() {
+        let e = env().await;
+        e.control().remove_membership(ADMINS_ID, &e.okta_user(ADA)).unwrap();
+        // Another provider whose "IT" group is mapped to Admin; Ada is in this provider's "IT".
+        let other = ProviderRow::new_okta("other-idp", "Other", "https://other.okta.test", "c", "x".into());
+        let it = GroupInput {
+            external_id: "00gOtherIT".into(),
+            name: "IT".into(),
+            description: None,
+            kind: "OKTA_GROUP".into(),
+            last_updated: None,
+        };
+        e.store.save_provider(&other, &[it], "sync").await.unwrap();
+        e.roles.add(&root(), "other-idp", "IT", "admin").await.unwrap();
+        assert_eq!(e.refused(&browser(), ADA).await.code, "no_role");
+    }
+
+    #[tokio::test]
+    async fn an_unverified_email_at_a_generic_provider_does_not_pass_an_email_domain_rule() {
+        let e = env_kind(ProviderKind::Oidc, |sw| sw.email_unverified = true, DirectoryInput::Off).await;
+        let row = e.store.provider(&e.provider_id).await.unwrap().unwrap();
+        assert!(!row.asserts_verified_email, "generic OIDC providers are not trusted for emails by default");
+        let gate = gate(&e, Selector::EmailDomain { domain: "example.com".into() }).await;
+        let cookie = gate.enter(&e, ADA).await;
+        assert!(
+            matches!(gate.decide(&cookie).await, Answer::Deny { .. }),
+            "self-asserted ada.lovelace@example.com passed \"Allow @example.com\""
+        );
+        let identity = e.store.identity_by_subject(&e.provider_id, &e.okta_user(ADA)).await.unwrap().unwrap();
+        assert!(!identity.email_verified);
+
+        // The same person, once the provider vouches for the email, passes.
+        e.control().set_switches(okta_sim::Switches { email_unverified: false, ..e.control().switches() });
+        let cookie = gate.enter(&e, ADA).await;
+        assert!(matches!(gate.decide(&cookie).await, Answer::Allow { .. }), "a verified email passes");
+    }
+
+    async fn synced_env() -> (Env, SyncService) {
+        let directory = DirectoryInput::ApiToken(SecretInput::Replace(Secret::new(sample::API_TOKEN)));
+        let e = env_full(|_| {}, directory).await;
+        let outbound =
+            Outbound::new(OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), ..Default::default() }).unwrap();
+        let sync = SyncService::new(e.store.clone(), SecretBox::from_key(&[7u8; 32]), outbound);
+        sync.sync_now(&e.provider_id, RunKind::Full, Trigger::Schedule).await.unwrap();
+        (e, sync)
+    }
+
+    async fn sync_approved(sync: &SyncService, e: &Env) {
+        let mut run = sync.sync_now(&e.provider_id, RunKind::Full, Trigger::Schedule).await.unwrap();
+        if run.run.status == "awaiting_approval" {
+            // A small directory trips the removal breaker: an admin approves.
+            run = sync.approve(&run.run.id, Actor::User { id: "admin-1".into(), email: "root@example.com".into() }).await.unwrap();
+        }
+        assert!(matches!(run.run.status.as_str(), "succeeded" | "approved"), "{:?}", run.run);
+    }
+
+    #[tokio::test]
+    async fn a_person_suspended_in_the_directory_is_refused_at_the_next_decision_after_sync() {
+        let (e, sync) = synced_env().await;
+        let gate = gate(&e, Selector::EmailDomain { domain: "example.com".into() }).await;
+        let cookie = gate.enter(&e, ADA).await;
+        assert!(matches!(gate.decide(&cookie).await, Answer::Allow { .. }), "active: let in");
+        // Suspended: the console account stays, so only the decision path can refuse.
+        e.control().set_user_status(&e.okta_user(ADA), okta_sim::fixture::UserStatus::Suspended).unwrap();
+        sync_approved(&sync, &e).await;
+        let answer = gate.decide(&cookie).await;
+        assert!(matches!(answer, Answer::Deny { .. }), "suspended: refused at once, not {answer:?}");
+    }
+
+    #[tokio::test]
+    async fn a_person_deactivated_in_the_directory_and_kept_is_refused_at_the_next_decision_after_sync() {
+        let (e, sync) = synced_env().await;
+        let mut settings = sync.settings(&e.provider_id).await.unwrap();
+        settings.deprovision = portcullis_domain::sync::DeprovisionAction::Keep;
+        settings.admin_deprovision = portcullis_domain::sync::DeprovisionAction::Keep;
+        sync.save_settings(&e.provider_id, settings, Actor::User { id: "admin-1".into(), email: "root@example.com".into() })
+            .await
+            .unwrap();
+        let gate = gate(&e, Selector::EmailDomain { domain: "example.com".into() }).await;
+        let cookie = gate.enter(&e, ADA).await;
+        assert!(matches!(gate.decide(&cookie).await, Answer::Allow { .. }), "active: let in");
+
+        e.control().deactivate_user(&e.okta_user(ADA)).unwrap();
+        sync_approved(&sync, &e).await;
+        let q = DirectoryQuery { provider_id: Some(e.provider_id.clone()), limit: 500, ..Default::default() };
+        let ada = e.store.directory_users(&q).await.unwrap().items.into_iter().find(|u| u.email == ADA).unwrap();
+        assert_ne!((ada.state.as_str(), ada.okta_status.as_str()), ("active", "ACTIVE"), "the sync saw the deactivation");
+        let answer = gate.decide(&cookie).await;
+        assert!(matches!(answer, Answer::Deny { .. }), "deactivated: refused at once, not {answer:?}");
+        // The denial's audit row is written in the background.
+        let mut found = false;
+        for _ in 0..50 {
+            let blocked = e.audit(Action::AccessBlocked).await;
+            if blocked.iter().any(|(_, _, _, d)| d["reason"].as_str().is_some_and(|r| r.contains("directory"))) {
+                found = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(found, "no audit row for the refusal");
+    }
 }

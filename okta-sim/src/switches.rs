@@ -159,6 +159,9 @@ pub struct Switches {
     pub access_token_seconds: i64,
     /// A defect in every ID token the token endpoint issues; `none` by default.
     pub id_token_defect: IdTokenDefect,
+    /// ID tokens and `/userinfo` say `email_verified: false`, as a self-service provider does
+    /// for an address nobody confirmed.
+    pub email_unverified: bool,
 }
 
 impl Default for Switches {
@@ -190,6 +193,7 @@ impl Default for Switches {
             ungranted_scope_error: UngrantedScopeError::ConsentRequired,
             access_token_seconds: 3600,
             id_token_defect: IdTokenDefect::None,
+            email_unverified: false,
         }
     }
 }

@@ -293,6 +293,9 @@ pub(crate) fn mint_id_token(st: &Arc<AppState>, input: IdTokenInput<'_>) -> Resu
         c.insert("at_hash".into(), Value::from(b64url(&digest[..16])));
     }
     c.extend(profile_claims(input.user, input.scopes));
+    if sw.email_unverified && c.contains_key("email_verified") {
+        c.insert("email_verified".into(), Value::from(false));
+    }
     if let Some((name, v)) = input.groups {
         c.insert(name, v);
     }

@@ -79,6 +79,9 @@ fn userinfo(st: &Arc<AppState>, server: &Server, method: &Method, uri: &Uri, hea
     let mut claims = serde_json::Map::new();
     claims.insert("sub".into(), Value::from(user.id.clone()));
     claims.extend(profile_claims(user, &record.scopes));
+    if st.switches().email_unverified && claims.contains_key("email_verified") {
+        claims.insert("email_verified".into(), Value::from(false));
+    }
     if let Some(app) = store.oidc_apps.get(&record.client_id) {
         match groups_claim(&store, app, &user.id, &record.scopes, server, &st.switches()) {
             Ok(Some((name, v))) => {
