@@ -91,7 +91,7 @@ pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
 pub async fn sign_in_refusal(reference: String) -> Result<Option<SignInOutcome>, ServerFnError> {
     use crate::ssr::{internal, request_cookie, services};
     let s = services()?;
-    let cookie = request_cookie(portcullis_domain::sso::LOGIN_COOKIE);
+    let cookie = request_cookie(portcullis_domain::sso::login_cookie_name(s.settings.secure_cookies()));
     Ok(s.sso.outcome(&reference, None, cookie.as_deref()).await.map_err(internal)?.map(outcome_view))
 }
 

@@ -139,7 +139,8 @@ pub async fn require_session_for_pages(req: Request, next: Next) -> Response {
 /// Only same-site paths: an open redirect after sign-in would make phishing easy.
 pub(crate) fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.chars().any(char::is_control) => n,
+        // Bounded: it is stored with the sign-in attempt.
+        Some(n) if n.len() <= portcullis_domain::forward_auth::MAX_RETURN_URL && n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.chars().any(char::is_control) => n,
         _ => "/",
     }
 }

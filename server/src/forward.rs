@@ -12,7 +12,7 @@ use axum::{
 use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use portcullis_domain::{
     forward_auth::{self, sso_cookie_name, AccessError, Answer, HeaderError, OriginalRequest, SsoSession},
-    sso::{Purpose, LOGIN_COOKIE},
+    sso::Purpose,
     ClientInfo, SignedIn,
 };
 use serde::Deserialize;
@@ -181,7 +181,7 @@ pub async fn access(
             Redirect::to(&format!("/login?next={}", encode(&here))).into_response()
         }
         [(id, _)] => {
-            let existing = read_cookie(&headers, LOGIN_COOKIE);
+            let existing = crate::sso::read_login_cookie(&state, &headers);
             match state.services.sso.start(id, Purpose::Access, &q.rd, existing).await {
                 Ok(started) => {
                     let mut r = Redirect::to(&started.authorize_url).into_response();

@@ -28,7 +28,11 @@ use portcullis_domain::{
     Accounts, SessionPolicy, Settings, Store, StoreError,
 };
 use tokio::sync::Mutex;
-use tower_http::{set_header::SetResponseHeaderLayer, trace::TraceLayer};
+use tower_http::{limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer};
+
+/// The largest request body any route takes (forms, server functions, a policy import),
+/// checked before sessions or anything else read it: larger is 413.
+pub const MAX_REQUEST_BODY: usize = 1024 * 1024;
 
 pub use auth::SESSION_COOKIE;
 
@@ -214,6 +218,12 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("frame-ancestors 'none'; base-uri 'self'; object-src 'none'"),
         ))
+        // Outside the session and page gate, so an anonymous caller's body is bounded before any
+        // work: the header check answers 413 at once, a longer streamed body fails when read.
+        // Extractors (forms) get the same bound instead of axum's 2 MB default; server functions
+        // read the body themselves and are bounded by the layer alone.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
         // The path only: query strings carry one-time codes (sign-in callbacks) that must not be logged.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<axum::body::Body>| {
             tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())

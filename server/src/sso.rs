@@ -8,7 +8,7 @@ use axum::{
 };
 use http::{header, HeaderMap};
 use portcullis_domain::{
-    sso::{CallbackInput, Finished, Purpose, StartError, LOGIN_COOKIE},
+    sso::{login_cookie_name, CallbackInput, Finished, Purpose, StartError},
     ClientInfo, Role, SignedIn,
 };
 use serde::Deserialize;
@@ -29,8 +29,14 @@ pub struct StartForm {
 }
 
 pub(crate) fn login_cookie(state: &AppState, value: &str) -> http::HeaderValue {
+    let secure = state.services.settings.secure_cookies();
     // Lax: the provider sends the browser back with a top-level GET, which carries it.
-    crate::auth::set_cookie(LOGIN_COOKIE, value, 600, state.services.settings.secure_cookies())
+    crate::auth::set_cookie(login_cookie_name(secure), value, 600, secure)
+}
+
+/// The binding cookie the browser sent, under the name this console uses.
+pub(crate) fn read_login_cookie<'a>(state: &AppState, headers: &'a HeaderMap) -> Option<&'a str> {
+    read_cookie(headers, login_cookie_name(state.services.settings.secure_cookies()))
 }
 
 /// `POST /auth/start`: a form button on the sign-in page, or Test connection's test sign-in.
@@ -61,7 +67,7 @@ pub async fn start(
         Purpose::DryRun { .. } => "/settings/identity-providers".to_string(),
         Purpose::Link { .. } => "/settings?linked=1".to_string(),
     };
-    let existing = read_cookie(&headers, LOGIN_COOKIE);
+    let existing = read_login_cookie(&state, &headers);
     match state.services.sso.start(&form.provider, purpose, &return_to, existing).await {
         Ok(started) => {
             let mut response = Redirect::to(&started.authorize_url).into_response();
@@ -73,6 +79,7 @@ pub async fn start(
                 StartError::NotFound => "provider_gone",
                 StartError::Disabled => "provider_disabled",
                 StartError::NotReady => "provider_not_ready",
+                StartError::ReturnTooLong => "return_too_long",
                 StartError::Store(err) => {
                     tracing::error!(error = %err, "could not start a sign-in");
                     "server"
@@ -91,7 +98,7 @@ pub async fn callback(
     user: Option<Extension<SignedIn>>,
     Query(input): Query<CallbackInput>,
 ) -> Response {
-    let browser = read_cookie(&headers, LOGIN_COOKIE);
+    let browser = read_login_cookie(&state, &headers);
     let current = user.map(|Extension(u)| u);
     match state.services.sso.callback(&input, browser, current.as_ref(), &client).await {
         Ok(Finished::SignedIn { session, return_to }) => {
@@ -113,5 +120,21 @@ pub async fn callback(
             }
             Redirect::to(&url).into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_domain::sso::login_cookie_name;
+
+    #[test]
+    fn the_sign_in_binding_cookie_is_host_only_on_https() {
+        assert_eq!(login_cookie_name(true), "__Host-portcullis_login");
+        assert_eq!(login_cookie_name(false), "portcullis_login");
+        let set = crate::auth::set_cookie(login_cookie_name(true), "v", 600, true);
+        let set = set.to_str().unwrap();
+        // What browsers demand of a __Host- cookie: Secure, Path=/, no Domain.
+        assert!(set.starts_with("__Host-portcullis_login=v;"), "{set}");
+        assert!(set.contains("; Secure") && set.contains("; Path=/;") && !set.to_ascii_lowercase().contains("domain="), "{set}");
     }
 }

@@ -467,3 +467,33 @@ async fn the_assertion_keys_are_published_and_a_bad_callback_code_is_a_400() {
     let r = s.get("/.portcullis/sign_out", None).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413_before_authentication() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    let big = "x".repeat(portcullis_server::MAX_REQUEST_BODY + 1);
+    for path in ["/api/audit_events", "/api/console_settings", "/login", "/auth/start", "/setup"] {
+        let r = s
+            .client
+            .post(s.url(path))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(format!("a={big}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+    }
+    // A body within the limit reaches the route (and its session check).
+    let r = s.client.post(s.url("/api/audit_events")).form(&[("before", "")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_over_long_sign_in_email_stores_nothing() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    let long = format!("{}@example.com", "a".repeat(5000));
+    let r = s.sign_in(&long, "whatever").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let key = portcullis_domain::throttle::account_key(&long);
+    assert!(s.store.throttle_get(&key).await.unwrap().is_none(), "no throttle row keyed on an impossible address");
+}

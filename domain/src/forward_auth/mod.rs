@@ -41,7 +41,7 @@ pub const CALLBACK_PATH: &str = "/.portcullis/callback";
 /// A one-time code is good for this long: the browser follows it at once.
 const HANDOFF_MS: i64 = 60_000;
 /// The longest return URL Portcullis keeps (a sign-in's `rd`).
-const MAX_RETURN_URL: usize = 2048;
+pub const MAX_RETURN_URL: usize = 2048;
 /// Allowed decisions are sampled for the audit log: one per person and application this often.
 const ALLOW_SAMPLE_MS: i64 = 10 * 60 * 1000;
 /// Bounded memory: the person cache is emptied when it grows past this.

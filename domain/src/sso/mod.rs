@@ -48,6 +48,17 @@ const OUTCOME_TTL_MS: i64 = 15 * 60 * 1000;
 const JWKS_REFETCH_EVERY: Duration = Duration::from_secs(10);
 /// The cookie that binds a login attempt to the browser that started it.
 pub const LOGIN_COOKIE: &str = "portcullis_login";
+const SECURE_LOGIN_COOKIE: &str = "__Host-portcullis_login";
+
+/// The binding cookie's name: `__Host-` on https, which browsers accept only host-only,
+/// `Secure` and on `/`, so a sibling subdomain cannot plant a binding of its choosing.
+pub fn login_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_LOGIN_COOKIE
+    } else {
+        LOGIN_COOKIE
+    }
+}
 
 /// What a login attempt is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +92,8 @@ pub enum StartError {
     Disabled,
     #[error("This identity provider has no authorization or token endpoint on record; run Test connection.")]
     NotReady,
+    #[error("The address to return to after signing in is too long.")]
+    ReturnTooLong,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -279,6 +292,10 @@ impl SsoService {
         let row = self.store.provider(provider_id).await?.ok_or(StartError::NotFound)?;
         if !row.enabled && matches!(purpose, Purpose::SignIn | Purpose::Access) {
             return Err(StartError::Disabled);
+        }
+        // Stored with the attempt: anonymous callers must not store unbounded text.
+        if return_to.len() > crate::forward_auth::MAX_RETURN_URL {
+            return Err(StartError::ReturnTooLong);
         }
         let discovery = discovery_of(&row).ok_or(StartError::NotReady)?;
         let endpoint = discovery.authorization_endpoint.clone().ok_or(StartError::NotReady)?;
