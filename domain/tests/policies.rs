@@ -44,7 +44,10 @@ fn group_input(external_id: &str, name: &str, kind: &str) -> GroupInput {
 /// Okta with Everyone (built in), Engineering and Contractors; Ann and Bob in Engineering,
 /// Cy a contractor, Dee in no group, Eve disabled (in Engineering).
 async fn env() -> Env {
-    let store = Store::in_memory().await.unwrap();
+    env_on(Store::in_memory().await.unwrap()).await
+}
+
+async fn env_on(store: Store) -> Env {
     let groups = [
         group_input("00gEveryone", "Everyone", "BUILT_IN"),
         group_input("00gEng", "Engineering", "OKTA_GROUP"),
@@ -1079,4 +1082,33 @@ fn service_futures_are_send(
     send(svc.import(&who, None, &ImportTarget::New, doc, ImportMode::Replace));
     send(svc.export("a"));
     send(svc.subject_for("p", "u"));
+}
+
+/// Two administrators reordering at once on the file database the console runs on: each move
+/// reads the order and then writes it. A deferred SQLite transaction fails such a write at once
+/// ("database is locked") when another connection wrote in between; seen as a 500 in the console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_moves_on_a_file_database_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("portcullis.db").display());
+    let e = env_on(Store::open(&url).await.unwrap()).await;
+    let app = e.app("Wiki", &[("wiki.example.test", "/")]).await;
+    let first = e.policy(&app, "First", Action::Allow, include(vec![group("00gEng")])).await;
+    let second = e.policy(&app, "Second", Action::Allow, include(vec![group("00gCon")])).await;
+    let svc = std::sync::Arc::new(e.svc.clone());
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let (svc, id) = (svc.clone(), if worker % 2 == 0 { first.clone() } else { second.clone() });
+        tasks.push(tokio::spawn(async move {
+            for round in 0..10 {
+                let to = if round % 2 == 0 { Move::Down } else { Move::Up };
+                svc.move_policy(&admin(), None, &id, to).await?;
+            }
+            Ok::<_, portcullis_domain::policies::PolicyError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().expect("every concurrent move is applied or waits its turn");
+    }
+    assert_eq!(e.names(&app).await.len(), 2);
 }

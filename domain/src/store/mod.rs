@@ -104,6 +104,13 @@ impl Store {
         Ok(Self { pool, changes: Default::default() })
     }
 
+    /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up front: a deferred
+    /// transaction that reads and then writes fails at once with "database is locked" when
+    /// another connection wrote in between, instead of waiting out the busy timeout.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// The current change number; see [`Store::changes`].
     pub fn change_number(&self) -> u64 {
         self.changes.load(std::sync::atomic::Ordering::Acquire)

@@ -160,7 +160,7 @@ impl Store {
         app: NewApplication<'_>,
         audit: &AuditRecord,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_application_in(&mut tx, app).await?;
         insert_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
@@ -174,7 +174,7 @@ impl Store {
         hosts: &[HostRow],
         audit: &AuditRecord,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE applications SET name = $2, session_duration_minutes = $3, updated_at = $4 WHERE id = $1")
             .bind(&row.id)
             .bind(&row.name)
@@ -202,7 +202,7 @@ impl Store {
         id: &str,
         audit: &AuditRecord,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM applications WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -250,7 +250,7 @@ impl Store {
         row: &PolicyRow,
         audit: &AuditRecord,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let position = next_position_in(&mut tx, &row.application_id).await?;
         insert_policy_in(
             &mut tx,
@@ -271,7 +271,7 @@ impl Store {
         row: &PolicyRow,
         audit: &AuditRecord,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE policies SET name = $2, action = $3, rules = $4, enabled = $5, updated_at = $6 WHERE id = $1",
         )
@@ -293,7 +293,7 @@ impl Store {
 
     /// Deletes a policy and closes the gap in its application's positions.
     pub async fn delete_policy(&self, id: &str, audit: &AuditRecord) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let app: Option<(String,)> =
             sqlx::query_as("SELECT application_id FROM policies WHERE id = $1")
                 .bind(id)
@@ -327,7 +327,7 @@ impl Store {
         ids: &[String],
         audit: &AuditRecord,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let (count,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM policies WHERE application_id = $1")
                 .bind(application_id)
@@ -352,7 +352,7 @@ impl Store {
         rows: &[PolicyRow],
         audit: &AuditRecord,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(app) = new_application {
             insert_application_in(&mut tx, app).await?;
         }

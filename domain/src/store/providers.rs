@@ -95,7 +95,7 @@ pub struct GroupRow {
 impl Store {
     /// Inserts or replaces a provider, and stores its groups, in one transaction.
     pub async fn save_provider(&self, row: &ProviderRow, groups: &[GroupInput], source: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO identity_providers (id, kind, name, base_url, issuer, auth_server, client_id, client_secret_sealed, \
              scopes, groups_claim, pkce, directory_mode, directory_client_id, directory_secret_sealed, enabled, discovery, \

@@ -174,7 +174,7 @@ impl Store {
         user: &UserRow,
         identity: &IdentityRow,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO users (id, email, display_name, password_hash, role, created_at, updated_at, email_verified) \
              VALUES ($1, $2, $3, NULL, NULL, $4, $4, $5)",
@@ -194,7 +194,7 @@ impl Store {
 
     /// Links an identity to an account that exists already.
     pub async fn insert_identity(&self, identity: &IdentityRow) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_identity(&mut tx, identity).await?;
         tx.commit().await?;
         Ok(())
@@ -215,7 +215,7 @@ impl Store {
         groups_json: &str,
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE user_identities SET email = $2, groups = $3, last_login_at = $4, email_verified = $5 WHERE id = $1")
             .bind(identity_id)
             .bind(email)
@@ -440,7 +440,7 @@ impl Store {
         groups: &[(String, String)],
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let existing: Option<(String,)> =
             sqlx::query_as("SELECT id FROM directory_users WHERE provider_id = $1 AND external_id = $2")
                 .bind(provider_id)
