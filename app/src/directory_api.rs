@@ -239,9 +239,10 @@ pub async fn sync_progress(provider_id: String) -> Result<Option<ProgressItem>, 
 #[server(endpoint = "directory/approve")]
 pub async fn approve_run(run_id: String) -> Result<(), ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::ssr::require(Role::Editor)?;
+    // Approving applies removals held for review: Admins only.
+    let user = crate::ssr::require(Role::Admin)?;
     let s = crate::ssr::services()?;
-    s.sync.approve(&run_id, crate::ssr::actor(&user)).await.map_err(server::sync_error)?;
+    s.sync.approve(&run_id, crate::ssr::actor(&user), user.role).await.map_err(server::sync_error)?;
     Ok(())
 }
 
@@ -271,7 +272,8 @@ pub async fn save_sync_settings(provider_id: String, form: SyncSettingsForm) -> 
         admin_deprovision: action(&form.admin_deprovision)?,
         removal_threshold_percent: form.removal_threshold_percent,
     };
-    s.sync.save_settings(&provider_id, settings, crate::ssr::actor(&user)).await.map_err(server::sync_error)
+    // Editors may change the schedule; the domain refuses them what decides removals.
+    s.sync.save_settings(&provider_id, settings, crate::ssr::actor(&user), user.role).await.map_err(server::sync_error)
 }
 
 #[cfg(feature = "ssr")]
@@ -409,6 +411,17 @@ mod server {
         match e {
             SyncError::Store(err) => crate::ssr::internal(err),
             other => {
+                // Refusals and bad input are the caller's to fix: 4xx, not 500.
+                let status = match &other {
+                    SyncError::AdminOnly(_) => Some(http::StatusCode::FORBIDDEN),
+                    SyncError::BadSettings(_) => Some(http::StatusCode::BAD_REQUEST),
+                    SyncError::ProviderNotFound | SyncError::RunNotFound => Some(http::StatusCode::NOT_FOUND),
+                    SyncError::NotAwaitingApproval { .. } | SyncError::AlreadyRunning { .. } => Some(http::StatusCode::CONFLICT),
+                    _ => None,
+                };
+                if let (Some(status), Some(response)) = (status, leptos::prelude::use_context::<leptos_axum::ResponseOptions>()) {
+                    response.set_status(status);
+                }
                 let fix = other.fix();
                 let text = other.to_string();
                 ServerFnError::new(if fix == text { text } else { format!("{text} {fix}") })

@@ -159,6 +159,12 @@ pub struct Switches {
     pub access_token_seconds: i64,
     /// A defect in every ID token the token endpoint issues; `none` by default.
     pub id_token_defect: IdTokenDefect,
+    /// `GET /api/v1/groups` answers an empty list (a broken or hostile answer, or a filter mistake).
+    pub empty_group_list: bool,
+    /// `GET /api/v1/groups/{id}/users` answers 404 `E0000007` for groups that are still listed.
+    pub group_members_not_found: bool,
+    /// Origin (`scheme://host:port`) put in `Link: rel="next"` instead of the server's own; empty: the server's.
+    pub next_link_origin: String,
 }
 
 impl Default for Switches {
@@ -190,6 +196,9 @@ impl Default for Switches {
             ungranted_scope_error: UngrantedScopeError::ConsentRequired,
             access_token_seconds: 3600,
             id_token_defect: IdTokenDefect::None,
+            empty_group_list: false,
+            group_members_not_found: false,
+            next_link_origin: String::new(),
         }
     }
 }
