@@ -67,6 +67,8 @@ pub struct RunItem {
     pub unchanged: i64,
     pub users_seen: i64,
     pub groups_seen: i64,
+    pub groups_deleted: i64,
+    pub memberships_removed: i64,
     pub requests: i64,
     pub rate_limit_waits: i64,
     pub error: Option<String>,
@@ -96,6 +98,24 @@ pub struct RemovalItem {
     pub account_role: Option<String>,
 }
 
+/// A group a run would delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRemovalItem {
+    pub name: String,
+    pub external_id: String,
+    pub members: i64,
+}
+
+/// A group membership a run would remove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipRemovalItem {
+    pub group: String,
+    pub email: String,
+    pub name: String,
+    /// Removed because the whole group goes.
+    pub group_deleted: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingDiff {
     pub run_id: String,
@@ -106,6 +126,12 @@ pub struct PendingDiff {
     pub removals: Vec<RemovalItem>,
     pub created: i64,
     pub updated: i64,
+    pub groups_now: i64,
+    pub groups_deleted: i64,
+    pub group_removals: Vec<GroupRemovalItem>,
+    pub memberships_now: i64,
+    pub memberships_removed: i64,
+    pub membership_removals: Vec<MembershipRemovalItem>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,7 +310,10 @@ mod server {
         sync::{Diff, DirectoryGroupView, DirectoryUserView, Progress, RunRow, Scope, SyncError, SyncSettings},
     };
 
-    use super::{GroupItem, PendingDiff, ProgressItem, RemovalItem, RunItem, SyncSettingsForm, UserItem};
+    use super::{
+        GroupItem, GroupRemovalItem, MembershipRemovalItem, PendingDiff, ProgressItem, RemovalItem, RunItem, SyncSettingsForm,
+        UserItem,
+    };
     use crate::ssr::format_time;
 
     pub const PAGE: u32 = 50;
@@ -343,6 +372,8 @@ mod server {
             unchanged: r.unchanged,
             users_seen: r.users_seen,
             groups_seen: r.groups_seen,
+            groups_deleted: r.groups_deleted,
+            memberships_removed: r.memberships_removed,
             requests: r.requests,
             rate_limit_waits: r.rate_limit_waits,
             error: r.error,
@@ -385,6 +416,25 @@ mod server {
                 .collect(),
             created: d.created,
             updated: d.updated,
+            groups_now: d.groups_now,
+            groups_deleted: d.groups_deleted,
+            group_removals: d
+                .group_removals
+                .into_iter()
+                .map(|g| GroupRemovalItem { name: g.name, external_id: g.external_id, members: g.members })
+                .collect(),
+            memberships_now: d.memberships_now,
+            memberships_removed: d.memberships_removed,
+            membership_removals: d
+                .membership_removals
+                .into_iter()
+                .map(|m| MembershipRemovalItem {
+                    group: m.group_name,
+                    email: m.email,
+                    name: m.display_name,
+                    group_deleted: m.group_deleted,
+                })
+                .collect(),
         }
     }
 
