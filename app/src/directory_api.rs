@@ -67,6 +67,8 @@ pub struct RunItem {
     pub unchanged: i64,
     pub users_seen: i64,
     pub groups_seen: i64,
+    pub groups_deleted: i64,
+    pub memberships_removed: i64,
     pub requests: i64,
     pub rate_limit_waits: i64,
     pub error: Option<String>,
@@ -96,6 +98,24 @@ pub struct RemovalItem {
     pub account_role: Option<String>,
 }
 
+/// A group a run would delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRemovalItem {
+    pub name: String,
+    pub external_id: String,
+    pub members: i64,
+}
+
+/// A group membership a run would remove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipRemovalItem {
+    pub group: String,
+    pub email: String,
+    pub name: String,
+    /// Removed because the whole group goes.
+    pub group_deleted: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingDiff {
     pub run_id: String,
@@ -106,6 +126,12 @@ pub struct PendingDiff {
     pub removals: Vec<RemovalItem>,
     pub created: i64,
     pub updated: i64,
+    pub groups_now: i64,
+    pub groups_deleted: i64,
+    pub group_removals: Vec<GroupRemovalItem>,
+    pub memberships_now: i64,
+    pub memberships_removed: i64,
+    pub membership_removals: Vec<MembershipRemovalItem>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,9 +265,10 @@ pub async fn sync_progress(provider_id: String) -> Result<Option<ProgressItem>, 
 #[server(endpoint = "directory/approve")]
 pub async fn approve_run(run_id: String) -> Result<(), ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::ssr::require(Role::Editor)?;
+    // Approving applies removals held for review: Admins only.
+    let user = crate::ssr::require(Role::Admin)?;
     let s = crate::ssr::services()?;
-    s.sync.approve(&run_id, crate::ssr::actor(&user)).await.map_err(server::sync_error)?;
+    s.sync.approve(&run_id, crate::ssr::actor(&user), user.role).await.map_err(server::sync_error)?;
     Ok(())
 }
 
@@ -271,7 +298,8 @@ pub async fn save_sync_settings(provider_id: String, form: SyncSettingsForm) -> 
         admin_deprovision: action(&form.admin_deprovision)?,
         removal_threshold_percent: form.removal_threshold_percent,
     };
-    s.sync.save_settings(&provider_id, settings, crate::ssr::actor(&user)).await.map_err(server::sync_error)
+    // Editors may change the schedule; the domain refuses them what decides removals.
+    s.sync.save_settings(&provider_id, settings, crate::ssr::actor(&user), user.role).await.map_err(server::sync_error)
 }
 
 #[cfg(feature = "ssr")]
@@ -282,7 +310,10 @@ mod server {
         sync::{Diff, DirectoryGroupView, DirectoryUserView, Progress, RunRow, Scope, SyncError, SyncSettings},
     };
 
-    use super::{GroupItem, PendingDiff, ProgressItem, RemovalItem, RunItem, SyncSettingsForm, UserItem};
+    use super::{
+        GroupItem, GroupRemovalItem, MembershipRemovalItem, PendingDiff, ProgressItem, RemovalItem, RunItem, SyncSettingsForm,
+        UserItem,
+    };
     use crate::ssr::format_time;
 
     pub const PAGE: u32 = 50;
@@ -341,6 +372,8 @@ mod server {
             unchanged: r.unchanged,
             users_seen: r.users_seen,
             groups_seen: r.groups_seen,
+            groups_deleted: r.groups_deleted,
+            memberships_removed: r.memberships_removed,
             requests: r.requests,
             rate_limit_waits: r.rate_limit_waits,
             error: r.error,
@@ -383,6 +416,25 @@ mod server {
                 .collect(),
             created: d.created,
             updated: d.updated,
+            groups_now: d.groups_now,
+            groups_deleted: d.groups_deleted,
+            group_removals: d
+                .group_removals
+                .into_iter()
+                .map(|g| GroupRemovalItem { name: g.name, external_id: g.external_id, members: g.members })
+                .collect(),
+            memberships_now: d.memberships_now,
+            memberships_removed: d.memberships_removed,
+            membership_removals: d
+                .membership_removals
+                .into_iter()
+                .map(|m| MembershipRemovalItem {
+                    group: m.group_name,
+                    email: m.email,
+                    name: m.display_name,
+                    group_deleted: m.group_deleted,
+                })
+                .collect(),
         }
     }
 
@@ -409,6 +461,17 @@ mod server {
         match e {
             SyncError::Store(err) => crate::ssr::internal(err),
             other => {
+                // Refusals and bad input are the caller's to fix: 4xx, not 500.
+                let status = match &other {
+                    SyncError::AdminOnly(_) => Some(http::StatusCode::FORBIDDEN),
+                    SyncError::BadSettings(_) => Some(http::StatusCode::BAD_REQUEST),
+                    SyncError::ProviderNotFound | SyncError::RunNotFound => Some(http::StatusCode::NOT_FOUND),
+                    SyncError::NotAwaitingApproval { .. } | SyncError::AlreadyRunning { .. } => Some(http::StatusCode::CONFLICT),
+                    _ => None,
+                };
+                if let (Some(status), Some(response)) = (status, leptos::prelude::use_context::<leptos_axum::ResponseOptions>()) {
+                    response.set_status(status);
+                }
                 let fix = other.fix();
                 let text = other.to_string();
                 ServerFnError::new(if fix == text { text } else { format!("{text} {fix}") })

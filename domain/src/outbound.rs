@@ -70,6 +70,8 @@ pub enum OutboundError {
     BadUrl(String),
     #[error("{url} uses http; identity providers must be reached over https (or add the host to PORTCULLIS_OUTBOUND_ALLOW for a local test provider)")]
     NotHttps { url: String },
+    #[error("{host} is allowed in PORTCULLIS_OUTBOUND_ALLOW on port {allowed} only, not {port}: use that port, or list {host}:{port} too")]
+    PortNotAllowed { host: String, port: u16, allowed: String },
     #[error("{host} is {addr}, a {kind} address; Portcullis does not connect there unless the host is listed in PORTCULLIS_OUTBOUND_ALLOW")]
     Forbidden { host: String, addr: IpAddr, kind: &'static str },
     #[error("cannot resolve {host}: check the host name")]
@@ -206,10 +208,34 @@ impl Policy {
         }
     }
 
-    /// The checks that need no DNS: scheme, and the address of an IP-literal URL.
+    /// A host listed only as `host:port`: its other ports are refused whatever the scheme,
+    /// because the resolver, which lets the host reach private addresses, cannot see the port.
+    fn port_restriction(&self, host: &str, port: Option<u16>) -> Result<(), OutboundError> {
+        let name = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let ports: Vec<u16> = self
+            .allow
+            .iter()
+            .filter_map(|e| match e {
+                AllowEntry::HostPort(h, p) if *h == name => Some(*p),
+                _ => None,
+            })
+            .collect();
+        let unrestricted = self.allow.iter().any(|e| matches!(e, AllowEntry::Host(h) if *h == name));
+        match port {
+            Some(port) if !ports.is_empty() && !unrestricted && !ports.contains(&port) => Err(OutboundError::PortNotAllowed {
+                host: name,
+                port,
+                allowed: ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", "),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The checks that need no DNS: scheme, a host's allowed ports, and the address of an IP-literal URL.
     fn check_url(&self, url: &Url) -> Result<(), OutboundError> {
         let host = url.host_str().ok_or_else(|| OutboundError::BadUrl(url.to_string()))?;
         let port = url.port_or_known_default();
+        self.port_restriction(host, port)?;
         match url.scheme() {
             "https" => {}
             "http" if self.host_allowed(host, port) => {}
@@ -450,6 +476,20 @@ mod tests {
         assert!(g.check("http://127.0.0.1:9001/").is_err(), "another port is not allowed");
         let g = guard("127.0.0.0/8");
         assert!(g.check("http://127.0.0.1:9001/").is_ok());
+    }
+
+    #[test]
+    fn a_host_port_entry_restricts_the_port_for_https_too() {
+        let g = guard("okta.internal:8443");
+        assert!(g.check("https://okta.internal:8443/api/v1/users").is_ok());
+        assert!(g.check("http://okta.internal:8443/").is_ok());
+        for url in ["https://okta.internal:22/", "https://okta.internal/", "http://okta.internal:9000/"] {
+            assert!(g.check(url).is_err(), "{url} is on a port the entry does not allow");
+        }
+        assert!(matches!(g.check("https://okta.internal:6379/"), Err(OutboundError::PortNotAllowed { port: 6379, .. })));
+        // A plain host entry beside it allows every port; other hosts are untouched.
+        assert!(guard("okta.internal:8443,okta.internal").check("https://okta.internal:9443/").is_ok());
+        assert!(g.check("https://example.com:8080/").is_ok());
     }
 
     #[tokio::test]

@@ -9,10 +9,11 @@ use okta_sim::{
 use portcullis_domain::{
     audit::{Action, Actor},
     crypto::SecretBox,
+    Role,
     okta::Patience,
     outbound::{parse_allow_list, Outbound, OutboundConfig},
     providers::service::secret_context,
-    store::{new_id, now_ms, AuditQuery, DirectoryQuery, ProviderRow, Store},
+    store::{new_id, now_ms, AuditQuery, DirectoryQuery, IdentityRow, ProviderRow, RoleMappingRow, Store},
     sync::{DeprovisionAction, Phase, RunKind, Scope, SyncError, SyncOptions, SyncService, SyncSettings, Trigger},
 };
 
@@ -90,7 +91,7 @@ impl Env {
     async fn settings(&self, f: impl FnOnce(&mut SyncSettings)) {
         let mut s = self.svc.settings(&self.provider_id).await.unwrap();
         f(&mut s);
-        self.svc.save_settings(&self.provider_id, s, admin()).await.unwrap();
+        self.svc.save_settings(&self.provider_id, s, admin(), Role::Admin).await.unwrap();
     }
 
     /// Active directory users' external ids.
@@ -191,11 +192,52 @@ fn expected(f: &Fixture) -> (BTreeSet<String>, BTreeSet<(String, String)>) {
 }
 
 async fn console_account(store: &Store, email: &str, role: &str) -> String {
+    account_with_session(store, email, Some(role)).await
+}
+
+async fn account_with_session(store: &Store, email: &str, role: Option<&str>) -> String {
     let id = new_id();
-    store.insert_user(&id, email, email, None, Some(role)).await.unwrap();
+    store.insert_user(&id, email, email, None, role).await.unwrap();
     let now = now_ms();
     store.insert_session(&new_id(), &id, now, now + 3_600_000, None, None).await.unwrap();
     id
+}
+
+/// A console account whose identity at the provider is `subject`, as sign-in links it.
+async fn linked_account(e: &Env, email: &str, role: Option<&str>, subject: &str) -> String {
+    let id = account_with_session(&e.store, email, role).await;
+    let now = now_ms();
+    let identity = IdentityRow {
+        id: new_id(),
+        user_id: id.clone(),
+        provider_id: e.provider_id.clone(),
+        subject: subject.into(),
+        email: email.into(),
+        groups: "[]".into(),
+        created_at: now,
+        last_login_at: now,
+    };
+    e.store.insert_identity(&identity).await.unwrap();
+    id
+}
+
+/// Members of this provider's group get `role`.
+async fn map_group(e: &Env, group_name: &str, role: &str) {
+    let m = RoleMappingRow {
+        id: new_id(),
+        provider_id: e.provider_id.clone(),
+        group_external_id: e.group_id(group_name),
+        group_name: group_name.into(),
+        current_name: None,
+        role: role.into(),
+        created_by: None,
+        created_at: now_ms(),
+    };
+    e.store.insert_role_mapping(&m).await.unwrap();
+}
+
+fn editor() -> Actor {
+    Actor::User { id: "editor-1".into(), email: "ed@example.com".into() }
 }
 
 #[tokio::test]
@@ -395,7 +437,7 @@ async fn a_user_deactivated_in_okta_is_disabled_here_with_their_console_account_
     let e = env(fixture.clone(), SyncOptions::default()).await;
     let first = e.sync(RunKind::Full).await;
     let alan = e.user_id("alan.turing@example.com");
-    let account = console_account(&e.store, "alan.turing@example.com", "editor").await;
+    let account = linked_account(&e, "alan.turing@example.com", Some("editor"), &alan).await;
 
     e.sim.control().deactivate_user(&alan).unwrap();
     let s = e.sync(RunKind::Incremental).await;
@@ -451,7 +493,7 @@ async fn admins_follow_their_own_setting_and_the_last_active_admin_is_never_disa
     e.sync(RunKind::Full).await;
     let ada = e.user_id("ada.lovelace@example.com");
     let alan = e.user_id("alan.turing@example.com");
-    let ada_account = console_account(&e.store, "ada.lovelace@example.com", "admin").await;
+    let ada_account = linked_account(&e, "ada.lovelace@example.com", Some("admin"), &ada).await;
 
     // Ada is the only admin: deactivated in Okta, she is kept, and the log says why.
     e.sim.control().deactivate_user(&ada).unwrap();
@@ -465,7 +507,7 @@ async fn admins_follow_their_own_setting_and_the_last_active_admin_is_never_disa
 
     // With another admin, the admin setting applies: Keep here.
     console_account(&e.store, "root@example.com", "admin").await;
-    let alan_account = console_account(&e.store, "alan.turing@example.com", "admin").await;
+    let alan_account = linked_account(&e, "alan.turing@example.com", Some("admin"), &alan).await;
     e.settings(|s| s.admin_deprovision = DeprovisionAction::Keep).await;
     e.sim.control().deactivate_user(&alan).unwrap();
     let s = e.sync(RunKind::Full).await;
@@ -531,7 +573,7 @@ async fn the_breaker_stops_a_mass_removal_until_an_admin_approves_the_diff() {
     // The scheduler leaves a provider alone while a diff waits.
     assert!(e.svc.start_due_runs().await.unwrap().is_empty());
 
-    let approved = e.svc.approve(&s.run.id, admin()).await.unwrap();
+    let approved = e.svc.approve(&s.run.id, admin(), Role::Admin).await.unwrap();
     assert_eq!(approved.run.status, "approved");
     assert_eq!(approved.run.decided_by.as_deref(), Some("root@example.com"));
     assert_eq!(approved.run.disabled, 10);
@@ -540,7 +582,7 @@ async fn the_breaker_stops_a_mass_removal_until_an_admin_approves_the_diff() {
     let audit = e.audit(Action::SyncApproved).await;
     assert_eq!(audit[0]["_actor"], "root@example.com");
     assert_eq!(e.audit(Action::DirectoryUserDisabled).await.len(), 10);
-    assert!(matches!(e.svc.approve(&s.run.id, admin()).await, Err(SyncError::NotAwaitingApproval { .. })));
+    assert!(matches!(e.svc.approve(&s.run.id, admin(), Role::Admin).await, Err(SyncError::NotAwaitingApproval { .. })));
 }
 
 #[tokio::test]
@@ -797,4 +839,202 @@ async fn every_change_a_sync_makes_is_in_the_audit_log_with_its_run() {
     }
     let started = e.audit(Action::SyncStarted).await;
     assert_eq!(started[0]["_actor"], "root@example.com");
+}
+
+// ---------- accounts are tied to directory people by identity, never by email ----------
+
+#[tokio::test]
+async fn a_directory_person_with_an_admins_email_does_not_disable_that_admin() {
+    let e = env(Fixture::sample(), SyncOptions::default()).await;
+    e.sync(RunKind::Full).await;
+    let (ada, alan) = (e.user_id("ada.lovelace@example.com"), e.user_id("alan.turing@example.com"));
+    console_account(&e.store, "root@example.com", "admin").await;
+    // Ada's email, no identity at this provider: a local admin who merely shares the address.
+    let local = console_account(&e.store, "ada.lovelace@example.com", "admin").await;
+    // Alan's email, but the identity at this provider is someone else.
+    let other = linked_account(&e, "alan.turing@example.com", Some("admin"), "00uSomeoneElse000001").await;
+
+    e.sim.control().deactivate_user(&ada).unwrap();
+    e.sim.control().deactivate_user(&alan).unwrap();
+    let s = e.sync(RunKind::Full).await;
+    assert_eq!((s.run.status.as_str(), s.run.disabled), ("succeeded", 2), "{:?}", s.run);
+    for account in [&local, &other] {
+        assert!(e.store.user_by_id(account).await.unwrap().unwrap().disabled_at.is_none(), "not this person's account");
+        assert_eq!(e.store.delete_user_sessions(account).await.unwrap(), 1, "its session was left alone");
+    }
+    let disabled = e.audit(Action::DirectoryUserDisabled).await;
+    assert_eq!(disabled.len(), 2);
+    assert!(disabled.iter().all(|d| d["console_account"] == false && d["sessions_revoked"] == 0), "{disabled:?}");
+    let page = e.store.directory_users(&DirectoryQuery { search: Some("lovelace".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(page.items[0].account_role, None, "the directory shows no console account for her");
+}
+
+#[tokio::test]
+async fn an_sso_admin_by_role_mapping_is_an_admin_to_deprovisioning() {
+    let e = env(Fixture::sample(), SyncOptions::default()).await;
+    e.sync(RunKind::Full).await;
+    map_group(&e, "Portcullis Admins", "admin").await;
+    let ada = e.user_id("ada.lovelace@example.com");
+    // Signed in through the provider: no role of her own, Admin through her group.
+    let ada_account = linked_account(&e, "ada.lovelace@example.com", None, &ada).await;
+
+    // The only admin: deactivated in Okta, she is kept, and the log says why.
+    e.sim.control().deactivate_user(&ada).unwrap();
+    let s = e.sync(RunKind::Full).await;
+    assert_eq!((s.run.kept, s.run.disabled), (1, 0), "{:?}", s.run);
+    assert!(e.store.user_by_id(&ada_account).await.unwrap().unwrap().disabled_at.is_none());
+    let kept = e.audit(Action::DirectoryUserKept).await;
+    assert!(kept[0]["reason"].as_str().unwrap().contains("last active admin"), "{kept:?}");
+    assert_eq!(kept[0]["console_role"], "admin");
+
+    // With another admin, the admin setting covers SSO admins: Keep here, Disable for everyone else.
+    console_account(&e.store, "root@example.com", "admin").await;
+    let radia = e.user_id("radia.perlman@example.com");
+    let radia_account = linked_account(&e, "radia.perlman@example.com", None, &radia).await;
+    e.settings(|s| {
+        s.admin_deprovision = DeprovisionAction::Keep;
+        s.deprovision = DeprovisionAction::Disable;
+    })
+    .await;
+    let diff_run = {
+        e.sim.control().deactivate_user(&radia).unwrap();
+        e.sync(RunKind::DryRun).await
+    };
+    let diff = diff_run.diff.unwrap();
+    let listed = diff.removals.iter().find(|r| r.external_id == radia).unwrap();
+    assert_eq!((listed.action.as_str(), listed.account_role.as_deref()), ("keep", Some("admin")));
+    let s = e.sync(RunKind::Full).await;
+    assert_eq!((s.run.kept, s.run.disabled), (1, 0), "{:?}", s.run);
+    assert!(e.store.user_by_id(&radia_account).await.unwrap().unwrap().disabled_at.is_none());
+}
+
+// ---------- what decides removals is for Admins ----------
+
+#[tokio::test]
+async fn an_editor_may_schedule_runs_but_not_change_who_is_removed_nor_approve() {
+    let fixture = Fixture::sample();
+    let e = env(fixture.clone(), SyncOptions::default()).await;
+    e.sync(RunKind::Full).await;
+    let before = e.svc.settings(&e.provider_id).await.unwrap();
+    let changes: [fn(&mut SyncSettings); 4] = [
+        |s| s.removal_threshold_percent = 100,
+        |s| s.admin_deprovision = DeprovisionAction::Keep,
+        |s| s.deprovision = DeprovisionAction::Keep,
+        |s| s.scope = Scope::App("0oa1234567890abcdef".into()),
+    ];
+    for change in changes {
+        let mut s = before.clone();
+        change(&mut s);
+        let refused = e.svc.save_settings(&e.provider_id, s, editor(), Role::Editor).await;
+        assert!(matches!(refused, Err(SyncError::AdminOnly(_))), "{refused:?}");
+    }
+    assert_eq!(e.svc.settings(&e.provider_id).await.unwrap(), before, "nothing was saved");
+    // The schedule is theirs to change.
+    let mut s = before.clone();
+    s.interval_minutes = 30;
+    e.svc.save_settings(&e.provider_id, s, editor(), Role::Editor).await.unwrap();
+
+    // A held run: Editors may look, not approve.
+    e.settings(|s| s.removal_threshold_percent = 0).await;
+    e.sim.control().deactivate_user(&fixture.users[3].id).unwrap();
+    let held = e.svc.sync_now(&e.provider_id, RunKind::Full, Trigger::Manual { actor: editor() }).await.unwrap();
+    assert_eq!(held.run.status, "awaiting_approval");
+    let refused = e.svc.approve(&held.run.id, editor(), Role::Editor).await;
+    assert!(matches!(refused, Err(SyncError::AdminOnly(_))), "{refused:?}");
+    assert_eq!(e.svc.run_row(&held.run.id).await.unwrap().status, "awaiting_approval");
+    assert_eq!(e.svc.approve(&held.run.id, admin(), Role::Admin).await.unwrap().run.status, "approved");
+}
+
+// ---------- removals are held, whatever is removed ----------
+
+#[tokio::test]
+async fn an_empty_group_list_is_held_and_discarding_keeps_every_group() {
+    let e = env(Fixture::sample(), SyncOptions::default()).await;
+    e.sync(RunKind::Full).await;
+    // Even with the breaker off, an emptied group list waits for an admin.
+    e.settings(|s| s.removal_threshold_percent = 100).await;
+    let before = e.snapshot().await;
+    let (_, groups, memberships) = e.store.directory_counts(&e.provider_id).await.unwrap();
+    let mut sw = e.sim.control().switches();
+    sw.empty_group_list = true;
+    e.sim.control().set_switches(sw);
+
+    let s = e.sync(RunKind::Full).await;
+    assert_eq!(s.run.status, "awaiting_approval", "{:?}", s.run);
+    assert!(s.run.error.as_deref().unwrap().contains("no groups"), "{:?}", s.run.error);
+    assert_eq!((s.run.groups_deleted, s.run.memberships_removed), (groups, memberships), "in the run's counts");
+    assert_eq!(e.snapshot().await, before, "nothing deleted while waiting");
+    let diff = e.svc.pending_diff(&s.run.id).await.unwrap().unwrap();
+    let names: BTreeSet<String> = diff.group_removals.iter().map(|g| g.name.clone()).collect();
+    assert!(names.contains("Engineering") && names.contains("Portcullis Admins"), "{names:?}");
+    assert_eq!(diff.group_removals.len() as i64, groups);
+    assert_eq!(diff.membership_removals.len() as i64, memberships);
+    let ada = e.user_id("ada.lovelace@example.com");
+    assert!(diff.membership_removals.iter().any(|m| m.group_name == "Portcullis Admins" && m.user_external_id == ada && m.group_deleted));
+
+    e.svc.discard(&s.run.id, admin()).await.unwrap();
+    assert_eq!(e.snapshot().await, before, "discarded: every group and membership stays");
+    // The scheduler's next run is held again; approved, it applies.
+    let s = e.sync(RunKind::Full).await;
+    assert_eq!(s.run.status, "awaiting_approval");
+    let approved = e.svc.approve(&s.run.id, admin(), Role::Admin).await.unwrap();
+    assert_eq!(approved.run.groups_deleted, groups);
+    assert_eq!(e.store.directory_counts(&e.provider_id).await.unwrap().1, 0);
+}
+
+#[tokio::test]
+async fn group_deletions_count_toward_the_threshold_and_are_listed_with_their_memberships() {
+    let e = env(Fixture::sample(), SyncOptions::default()).await;
+    e.sync(RunKind::Full).await;
+    let before = e.snapshot().await;
+    // One group of eight: 12 % of groups, its 5 memberships under 10 % of them.
+    let marketing = e.group_id("Marketing");
+    e.sim.control().apply(ControlOp::DeleteGroup { group_id: marketing.clone() }).unwrap();
+    let s = e.sync(RunKind::Full).await;
+    assert_eq!(s.run.status, "awaiting_approval", "{:?}", s.run);
+    assert!(s.run.error.as_deref().unwrap().contains("1 of 8 groups (12 %)"), "{:?}", s.run.error);
+    assert_eq!((s.run.groups_deleted, s.run.memberships_removed), (1, 5));
+    assert_eq!(e.snapshot().await, before);
+    let diff = e.svc.pending_diff(&s.run.id).await.unwrap().unwrap();
+    assert_eq!(diff.group_removals.len(), 1);
+    assert_eq!((diff.group_removals[0].external_id.as_str(), diff.group_removals[0].members), (marketing.as_str(), 5));
+    assert_eq!(diff.membership_removals.len(), 5);
+    assert!(diff.membership_removals.iter().all(|m| m.group_name == "Marketing" && m.group_deleted));
+    e.svc.approve(&s.run.id, admin(), Role::Admin).await.unwrap();
+    assert!(!e.snapshot().await.1.iter().any(|(id, _)| *id == marketing));
+}
+
+#[tokio::test]
+async fn a_member_listing_that_answers_404_for_a_listed_group_fails_the_run() {
+    let e = env(Fixture::sample(), SyncOptions::default()).await;
+    e.sync(RunKind::Full).await;
+    e.settings(|s| s.removal_threshold_percent = 100).await;
+    let before = e.snapshot().await;
+    let mut sw = e.sim.control().switches();
+    sw.group_members_not_found = true;
+    e.sim.control().set_switches(sw);
+    let s = e.sync(RunKind::Full).await;
+    assert_eq!(s.run.status, "failed", "{:?}", s.run);
+    assert!(s.run.error.as_deref().unwrap().contains("404 for its members"), "{:?}", s.run.error);
+    assert!(s.run.error_fix.as_deref().unwrap().contains("admin role"));
+    assert_eq!(e.snapshot().await, before, "no group was emptied");
+}
+
+#[tokio::test]
+async fn paging_never_leaves_the_orgs_origin_with_the_credentials() {
+    let e = env(Fixture::sample(), SyncOptions { user_page: 10, ..SyncOptions::default() }).await;
+    e.sync(RunKind::Full).await;
+    let before = e.snapshot().await;
+    // A listener stands in for the foreign host: it must never be asked.
+    let foreign = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut sw = e.sim.control().switches();
+    sw.next_link_origin = format!("http://{}", foreign.local_addr().unwrap());
+    e.sim.control().set_switches(sw);
+    let s = e.sync(RunKind::Full).await;
+    assert_eq!(s.run.status, "failed", "{:?}", s.run);
+    let error = s.run.error.clone().unwrap();
+    assert!(error.contains("outside the org") && error.contains(&foreign.local_addr().unwrap().to_string()), "{error}");
+    assert!(s.run.error_fix.unwrap().contains("Base URL"));
+    assert!(tokio::time::timeout(Duration::from_millis(200), foreign.accept()).await.is_err(), "nothing was sent there");
+    assert_eq!(e.snapshot().await, before);
 }

@@ -86,6 +86,51 @@ test('a run that would remove too many users waits for approval, and approval ap
   await expect(page.locator('tr[data-action^="sync."]').first()).toBeVisible();
 });
 
+test('a run whose group list comes back empty is held: Discard keeps the groups, Approve and apply deletes them', async ({ page, request }) => {
+  // A broken or hostile answer: Okta lists no groups. Even a run under the threshold must wait.
+  await control(request, { op: 'set_switches', switches: { emptyGroupList: true } });
+  await signIn(page, true);
+  await page.goto('/directory');
+  await ready(page, true);
+  const panel = () => page.getByTestId('sync-panel').filter({ hasText: PROVIDER });
+  const engineering = page.getByTestId('group-list').locator('tr[data-group="Engineering"]');
+
+  await panel().getByRole('button', { name: 'Sync now' }).click();
+  let pending = panel().getByTestId('pending-approval');
+  await expect(pending).toContainText('Waiting for approval', { timeout: 30_000 });
+  await expect(pending).toContainText('no groups');
+  await expect(pending.getByTestId('diff-groups')).toContainText('Engineering');
+  await expect(pending.getByTestId('diff-groups')).toContainText('Portcullis Admins');
+  await expect(pending.getByTestId('diff-memberships')).toContainText('ada.lovelace@example.com leaves Portcullis Admins');
+
+  // Discard: every group stays.
+  await pending.getByRole('button', { name: 'Discard' }).click();
+  await expect(panel().getByTestId('pending-approval')).toHaveCount(0);
+  await page.goto('/directory?tab=groups');
+  await expect(engineering).toHaveCount(1);
+
+  // Held again; Approve and apply deletes the groups and their memberships.
+  await page.goto('/directory');
+  await ready(page, true);
+  await panel().getByRole('button', { name: 'Sync now' }).click();
+  pending = panel().getByTestId('pending-approval');
+  await expect(pending.getByTestId('diff-groups')).toContainText('Engineering', { timeout: 30_000 });
+  await pending.getByRole('button', { name: 'Approve and apply' }).click();
+  await expect(panel().getByTestId('pending-approval')).toHaveCount(0);
+  await expect(panel().getByTestId('last-run')).toContainText('approved');
+  await page.goto('/directory?tab=groups');
+  await expect(engineering).toHaveCount(0);
+
+  // Okta lists its groups again: the next run brings them back, with their ids, for the specs after this one.
+  await control(request, { op: 'set_switches', switches: { emptyGroupList: false } });
+  await page.goto('/directory');
+  await ready(page, true);
+  await panel().getByRole('button', { name: 'Sync now' }).click();
+  await expect(panel().getByTestId('last-run')).toContainText('full succeeded', { timeout: 30_000 });
+  await page.goto('/directory?tab=groups');
+  await expect(engineering).toHaveCount(1);
+});
+
 test('no secret reached the server log, syncs included', async () => {
   const app = fixture.serviceApps.find((a: any) => a.dpopRequired);
   const secrets = [fixture.oidcApps[0].clientSecret, app.privateJwk.d, app.privateJwk.p, fixture.apiTokens[0].token];

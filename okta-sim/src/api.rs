@@ -180,7 +180,9 @@ fn links(st: &AppState, path: &str, q: &Query, next_after: Option<&str>, limit: 
         if !has_limit {
             ser.append_pair("limit", &limit.to_string());
         }
-        if let Ok(v) = HeaderValue::from_str(&format!("<{}{path}?{}>; rel=\"next\"", st.base_url, ser.finish())) {
+        let origin = st.switches().next_link_origin.clone();
+        let origin = if origin.is_empty() { st.base_url.clone() } else { origin.trim_end_matches('/').to_owned() };
+        if let Ok(v) = HeaderValue::from_str(&format!("<{origin}{path}?{}>; rel=\"next\"", ser.finish())) {
             out.push(v);
         }
     }
@@ -521,6 +523,9 @@ pub(crate) async fn list_groups(
         Ok(l) => l,
         Err(e) => return err(e),
     };
+    if st.switches().empty_group_list {
+        return json_list(Vec::new(), links(&st, uri.path(), &q, None, limit));
+    }
     let (groups, next) = page(range_after(&store.groups, q.get("after")), limit, |g: &Group| match &expr {
         Some((e, dialect)) => dialect.matches(e, &GroupAttrs(g)),
         None => true,
@@ -572,7 +577,7 @@ pub(crate) async fn group_users(
         Err(e) => return err(e),
     };
     let store = st.store();
-    if !store.groups.contains_key(&id) {
+    if !store.groups.contains_key(&id) || st.switches().group_members_not_found {
         return group_not_found(&st, &id);
     }
     let (users, more) = store.members_page(&id, q.get("after"), limit);

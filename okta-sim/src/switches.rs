@@ -163,6 +163,16 @@ pub struct Switches {
     /// for an address nobody confirmed. Left out of saved fixtures while off.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub email_unverified: bool,
+    // Faults for directory-sync tests; left out of serialized fixtures while off.
+    /// `GET /api/v1/groups` answers an empty list (a broken or hostile answer, or a filter mistake).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub empty_group_list: bool,
+    /// `GET /api/v1/groups/{id}/users` answers 404 `E0000007` for groups that are still listed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub group_members_not_found: bool,
+    /// Origin (`scheme://host:port`) put in `Link: rel="next"` instead of the server's own; empty: the server's.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub next_link_origin: String,
 }
 
 impl Default for Switches {
@@ -195,6 +205,9 @@ impl Default for Switches {
             access_token_seconds: 3600,
             id_token_defect: IdTokenDefect::None,
             email_unverified: false,
+            empty_group_list: false,
+            group_members_not_found: false,
+            next_link_origin: String::new(),
         }
     }
 }
@@ -230,6 +243,16 @@ mod tests {
         assert_eq!(s.id_token_defect, IdTokenDefect::HmacWithPublicKey);
         assert_eq!(serde_json::to_value(IdTokenDefect::AlgNone).unwrap(), "algNone");
         assert_eq!(serde_json::to_value(IdTokenDefect::None).unwrap(), "none");
+    }
+
+    #[test]
+    fn directory_faults_are_set_by_their_camel_case_names() {
+        let s: Switches =
+            serde_json::from_str(r#"{"emptyGroupList":true,"groupMembersNotFound":true,"nextLinkOrigin":"http://127.0.0.1:9"}"#).unwrap();
+        assert!(s.empty_group_list && s.group_members_not_found);
+        assert_eq!(s.next_link_origin, "http://127.0.0.1:9");
+        let off = serde_json::to_value(Switches::default()).unwrap();
+        assert!(off.get("emptyGroupList").is_none(), "off faults stay out of fixtures");
     }
 
     #[test]

@@ -301,8 +301,9 @@ fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Send + Sync +
                     <p class="text-sm text-slate-600" data-testid="last-run">
                         {match &last {
                             Some(r) => format!(
-                                "Last run: {} {}, {} ({}) · {} created, {} updated, {} disabled, {} deleted, {} unchanged",
+                                "Last run: {} {}, {} ({}) · {} created, {} updated, {} disabled, {} deleted, {} unchanged · {} groups deleted, {} memberships removed",
                                 r.mode, r.status, r.started_at, r.duration, r.created, r.updated, r.disabled, r.deleted, r.unchanged,
+                                r.groups_deleted, r.memberships_removed,
                             ),
                             None => format!(
                                 "Not synchronized yet. Runs every {} minutes once enabled; or start one now.",
@@ -377,9 +378,13 @@ fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Send + Sync +
                         <div class="mt-3 rounded-md border border-amber-300 bg-amber-50 p-3" data-testid="pending-approval">
                             <p class="text-sm font-semibold text-amber-900">
                                 {format!(
-                                    "Waiting for approval: this run would remove {} of {} users, more than the {}% threshold.",
+                                    "Waiting for approval: this run would remove {} of {} users, {} of {} groups and {} of {} group memberships (threshold {}%).",
                                     d.removal_count,
                                     d.users_now,
+                                    d.groups_deleted,
+                                    d.groups_now,
+                                    d.memberships_removed,
+                                    d.memberships_now,
                                     d.threshold_percent,
                                 )}
                             </p>
@@ -404,10 +409,12 @@ fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Send + Sync +
                         <div class="mt-3 rounded-md border border-indigo-200 bg-indigo-50 p-3" data-testid="dry-run-result">
                             <p class="text-sm font-semibold text-indigo-900">
                                 {format!(
-                                    "Dry run: would create {}, update {}, and remove {} users. Nothing was changed.",
+                                    "Dry run: would create {}, update {}, and remove {} users, {} groups and {} group memberships. Nothing was changed.",
                                     d.created,
                                     d.updated,
                                     d.removal_count,
+                                    d.groups_deleted,
+                                    d.memberships_removed,
                                 )}
                             </p>
                             <DiffList diff=d />
@@ -436,8 +443,9 @@ fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Send + Sync +
                                         <td class="px-4 py-2 text-xs">{r.duration.clone()}</td>
                                         <td class="px-4 py-2 text-xs">
                                             {format!(
-                                                "{} created, {} updated, {} disabled, {} deleted, {} unchanged ({} users, {} groups seen)",
-                                                r.created, r.updated, r.disabled, r.deleted, r.unchanged, r.users_seen, r.groups_seen,
+                                                "{} created, {} updated, {} disabled, {} deleted, {} unchanged, {} groups deleted, {} memberships removed ({} users, {} groups seen)",
+                                                r.created, r.updated, r.disabled, r.deleted, r.unchanged, r.groups_deleted,
+                                                r.memberships_removed, r.users_seen, r.groups_seen,
                                             )}
                                         </td>
                                         <td class="px-4 py-2 text-xs">{format!("{} ({} waits)", r.requests, r.rate_limit_waits)}</td>
@@ -475,6 +483,46 @@ fn DiffList(diff: PendingDiff) -> impl IntoView {
                 .collect_view()}
         </ul>
         {(diff.removal_count > shown).then(|| view! { <p class="text-xs text-slate-600">{format!("and {} more", diff.removal_count - shown)}</p> })}
+        {(!diff.group_removals.is_empty()).then(|| {
+            let more = diff.groups_deleted - diff.group_removals.len() as i64;
+            view! {
+                <p class="mt-2 text-sm font-medium">"Groups to be deleted"</p>
+                <ul class="mt-1 max-h-48 list-disc overflow-y-auto pl-5 text-sm" data-testid="diff-groups">
+                    {diff
+                        .group_removals
+                        .into_iter()
+                        .map(|g| view! { <li>{format!("{} ({}) — deleted with its {} memberships", g.name, g.external_id, g.members)}</li> })
+                        .collect_view()}
+                </ul>
+                {(more > 0).then(|| view! { <p class="text-xs text-slate-600">{format!("and {more} more")}</p> })}
+            }
+        })}
+        {(!diff.membership_removals.is_empty()).then(|| {
+            let more = diff.memberships_removed - diff.membership_removals.len() as i64;
+            view! {
+                <p class="mt-2 text-sm font-medium">"Group memberships to be removed"</p>
+                <ul class="mt-1 max-h-48 list-disc overflow-y-auto pl-5 text-sm" data-testid="diff-memberships">
+                    {diff
+                        .membership_removals
+                        .into_iter()
+                        .map(|m| {
+                            view! {
+                                <li>
+                                    {format!(
+                                        "{} {} leaves {}{}",
+                                        m.name,
+                                        m.email,
+                                        m.group,
+                                        if m.group_deleted { " (the group is deleted)" } else { "" },
+                                    )}
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+                {(more > 0).then(|| view! { <p class="text-xs text-slate-600">{format!("and {more} more")}</p> })}
+            }
+        })}
     }
 }
 
@@ -549,6 +597,9 @@ fn SettingsForm(provider_id: String, form: crate::directory_api::SyncSettingsFor
             <label class="sm:col-span-2">
                 "Ask for approval when a run would remove more than (% of users)"
                 <input class=input type="number" min="0" max="100" bind:value=threshold />
+                <span class="mt-1 block text-xs text-slate-600">
+                    "Groups and group memberships are weighed the same way, each on its own. A run that would remove every user or every group always asks. Only an Admin can change this, the scope and the deprovisioning choices."
+                </span>
             </label>
             <div class="sm:col-span-2 flex items-center gap-3">
                 <button type="submit" class=PRIMARY>"Save settings"</button>

@@ -52,6 +52,8 @@ pub enum OktaError {
     Unexpected { status: u16, body: String },
     #[error("Okta's answer could not be read: {0}")]
     BadResponse(String),
+    #[error("Okta's answer pointed the next page at {found}, outside the org {org}: the request was not sent, so the API credentials stay with the org")]
+    ForeignOrigin { found: String, org: String },
 }
 
 impl OktaError {
@@ -66,6 +68,7 @@ impl OktaError {
             OktaError::InvalidToken { .. } => "For an API token: create a new one in Security → API → Tokens (tokens expire after 30 days unused). For a service app: check its keys and that it is active.".into(),
             OktaError::RateLimited { .. } => "Wait for the reset and try again, or raise the rate limit of the service app in Okta (Applications → the app → Application rate limits).".into(),
             OktaError::Dpop(_) => "Portcullis speaks DPoP; this means Okta and Portcullis disagree on a proof. Check that the server's clock is right (proofs expire after 5 minutes).".into(),
+            OktaError::ForeignOrigin { .. } => "Check that the provider's Base URL is the Okta org's own URL (Okta builds its page links from it), and that nothing between Portcullis and Okta rewrites its answers; then sync again.".into(),
             OktaError::Unexpected { .. } | OktaError::BadResponse(_) => "Check the Base URL, then try again; if it persists, the provider answered unexpectedly.".into(),
         }
     }
@@ -395,7 +398,9 @@ impl OktaClient {
     }
 
     /// A GET on the Management API, with authentication, DPoP, retries and rate-limit waits.
+    /// Only on the org's origin: the credentials go nowhere else.
     pub async fn get(&self, url: &str) -> Result<Fetched, OktaError> {
+        same_origin(&self.org, url)?;
         let mut failures = 0;
         let mut token_refreshed = false;
         loop {
@@ -565,6 +570,23 @@ pub fn reset_in(f: &Fetched) -> Duration {
     }
 }
 
+/// Scheme, host and port (the default one when absent), as compared.
+fn origin_of(url: &str) -> Option<(String, String, u16)> {
+    let u = url::Url::parse(url).ok()?;
+    Some((u.scheme().to_string(), u.host_str()?.to_ascii_lowercase(), u.port_or_known_default()?))
+}
+
+/// Refuses a URL (a `Link: rel=next` from the answer, say) that is not on the org's origin.
+pub fn same_origin(org: &str, url: &str) -> Result<(), OktaError> {
+    match (origin_of(org), origin_of(url)) {
+        (Some(a), Some(b)) if a == b => Ok(()),
+        (_, b) => Err(OktaError::ForeignOrigin {
+            found: b.map_or_else(|| url.chars().take(200).collect(), |(s, h, p)| format!("{s}://{h}:{p}")),
+            org: org.to_string(),
+        }),
+    }
+}
+
 /// The `rel="next"` URL among the `Link` header lines.
 pub fn next_link(f: &Fetched) -> Option<String> {
     f.headers
@@ -594,6 +616,26 @@ fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_urls_on_the_orgs_origin_are_followed() {
+        let org = "https://acme.okta.com";
+        for ok in ["https://acme.okta.com/api/v1/users?after=00u1", "https://ACME.okta.com:443/api/v1/groups"] {
+            assert!(same_origin(org, ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "https://evil.example/api/v1/users?after=00u1",
+            "http://acme.okta.com/api/v1/users",
+            "https://acme.okta.com:8443/api/v1/users",
+            "https://acme.okta.com.evil.example/api/v1/users",
+            "https://acme.okta.com@evil.example/api/v1/users",
+            "/api/v1/users",
+        ] {
+            assert!(matches!(same_origin(org, bad), Err(OktaError::ForeignOrigin { .. })), "{bad}");
+        }
+        assert!(same_origin("http://127.0.0.1:8080", "http://127.0.0.1:8080/x").is_ok());
+        assert!(same_origin("http://127.0.0.1:8080", "http://127.0.0.1:8081/x").is_err());
+    }
 
     #[test]
     fn challenge_values_are_read() {

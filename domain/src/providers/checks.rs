@@ -137,6 +137,9 @@ pub fn explain_outbound(e: &OutboundError) -> (String, String) {
         OutboundError::Forbidden { .. } => {
             "Use the provider's public address. For a provider on your own network, add its host to PORTCULLIS_OUTBOUND_ALLOW."
         }
+        OutboundError::PortNotAllowed { .. } => {
+            "Use the port the PORTCULLIS_OUTBOUND_ALLOW entry names, or add an entry for this port."
+        }
         OutboundError::Dns { .. } => "Check the host name for typos; the server running Portcullis must be able to resolve it.",
         OutboundError::Connect { .. } | OutboundError::Timeout { .. } => {
             "Check that the provider is up and that the server running Portcullis can reach it (firewall, proxy)."

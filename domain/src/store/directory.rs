@@ -87,9 +87,31 @@ pub struct RemovalRow {
     pub okta_status: String,
     /// `disable`, `delete` or `keep`.
     pub action: String,
-    /// The role of the console account with the same email, if there is one.
+    /// The role of the console account tied to this person (by its identity at the provider), if there is one.
     pub account_role: Option<String>,
 }
+
+/// A group a run would delete, with the memberships that go with it.
+#[derive(Debug, Clone, FromRow, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRemovalRow {
+    pub external_id: String,
+    pub name: String,
+    pub members: i64,
+}
+
+/// A group membership a run would remove: the person left the group, or the group goes.
+#[derive(Debug, Clone, FromRow, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipRemovalRow {
+    pub group_external_id: String,
+    pub group_name: String,
+    pub user_external_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub group_deleted: bool,
+}
+
+/// Rows of each kind of removal a held run or a dry run keeps for the approval panel.
+const REMOVALS_KEPT: i64 = 1000;
 
 // ---------- staging ----------
 
@@ -214,7 +236,8 @@ pub struct UpdatedUserRow {
     pub account_disabled_by_run: Option<String>,
 }
 
-/// A stored user the provider no longer lists (or lists as deprovisioned), with the console account of the same email.
+/// A stored user the provider no longer lists (or lists as deprovisioned), with the console
+/// account whose identity at this provider is this very person (never by email).
 #[derive(Debug, Clone, FromRow)]
 pub struct CandidateRow {
     pub id: String,
@@ -223,7 +246,10 @@ pub struct CandidateRow {
     pub display_name: String,
     pub okta_status: String,
     pub account_id: Option<String>,
+    /// The account's role: its own, or `admin` when role mappings make it an admin.
     pub account_role: Option<String>,
+    /// An admin by its own role or through role mappings.
+    pub account_admin: bool,
     pub account_disabled_at: Option<i64>,
 }
 
@@ -300,7 +326,7 @@ pub struct DirectoryUserView {
     pub last_changed_run: Option<String>,
     pub removed_at: Option<i64>,
     pub updated_at: i64,
-    /// The console account with the same email: its role, if any.
+    /// The console account whose identity at the provider is this person: its role, if any.
     pub account_role: Option<String>,
 }
 
@@ -321,10 +347,42 @@ pub struct DirectoryGroupView {
     pub synced_at: i64,
 }
 
-const USER_VIEW: &str = "SELECT d.id, d.provider_id, p.name AS provider_name, d.external_id, d.email, d.login, d.first_name, \
-    d.last_name, d.display_name, d.okta_status, d.state, d.source, d.first_seen_run, d.last_changed_run, d.removed_at, \
-    d.updated_at, a.role AS account_role \
-    FROM directory_users d JOIN identity_providers p ON p.id = d.provider_id LEFT JOIN users a ON a.email = d.email";
+static USER_VIEW: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT d.id, d.provider_id, p.name AS provider_name, d.external_id, d.email, d.login, d.first_name, \
+         d.last_name, d.display_name, d.okta_status, d.state, d.source, d.first_seen_run, d.last_changed_run, d.removed_at, \
+         d.updated_at, CASE WHEN a.id IS NULL THEN NULL WHEN {} THEN 'admin' ELSE a.role END AS account_role \
+         FROM directory_users d JOIN identity_providers p ON p.id = d.provider_id {TIED_ACCOUNT}",
+        admin_account("a")
+    )
+});
+
+/// The console account tied to directory user `d`: the one whose identity at d's provider
+/// has d's id as its subject. Never by email: anyone can hold an email at some provider.
+const TIED_ACCOUNT: &str = "LEFT JOIN user_identities i ON i.provider_id = d.provider_id AND i.subject = d.external_id \
+    LEFT JOIN users a ON a.id = i.user_id";
+
+/// SQL: console account `a` is an admin, by its own role or through a role mapping of one of
+/// its identities' providers: a group the person is in (the directory's memberships, the
+/// provider's Everyone group, or the groups seen at their last sign-in), or a live session
+/// with the admin role. Over-inclusive on purpose: it picks the admin setting and guards the
+/// last admin.
+fn admin_account(a: &str) -> String {
+    format!(
+        "({a}.role = 'admin' \
+         OR EXISTS (SELECT 1 FROM sessions se WHERE se.user_id = {a}.id AND se.role = 'admin' \
+            AND se.expires_at > CAST(strftime('%s', 'now') AS INTEGER) * 1000) \
+         OR EXISTS (SELECT 1 FROM user_identities ai JOIN role_mappings rm ON rm.provider_id = ai.provider_id AND rm.role = 'admin' \
+            WHERE ai.user_id = {a}.id AND ( \
+                EXISTS (SELECT 1 FROM directory_users du JOIN directory_memberships dm ON dm.user_id = du.id \
+                    JOIN directory_groups dg ON dg.id = dm.group_id \
+                    WHERE du.provider_id = ai.provider_id AND du.external_id = ai.subject AND dg.external_id = rm.group_external_id) \
+                OR EXISTS (SELECT 1 FROM directory_groups dg WHERE dg.provider_id = ai.provider_id \
+                    AND dg.external_id = rm.group_external_id AND dg.kind = 'BUILT_IN') \
+                OR EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(ai.groups) THEN ai.groups ELSE '[]' END) jg \
+                    WHERE jg.value = rm.group_name OR jg.value = rm.group_external_id))))"
+    )
+}
 
 /// Everyone (BUILT_IN) holds every user of its provider: its members are not stored.
 const GROUP_VIEW: &str = "SELECT g.id, g.provider_id, p.name AS provider_name, g.external_id, g.name, g.description, g.kind, \
@@ -445,7 +503,7 @@ impl Store {
 
     /// Marks a run that died (killed, crashed) as failed, and drops its staging.
     pub async fn fail_interrupted_run(&self, id: &str, error: &str, fix: &str, now: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE sync_runs SET status = 'failed', error = $2, error_fix = $3, finished_at = $4 \
              WHERE id = $1 AND status = 'running'",
@@ -465,7 +523,7 @@ impl Store {
 
     /// Writes a batch of fetched pages to the run's staging, in one transaction.
     pub async fn stage(&self, run_id: &str, batch: &StageBatch) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in batch.users.chunks(INSERT_CHUNK) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO sync_stage_users (run_id, external_id, id, change, email, login, first_name, last_name, \
@@ -553,7 +611,7 @@ impl Store {
     }
 
     pub async fn clear_stage(&self, run_id: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         clear_stage_in(&mut tx, run_id).await?;
         tx.commit().await?;
         Ok(())
@@ -637,11 +695,14 @@ impl Store {
         action: &str,
         admin_action: &str,
     ) -> Result<i64, StoreError> {
+        let admin = admin_account("a");
         let sql = format!(
             "INSERT INTO sync_run_removals (run_id, directory_user_id, external_id, email, display_name, okta_status, action, account_role) \
              SELECT $1, d.id, d.external_id, d.email, d.display_name, s.okta_status, \
-                CASE WHEN a.role = 'admin' AND a.disabled_at IS NULL THEN $4 ELSE $3 END, a.role \
-             FROM {CANDIDATES}"
+                CASE WHEN a.id IS NOT NULL AND a.disabled_at IS NULL AND {admin} THEN $4 ELSE $3 END, \
+                CASE WHEN a.id IS NULL THEN NULL WHEN {admin} THEN 'admin' ELSE a.role END \
+             FROM {}",
+            *CANDIDATES
         );
         let done = sqlx::query(&sql)
             .bind(run_id)
@@ -651,6 +712,73 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() as i64)
+    }
+
+    /// Records the groups the run would delete and the memberships it would remove, from its
+    /// staging and the directory as it is (the first rows of each).
+    pub async fn record_group_removals(&self, run_id: &str, provider_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO sync_run_group_removals (run_id, external_id, name, members) \
+             SELECT $1, g.external_id, g.name, (SELECT COUNT(*) FROM directory_memberships m WHERE m.group_id = g.id) \
+             FROM sync_stage_groups s JOIN directory_groups g ON g.provider_id = $2 AND g.external_id = s.external_id \
+             WHERE s.run_id = $1 AND s.change = 'gone' ORDER BY g.name LIMIT $3",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .bind(REMOVALS_KEPT)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO sync_run_membership_removals \
+                (run_id, group_external_id, group_name, user_external_id, email, display_name, group_deleted) \
+             SELECT $1, g.external_id, g.name, u.external_id, u.email, u.display_name, FALSE \
+             FROM sync_stage_memberships sm JOIN directory_groups g ON g.id = sm.group_id JOIN directory_users u ON u.id = sm.user_id \
+             WHERE sm.run_id = $1 AND sm.change = 'remove' ORDER BY g.name, u.email LIMIT $2",
+        )
+        .bind(run_id)
+        .bind(REMOVALS_KEPT)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO sync_run_membership_removals \
+                (run_id, group_external_id, group_name, user_external_id, email, display_name, group_deleted) \
+             SELECT $1, g.external_id, g.name, u.external_id, u.email, u.display_name, TRUE \
+             FROM sync_stage_groups s JOIN directory_groups g ON g.provider_id = $2 AND g.external_id = s.external_id \
+             JOIN directory_memberships m ON m.group_id = g.id JOIN directory_users u ON u.id = m.user_id \
+             WHERE s.run_id = $1 AND s.change = 'gone' ORDER BY g.name, u.email LIMIT $3",
+        )
+        .bind(run_id)
+        .bind(provider_id)
+        .bind(REMOVALS_KEPT)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The groups and memberships recorded by [`Self::record_group_removals`], the first `limit` of each.
+    pub async fn run_group_removals(
+        &self,
+        run_id: &str,
+        limit: u32,
+    ) -> Result<(Vec<GroupRemovalRow>, Vec<MembershipRemovalRow>), StoreError> {
+        let groups = sqlx::query_as(
+            "SELECT external_id, name, members FROM sync_run_group_removals WHERE run_id = $1 ORDER BY name, external_id LIMIT $2",
+        )
+        .bind(run_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let memberships = sqlx::query_as(
+            "SELECT group_external_id, group_name, user_external_id, email, display_name, group_deleted \
+             FROM sync_run_membership_removals WHERE run_id = $1 ORDER BY group_name, email LIMIT $2",
+        )
+        .bind(run_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((groups, memberships))
     }
 
     pub async fn run_removals(&self, run_id: &str, limit: u32) -> Result<(Vec<RemovalRow>, i64), StoreError> {
@@ -672,7 +800,7 @@ impl Store {
     // ---------- the final transaction ----------
 
     pub async fn begin_directory(&self) -> Result<DirectoryTx, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // The switch-over touches every index of a large directory: a 16 MiB page cache
         // instead of SQLite's 2 MiB halves it. Set back before the connection goes back.
         sqlx::query("PRAGMA cache_size = -16384").execute(&mut *tx).await?;
@@ -686,7 +814,7 @@ impl Store {
             AND ($3 IS NULL OR lower(d.display_name) LIKE $3 ESCAPE '\\' OR d.email LIKE $3 ESCAPE '\\' \
                  OR lower(d.login) LIKE $3 ESCAPE '\\')";
         let pattern = like_pattern(&q.search);
-        let sql = format!("{USER_VIEW} {filter} ORDER BY d.display_name, d.email, d.id LIMIT $4 OFFSET $5");
+        let sql = format!("{} {filter} ORDER BY d.display_name, d.email, d.id LIMIT $4 OFFSET $5", *USER_VIEW);
         let items = sqlx::query_as(&sql)
             .bind(&q.provider_id)
             .bind(&q.state)
@@ -702,7 +830,7 @@ impl Store {
     }
 
     pub async fn directory_user(&self, id: &str) -> Result<Option<DirectoryUserView>, StoreError> {
-        let sql = format!("{USER_VIEW} WHERE d.id = $1");
+        let sql = format!("{} WHERE d.id = $1", *USER_VIEW);
         Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
@@ -749,7 +877,7 @@ impl Store {
             AND ($2 IS NULL OR lower(d.display_name) LIKE $2 ESCAPE '\\' OR d.email LIKE $2 ESCAPE '\\' \
                  OR lower(d.login) LIKE $2 ESCAPE '\\')";
         let pattern = like_pattern(&q.search);
-        let sql = format!("{USER_VIEW} {filter} ORDER BY d.display_name, d.email, d.id LIMIT $3 OFFSET $4");
+        let sql = format!("{} {filter} ORDER BY d.display_name, d.email, d.id LIMIT $3 OFFSET $4", *USER_VIEW);
         let items = sqlx::query_as(&sql)
             .bind(group_id)
             .bind(&pattern)
@@ -789,12 +917,15 @@ impl Store {
 }
 
 /// Active users the run stages as gone (`d`), their staged row (`s`) and the console
-/// account with their email (`a`). Parameters: $1 run, $2 provider.
+/// account tied to them by identity (`a`, see [`TIED_ACCOUNT`]). Parameters: $1 run, $2 provider.
 /// Driven from the (small) staging: CROSS JOIN keeps SQLite from scanning the directory.
-const CANDIDATES: &str = "sync_stage_users s CROSS JOIN directory_users d \
-    ON d.provider_id = $2 AND d.external_id = s.external_id \
-    LEFT JOIN users a ON a.email = d.email \
-    WHERE s.run_id = $1 AND s.change = 'gone' AND d.state = 'active'";
+static CANDIDATES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "sync_stage_users s CROSS JOIN directory_users d \
+         ON d.provider_id = $2 AND d.external_id = s.external_id {TIED_ACCOUNT} \
+         WHERE s.run_id = $1 AND s.change = 'gone' AND d.state = 'active'"
+    )
+});
 
 async fn clear_stage_in(tx: &mut sqlx::Transaction<'_, Sqlite>, run_id: &str) -> Result<(), StoreError> {
     for table in ["sync_stage_users", "sync_stage_groups", "sync_stage_memberships"] {
@@ -902,11 +1033,12 @@ impl DirectoryTx {
 
     // ---------- users ----------
 
-    /// Whether the run stages anyone as gone, or any membership for removal (the breaker
-    /// then needs the directory's sizes).
+    /// Whether the run stages anyone as gone, any group as gone, or any membership for removal
+    /// (the breaker then needs the directory's sizes).
     pub async fn stages_removals(&mut self, run_id: &str) -> Result<bool, StoreError> {
         let (users,): (bool,) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM sync_stage_users WHERE run_id = $1 AND change = 'gone') \
+             OR EXISTS (SELECT 1 FROM sync_stage_groups WHERE run_id = $1 AND change = 'gone') \
              OR EXISTS (SELECT 1 FROM sync_stage_memberships WHERE run_id = $1 AND change = 'remove')",
         )
         .bind(run_id)
@@ -925,19 +1057,29 @@ impl DirectoryTx {
 
     /// The next removal candidates; each one handled leaves the 'active' state, so asking again gives the next.
     pub async fn removal_candidates(&mut self, run_id: &str, provider_id: &str, limit: i64) -> Result<Vec<CandidateRow>, StoreError> {
+        let admin = admin_account("a");
         let sql = format!(
-            "SELECT d.id, d.external_id, d.email, d.display_name, s.okta_status, \
-                a.id AS account_id, a.role AS account_role, a.disabled_at AS account_disabled_at \
-             FROM {CANDIDATES} ORDER BY s.external_id LIMIT $3"
+            "SELECT d.id, d.external_id, d.email, d.display_name, s.okta_status, a.id AS account_id, \
+                CASE WHEN a.id IS NULL THEN NULL WHEN {admin} THEN 'admin' ELSE a.role END AS account_role, \
+                (a.id IS NOT NULL AND {admin}) AS account_admin, a.disabled_at AS account_disabled_at \
+             FROM {} ORDER BY s.external_id LIMIT $3",
+            *CANDIDATES
         );
         Ok(sqlx::query_as(&sql).bind(run_id).bind(provider_id).bind(limit).fetch_all(&mut *self.tx).await?)
     }
 
-    /// Admins whose console account is not disabled.
+    /// The console accounts, tied to people the run removes, that are admins now: read before
+    /// the run changes memberships, which may be what makes them admins.
+    pub async fn admin_candidate_accounts(&mut self, run_id: &str, provider_id: &str) -> Result<Vec<String>, StoreError> {
+        let sql = format!("SELECT a.id FROM {} AND a.id IS NOT NULL AND {}", *CANDIDATES, admin_account("a"));
+        let rows: Vec<(String,)> = sqlx::query_as(&sql).bind(run_id).bind(provider_id).fetch_all(&mut *self.tx).await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// Admins whose console account is not disabled: by their own role or through role mappings.
     pub async fn count_active_admins(&mut self) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL")
-            .fetch_one(&mut *self.tx)
-            .await?;
+        let sql = format!("SELECT COUNT(*) FROM users a WHERE a.disabled_at IS NULL AND {}", admin_account("a"));
+        let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(&mut *self.tx).await?;
         Ok(n)
     }
 
@@ -953,13 +1095,18 @@ impl DirectoryTx {
         Ok(done.rows_affected())
     }
 
-    /// Re-enables a console account a run disabled; its email, if it was re-enabled.
-    pub async fn enable_account_by_email(&mut self, email: &str, now: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE users SET disabled_at = NULL, updated_at = $2 WHERE email = $1 AND disabled_at IS NOT NULL")
-            .bind(email)
-            .bind(now)
-            .execute(&mut *self.tx)
-            .await?;
+    /// Re-enables the console account tied to this directory person (by identity) that a run
+    /// disabled; whether one was re-enabled.
+    pub async fn enable_tied_account(&mut self, provider_id: &str, external_id: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET disabled_at = NULL, updated_at = $3 WHERE disabled_at IS NOT NULL AND id = \
+             (SELECT user_id FROM user_identities WHERE provider_id = $1 AND subject = $2)",
+        )
+        .bind(provider_id)
+        .bind(external_id)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -1144,6 +1291,15 @@ impl DirectoryTx {
                 .fetch_one(&mut *self.tx)
                 .await?;
         Ok((created.rows_affected(), (changed as u64).min(updated.rows_affected())))
+    }
+
+    /// A provider's stored groups.
+    pub async fn count_groups(&mut self, provider_id: &str) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directory_groups WHERE provider_id = $1")
+            .bind(provider_id)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(n)
     }
 
     // ---------- memberships ----------

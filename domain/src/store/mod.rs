@@ -22,7 +22,7 @@ use sqlx::{
 pub use audit::{AuditPage, AuditQuery, AuditRecord};
 pub use directory::{
     CandidateRow, CreatedUserRow, DeletedGroupRow, DirectoryGroupView, DirectoryPage, DirectoryQuery, DirectoryTx,
-    DirectoryUserView, GroupChangeRow, GroupMark, MembershipChangeRow, RemovalRow, StageBatch, StageGroup, StageMembership,
+    DirectoryUserView, GroupChangeRow, GroupMark, GroupRemovalRow, MembershipChangeRow, MembershipRemovalRow, RemovalRow, StageBatch, StageGroup, StageMembership,
     StageUser, SyncRunRow, SyncSettingsRow, UpdatedUserRow, UserMark,
 };
 pub use providers::{GroupInput, GroupRow, ProviderRow};

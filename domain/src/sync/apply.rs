@@ -83,9 +83,19 @@ pub(crate) async fn apply(
     }
 
     // The breaker weighs removals against the directory's size: counted only when there are removals.
-    let (users_before, memberships_before) = match tx.stages_removals(&run_id).await? {
-        true => (tx.count_active_users(&provider.id).await?, tx.count_memberships(&provider.id).await?),
-        false => (0, 0),
+    let (users_before, groups_before, memberships_before) = match tx.stages_removals(&run_id).await? {
+        true => (
+            tx.count_active_users(&provider.id).await?,
+            tx.count_groups(&provider.id).await?,
+            tx.count_memberships(&provider.id).await?,
+        ),
+        false => (0, 0, 0),
+    };
+
+    // Who is an admin is read before memberships change: a role mapping may make them one.
+    let admins = Admins {
+        among_removed: tx.admin_candidate_accounts(&run_id, &provider.id).await?.into_iter().collect(),
+        active: tx.count_active_admins().await?,
     };
 
     audit_created_users(&mut tx, &ctx).await?;
@@ -106,10 +116,12 @@ pub(crate) async fn apply(
     let (memberships_removed, memberships_added) = (memberships_removed as i64, memberships_added as i64);
     step("memberships written");
 
-    let removed = remove_users(&mut tx, &ctx, settings).await?;
+    let removed = remove_users(&mut tx, &ctx, settings, admins).await?;
     step("removals done");
 
     let deleted_groups = tx.deleted_groups(&run_id, &provider.id).await?;
+    // A deleted group's memberships are lost with it: they count as membership removals.
+    let memberships_with_groups: i64 = deleted_groups.iter().map(|g| g.members).sum();
     for g in &deleted_groups {
         record(
             &mut tx,
@@ -132,12 +144,21 @@ pub(crate) async fn apply(
     run.groups_updated = groups_updated as i64;
     run.groups_deleted = deleted_groups.len() as i64;
     run.memberships_added = memberships_added;
-    run.memberships_removed = memberships_removed;
+    run.memberships_removed = memberships_removed + memberships_with_groups;
     run.finished_at = Some(now_ms());
 
     let threshold = settings.removal_threshold_percent;
+    // Incremental org runs list only changed users: an empty answer there means no change.
+    let lists_every_user = run.mode != "incremental" || run.scope == "app";
+    let weighed = Weighed {
+        users: (removed.disabled + removed.deleted, users_before),
+        groups: (run.groups_deleted, groups_before),
+        memberships: (run.memberships_removed, memberships_before),
+        no_users_listed: lists_every_user && run.users_seen == 0,
+        no_groups_listed: run.groups_seen == 0,
+    };
     let tripped = match mode {
-        Mode::Normal => breaker(threshold, removed.disabled + removed.deleted, users_before, memberships_removed, memberships_before),
+        Mode::Normal => breaker(threshold, &weighed),
         _ => None,
     };
 
@@ -147,17 +168,25 @@ pub(crate) async fn apply(
         store
             .record_removals(&run_id, &provider.id, settings.deprovision.as_str(), settings.admin_deprovision.as_str())
             .await?;
+        store.record_group_removals(&run_id, &provider.id).await?;
         run.status = "awaiting_approval".into();
         run.error = Some(reason.clone());
         run.error_fix = Some(
-            "Review who would be removed. If it is right, approve the diff; if not, discard it and check the provider \
-             (a changed app assignment or group rule, say), or raise the removal threshold."
+            "Review the users, groups and memberships that would be removed. If it is right, approve the diff; if not, \
+             discard it and check the provider (a changed app assignment or group rule, or the API answering without \
+             groups or users), or raise the removal threshold."
                 .into(),
         );
         store.update_sync_run(&run).await?;
         inner
             .audit
-            .record_or_log(ctx.event(Action::SyncAwaitingApproval).detail("reason", reason).detail("removals", removed.disabled + removed.deleted))
+            .record_or_log(
+                ctx.event(Action::SyncAwaitingApproval)
+                    .detail("reason", reason)
+                    .detail("removals", removed.disabled + removed.deleted)
+                    .detail("groups_deleted", run.groups_deleted)
+                    .detail("memberships_removed", run.memberships_removed),
+            )
             .await;
         let diff = diff(inner, &run, settings).await?;
         return Ok(Outcome { run, diff: Some(diff) });
@@ -169,6 +198,7 @@ pub(crate) async fn apply(
             store
                 .record_removals(&run_id, &provider.id, settings.deprovision.as_str(), settings.admin_deprovision.as_str())
                 .await?;
+            store.record_group_removals(&run_id, &provider.id).await?;
             store.clear_stage(&run_id).await?;
             run.status = "succeeded".into();
             store.update_sync_run(&run).await?;
@@ -219,29 +249,71 @@ pub(crate) async fn apply(
     }
 }
 
-/// Why the run must stop for approval, if it must.
-fn breaker(threshold: u32, user_removals: i64, users: i64, membership_removals: i64, memberships: i64) -> Option<String> {
-    let over = |n: i64, total: i64| n > 0 && n * 100 > threshold as i64 * total;
-    let pct = |n: i64, total: i64| if total > 0 { n * 100 / total } else { 100 };
-    if over(user_removals, users) {
-        return Some(format!(
-            "The run would disable or delete {user_removals} of {users} users ({} %), more than the {threshold} % threshold; nothing was changed.",
-            pct(user_removals, users)
+/// Removals against the directory's size: (removed, before) for users, groups and memberships.
+struct Weighed {
+    users: (i64, i64),
+    groups: (i64, i64),
+    memberships: (i64, i64),
+    /// The run lists every user and the provider listed none.
+    no_users_listed: bool,
+    no_groups_listed: bool,
+}
+
+/// Why the run must stop for approval, if it must: every reason, in one text. Users, groups
+/// and memberships are each weighed against the threshold; emptying the directory's users or
+/// groups (an empty answer, a broken filter) always stops, whatever the threshold.
+fn breaker(threshold: u32, w: &Weighed) -> Option<String> {
+    let over = |(n, total): (i64, i64)| n > 0 && n * 100 > threshold as i64 * total;
+    let pct = |(n, total): (i64, i64)| if total > 0 { n * 100 / total } else { 100 };
+    let emptied = |(n, total): (i64, i64), none_listed: bool| total > 0 && (n >= total || none_listed && n > 0);
+    let mut reasons = Vec::new();
+    if emptied(w.users, w.no_users_listed) {
+        reasons.push(format!(
+            "The provider's answer would remove every user ({} of {}): an emptied directory is always held for approval.",
+            w.users.0, w.users.1
+        ));
+    } else if over(w.users) {
+        reasons.push(format!(
+            "The run would disable or delete {} of {} users ({} %), more than the {threshold} % threshold.",
+            w.users.0,
+            w.users.1,
+            pct(w.users)
         ));
     }
-    if over(membership_removals, memberships) {
-        return Some(format!(
-            "The run would remove {membership_removals} of {memberships} group memberships ({} %), more than the {threshold} % threshold; nothing was changed.",
-            pct(membership_removals, memberships)
+    if emptied(w.groups, w.no_groups_listed) {
+        reasons.push(format!(
+            "The provider listed no groups where the directory has {}: the run would delete every group and its memberships. \
+             An empty group list is always held for approval.",
+            w.groups.1
+        ));
+    } else if over(w.groups) {
+        reasons.push(format!(
+            "The run would delete {} of {} groups ({} %), more than the {threshold} % threshold.",
+            w.groups.0,
+            w.groups.1,
+            pct(w.groups)
         ));
     }
-    None
+    if over(w.memberships) {
+        reasons.push(format!(
+            "The run would remove {} of {} group memberships ({} %), more than the {threshold} % threshold.",
+            w.memberships.0,
+            w.memberships.1,
+            pct(w.memberships)
+        ));
+    }
+    if reasons.is_empty() {
+        return None;
+    }
+    reasons.push("Nothing was changed.".into());
+    Some(reasons.join(" "))
 }
 
 /// What a run would change (or changed), as the approval panel and dry runs show it.
 pub(super) async fn diff(inner: &Inner, run: &SyncRunRow, settings: &SyncSettings) -> Result<Diff, SyncError> {
     let (removals, removal_count) = inner.store.run_removals(&run.id, 500).await?;
-    let (users_now, _, _) = inner.store.directory_counts(&run.provider_id).await?;
+    let (group_removals, membership_removals) = inner.store.run_group_removals(&run.id, 500).await?;
+    let (users_now, groups_now, memberships_now) = inner.store.directory_counts(&run.provider_id).await?;
     Ok(Diff {
         run_id: run.id.clone(),
         provider_id: run.provider_id.clone(),
@@ -258,8 +330,12 @@ pub(super) async fn diff(inner: &Inner, run: &SyncRunRow, settings: &SyncSetting
         groups_created: run.groups_created,
         groups_updated: run.groups_updated,
         groups_deleted: run.groups_deleted,
+        group_removals,
+        groups_now,
         memberships_added: run.memberships_added,
         memberships_removed: run.memberships_removed,
+        membership_removals,
+        memberships_now,
     })
 }
 
@@ -301,7 +377,7 @@ async fn audit_updated_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>) -> Result<(), 
             }
             if r.old_state != "active" {
                 let account_enabled = match &r.account_disabled_by_run {
-                    Some(_) => tx.enable_account_by_email(&r.old_email, ctx.now).await?,
+                    Some(_) => tx.enable_tied_account(ctx.provider_id, &r.external_id, ctx.now).await?,
                     None => false,
                 };
                 record(
@@ -396,9 +472,17 @@ struct Removed {
 
 /// Everyone gone from Okta: disabled, deleted or kept per the settings (the admin setting
 /// for people whose console account is an admin), never the last active admin.
-async fn remove_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>, settings: &SyncSettings) -> Result<Removed, SyncError> {
+/// Admins as the run found them, before it changed anything.
+struct Admins {
+    /// Console accounts of people the run removes that are admins (by role or role mapping).
+    among_removed: std::collections::HashSet<String>,
+    /// Active admins in all.
+    active: i64,
+}
+
+async fn remove_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>, settings: &SyncSettings, admins: Admins) -> Result<Removed, SyncError> {
     let mut removed = Removed::default();
-    let mut active_admins = tx.count_active_admins().await?;
+    let mut active_admins = admins.active;
     loop {
         let batch = tx.removal_candidates(ctx.run_id, ctx.provider_id, ctx.chunk).await?;
         if batch.is_empty() {
@@ -406,7 +490,9 @@ async fn remove_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>, settings: &SyncSettin
         }
         for c in batch {
             let account_active = c.account_id.is_some() && c.account_disabled_at.is_none();
-            let is_admin = account_active && c.account_role.as_deref() == Some("admin");
+            // Admins by role mapping (SSO accounts, users.role NULL) count as admins too.
+            let is_admin = account_active
+                && (c.account_admin || c.account_id.as_ref().is_some_and(|a| admins.among_removed.contains(a)));
             let configured = if is_admin { settings.admin_deprovision } else { settings.deprovision };
             let last_admin = is_admin && configured != DeprovisionAction::Keep && active_admins <= 1;
             let action = if last_admin { DeprovisionAction::Keep } else { configured };
@@ -424,7 +510,7 @@ async fn remove_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>, settings: &SyncSettin
                     .detail("name", c.display_name.clone())
                     .detail("okta_status", c.okta_status.clone())
                     .detail("console_account", c.account_id.is_some())
-                    .detail("console_role", c.account_role.clone())
+                    .detail("console_role", if is_admin { Some("admin".to_string()) } else { c.account_role.clone() })
             };
             match action {
                 DeprovisionAction::Disable => {
@@ -476,12 +562,39 @@ mod tests {
 
     #[test]
     fn the_breaker_trips_only_above_the_threshold() {
-        assert!(breaker(10, 10, 100, 0, 0).is_none(), "exactly 10 % is allowed");
-        let r = breaker(10, 11, 100, 0, 0).unwrap();
+        let w = |users: (i64, i64), groups: (i64, i64), memberships: (i64, i64)| Weighed {
+            users,
+            groups,
+            memberships,
+            no_users_listed: false,
+            no_groups_listed: false,
+        };
+        assert!(breaker(10, &w((10, 100), (0, 0), (0, 0))).is_none(), "exactly 10 % is allowed");
+        let r = breaker(10, &w((11, 100), (0, 0), (0, 0))).unwrap();
         assert!(r.contains("11 of 100 users (11 %)") && r.contains("10 % threshold"), "{r}");
-        assert!(breaker(10, 0, 0, 0, 0).is_none());
-        assert!(breaker(0, 1, 1000, 0, 0).is_some(), "0 % stops every removal");
-        assert!(breaker(100, 1000, 1000, 0, 0).is_none(), "100 % never stops");
-        assert!(breaker(10, 0, 100, 200, 1000).unwrap().contains("memberships"));
+        assert!(breaker(10, &w((0, 0), (0, 0), (0, 0))).is_none());
+        assert!(breaker(0, &w((1, 1000), (0, 0), (0, 0))).is_some(), "0 % stops every removal");
+        assert!(breaker(100, &w((999, 1000), (0, 0), (0, 0))).is_none(), "100 % never stops");
+        assert!(breaker(10, &w((0, 100), (0, 0), (200, 1000))).unwrap().contains("memberships"));
+    }
+
+    #[test]
+    fn group_deletions_are_weighed_on_their_own() {
+        let w = Weighed { users: (0, 100), groups: (3, 20), memberships: (5, 1000), no_users_listed: false, no_groups_listed: false };
+        let r = breaker(10, &w).unwrap();
+        assert!(r.contains("3 of 20 groups (15 %)"), "{r}");
+        assert!(breaker(20, &w).is_none());
+    }
+
+    #[test]
+    fn an_emptied_directory_is_held_whatever_the_threshold() {
+        let groups = Weighed { users: (0, 50), groups: (12, 12), memberships: (90, 90), no_users_listed: false, no_groups_listed: true };
+        let r = breaker(100, &groups).expect("held at 100 %");
+        assert!(r.contains("no groups") && r.contains("always held"), "{r}");
+        let users = Weighed { users: (50, 50), groups: (0, 12), memberships: (0, 90), no_users_listed: true, no_groups_listed: false };
+        assert!(breaker(100, &users).unwrap().contains("every user"));
+        // A first run, into an empty directory, has nothing to hold.
+        let first = Weighed { users: (0, 0), groups: (0, 0), memberships: (0, 0), no_users_listed: true, no_groups_listed: true };
+        assert!(breaker(100, &first).is_none());
     }
 }

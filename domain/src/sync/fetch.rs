@@ -353,6 +353,7 @@ fn app_error(e: OktaError, app: &str) -> SyncError {
 /// A group whose members the run lists: its provider id, its row id, and whether it is stored.
 struct Relist {
     external_id: String,
+    name: String,
     row_id: String,
     stored: bool,
 }
@@ -397,7 +398,7 @@ async fn fetch_groups(ctx: &Ctx<'_>, tx: mpsc::Sender<StageBatch>) -> Result<(u6
             };
             let row_id = old.as_ref().map_or_else(new_id, |o| o.id.clone());
             if relist {
-                queue.push_back(Relist { external_id: g.id.clone(), row_id: row_id.clone(), stored: old.is_some() });
+                queue.push_back(Relist { external_id: g.id.clone(), name: g.profile.name.clone(), row_id: row_id.clone(), stored: old.is_some() });
             }
             if let Some(change) = change {
                 out.push(StageGroup {
@@ -535,10 +536,20 @@ async fn list_members(
     while let Some(url) = next {
         let page = match c.page::<OktaMember>(&url).await {
             Ok(p) => p,
-            // Deleted since it was listed: it goes from the directory with this run.
+            // Deleted since it was listed, if Okta no longer has the group either: it goes
+            // with this run. A group Okta still has never loses its members to a 404.
             Err(OktaError::Unexpected { status: 404, .. }) => {
-                send(tx, StageBatch { vanished_groups: vec![group.external_id.clone()], ..Default::default() }).await?;
-                return Ok(0);
+                let one = c.url(&format!("/api/v1/groups/{}", path_segment(&group.external_id)));
+                match c.get(&one).await {
+                    Err(OktaError::Unexpected { status: 404, .. }) => {
+                        send(tx, StageBatch { vanished_groups: vec![group.external_id.clone()], ..Default::default() }).await?;
+                        return Ok(0);
+                    }
+                    Err(e) => return Err(e.into()),
+                    Ok(_) => {
+                        return Err(SyncError::MembersNotFound { group: group.name.clone(), group_id: group.external_id.clone() })
+                    }
+                }
             }
             Err(e) => return Err(e.into()),
         };

@@ -21,6 +21,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    accounts::Role,
     audit::{Action, Actor, Audit, Event},
     crypto::{CryptoError, SecretBox},
     okta::{OktaClient, OktaError, Patience, WaitKind, APPS_READ_SCOPE, DIRECTORY_SCOPES},
@@ -30,7 +31,8 @@ use crate::{
 };
 
 pub use crate::store::{
-    DirectoryGroupView, DirectoryPage, DirectoryQuery, DirectoryUserView, RemovalRow as Removal, SyncRunRow as RunRow,
+    DirectoryGroupView, DirectoryPage, DirectoryQuery, DirectoryUserView, GroupRemovalRow as GroupRemoval,
+    MembershipRemovalRow as MembershipRemoval, RemovalRow as Removal, SyncRunRow as RunRow,
 };
 
 /// What a run does.
@@ -69,11 +71,11 @@ pub enum Trigger {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeprovisionAction {
-    /// Disabled here; a console account with the same email is disabled and signed out.
+    /// Disabled here; the console account tied to the person (their identity at this provider) is disabled and signed out.
     Disable,
     /// Left as they are (marked as removed in Okta).
     Keep,
-    /// The directory user is deleted; a console account with the same email is disabled and signed out (console accounts are never deleted by sync).
+    /// The directory user is deleted; the console account tied to the person is disabled and signed out (console accounts are never deleted by sync).
     Delete,
 }
 
@@ -111,9 +113,11 @@ pub struct SyncSettings {
     pub full_every_hours: u32,
     pub scope: Scope,
     pub deprovision: DeprovisionAction,
-    /// For people whose console account is an admin. The last active admin is never disabled.
+    /// For people whose console account is an admin (by its role or a role mapping). The last active admin is never disabled.
     pub admin_deprovision: DeprovisionAction,
-    /// A run that would remove more than this share of users (or memberships) stops for approval; 0 to 100.
+    /// A run that would remove more than this share of users, of groups or of memberships (each
+    /// weighed on its own) stops for approval; 0 to 100. A run that would empty the directory's
+    /// users or groups always stops.
     pub removal_threshold_percent: u32,
 }
 
@@ -150,6 +154,14 @@ impl SyncSettings {
             }
         }
         Ok(())
+    }
+
+    /// Whether both decide removals alike: the deprovisioning actions, threshold and scope.
+    pub fn same_removals(&self, other: &SyncSettings) -> bool {
+        self.deprovision == other.deprovision
+            && self.admin_deprovision == other.admin_deprovision
+            && self.removal_threshold_percent == other.removal_threshold_percent
+            && normalized_scope(&self.scope) == normalized_scope(&other.scope)
     }
 
     fn from_row(r: &SyncSettingsRow) -> Self {
@@ -189,6 +201,13 @@ impl SyncSettings {
             last_full_at: existing.and_then(|e| e.last_full_at),
             updated_at: now_ms(),
         }
+    }
+}
+
+fn normalized_scope(s: &Scope) -> Scope {
+    match s {
+        Scope::App(id) => Scope::App(id.trim().to_string()),
+        Scope::Org => Scope::Org,
     }
 }
 
@@ -248,9 +267,17 @@ pub struct Diff {
     pub removal_count: i64,
     pub groups_created: i64,
     pub groups_updated: i64,
+    /// Groups the run would delete (or deleted), and the first 500 of them.
     pub groups_deleted: i64,
+    pub group_removals: Vec<GroupRemoval>,
+    /// Groups in the directory now.
+    pub groups_now: i64,
     pub memberships_added: i64,
+    /// Memberships the run would remove (or removed), deleted groups' included, and the first 500.
     pub memberships_removed: i64,
+    pub membership_removals: Vec<MembershipRemoval>,
+    /// Memberships in the directory now.
+    pub memberships_now: i64,
 }
 
 /// A finished run: its row (status, counts, error in words) and, when it stopped for
@@ -279,6 +306,10 @@ pub enum SyncError {
     NotAwaitingApproval { status: String },
     #[error("{0}")]
     BadSettings(String),
+    #[error("Okta lists the group {group} ({group_id}) but answered 404 for its members; the run stopped rather than empty the group, and nothing was changed.")]
+    MembersNotFound { group: String, group_id: String },
+    #[error("Only an Admin can {0}.")]
+    AdminOnly(&'static str),
     #[error("The stored directory credentials cannot be used: {0}")]
     Credentials(String),
     #[error("Okta: {source}")]
@@ -306,6 +337,8 @@ impl SyncError {
             SyncError::Credentials(_) => "Edit the provider and enter the directory sync credentials again.".into(),
             SyncError::Crypto(_) => "The key that encrypts secrets changed: restore PORTCULLIS_SECRET_KEY (or the key file), or enter the directory credentials again.".into(),
             SyncError::Store(_) => "Check the server's log and its disk, then run the sync again.".into(),
+            SyncError::MembersNotFound { .. } => "Check the service app's admin role in Okta: a role limited to some groups cannot read the members of others. Then sync again.".into(),
+            SyncError::AdminOnly(_) => "Ask an Admin to make this change.".into(),
             SyncError::AlreadyRunning { .. } => "Wait for the running sync to finish; its progress is shown on the provider.".into(),
             other => other.to_string(),
         }
@@ -496,8 +529,12 @@ impl SyncService {
         Ok(Some(apply::diff(&self.inner, &run, &settings).await?))
     }
 
-    /// Applies a run that stopped for approval: its whole diff, removals included.
-    pub async fn approve(&self, run_id: &str, actor: Actor) -> Result<RunSummary, SyncError> {
+    /// Applies a run that stopped for approval: its whole diff, removals included. Admins only:
+    /// it decides who and what is removed.
+    pub async fn approve(&self, run_id: &str, actor: Actor, role: Role) -> Result<RunSummary, SyncError> {
+        if role < Role::Admin {
+            return Err(SyncError::AdminOnly("approve a run held for approval"));
+        }
         let run = self.run_row(run_id).await?;
         if run.status != "awaiting_approval" {
             return Err(SyncError::NotAwaitingApproval { status: run.status });
@@ -545,11 +582,18 @@ impl SyncService {
         Ok(self.inner.store.sync_settings(provider_id).await?.map(|r| SyncSettings::from_row(&r)).unwrap_or_default())
     }
 
-    pub async fn save_settings(&self, provider_id: &str, settings: SyncSettings, actor: Actor) -> Result<(), SyncError> {
+    /// Saves a provider's settings. What decides who is removed (the deprovisioning actions,
+    /// the removal threshold, the scope) only an Admin may change; Editors may change the schedule.
+    pub async fn save_settings(&self, provider_id: &str, settings: SyncSettings, actor: Actor, role: Role) -> Result<(), SyncError> {
         settings.validate().map_err(SyncError::BadSettings)?;
         let provider = self.inner.store.provider(provider_id).await?.ok_or(SyncError::ProviderNotFound)?;
         let existing = self.inner.store.sync_settings(provider_id).await?;
         let before = existing.as_ref().map(SyncSettings::from_row).unwrap_or_default();
+        if role < Role::Admin && !before.same_removals(&settings) {
+            return Err(SyncError::AdminOnly(
+                "change who a sync removes (the deprovisioning actions, the removal threshold or the scope)",
+            ));
+        }
         self.inner.store.save_sync_settings(&settings.to_row(provider_id, existing.as_ref())).await?;
         if before.scope != settings.scope {
             // Another scope is another set of people: the next run lists everyone.
