@@ -216,6 +216,7 @@ async fn linked_account(e: &Env, email: &str, role: Option<&str>, subject: &str)
         groups: "[]".into(),
         created_at: now,
         last_login_at: now,
+        email_verified: true,
     };
     e.store.insert_identity(&identity).await.unwrap();
     id

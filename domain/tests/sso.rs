@@ -966,7 +966,7 @@ mod trust {
         let mut run = sync.sync_now(&e.provider_id, RunKind::Full, Trigger::Schedule).await.unwrap();
         if run.run.status == "awaiting_approval" {
             // A small directory trips the removal breaker: an admin approves.
-            run = sync.approve(&run.run.id, Actor::User { id: "admin-1".into(), email: "root@example.com".into() }).await.unwrap();
+            run = sync.approve(&run.run.id, Actor::User { id: "admin-1".into(), email: "root@example.com".into() }, Role::Admin).await.unwrap();
         }
         assert!(matches!(run.run.status.as_str(), "succeeded" | "approved"), "{:?}", run.run);
     }
@@ -990,7 +990,7 @@ mod trust {
         let mut settings = sync.settings(&e.provider_id).await.unwrap();
         settings.deprovision = portcullis_domain::sync::DeprovisionAction::Keep;
         settings.admin_deprovision = portcullis_domain::sync::DeprovisionAction::Keep;
-        sync.save_settings(&e.provider_id, settings, Actor::User { id: "admin-1".into(), email: "root@example.com".into() })
+        sync.save_settings(&e.provider_id, settings, Actor::User { id: "admin-1".into(), email: "root@example.com".into() }, Role::Admin)
             .await
             .unwrap();
         let gate = gate(&e, Selector::EmailDomain { domain: "example.com".into() }).await;
