@@ -170,7 +170,7 @@ pub async fn create_provider(form: ProviderForm) -> Result<SaveResult, ServerFnE
     let user = crate::ssr::require(Role::Editor)?;
     let s = crate::ssr::services()?;
     let input = server::provider_input(&form)?;
-    server::save_result(s.providers.create(&crate::ssr::actor(&user), crate::ssr::client_ip().as_deref(), input).await)
+    server::save_result(s.providers.create(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), input).await)
 }
 
 /// Edit's Save.
@@ -180,7 +180,7 @@ pub async fn update_provider(id: String, form: ProviderForm) -> Result<SaveResul
     let user = crate::ssr::require(Role::Editor)?;
     let s = crate::ssr::services()?;
     let input = server::provider_input(&form)?;
-    server::save_result(s.providers.update(&crate::ssr::actor(&user), crate::ssr::client_ip().as_deref(), &id, input).await)
+    server::save_result(s.providers.update(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), &id, input).await)
 }
 
 #[server(endpoint = "providers/get")]
@@ -234,7 +234,7 @@ pub async fn set_provider_enabled(id: String, enabled: bool) -> Result<(), Serve
     let user = crate::ssr::require(Role::Editor)?;
     let s = crate::ssr::services()?;
     s.providers
-        .set_enabled(&crate::ssr::actor(&user), crate::ssr::client_ip().as_deref(), &id, enabled)
+        .set_enabled(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), &id, enabled)
         .await
         .map_err(server::provider_error)
 }
@@ -244,7 +244,7 @@ pub async fn delete_provider(id: String) -> Result<(), ServerFnError> {
     use portcullis_domain::Role;
     let user = crate::ssr::require(Role::Editor)?;
     let s = crate::ssr::services()?;
-    s.providers.delete(&crate::ssr::actor(&user), crate::ssr::client_ip().as_deref(), &id).await.map_err(server::provider_error)
+    s.providers.delete(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), &id).await.map_err(server::provider_error)
 }
 
 #[cfg(feature = "ssr")]
@@ -351,7 +351,19 @@ mod server {
         match e {
             ProviderError::Store(err) => crate::ssr::internal(err),
             ProviderError::Crypto(err) => crate::ssr::internal(err),
-            other => ServerFnError::new(other.to_string()),
+            other => {
+                use http::StatusCode;
+                let status = match other {
+                    ProviderError::AdminOnly(_) => StatusCode::FORBIDDEN,
+                    ProviderError::NotFound => StatusCode::NOT_FOUND,
+                    ProviderError::NameTaken(_) => StatusCode::CONFLICT,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                    response.set_status(status);
+                }
+                ServerFnError::new(other.to_string())
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use portcullis_domain::{
     crypto::SecretBox,
     outbound::{parse_allow_list, Outbound, OutboundConfig},
     providers::{
-        service::{DirectoryInput, ProviderInput, ProviderService, SecretInput},
+        service::{DirectoryInput, ProviderError, ProviderInput, ProviderService, SecretInput},
         AuthServer, ProviderKind,
     },
     settings::Secret,
@@ -39,6 +39,7 @@ struct Env {
     sso: SsoService,
     accounts: Accounts,
     roles: RoleMappings,
+    providers: ProviderService,
     provider_id: String,
 }
 
@@ -102,6 +103,7 @@ async fn env_kind(kind: ProviderKind, switches: impl FnOnce(&mut okta_sim::Switc
     let saved = providers
         .create(
             &Actor::User { id: "admin-1".into(), email: "root@example.com".into() },
+            Role::Admin,
             None,
             ProviderInput {
                 kind,
@@ -130,6 +132,7 @@ async fn env_kind(kind: ProviderKind, switches: impl FnOnce(&mut okta_sim::Switc
         store,
         sso,
         roles,
+        providers,
         provider_id: saved.id,
     }
 }
@@ -1015,5 +1018,132 @@ mod trust {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(found, "no audit row for the refusal");
+    }
+}
+
+/// Who may point a provider somewhere else, and what that does to the people it signed in.
+mod provider_trust {
+    use super::*;
+
+    fn actor() -> Actor {
+        Actor::User { id: "editor-1".into(), email: "ed@example.com".into() }
+    }
+
+    /// The env's provider as the edit form submits it, pointed at `base_url`.
+    fn edit(base_url: &str, client_secret: SecretInput) -> ProviderInput {
+        ProviderInput {
+            kind: ProviderKind::Okta,
+            name: "Acme Okta".into(),
+            base_url: base_url.into(),
+            client_id: sample::OIDC_CLIENT_ID.into(),
+            client_secret,
+            auth_server: AuthServer::Org,
+            scopes: SCOPES.into(),
+            groups_claim: "groups".into(),
+            pkce: true,
+            directory: DirectoryInput::Off,
+        }
+    }
+
+    /// A host that counts who connects to it: stands for an IdP an attacker runs.
+    async fn listener() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((_socket, _)) = l.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        (url, hits)
+    }
+
+    #[tokio::test]
+    async fn an_editor_can_neither_connect_nor_re_point_enable_or_delete_a_provider() {
+        let e = env().await;
+        let (elsewhere, hits) = listener().await;
+        let before = e.store.provider(&e.provider_id).await.unwrap().unwrap();
+        let new = e.providers.create(&actor(), Role::Editor, None, edit(&elsewhere, SecretInput::Replace(Secret::new("x")))).await;
+        assert!(matches!(new, Err(ProviderError::AdminOnly(_))), "{new:?}");
+        let moved = e.providers.update(&actor(), Role::Editor, None, &e.provider_id, edit(&elsewhere, SecretInput::Keep)).await;
+        assert!(matches!(moved, Err(ProviderError::AdminOnly(_))), "{moved:?}");
+        let mut other_client = edit(e.sim.base_url(), SecretInput::Keep);
+        other_client.client_id = "0oaSomeoneElse".into();
+        let moved = e.providers.update(&actor(), Role::Editor, None, &e.provider_id, other_client).await;
+        assert!(matches!(moved, Err(ProviderError::AdminOnly(_))), "{moved:?}");
+        let deleted = e.providers.delete(&actor(), Role::Editor, None, &e.provider_id).await;
+        assert!(matches!(deleted, Err(ProviderError::AdminOnly(_))), "{deleted:?}");
+        e.providers.set_enabled(&actor(), Role::Editor, None, &e.provider_id, false).await.expect("an Editor may switch a provider off");
+        let enabled = e.providers.set_enabled(&actor(), Role::Editor, None, &e.provider_id, true).await;
+        assert!(matches!(enabled, Err(ProviderError::AdminOnly(_))), "{enabled:?}");
+        let after = e.store.provider(&e.provider_id).await.unwrap().unwrap();
+        assert_eq!((after.base_url, after.client_id), (before.base_url, before.client_id));
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was sent to the other host");
+        // Other fields stay an Editor's to change.
+        let mut renamed = edit(e.sim.base_url(), SecretInput::Keep);
+        renamed.name = "Acme Okta (prod)".into();
+        e.providers.update(&actor(), Role::Editor, None, &e.provider_id, renamed).await.expect("a rename is an Editor's");
+    }
+
+    #[tokio::test]
+    async fn re_pointing_with_the_stored_secret_is_refused_and_the_new_host_hears_nothing() {
+        let e = env().await;
+        let (elsewhere, hits) = listener().await;
+        let moved = e.providers.update(&actor(), Role::Admin, None, &e.provider_id, edit(&elsewhere, SecretInput::Keep)).await;
+        assert!(matches!(moved, Err(ProviderError::SecretsRequired(_))), "{moved:?}");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the stored secret never left for the new host");
+        let with_dir = ProviderInput {
+            directory: DirectoryInput::ApiToken(SecretInput::Keep),
+            ..edit(&elsewhere, SecretInput::Replace(Secret::new(sample::OIDC_CLIENT_SECRET)))
+        };
+        let moved = e.providers.update(&actor(), Role::Admin, None, &e.provider_id, with_dir).await;
+        assert!(matches!(moved, Err(ProviderError::SecretsRequired(_))), "directory credentials too: {moved:?}");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+        // The same Base URL typed differently is not a change.
+        let same = edit(&format!("{}/", e.sim.base_url()), SecretInput::Keep);
+        e.providers.update(&actor(), Role::Admin, None, &e.provider_id, same).await.expect("same endpoint, stored secret");
+    }
+
+    #[tokio::test]
+    async fn re_pointing_with_secrets_typed_again_detaches_everyone_it_signed_in() {
+        let e = env().await;
+        let b = browser();
+        e.signed_in(&b, ADA).await;
+        assert_eq!((e.count("user_identities").await, e.sessions().await), (1, 1));
+        let other = Sim::start_local(Fixture::sample(), Options::default()).await.unwrap();
+        let input = edit(other.base_url(), SecretInput::Replace(Secret::new(sample::OIDC_CLIENT_SECRET)));
+        e.providers.update(&actor(), Role::Admin, None, &e.provider_id, input).await.expect("an Admin re-points with the secret");
+        assert_eq!(e.count("user_identities").await, 0, "identities are detached");
+        assert_eq!(e.sessions().await, 0, "and their sessions ended");
+        let entries = e.audit(Action::ProviderUpdated).await;
+        let (_, _, _, details) = entries.first().expect("an audit entry");
+        assert_eq!(details["endpoint_changed"], true);
+        assert_eq!(details["identities_detached"], 1);
+    }
+
+    #[tokio::test]
+    async fn disabling_a_provider_ends_the_sessions_it_granted() {
+        let e = env().await;
+        e.signed_in(&browser(), ADA).await;
+        assert_eq!(e.sessions().await, 1);
+        e.providers.set_enabled(&actor(), Role::Editor, None, &e.provider_id, false).await.unwrap();
+        assert_eq!(e.sessions().await, 0);
+        let (_, _, _, details) = e.audit(Action::ProviderDisabled).await.into_iter().next().unwrap();
+        assert_eq!(details["sessions_ended"], 1);
+    }
+
+    #[tokio::test]
+    async fn lowering_or_removing_the_mapping_that_granted_a_role_ends_those_sessions() {
+        let e = env().await;
+        let session = e.signed_in(&browser(), ADA).await;
+        assert_eq!(e.accounts.session(&session.token).await.unwrap().map(|u| u.role), Some(Role::Admin));
+        let mapping = e.roles.list().await.unwrap().into_iter().next().unwrap();
+        e.roles.set_role(&root(), &mapping.id, "viewer").await.unwrap();
+        assert_eq!(e.sessions().await, 0, "the Admin session ends when the mapping is lowered");
+        let session = e.signed_in(&browser(), ADA).await;
+        assert_eq!(e.accounts.session(&session.token).await.unwrap().map(|u| u.role), Some(Role::Viewer));
+        e.roles.remove(&root(), &mapping.id).await.unwrap();
+        assert_eq!(e.sessions().await, 0, "and when it is removed");
     }
 }

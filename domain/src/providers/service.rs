@@ -12,6 +12,7 @@ use super::{
     AuthServer, ClientSettings, ProviderKind,
 };
 use crate::{
+    accounts::Role,
     audit::{Action, Actor, Audit, Event},
     crypto::{CryptoError, SecretBox},
     outbound::Outbound,
@@ -29,6 +30,12 @@ pub enum ProviderError {
     NotFound,
     #[error("The checks did not pass; nothing was saved.")]
     ChecksFailed(Box<Report>),
+    #[error("Only an Admin can {0}: ask an Admin to do it.")]
+    AdminOnly(&'static str),
+    #[error("The Base URL, authorization server or client ID changed: enter the client secret{0} again. Stored secrets are never sent to a changed endpoint.")]
+    SecretsRequired(&'static str),
+    #[error("{0}")]
+    BadBaseUrl(String),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
     #[error(transparent)]
@@ -181,7 +188,12 @@ impl ProviderService {
     }
 
     /// Finish: checks everything again on the server, then saves, with the groups it fetched.
-    pub async fn create(&self, actor: &Actor, ip: Option<&str>, input: ProviderInput) -> Result<Saved, ProviderError> {
+    /// Admin only: a provider is a new source of identities, and a sign-in whose verified email
+    /// matches an existing account is linked to it.
+    pub async fn create(&self, actor: &Actor, role: Role, ip: Option<&str>, input: ProviderInput) -> Result<Saved, ProviderError> {
+        if role < Role::Admin {
+            return Err(ProviderError::AdminOnly("connect an identity provider"));
+        }
         check_name(&input.name)?;
         let id = new_id();
         let secret = match &input.client_secret {
@@ -193,9 +205,31 @@ impl ProviderService {
     }
 
     /// Edit's save: secrets left blank keep their stored values; re-checks before saving.
-    pub async fn update(&self, actor: &Actor, ip: Option<&str>, id: &str, input: ProviderInput) -> Result<Saved, ProviderError> {
+    ///
+    /// Re-pointing (Base URL, authorization server, client ID or kind) is another provider in
+    /// the old one's place: Admin only, with every secret typed again (stored ones never go to
+    /// a new host), and the people linked through the old endpoint are detached, so nobody is
+    /// signed in as an existing account by an issuer that never vouched for it.
+    pub async fn update(&self, actor: &Actor, role: Role, ip: Option<&str>, id: &str, input: ProviderInput) -> Result<Saved, ProviderError> {
         check_name(&input.name)?;
         let existing = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
+        let repointed = repoints(&existing, &input)?;
+        if repointed {
+            if role < Role::Admin {
+                return Err(ProviderError::AdminOnly("change a provider's Base URL, authorization server or client ID"));
+            }
+            let directory_kept = match &input.directory {
+                DirectoryInput::Off => false,
+                DirectoryInput::ServiceApp { private_key, .. } => matches!(private_key, SecretInput::Keep),
+                DirectoryInput::ApiToken(token) => matches!(token, SecretInput::Keep),
+            };
+            if directory_kept {
+                return Err(ProviderError::SecretsRequired(" and the directory credentials"));
+            }
+            if matches!(input.client_secret, SecretInput::Keep) {
+                return Err(ProviderError::SecretsRequired(""));
+            }
+        }
         let secret = match &input.client_secret {
             SecretInput::Replace(s) => s.clone(),
             SecretInput::Keep => self.secrets.open(&secret_context(id, "client_secret"), &existing.client_secret_sealed)?,
@@ -281,11 +315,19 @@ impl ProviderService {
             StoreError::Conflict(_) => ProviderError::NameTaken(row.name.clone()),
             other => ProviderError::Store(other),
         })?;
+        // The discovered issuer is part of the endpoint too: a Base URL that now names another
+        // issuer vouches for other people.
+        let repointed = existing.as_ref().is_some_and(|e| {
+            e.base_url != row.base_url || e.issuer != row.issuer || e.auth_server != row.auth_server || e.client_id != row.client_id || e.kind != row.kind
+        });
+        let detached = if repointed { self.store.detach_identities(id).await? } else { 0 };
         let action = if existing.is_some() { Action::ProviderUpdated } else { Action::ProviderCreated };
         self.audit
             .record_or_log(
                 Event::new(actor.clone(), action)
                     .target(row.name.clone())
+                    .detail("endpoint_changed", repointed)
+                    .detail("identities_detached", detached)
                     .ip(ip)
                     .detail("provider_id", row.id.clone())
                     .detail("kind", row.kind.clone())
@@ -358,15 +400,28 @@ impl ProviderService {
         Ok(row.last_test_report.and_then(|r| serde_json::from_str(&r).ok()))
     }
 
-    pub async fn set_enabled(&self, actor: &Actor, ip: Option<&str>, id: &str, enabled: bool) -> Result<(), ProviderError> {
+    /// Disabling ends every session the provider granted (console and applications); enabling
+    /// trusts its identities again, so it is Admin only.
+    pub async fn set_enabled(&self, actor: &Actor, role: Role, ip: Option<&str>, id: &str, enabled: bool) -> Result<(), ProviderError> {
+        if enabled && role < Role::Admin {
+            return Err(ProviderError::AdminOnly("enable an identity provider"));
+        }
         let row = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
         self.store.set_provider_enabled(id, enabled).await?;
+        let ended = if enabled { 0 } else { self.store.end_provider_sessions(id, false).await? };
         let action = if enabled { Action::ProviderEnabled } else { Action::ProviderDisabled };
-        self.audit.record_or_log(Event::new(actor.clone(), action).target(row.name).ip(ip).detail("provider_id", id)).await;
+        self.audit
+            .record_or_log(
+                Event::new(actor.clone(), action).target(row.name).ip(ip).detail("provider_id", id).detail("sessions_ended", ended),
+            )
+            .await;
         Ok(())
     }
 
-    pub async fn delete(&self, actor: &Actor, ip: Option<&str>, id: &str) -> Result<(), ProviderError> {
+    pub async fn delete(&self, actor: &Actor, role: Role, ip: Option<&str>, id: &str) -> Result<(), ProviderError> {
+        if role < Role::Admin {
+            return Err(ProviderError::AdminOnly("delete an identity provider"));
+        }
         let row = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
         self.store.delete_provider(id).await?;
         self.audit
@@ -374,6 +429,21 @@ impl ProviderService {
             .await;
         Ok(())
     }
+}
+
+/// Whether an edit points the provider somewhere else: compared after the same normalisation
+/// the checks apply, so retyping the stored Base URL with a trailing slash is not a change.
+fn repoints(existing: &ProviderRow, input: &ProviderInput) -> Result<bool, ProviderError> {
+    let n = super::normalize::normalize(input.kind, &input.base_url, &input.auth_server)
+        .map_err(|e| ProviderError::BadBaseUrl(e.to_string()))?;
+    let auth_server = match &n.auth_server {
+        AuthServer::Org => None,
+        AuthServer::Custom(s) => Some(s.clone()),
+    };
+    Ok(existing.kind != input.kind.as_str()
+        || existing.base_url != n.base_url
+        || existing.auth_server != auth_server
+        || existing.client_id != input.client_id.trim())
 }
 
 fn check_name(name: &str) -> Result<(), ProviderError> {

@@ -153,12 +153,16 @@ impl RoleMappings {
         if !self.store.update_role_mapping(id, role.as_str()).await? {
             return Err(MappingError::NotFound);
         }
+        // A lowered role must not outlive the change in sessions that were granted the old one.
+        let lowered = Role::parse(&before.role).is_none_or(|old| role < old);
+        let ended = if lowered { self.store.end_provider_sessions(&before.provider_id, true).await? } else { 0 };
         self.audit
             .record_or_log(
                 Event::new(Actor::User { id: by.user_id.clone(), email: by.email.clone() }, Action::RoleMappingUpdated)
                     .target(before.current_name.unwrap_or(before.group_name))
                     .detail("role_before", before.role)
-                    .detail("role", role.as_str()),
+                    .detail("role", role.as_str())
+                    .detail("sessions_ended", ended),
             )
             .await;
         Ok(())
@@ -166,12 +170,15 @@ impl RoleMappings {
 
     pub async fn remove(&self, by: &SignedIn, id: &str) -> Result<(), MappingError> {
         let removed = self.store.delete_role_mapping(id).await?.ok_or(MappingError::NotFound)?;
+        // Sessions keep the role they were granted; end those that may have had it from this mapping.
+        let ended = self.store.end_provider_sessions(&removed.provider_id, true).await?;
         self.audit
             .record_or_log(
                 Event::new(Actor::User { id: by.user_id.clone(), email: by.email.clone() }, Action::RoleMappingDeleted)
                     .target(removed.current_name.unwrap_or(removed.group_name))
                     .detail("group_id", removed.group_external_id)
-                    .detail("role", removed.role),
+                    .detail("role", removed.role)
+                    .detail("sessions_ended", ended),
             )
             .await;
         Ok(())

@@ -153,6 +153,41 @@ impl Store {
         .await?)
     }
 
+    /// Unlinks everyone who signed in through a provider (its endpoint changed): their
+    /// sessions, application sessions and hand-offs go with the identities (foreign keys), and
+    /// sign-ins in flight are dropped. The people are matched afresh at their next sign-in.
+    pub async fn detach_identities(&self, provider_id: &str) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM login_attempts WHERE provider_id = $1").bind(provider_id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM user_identities WHERE provider_id = $1").bind(provider_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.changed();
+        Ok(done.rows_affected())
+    }
+
+    /// Ends the sessions a provider granted. `role_only`: just the console sessions whose role
+    /// came from role mappings (a mapping was removed or lowered; they sign in again and get
+    /// what the mappings now say); otherwise every console, application and hand-off session.
+    pub async fn end_provider_sessions(&self, provider_id: &str, role_only: bool) -> Result<u64, StoreError> {
+        const OF_PROVIDER: &str = "identity_id IN (SELECT id FROM user_identities WHERE provider_id = $1)";
+        let mut tx = self.begin_write().await?;
+        let sql = if role_only {
+            format!("DELETE FROM sessions WHERE role IS NOT NULL AND {OF_PROVIDER}")
+        } else {
+            format!("DELETE FROM sessions WHERE {OF_PROVIDER}")
+        };
+        let mut ended = sqlx::query(&sql).bind(provider_id).execute(&mut *tx).await?.rows_affected();
+        if !role_only {
+            for table in ["access_sessions", "access_handoffs"] {
+                let sql = format!("DELETE FROM {table} WHERE {OF_PROVIDER}");
+                ended += sqlx::query(&sql).bind(provider_id).execute(&mut *tx).await?.rows_affected();
+            }
+        }
+        tx.commit().await?;
+        self.changed();
+        Ok(ended)
+    }
+
     pub async fn identity_by_subject(&self, provider_id: &str, subject: &str) -> Result<Option<IdentityRow>, StoreError> {
         let sql = format!("SELECT {IDENTITY_COLUMNS} FROM user_identities WHERE provider_id = $1 AND subject = $2");
         Ok(sqlx::query_as(&sql).bind(provider_id).bind(subject).fetch_optional(&self.pool).await?)
