@@ -18,6 +18,10 @@ pub struct ProviderForm {
     pub scopes: String,
     pub groups_claim: String,
     pub pkce: bool,
+    /// Emails from this provider count as verified for email rules and account linking
+    /// even without an `email_verified` claim.
+    #[serde(default)]
+    pub asserts_verified_email: bool,
     pub directory: DirectoryForm,
 }
 
@@ -203,6 +207,7 @@ pub async fn get_provider(id: String) -> Result<ProviderEdit, ServerFnError> {
             scopes: v.scopes,
             groups_claim: v.groups_claim,
             pkce: v.pkce,
+            asserts_verified_email: v.asserts_verified_email,
             directory: DirectoryForm {
                 enabled: v.directory_mode != "off",
                 mode: if v.directory_mode == "api_token" { "api_token".into() } else { "service_app".into() },
@@ -312,6 +317,7 @@ mod server {
             scopes: form.scopes.clone(),
             groups_claim: form.groups_claim.clone(),
             pkce: form.pkce,
+            asserts_verified_email: Some(form.asserts_verified_email),
             directory: match (d.enabled, d.mode.as_str()) {
                 (false, _) => DirectoryInput::Off,
                 (true, "api_token") => DirectoryInput::ApiToken(secret_input(&d.api_token)),

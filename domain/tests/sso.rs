@@ -115,6 +115,7 @@ async fn env_kind(kind: ProviderKind, switches: impl FnOnce(&mut okta_sim::Switc
                 scopes: SCOPES.into(),
                 groups_claim: "groups".into(),
                 pkce: true,
+                asserts_verified_email: None,
                 directory,
             },
         )
@@ -1041,6 +1042,7 @@ mod provider_trust {
             scopes: SCOPES.into(),
             groups_claim: "groups".into(),
             pkce: true,
+            asserts_verified_email: None,
             directory: DirectoryInput::Off,
         }
     }
@@ -1120,6 +1122,17 @@ mod provider_trust {
         let (_, _, _, details) = entries.first().expect("an audit entry");
         assert_eq!(details["endpoint_changed"], true);
         assert_eq!(details["identities_detached"], 1);
+    }
+
+    #[tokio::test]
+    async fn only_an_admin_decides_that_a_providers_emails_count_as_verified() {
+        let e = env_kind(ProviderKind::Oidc, |_| {}, DirectoryInput::Off).await;
+        assert!(!e.store.provider(&e.provider_id).await.unwrap().unwrap().asserts_verified_email, "off for a generic provider");
+        let trusted = ProviderInput { kind: ProviderKind::Oidc, asserts_verified_email: Some(true), ..edit(e.sim.base_url(), SecretInput::Keep) };
+        let r = e.providers.update(&actor(), Role::Editor, None, &e.provider_id, trusted.clone()).await;
+        assert!(matches!(r, Err(ProviderError::AdminOnly(_))), "{r:?}");
+        e.providers.update(&actor(), Role::Admin, None, &e.provider_id, trusted).await.unwrap();
+        assert!(e.store.provider(&e.provider_id).await.unwrap().unwrap().asserts_verified_email);
     }
 
     #[tokio::test]

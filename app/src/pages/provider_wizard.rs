@@ -29,6 +29,8 @@ pub fn NewProvider() -> impl IntoView {
             scopes: "openid profile email groups".into(),
             groups_claim: "groups".into(),
             pkce: true,
+            // Okta only lets verified addresses sign in; a generic provider may not.
+            asserts_verified_email: okta,
             directory: DirectoryForm { mode: "service_app".into(), ..Default::default() },
             ..Default::default()
         };
@@ -80,6 +82,7 @@ struct Fields {
     scopes: RwSignal<String>,
     groups_claim: RwSignal<String>,
     pkce: RwSignal<bool>,
+    asserts_verified_email: RwSignal<bool>,
     dir_enabled: RwSignal<bool>,
     dir_mode: RwSignal<String>,
     dir_client_id: RwSignal<String>,
@@ -99,6 +102,7 @@ impl Fields {
             scopes: RwSignal::new(f.scopes),
             groups_claim: RwSignal::new(f.groups_claim),
             pkce: RwSignal::new(f.pkce),
+            asserts_verified_email: RwSignal::new(f.asserts_verified_email),
             dir_enabled: RwSignal::new(f.directory.enabled),
             dir_mode: RwSignal::new(f.directory.mode),
             dir_client_id: RwSignal::new(f.directory.client_id),
@@ -118,6 +122,7 @@ impl Fields {
             scopes: self.scopes.get_untracked(),
             groups_claim: self.groups_claim.get_untracked(),
             pkce: self.pkce.get_untracked(),
+            asserts_verified_email: self.asserts_verified_email.get_untracked(),
             directory: DirectoryForm {
                 enabled: self.dir_enabled.get_untracked() && self.kind.get_untracked() == "okta",
                 mode: self.dir_mode.get_untracked(),
@@ -262,6 +267,15 @@ fn Wizard(initial: ProviderForm, edit_id: Option<String>, client_secret_set: boo
                     <input type="checkbox" bind:checked=f.pkce class="h-4 w-4 rounded border-slate-300" />
                     "PKCE"
                     <span class="font-normal text-slate-500">"(S256; recommended)"</span>
+                </label>
+                <label class="flex items-start gap-2 text-sm font-medium text-slate-700">
+                    <input type="checkbox" bind:checked=f.asserts_verified_email class="mt-0.5 h-4 w-4 rounded border-slate-300" />
+                    <span>
+                        "Emails from this provider are verified"
+                        <span class="block font-normal text-slate-500">
+                            "Email rules and account linking trust its addresses even without an email_verified claim. Leave off for providers where people choose their own address. Admin only."
+                        </span>
+                    </span>
                 </label>
 
                 <Show when=move || editing && okta()>

@@ -122,10 +122,10 @@ fn reference(policies: &[Policy], who: &Subject) -> (Outcome, Option<String>) {
         Selector::Everyone => true,
         Selector::Group(g) => who.groups.contains(g),
         Selector::Email { email } => {
-            who.email_verified && who.email.to_lowercase() == email.to_lowercase()
+            who.email_verified && who.email.to_ascii_lowercase() == email.to_ascii_lowercase()
         }
         Selector::EmailDomain { domain } => {
-            who.email_verified && who.email.to_lowercase().split('@').nth(1) == Some(domain.as_str())
+            who.email_verified && who.email.to_ascii_lowercase().split('@').nth(1) == Some(domain.as_str())
         }
         Selector::User(u) => {
             who.provider_id.as_deref() == Some(&u.provider_id)

@@ -75,6 +75,8 @@ pub struct ProviderInput {
     pub scopes: String,
     pub groups_claim: String,
     pub pkce: bool,
+    /// `None` keeps the stored value (a new provider: on for Okta, off otherwise).
+    pub asserts_verified_email: Option<bool>,
     pub directory: DirectoryInput,
 }
 
@@ -92,6 +94,7 @@ pub struct ProviderView {
     pub scopes: String,
     pub groups_claim: String,
     pub pkce: bool,
+    pub asserts_verified_email: bool,
     /// `off`, `service_app` or `api_token`.
     pub directory_mode: String,
     pub directory_client_id: Option<String>,
@@ -214,6 +217,10 @@ impl ProviderService {
         check_name(&input.name)?;
         let existing = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
         let repointed = repoints(&existing, &input)?;
+        if input.asserts_verified_email.is_some_and(|v| v != existing.asserts_verified_email) && role < Role::Admin {
+            // Trusting a provider's emails decides which accounts its sign-ins are linked to.
+            return Err(ProviderError::AdminOnly("change whether a provider's emails count as verified"));
+        }
         if repointed {
             if role < Role::Admin {
                 return Err(ProviderError::AdminOnly("change a provider's Base URL, authorization server or client ID"));
@@ -249,6 +256,7 @@ impl ProviderService {
         directory: Option<DirectoryAuth>,
         existing: Option<ProviderRow>,
     ) -> Result<Saved, ProviderError> {
+        let asserts_verified_email = input.asserts_verified_email;
         let settings = self.client_settings(&input, secret);
         let (report, client, dir) = self.check_all(&settings, directory.as_ref()).await;
         let normalized = match (&client.normalized, report.ok()) {
@@ -294,7 +302,8 @@ impl ProviderService {
             created_at: existing.as_ref().map_or(now, |e| e.created_at),
             updated_at: now,
             // A new provider's default; saving again keeps the stored value.
-            asserts_verified_email: existing.as_ref().map_or(settings.kind.as_str() == "okta", |e| e.asserts_verified_email),
+            asserts_verified_email: asserts_verified_email
+                .unwrap_or_else(|| existing.as_ref().map_or(settings.kind.as_str() == "okta", |e| e.asserts_verified_email)),
         };
         let groups: Vec<GroupInput> = dir
             .as_ref()
@@ -315,6 +324,12 @@ impl ProviderService {
             StoreError::Conflict(_) => ProviderError::NameTaken(row.name.clone()),
             other => ProviderError::Store(other),
         })?;
+        // Saving keeps the stored flag (see `save_provider`); a deliberate change is written here.
+        if let (Some(old), Some(new)) = (&existing, asserts_verified_email) {
+            if old.asserts_verified_email != new {
+                self.store.set_provider_asserts_verified_email(id, new).await?;
+            }
+        }
         // The discovered issuer is part of the endpoint too: a Base URL that now names another
         // issuer vouches for other people.
         let repointed = existing.as_ref().is_some_and(|e| {
@@ -538,6 +553,7 @@ fn view(row: ProviderRow, group_count: i64) -> ProviderView {
         scopes: row.scopes,
         groups_claim: row.groups_claim,
         pkce: row.pkce,
+        asserts_verified_email: row.asserts_verified_email,
         directory_mode: row.directory_mode,
         directory_client_id: row.directory_client_id,
         enabled: row.enabled,

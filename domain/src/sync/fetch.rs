@@ -596,7 +596,8 @@ async fn list_members(
 pub(crate) fn stage_user(u: OktaUser) -> StageUser {
     let p = u.profile;
     let login = p.login.unwrap_or_default();
-    let email = p.email.unwrap_or_else(|| login.clone()).trim().to_lowercase();
+    // ASCII folding only: a Kelvin sign must not become a `k` and match another address.
+    let email = crate::accounts::fold_email(&p.email.unwrap_or_else(|| login.clone()));
     let first_name = p.first_name.unwrap_or_default();
     let last_name = p.last_name.unwrap_or_default();
     let full = format!("{first_name} {last_name}");
