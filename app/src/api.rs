@@ -110,7 +110,11 @@ pub async fn console_settings() -> Result<SettingsOverview, ServerFnError> {
             s.public_base(),
             "The URL people and identity providers use to reach the console; redirect URIs are built from it.",
         ),
-        row("PORTCULLIS_DATABASE_URL", s.database_url.clone(), "Where configuration and the directory are stored."),
+        row(
+            "PORTCULLIS_DATABASE_URL",
+            s.database_url_redacted(),
+            "Where configuration and the directory are stored (credentials are not shown).",
+        ),
         row("PORTCULLIS_DATA_DIR", s.data_dir.display().to_string(), "Folder for the database and key files."),
         row(
             "PORTCULLIS_SESSION_IDLE_MINUTES",

@@ -184,7 +184,7 @@ pub async fn directory_user(id: String) -> Result<UserDetail, ServerFnError> {
     crate::ssr::require(Role::Viewer)?;
     let s = crate::ssr::services()?;
     let user = s.store.directory_user(&id).await.map_err(crate::ssr::internal)?;
-    let user = user.ok_or_else(|| ServerFnError::new("No such user in the directory."))?;
+    let user = user.ok_or_else(|| crate::ssr::not_found("No such user in the directory."))?;
     let groups = s.store.directory_user_groups(&id).await.map_err(crate::ssr::internal)?;
     Ok(UserDetail { user: server::user(user), groups: groups.into_iter().map(server::group).collect() })
 }
@@ -195,7 +195,7 @@ pub async fn directory_group(id: String, offset: u32) -> Result<GroupDetail, Ser
     crate::ssr::require(Role::Viewer)?;
     let s = crate::ssr::services()?;
     let group = s.store.directory_group(&id).await.map_err(crate::ssr::internal)?;
-    let group = group.ok_or_else(|| ServerFnError::new("No such group in the directory."))?;
+    let group = group.ok_or_else(|| crate::ssr::not_found("No such group in the directory."))?;
     let q = portcullis_domain::sync::DirectoryQuery { offset, limit: server::PAGE, ..Default::default() };
     let page = s.store.directory_group_members(&id, &q).await.map_err(crate::ssr::internal)?;
     Ok(GroupDetail {
@@ -248,7 +248,7 @@ pub async fn sync_now(provider_id: String, kind: String) -> Result<String, Serve
     };
     let user = crate::ssr::require(Role::Editor)?;
     let s = crate::ssr::services()?;
-    let kind = RunKind::parse(&kind).ok_or_else(|| ServerFnError::new("Unknown kind of run."))?;
+    let kind = RunKind::parse(&kind).ok_or_else(|| crate::ssr::bad_input("Unknown kind of run."))?;
     s.sync
         .start_in_background(&provider_id, kind, Trigger::Manual { actor: crate::ssr::actor(&user) })
         .map_err(server::sync_error)
@@ -288,7 +288,7 @@ pub async fn save_sync_settings(provider_id: String, form: SyncSettingsForm) -> 
     };
     let user = crate::ssr::require(Role::Editor)?;
     let s = crate::ssr::services()?;
-    let action = |a: &str| DeprovisionAction::parse(a).ok_or_else(|| ServerFnError::new("Choose disable, keep or delete."));
+    let action = |a: &str| DeprovisionAction::parse(a).ok_or_else(|| crate::ssr::bad_input("Choose disable, keep or delete."));
     let settings = SyncSettings {
         enabled: form.enabled,
         interval_minutes: form.interval_minutes,
@@ -460,13 +460,21 @@ mod server {
     pub fn sync_error(e: SyncError) -> ServerFnError {
         match e {
             SyncError::Store(err) => crate::ssr::internal(err),
+            e @ (SyncError::Crypto(_) | SyncError::Internal(_)) => crate::ssr::internal(e),
             other => {
                 // Refusals and bad input are the caller's to fix: 4xx, not 500.
                 let status = match &other {
                     SyncError::AdminOnly(_) => Some(http::StatusCode::FORBIDDEN),
                     SyncError::BadSettings(_) => Some(http::StatusCode::BAD_REQUEST),
                     SyncError::ProviderNotFound | SyncError::RunNotFound => Some(http::StatusCode::NOT_FOUND),
-                    SyncError::NotAwaitingApproval { .. } | SyncError::AlreadyRunning { .. } => Some(http::StatusCode::CONFLICT),
+                    SyncError::NotAwaitingApproval { .. }
+                    | SyncError::AlreadyRunning { .. }
+                    | SyncError::DirectoryOff
+                    | SyncError::ProviderDisabled => Some(http::StatusCode::CONFLICT),
+                    // The provider's answer or its stored credentials failed, not this server.
+                    SyncError::Okta { .. } | SyncError::MembersNotFound { .. } | SyncError::Credentials(_) => {
+                        Some(http::StatusCode::BAD_GATEWAY)
+                    }
                     _ => None,
                 };
                 if let (Some(status), Some(response)) = (status, leptos::prelude::use_context::<leptos_axum::ResponseOptions>()) {
@@ -482,7 +490,10 @@ mod server {
     pub fn provider_error(e: ProviderError) -> ServerFnError {
         match e {
             ProviderError::Store(err) => crate::ssr::internal(err),
-            other => ServerFnError::new(other.to_string()),
+            ProviderError::Crypto(err) => crate::ssr::internal(err),
+            e @ ProviderError::NotFound => crate::ssr::not_found(e),
+            e @ ProviderError::NameTaken(_) => crate::ssr::refuse(http::StatusCode::CONFLICT, e),
+            other => crate::ssr::bad_input(other),
         }
     }
 }

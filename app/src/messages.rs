@@ -26,7 +26,7 @@ pub fn sso_error(code: &str) -> Option<(&'static str, &'static str)> {
     Some(match code {
         "no_role" => (
             "You have no access to this console",
-            "You signed in, but none of your groups is mapped to a console role. Ask an admin to add you to one of the groups below, or to map one of yours in Settings → Role mappings.",
+            "You signed in, but none of your groups is mapped to a console role. Ask a Portcullis administrator to map one of your groups to a role.",
         ),
         "access_denied" => (
             "The identity provider denied the sign-in",

@@ -217,11 +217,16 @@ mod convert {
 
     use super::*;
 
-    /// Input errors say what to fix; store errors are logged.
+    /// Input errors say what to fix, with a 4xx; store errors are logged (500).
     pub fn error(e: PolicyError) -> ServerFnError {
+        use crate::ssr::{bad_input, internal, not_found, refuse};
         match e {
-            PolicyError::Store(e) => crate::ssr::internal(e),
-            other => ServerFnError::new(other.to_string()),
+            PolicyError::Store(e) => internal(e),
+            e @ (PolicyError::ApplicationNotFound | PolicyError::PolicyNotFound | PolicyError::UserNotFound) => not_found(e),
+            e @ (PolicyError::ApplicationNameTaken(_) | PolicyError::PolicyNameTaken(_) | PolicyError::HostTaken { .. }) => {
+                refuse(http::StatusCode::CONFLICT, e)
+            }
+            other => bad_input(other),
         }
     }
 
@@ -283,7 +288,7 @@ mod convert {
     pub fn app_input(f: &AppForm) -> Result<p::ApplicationInput, ServerFnError> {
         let minutes = f.session_duration_minutes.trim();
         let session_duration_minutes = minutes.parse::<u32>().map_err(|_| {
-            ServerFnError::new(format!("Enter the session duration as a whole number of minutes; '{minutes}' is not one."))
+            crate::ssr::bad_input(format!("Enter the session duration as a whole number of minutes; '{minutes}' is not one."))
         })?;
         let hosts = f
             .hosts
@@ -298,7 +303,7 @@ mod convert {
     }
 
     pub fn policy_input(f: &PolicyForm) -> Result<p::PolicyInput, ServerFnError> {
-        let action = p::Action::parse(&f.action).ok_or_else(|| ServerFnError::new("Choose Allow, Block or Bypass."))?;
+        let action = p::Action::parse(&f.action).ok_or_else(|| crate::ssr::bad_input("Choose Allow, Block or Bypass."))?;
         Ok(p::PolicyInput { name: f.name.clone(), action, rules: rules_in(&f.rules), enabled: f.enabled })
     }
 
@@ -434,7 +439,7 @@ pub async fn policy_editor(application_id: String, policy_id: Option<String>) ->
                 .iter()
                 .find(|v| v.policy.id == id)
                 .map(convert::policy)
-                .ok_or_else(|| ServerFnError::new("No such policy in this application: it may have been deleted."))?,
+                .ok_or_else(|| crate::ssr::not_found("No such policy in this application: it may have been deleted."))?,
         ),
         None => None,
     };
@@ -550,12 +555,12 @@ pub async fn policy_preview(application_id: String, rules: RulesDraft) -> Result
 #[server(endpoint = "policies/test_user")]
 pub async fn test_user_access(application_id: String, user: String) -> Result<TestResult, ServerFnError> {
     use crate::ssr::{internal, require, services};
-    use portcullis_domain::{policies::PolicyError, Role};
+    use portcullis_domain::Role;
     require(Role::Viewer)?;
     let s = services()?;
     let user = user.trim().to_string();
     if user.is_empty() {
-        return Err(ServerFnError::new("Pick a user to test."));
+        return Err(crate::ssr::bad_input("Pick a user to test."));
     }
     let label = |name: &str, email: &str| if name.is_empty() { email.to_string() } else { format!("{name} <{email}>") };
     let (user_id, user_email, user_label) = match s.store.person(&user).await.map_err(internal)? {
@@ -566,9 +571,9 @@ pub async fn test_user_access(application_id: String, user: String) -> Result<Te
             let one = match (exact, found.len()) {
                 (Some(u), _) => u,
                 (None, 1) => &found[0],
-                (None, 0) => return Err(ServerFnError::new(format!("No active directory user matches '{user}'."))),
+                (None, 0) => return Err(crate::ssr::not_found(format!("No active directory user matches '{user}'."))),
                 (None, n) => {
-                    return Err(ServerFnError::new(format!(
+                    return Err(crate::ssr::bad_input(format!(
                         "{n} users match '{user}': pick one from the list, or enter a full email address."
                     )))
                 }
@@ -576,11 +581,7 @@ pub async fn test_user_access(application_id: String, user: String) -> Result<Te
             (one.directory_user_id.clone(), one.email.clone(), label(&one.display_name, &one.email))
         }
     };
-    let decision = match s.policies.test_user(&user_id, &application_id).await {
-        Ok(d) => d,
-        Err(PolicyError::Store(e)) => return Err(internal(e)),
-        Err(e) => return Err(ServerFnError::new(e.to_string())),
-    };
+    let decision = s.policies.test_user(&user_id, &application_id).await.map_err(convert::error)?;
     Ok(TestResult { user_id, user_email, user_label, decision: convert::decision(decision) })
 }
 
@@ -618,7 +619,7 @@ pub async fn import_policies(
     };
     let user = require(Role::Editor)?;
     if document.trim().is_empty() {
-        return Err(ServerFnError::new("Paste an exported policy document (JSON) first."));
+        return Err(crate::ssr::bad_input("Paste an exported policy document (JSON) first."));
     }
     let doc = PolicyDocument::from_json(&document).map_err(convert::error)?;
     let target = match application_id {

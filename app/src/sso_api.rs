@@ -23,8 +23,6 @@ pub struct SignInOutcome {
     pub groups: Vec<String>,
     pub groups_source: String,
     pub role: Option<String>,
-    /// (group, role) of every mapping of the provider.
-    pub mappings: Vec<(String, String)>,
     pub claims: Option<String>,
 }
 
@@ -71,8 +69,20 @@ fn outcome_view(o: portcullis_domain::sso::OutcomeView) -> SignInOutcome {
         groups: o.groups,
         groups_source: o.groups_source,
         role: o.role,
-        mappings: o.mappings,
         claims: o.claims,
+    }
+}
+
+/// Store failures are the server's (500, logged); the rest is the admin's to fix (4xx).
+#[cfg(feature = "ssr")]
+fn mapping_error(e: portcullis_domain::sso::MappingError) -> ServerFnError {
+    use crate::ssr::{bad_input, internal, not_found, refuse};
+    use portcullis_domain::sso::MappingError;
+    match e {
+        MappingError::Store(e) => internal(e),
+        e @ (MappingError::UnknownProvider | MappingError::NotFound) => not_found(e),
+        e @ MappingError::Duplicate => refuse(http::StatusCode::CONFLICT, e),
+        other => bad_input(other),
     }
 }
 
@@ -86,7 +96,8 @@ pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
     Ok(SignInChoices { providers, local_restricted })
 }
 
-/// Why a sign-in was refused, for the browser that tried: its groups and the groups that grant access.
+/// Why a sign-in was refused, for the browser that tried: who signed in and their groups. Never
+/// which groups grant a role: that would tell anyone refused how to become an admin.
 #[server(endpoint = "sign_in_refusal")]
 pub async fn sign_in_refusal(reference: String) -> Result<Option<SignInOutcome>, ServerFnError> {
     use crate::ssr::{internal, request_cookie, services};
@@ -141,38 +152,26 @@ pub async fn role_mappings() -> Result<RoleMappingsData, ServerFnError> {
 /// Role mappings decide who becomes an admin: only admins change them.
 #[server(endpoint = "add_role_mapping")]
 pub async fn add_role_mapping(provider_id: String, group: String, role: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{internal, require, services};
-    use portcullis_domain::{sso::MappingError, Role};
+    use crate::ssr::{require, services};
+    use portcullis_domain::Role;
     let user = require(Role::Admin)?;
-    match services()?.roles.add(&user, &provider_id, &group, &role).await {
-        Ok(_) => Ok(()),
-        Err(MappingError::Store(e)) => Err(internal(e)),
-        Err(e) => Err(ServerFnError::new(e.to_string())),
-    }
+    services()?.roles.add(&user, &provider_id, &group, &role).await.map(|_| ()).map_err(mapping_error)
 }
 
 #[server(endpoint = "set_mapping_role")]
 pub async fn set_mapping_role(id: String, role: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{internal, require, services};
-    use portcullis_domain::{sso::MappingError, Role};
+    use crate::ssr::{require, services};
+    use portcullis_domain::Role;
     let user = require(Role::Admin)?;
-    match services()?.roles.set_role(&user, &id, &role).await {
-        Ok(()) => Ok(()),
-        Err(MappingError::Store(e)) => Err(internal(e)),
-        Err(e) => Err(ServerFnError::new(e.to_string())),
-    }
+    services()?.roles.set_role(&user, &id, &role).await.map_err(mapping_error)
 }
 
 #[server(endpoint = "remove_role_mapping")]
 pub async fn remove_role_mapping(id: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{internal, require, services};
-    use portcullis_domain::{sso::MappingError, Role};
+    use crate::ssr::{require, services};
+    use portcullis_domain::Role;
     let user = require(Role::Admin)?;
-    match services()?.roles.remove(&user, &id).await {
-        Ok(()) => Ok(()),
-        Err(MappingError::Store(e)) => Err(internal(e)),
-        Err(e) => Err(ServerFnError::new(e.to_string())),
-    }
+    services()?.roles.remove(&user, &id).await.map_err(mapping_error)
 }
 
 /// Limits password sign-in to one admin (`Some`), or opens it again (`None`/empty).
@@ -185,7 +184,7 @@ pub async fn set_break_glass(email: Option<String>) -> Result<(), ServerFnError>
     match services()?.accounts.restrict_local_sign_in(&user, email.as_deref()).await {
         Ok(()) => Ok(()),
         Err(RestrictError::Store(e)) => Err(internal(e)),
-        Err(e) => Err(ServerFnError::new(e.to_string())),
+        Err(e @ RestrictError::NotAnAdmin) => Err(crate::ssr::bad_input(e)),
     }
 }
 

@@ -85,6 +85,27 @@ pub fn require(role: Role) -> Result<SignedIn, ServerFnError> {
     }
 }
 
+/// Input the caller can fix (bad, missing, conflicting): a 4xx with the message shown as it
+/// is. Without a status set here leptos answers 500, which reads as a server fault (and is
+/// logged at ERROR by the request trace).
+pub fn refuse(status: StatusCode, message: impl std::fmt::Display) -> ServerFnError {
+    debug_assert!(status.is_client_error());
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.set_status(status);
+    }
+    ServerFnError::new(message)
+}
+
+/// `refuse` with 400: the input is not valid.
+pub fn bad_input(message: impl std::fmt::Display) -> ServerFnError {
+    refuse(StatusCode::BAD_REQUEST, message)
+}
+
+/// `refuse` with 404: what the caller named does not exist (any more).
+pub fn not_found(message: impl std::fmt::Display) -> ServerFnError {
+    refuse(StatusCode::NOT_FOUND, message)
+}
+
 /// Logs the detail, shows the admin a message they can act on.
 pub fn internal(e: impl std::fmt::Display) -> ServerFnError {
     tracing::error!(error = %e, "server function failed");

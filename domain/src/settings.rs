@@ -30,7 +30,7 @@ impl SettingsError {
 }
 
 /// The settings the console runs with.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
     /// The external URL, origin only (no path), without a trailing slash.
@@ -299,6 +299,86 @@ impl Settings {
     pub fn public_base(&self) -> String {
         self.public_url.as_str().trim_end_matches('/').to_string()
     }
+
+    /// The database URL as every settings view shows it: without credentials.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url_credentials(&self.database_url)
+    }
+}
+
+/// `Debug` (start-up and error logs) shows no credential: the database URL is redacted and the
+/// secrets print as `Secret(…)`.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("database_url", &self.database_url_redacted())
+            .field("data_dir", &self.data_dir)
+            .field("site_dir", &self.site_dir)
+            .field("admin_email", &self.admin_email)
+            .field("admin_password", &self.admin_password)
+            .field("session_idle", &self.session_idle)
+            .field("session_lifetime", &self.session_lifetime)
+            .field("log", &self.log)
+            .field("outbound_allow", &self.outbound_allow)
+            .field("ca_file", &self.ca_file.as_ref().map(|(path, _)| path))
+            .field("secret_key", &self.secret_key)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("config_file", &self.config_file)
+            .finish()
+    }
+}
+
+/// Written where a credential was.
+const REDACTED: &str = "****";
+
+/// Query parameters whose values are credentials, in the spellings database drivers use.
+fn is_secret_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token"].iter().any(|s| n.contains(s)) || matches!(n.as_str(), "pwd" | "pass" | "key")
+}
+
+/// `url` fit to show: the password of its user part (`user:password@`) and the values of
+/// credential query parameters (`password=`, …) become `****`; the rest stays as typed. Plain
+/// text, not a URL parser, so that a malformed URL is redacted too; when in doubt it redacts more.
+pub fn redact_url_credentials(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let rest = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            out.push_str(scheme);
+            out.push_str("://");
+            // The last '@' ends the user part: a password may itself hold '@', '/', '?' or '#'.
+            match rest.rsplit_once('@') {
+                Some((userinfo, after)) if userinfo.contains(':') => {
+                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                    out.push_str(user);
+                    out.push(':');
+                    out.push_str(REDACTED);
+                    out.push('@');
+                    after
+                }
+                _ => rest,
+            }
+        }
+        None => url,
+    };
+    match rest.split_once('?') {
+        None => out.push_str(rest),
+        Some((path, query)) => {
+            out.push_str(path);
+            out.push('?');
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if is_secret_param(name) => format!("{name}={REDACTED}"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            out.push_str(&pairs.join("&"));
+        }
+    }
+    out
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {
@@ -334,7 +414,7 @@ fn check_database_url(v: &str) -> Result<String, String> {
     } else if v.starts_with("postgres:") || v.starts_with("postgresql:") {
         Err("PostgreSQL is not supported yet; use sqlite://path/to/portcullis.db".into())
     } else {
-        Err(format!("'{v}' is not a database URL; use sqlite://path/to/portcullis.db"))
+        Err(format!("'{}' is not a database URL; use sqlite://path/to/portcullis.db", redact_url_credentials(v)))
     }
 }
 
@@ -382,6 +462,27 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("data"));
         assert!(!s.secure_cookies());
         assert_eq!(s.public_base(), "http://127.0.0.1:3000");
+    }
+
+    #[test]
+    fn database_url_credentials_are_redacted_in_every_view() {
+        for (url, shown) in [
+            ("sqlite://data/portcullis.db", "sqlite://data/portcullis.db"),
+            ("sqlite://data/portcullis.db?mode=rwc", "sqlite://data/portcullis.db?mode=rwc"),
+            ("postgres://app:s3cret@db.example.com:5432/pc", "postgres://app:****@db.example.com:5432/pc"),
+            ("postgres://app:p@ss/w?rd#x@db.example.com/pc", "postgres://app:****@db.example.com/pc"),
+            ("sqlite://data/pc.db?mode=rwc&password=s3cret", "sqlite://data/pc.db?mode=rwc&password=****"),
+            ("postgres://db/pc?user=app&Password=s3cret&sslpassword=s3cret", "postgres://db/pc?user=app&Password=****&sslpassword=****"),
+            ("sqlite:pc.db?key=s3cret", "sqlite:pc.db?key=****"),
+        ] {
+            assert_eq!(redact_url_credentials(url), shown, "{url}");
+        }
+
+        let s = Settings::load(&env(&[("PORTCULLIS_DATABASE_URL", "sqlite://u:s3cret@x/pc.db?password=s3cret")])).unwrap();
+        assert!(!s.database_url_redacted().contains("s3cret"), "{}", s.database_url_redacted());
+        assert!(!format!("{s:?}").contains("s3cret"), "Debug of the settings: {s:?}");
+        let err = Settings::load(&env(&[("PORTCULLIS_DATABASE_URL", "mysql://u:s3cret@db/pc")])).unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
     #[test]

@@ -337,7 +337,7 @@ async fn a_full_sign_in_creates_an_account_keyed_by_subject_a_session_with_the_m
 }
 
 #[tokio::test]
-async fn a_person_whose_groups_map_to_no_role_is_refused_with_an_outcome_only_their_browser_sees() {
+async fn a_person_whose_groups_map_to_no_role_is_refused_with_an_outcome_only_their_browser_sees_and_no_mapped_group_names() {
     let e = env().await;
     let b = browser();
     let refused = e.refused(&b, ALAN).await;
@@ -357,7 +357,12 @@ async fn a_person_whose_groups_map_to_no_role_is_refused_with_an_outcome_only_th
         assert!(view.groups.iter().any(|n| n == g), "{g} missing from {:?}", view.groups);
     }
     assert!(!view.groups.iter().any(|n| n == ADMINS));
-    assert_eq!(view.mappings, vec![(ADMINS.to_string(), "Admin".to_string())], "the mappings that would grant access");
+    // Whoever is refused learns that no role applies, not which groups would grant Admin.
+    assert!(view.mappings.is_empty(), "the refusal names no mapped group: {:?}", view.mappings);
+    let stored = e.store.login_outcome(&id).await.unwrap().expect("the stored outcome");
+    for text in [serde_json::to_string(&view).unwrap(), stored.details] {
+        assert!(!text.contains(ADMINS), "a mapped group name reaches the refused person: {text}");
+    }
     assert_eq!(view.role, None);
     assert!(view.claims.is_none(), "claims are for test sign-ins only");
 

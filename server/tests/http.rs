@@ -497,3 +497,84 @@ async fn an_over_long_sign_in_email_stores_nothing() {
     let key = portcullis_domain::throttle::account_key(&long);
     assert!(s.store.throttle_get(&key).await.unwrap().is_none(), "no throttle row keyed on an impossible address");
 }
+
+#[tokio::test]
+async fn bad_input_to_server_functions_is_a_4xx_that_shows_the_message_not_a_500() {
+    use portcullis_domain::store::ProviderRow;
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    s.store.save_provider(&ProviderRow::new_okta("okta", "Okta", "https://acme.okta.test", "0oa1", "sealed".into()), &[], "test").await.unwrap();
+    let (admin, _) = session_cookie(&s.sign_in("ada@example.com", PASSWORD).await).unwrap();
+    let form = |path: &str, form: &[(&str, &str)]| s.client.post(s.url(path)).header(header::COOKIE, &admin).form(form).send();
+    let json = |path: &str, body: serde_json::Value| s.client.post(s.url(path)).header(header::COOKIE, &admin).json(&body).send();
+    let app = |hostname: &str| {
+        serde_json::json!({ "form": {
+            "name": format!("App {hostname}"),
+            "hosts": [{ "hostname": hostname, "path_prefix": "" }],
+            "session_duration_minutes": "480",
+        }})
+    };
+
+    for (what, r, status, says) in [
+        (
+            "an empty group name",
+            form("/api/add_role_mapping", &[("provider_id", "okta"), ("group", "  "), ("role", "admin")]).await.unwrap(),
+            StatusCode::BAD_REQUEST,
+            "Choose a group",
+        ),
+        (
+            "a mapping at a provider that is gone",
+            form("/api/add_role_mapping", &[("provider_id", "gone"), ("group", "Admins"), ("role", "admin")]).await.unwrap(),
+            StatusCode::NOT_FOUND,
+            "no longer exists",
+        ),
+        (
+            "a URL with a path as the hostname",
+            json("/api/policies/create_application", app("https://wiki.example.com/admin")).await.unwrap(),
+            StatusCode::BAD_REQUEST,
+            "put the path in Path prefix",
+        ),
+        (
+            "a session duration that is not a number",
+            json(
+                "/api/policies/create_application",
+                serde_json::json!({ "form": { "name": "Wiki", "hosts": [{ "hostname": "wiki.example.com", "path_prefix": "" }], "session_duration_minutes": "eight hours" }}),
+            )
+            .await
+            .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "whole number of minutes",
+        ),
+        (
+            "a malformed import",
+            json("/api/policies/import", serde_json::json!({ "application_id": null, "document": "{\"policies\": [", "replace": false })).await.unwrap(),
+            StatusCode::BAD_REQUEST,
+            "This is not a policy export",
+        ),
+        (
+            "an empty import",
+            json("/api/policies/import", serde_json::json!({ "application_id": null, "document": " ", "replace": false })).await.unwrap(),
+            StatusCode::BAD_REQUEST,
+            "Paste an exported policy document",
+        ),
+        (
+            "an import into an application that is gone",
+            json("/api/policies/import", serde_json::json!({ "application_id": "gone", "document": "{\"format\": \"portcullis.policies\", \"version\": 1, \"policies\": []}", "replace": false }))
+                .await
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+            "No such application",
+        ),
+    ] {
+        let status_seen = r.status();
+        let body = r.text().await.unwrap();
+        assert_eq!(status_seen, status, "{what}: {body}");
+        assert!(body.contains(says), "{what}: the message is shown: {body}");
+    }
+
+    // A hostname pasted as a URL names one host: taken as that host.
+    let r = json("/api/policies/create_application", app("https://Wiki.example.com/")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let r = json("/api/policies/create_application", app("wiki.example.com")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT, "the pasted URL was stored as the host");
+    assert!(r.text().await.unwrap().contains("already belongs to the application"));
+}

@@ -74,28 +74,6 @@ fn RefusalDetails(outcome: SignInOutcome) -> impl IntoView {
                 <p class="font-medium">"Your groups"</p>
                 <p class="text-slate-700" data-testid="your-groups">{groups}</p>
             </div>
-            <div>
-                <p class="font-medium">"Groups that grant access"</p>
-                {if outcome.mappings.is_empty() {
-                    view! {
-                        <p class="text-slate-700">
-                            "None yet: an admin must add a role mapping in Settings → Role mappings first."
-                        </p>
-                    }
-                        .into_any()
-                } else {
-                    view! {
-                        <ul class="list-disc pl-5 text-slate-700" data-testid="granting-groups">
-                            {outcome
-                                .mappings
-                                .into_iter()
-                                .map(|(group, role)| view! { <li>{format!("{group} → {role}")}</li> })
-                                .collect_view()}
-                        </ul>
-                    }
-                        .into_any()
-                }}
-            </div>
         </div>
     }
 }

@@ -107,7 +107,13 @@ pub fn hostname(input: &str) -> Result<String, PolicyError> {
         why,
     };
     let h = input.trim().to_ascii_lowercase();
-    let h = h.strip_suffix('.').unwrap_or(&h);
+    // A URL pasted as `https://app.example.com/` names one host unambiguously: take it. With a
+    // path, port or other scheme it does not, and the checks below say what to change.
+    let h = match h.strip_prefix("https://").or_else(|| h.strip_prefix("http://")) {
+        Some(rest) => rest.strip_suffix('/').unwrap_or(rest),
+        None => &h,
+    };
+    let h = h.strip_suffix('.').unwrap_or(h);
     if h.is_empty() {
         return Err(bad("enter a hostname such as app.example.com."));
     }
@@ -356,7 +362,10 @@ mod tests {
         assert_eq!(hostname("*.example.com").unwrap(), "*.example.com");
         assert_eq!(hostname("localhost").unwrap(), "localhost");
         for (bad, says) in [
-            ("https://app.example.com", "without http"),
+            ("ftp://app.example.com", "without http"),
+            ("https://app.example.com/admin", "Path prefix"),
+            ("https://app.example.com:8443/", "port"),
+            ("https://", "enter a hostname"),
             ("app.example.com/admin", "Path prefix"),
             ("app.example.com:8443", "port"),
             ("*.com", "two labels"),
@@ -370,6 +379,14 @@ mod tests {
             let e = hostname(bad).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_hostname_pasted_as_a_url_is_taken_when_it_names_only_the_host() {
+        for url in ["https://app.example.com", "HTTPS://App.Example.com/", "http://app.example.com./"] {
+            assert_eq!(hostname(url).unwrap(), "app.example.com", "{url}");
+        }
+        assert_eq!(hostname("https://*.example.com/").unwrap(), "*.example.com");
     }
 
     #[test]

@@ -151,7 +151,8 @@ pub struct OutcomeView {
     /// Where the groups came from: the named claim, userinfo, the directory API, or nowhere.
     pub groups_source: String,
     pub role: Option<String>,
-    /// Every mapping of this provider: group name → role.
+    /// Every mapping of this provider: group name → role. For the admin's test sign-in only: a
+    /// refused person is told no role applies, never which groups would grant one.
     pub mappings: Vec<(String, String)>,
     /// The ID token's claims, for the test sign-in only.
     pub claims: Option<String>,
@@ -806,7 +807,15 @@ impl SsoService {
         if !allowed {
             return Ok(None);
         }
-        Ok(serde_json::from_str(&row.details).ok())
+        let mut view: Option<OutcomeView> = serde_json::from_str(&row.details).ok();
+        // A refusal is read by whoever holds the browser: no mapped group names, even from an
+        // outcome stored before they were left out.
+        if row.viewer.is_none() {
+            if let Some(v) = view.as_mut() {
+                v.mappings.clear();
+            }
+        }
+        Ok(view)
     }
 
     /// Groups of a provider that Portcullis knows, for the role mapping picker: (id, name).
@@ -839,7 +848,7 @@ impl SsoService {
             role: role.map(|r| r.label().to_string()),
             mappings: mappings
                 .iter()
-                .filter(|m| m.provider_id == row.id)
+                .filter(|m| viewer.is_some() && m.provider_id == row.id)
                 .map(|m| (m.current_name.clone().unwrap_or_else(|| m.group_name.clone()), Role::parse(&m.role).map(Role::label).unwrap_or("?").to_string()))
                 .collect(),
             claims: with_claims.then(|| serde_json::to_string_pretty(&Value::Object(person.claims.clone())).unwrap_or_default()),

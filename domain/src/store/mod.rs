@@ -69,7 +69,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating the file and its folder if needed) and migrates the database.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open { url: url.to_string(), source };
+        let open_err = |source| StoreError::Open { url: crate::settings::redact_url_credentials(url), source };
         let options = SqliteConnectOptions::from_str(url)
             .map_err(open_err)?
             .create_if_missing(true)
