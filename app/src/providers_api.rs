@@ -155,7 +155,7 @@ pub async fn check_directory_settings(form: ProviderForm) -> Result<CheckReport,
     let s = crate::ssr::services()?;
     let settings = server::client_settings(&form)?;
     let org = normalize(settings.kind, &settings.base_url, &settings.auth_server)
-        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .map_err(crate::ssr::bad_input)?
         .base_url;
     let Some(auth) = server::directory_auth(&form.directory) else {
         return Ok(CheckReport { ok: true, summary: "Directory synchronization is off".into(), ..Default::default() });
@@ -269,7 +269,7 @@ mod server {
     use super::{CheckReport, CheckRow, DirectoryForm, ProviderForm, SaveResult};
 
     pub fn kind(form: &ProviderForm) -> Result<ProviderKind, ServerFnError> {
-        ProviderKind::parse(&form.kind).ok_or_else(|| ServerFnError::new("Choose Okta or Generic OpenID Connect."))
+        ProviderKind::parse(&form.kind).ok_or_else(|| crate::ssr::bad_input("Choose Okta or Generic OpenID Connect."))
     }
 
     pub fn client_settings(form: &ProviderForm) -> Result<ClientSettings, ServerFnError> {
@@ -365,10 +365,7 @@ mod server {
                     ProviderError::NameTaken(_) => StatusCode::CONFLICT,
                     _ => StatusCode::BAD_REQUEST,
                 };
-                if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-                    response.set_status(status);
-                }
-                ServerFnError::new(other.to_string())
+                crate::ssr::refuse(status, other)
             }
         }
     }

@@ -586,6 +586,27 @@ async fn the_breaker_stops_a_mass_removal_until_an_admin_approves_the_diff() {
     assert!(matches!(e.svc.approve(&s.run.id, admin(), Role::Admin).await, Err(SyncError::NotAwaitingApproval { .. })));
 }
 
+/// Kept people lose application access (forward auth refuses anyone removed), so keeping
+/// them is a removal too: a mass "keep" waits for approval like a mass disable.
+#[tokio::test]
+async fn the_breaker_weighs_kept_users_too() {
+    let fixture = Fixture::sample();
+    let e = env(fixture.clone(), SyncOptions::default()).await;
+    e.settings(|s| {
+        s.deprovision = DeprovisionAction::Keep;
+        s.admin_deprovision = DeprovisionAction::Keep;
+    })
+    .await;
+    e.sync(RunKind::Full).await;
+    let before = e.snapshot().await;
+    for u in &fixture.users[10..20] {
+        e.sim.control().deactivate_user(&u.id).unwrap();
+    }
+    let s = e.sync(RunKind::Full).await;
+    assert_eq!(s.run.status, "awaiting_approval", "{:?}", s.run.error);
+    assert_eq!(e.snapshot().await, before, "nothing applied while waiting");
+}
+
 #[tokio::test]
 async fn a_discarded_diff_changes_nothing() {
     let fixture = Fixture::sample();
@@ -916,8 +937,10 @@ async fn an_editor_may_schedule_runs_but_not_change_who_is_removed_nor_approve()
     let fixture = Fixture::sample();
     let e = env(fixture.clone(), SyncOptions::default()).await;
     e.sync(RunKind::Full).await;
+    e.settings(|s| s.enabled = true).await;
     let before = e.svc.settings(&e.provider_id).await.unwrap();
-    let changes: [fn(&mut SyncSettings); 4] = [
+    let changes: [fn(&mut SyncSettings); 5] = [
+        |s| s.enabled = false,
         |s| s.removal_threshold_percent = 100,
         |s| s.admin_deprovision = DeprovisionAction::Keep,
         |s| s.deprovision = DeprovisionAction::Keep,

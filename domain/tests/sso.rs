@@ -1087,6 +1087,15 @@ mod provider_trust {
         let after = e.store.provider(&e.provider_id).await.unwrap().unwrap();
         assert_eq!((after.base_url, after.client_id), (before.base_url, before.client_id));
         assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was sent to the other host");
+        // Where groups come from decides roles: a claim people set themselves would make anyone an Admin.
+        let mut claim = edit(e.sim.base_url(), SecretInput::Keep);
+        claim.groups_claim = "nickname".into();
+        let r = e.providers.update(&actor(), Role::Editor, None, &e.provider_id, claim).await;
+        assert!(matches!(r, Err(ProviderError::AdminOnly(_))), "{r:?}");
+        let mut scopes = edit(e.sim.base_url(), SecretInput::Keep);
+        scopes.scopes = "openid profile email".into();
+        let r = e.providers.update(&actor(), Role::Editor, None, &e.provider_id, scopes).await;
+        assert!(matches!(r, Err(ProviderError::AdminOnly(_))), "{r:?}");
         // Other fields stay an Editor's to change.
         let mut renamed = edit(e.sim.base_url(), SecretInput::Keep);
         renamed.name = "Acme Okta (prod)".into();
@@ -1138,6 +1147,24 @@ mod provider_trust {
         assert!(matches!(r, Err(ProviderError::AdminOnly(_))), "{r:?}");
         e.providers.update(&actor(), Role::Admin, None, &e.provider_id, trusted).await.unwrap();
         assert!(e.store.provider(&e.provider_id).await.unwrap().unwrap().asserts_verified_email);
+    }
+
+    #[tokio::test]
+    async fn an_application_sign_in_in_flight_when_the_provider_is_disabled_is_refused() {
+        let e = env().await;
+        let b = browser();
+        let started = e.sso.start(&e.provider_id, Purpose::Access, "https://wiki.example.test/", Some(&b.cookie)).await.unwrap();
+        let input = callback_of(&b.at_provider(&started.authorize_url, ADA).await);
+        e.store.set_provider_enabled(&e.provider_id, false).await.unwrap();
+        assert_eq!(code_of(&e.callback(&b, &input).await), "provider_disabled");
+        // Through the service, the attempts in flight are dropped as well.
+        e.store.set_provider_enabled(&e.provider_id, true).await.unwrap();
+        let b = browser();
+        let started = e.sso.start(&e.provider_id, Purpose::Access, "https://wiki.example.test/", Some(&b.cookie)).await.unwrap();
+        let input = callback_of(&b.at_provider(&started.authorize_url, ADA).await);
+        e.providers.set_enabled(&actor(), Role::Editor, None, &e.provider_id, false).await.unwrap();
+        assert!(e.callback(&b, &input).await.is_err(), "no application session from a disabled provider");
+        assert_eq!(e.count("access_sessions").await, 0);
     }
 
     #[tokio::test]

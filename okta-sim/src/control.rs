@@ -100,11 +100,12 @@ impl Control {
             ControlOp::ResetRateLimits => st.limiter.reset(),
             ControlOp::SetSwitches { switches } => {
                 let mut current = serde_json::to_value(st.switches()).map_err(|e| ControlError::Invalid(e.to_string()))?;
+                let known = serde_json::to_value(Switches::all_named()).map_err(|e| ControlError::Invalid(e.to_string()))?;
                 let (Some(cur), Value::Object(patch)) = (current.as_object_mut(), switches) else {
                     return Err(ControlError::Invalid("switches must be an object".into()));
                 };
                 for (k, v) in patch {
-                    if !cur.contains_key(&k) {
+                    if known.get(&k).is_none() {
                         return Err(ControlError::Invalid(format!("unknown switch {k}")));
                     }
                     cur.insert(k, v);

@@ -175,6 +175,20 @@ pub struct Switches {
     pub next_link_origin: String,
 }
 
+impl Switches {
+    /// Every switch set, so that serializing names all of them (faults that are off are
+    /// left out of a normal serialization).
+    pub fn all_named() -> Self {
+        Switches {
+            email_unverified: true,
+            empty_group_list: true,
+            group_members_not_found: true,
+            next_link_origin: "http://127.0.0.1:9".into(),
+            ..Switches::default()
+        }
+    }
+}
+
 impl Default for Switches {
     fn default() -> Self {
         Switches {
@@ -253,6 +267,10 @@ mod tests {
         assert_eq!(s.next_link_origin, "http://127.0.0.1:9");
         let off = serde_json::to_value(Switches::default()).unwrap();
         assert!(off.get("emptyGroupList").is_none(), "off faults stay out of fixtures");
+        let all = serde_json::to_value(Switches::all_named()).unwrap();
+        for name in ["emailUnverified", "emptyGroupList", "groupMembersNotFound", "nextLinkOrigin", "latencyMs"] {
+            assert!(all.get(name).is_some(), "{name} can be set at run time");
+        }
     }
 
     #[test]

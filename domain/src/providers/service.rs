@@ -204,7 +204,7 @@ impl ProviderService {
             SecretInput::Keep => Secret::new(""),
         };
         let directory = resolve_directory(&input.directory, None, &self.secrets, &id)?;
-        self.save(actor, ip, &id, input, secret, directory, None).await
+        self.save(actor, role, ip, &id, input, secret, directory, None).await
     }
 
     /// Edit's save: secrets left blank keep their stored values; re-checks before saving.
@@ -217,6 +217,13 @@ impl ProviderService {
         check_name(&input.name)?;
         let existing = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
         let repointed = repoints(&existing, &input)?;
+        if role < Role::Admin && reshapes(&existing, &input) {
+            // The groups claim, scopes and directory decide which groups (and so which roles)
+            // people get: a claim people set themselves would make anyone an Admin.
+            return Err(ProviderError::AdminOnly(
+                "change where a provider's groups come from (groups claim, scopes, directory synchronization)",
+            ));
+        }
         if input.asserts_verified_email.is_some_and(|v| v != existing.asserts_verified_email) && role < Role::Admin {
             // Trusting a provider's emails decides which accounts its sign-ins are linked to.
             return Err(ProviderError::AdminOnly("change whether a provider's emails count as verified"));
@@ -242,13 +249,14 @@ impl ProviderService {
             SecretInput::Keep => self.secrets.open(&secret_context(id, "client_secret"), &existing.client_secret_sealed)?,
         };
         let directory = resolve_directory(&input.directory, Some(&existing), &self.secrets, id)?;
-        self.save(actor, ip, id, input, secret, directory, Some(existing)).await
+        self.save(actor, role, ip, id, input, secret, directory, Some(existing)).await
     }
 
     #[allow(clippy::too_many_arguments)]
     async fn save(
         &self,
         actor: &Actor,
+        role: Role,
         ip: Option<&str>,
         id: &str,
         input: ProviderInput,
@@ -263,6 +271,10 @@ impl ProviderService {
             (Some(n), true) => n.clone(),
             _ => return Err(ProviderError::ChecksFailed(Box::new(report))),
         };
+        // Same Base URL, another issuer in its discovery document: another provider, as above.
+        if role < Role::Admin && existing.as_ref().is_some_and(|e| e.issuer != normalized.issuer) {
+            return Err(ProviderError::AdminOnly("accept a provider whose issuer changed"));
+        }
         let (mode, dir_client_id, dir_secret) = match &directory {
             None => ("off", None, None),
             Some(DirectoryAuth::ServiceApp { client_id, private_key }) => (
@@ -459,6 +471,21 @@ fn repoints(existing: &ProviderRow, input: &ProviderInput) -> Result<bool, Provi
         || existing.base_url != n.base_url
         || existing.auth_server != auth_server
         || existing.client_id != input.client_id.trim())
+}
+
+/// Whether an edit changes where people's groups come from.
+fn reshapes(existing: &ProviderRow, input: &ProviderInput) -> bool {
+    let claim = input.groups_claim.trim();
+    let claim = if claim.is_empty() { super::DEFAULT_GROUPS_CLAIM } else { claim };
+    let (mode, dir_client) = match &input.directory {
+        DirectoryInput::Off => ("off", None),
+        DirectoryInput::ServiceApp { client_id, .. } => ("service_app", Some(client_id.trim())),
+        DirectoryInput::ApiToken(_) => ("api_token", None),
+    };
+    existing.groups_claim != claim
+        || existing.scopes != parse_scopes(&input.scopes).join(" ")
+        || existing.directory_mode != mode
+        || (mode == "service_app" && existing.directory_client_id.as_deref() != dir_client)
 }
 
 fn check_name(name: &str) -> Result<(), ProviderError> {

@@ -387,7 +387,9 @@ impl SsoService {
             Ok(None) => return Err(fail("provider_gone", pid, String::new()).await),
             Err(e) => return Err(fail("server", pid, e.to_string()).await),
         };
-        if attempt.purpose == "sign_in" && !row.enabled {
+        // A disabled provider signs nobody in, for the console or the applications; only an
+        // admin's test sign-in (which makes no session) still runs.
+        if attempt.purpose != "dry_run" && !row.enabled {
             return Err(fail("provider_disabled", pid, String::new()).await);
         }
         // Mix-up defence (RFC 9207): a callback naming another issuer is not ours.

@@ -178,6 +178,11 @@ impl Store {
         };
         let mut ended = sqlx::query(&sql).bind(provider_id).execute(&mut *tx).await?.rows_affected();
         if !role_only {
+            // Sign-ins in flight would otherwise finish after the provider was switched off.
+            sqlx::query("DELETE FROM login_attempts WHERE provider_id = $1 AND purpose <> 'dry_run'")
+                .bind(provider_id)
+                .execute(&mut *tx)
+                .await?;
             for table in ["access_sessions", "access_handoffs"] {
                 let sql = format!("DELETE FROM {table} WHERE {OF_PROVIDER}");
                 ended += sqlx::query(&sql).bind(provider_id).execute(&mut *tx).await?.rows_affected();
@@ -276,8 +281,9 @@ impl Store {
         .bind(vouched)
         .execute(&mut *tx)
         .await?;
-        self.changed();
+        // After the commit: a reader woken by the change number must see the new data.
         tx.commit().await?;
+        self.changed();
         Ok(())
     }
 

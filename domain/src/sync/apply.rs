@@ -151,7 +151,8 @@ pub(crate) async fn apply(
     // Incremental org runs list only changed users: an empty answer there means no change.
     let lists_every_user = run.mode != "incremental" || run.scope == "app";
     let weighed = Weighed {
-        users: (removed.disabled + removed.deleted, users_before),
+        // Kept users count too: they lose application access (forward auth refuses them).
+        users: (removed.disabled + removed.deleted + removed.kept, users_before),
         groups: (run.groups_deleted, groups_before),
         memberships: (run.memberships_removed, memberships_before),
         no_users_listed: lists_every_user && run.users_seen == 0,
@@ -274,7 +275,7 @@ fn breaker(threshold: u32, w: &Weighed) -> Option<String> {
         ));
     } else if over(w.users) {
         reasons.push(format!(
-            "The run would disable or delete {} of {} users ({} %), more than the {threshold} % threshold.",
+            "The run would remove {} of {} users ({} %), more than the {threshold} % threshold.",
             w.users.0,
             w.users.1,
             pct(w.users)

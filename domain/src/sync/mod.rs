@@ -594,6 +594,9 @@ impl SyncService {
                 "change who a sync removes (the deprovisioning actions, the removal threshold or the scope)",
             ));
         }
+        if role < Role::Admin && before.enabled && !settings.enabled {
+            return Err(SyncError::AdminOnly("switch directory synchronization off (people removed at the provider would keep their access)"));
+        }
         self.inner.store.save_sync_settings(&settings.to_row(provider_id, existing.as_ref())).await?;
         if before.scope != settings.scope {
             // Another scope is another set of people: the next run lists everyone.
