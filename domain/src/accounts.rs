@@ -221,6 +221,8 @@ pub struct Accounts {
     store: Store,
     audit: Audit,
     policy: SessionPolicy,
+    /// Throttled attempts cost nothing to send: one audit row per address and minute.
+    throttled: crate::audit::AuditLimiter,
 }
 
 /// Writing `last_seen_at` on every request would turn each page view into a
@@ -234,7 +236,7 @@ pub const REFRESH_AHEAD_MS: i64 = 30_000;
 impl Accounts {
     pub fn new(store: Store, policy: SessionPolicy) -> Self {
         let audit = Audit::new(store.clone());
-        Self { store, audit, policy }
+        Self { store, audit, policy, throttled: Default::default() }
     }
 
     pub fn audit(&self) -> &Audit {
@@ -315,15 +317,17 @@ impl Accounts {
             wait = wait.max(throttle::wait_ms(&self.store, key, now).await?);
         }
         if wait > 0 {
-            self.audit
-                .record_or_log(
-                    Event::new(Actor::Anonymous, Action::SignInThrottled)
-                        .target(email.clone())
-                        .failed()
-                        .ip(client.ip.as_deref())
-                        .detail("retry_after_seconds", (wait + 999) / 1000),
-                )
-                .await;
+            if let Some(suppressed) = self.throttled.admit(&["throttled", client.ip.as_deref().unwrap_or("")], now) {
+                let mut event = Event::new(Actor::Anonymous, Action::SignInThrottled)
+                    .target(email.clone())
+                    .failed()
+                    .ip(client.ip.as_deref())
+                    .detail("retry_after_seconds", (wait + 999) / 1000);
+                if suppressed > 0 {
+                    event = event.detail("and_more", format!("and {suppressed} more throttled attempts from this address in the minute before"));
+                }
+                self.audit.record_or_log(event).await;
+            }
             return Err(SignInError::Throttled { retry_after: Duration::from_millis(wait as u64) });
         }
 

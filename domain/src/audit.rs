@@ -337,3 +337,52 @@ mod tests {
         assert_eq!(names.len(), Action::ALL.len());
     }
 }
+
+/// Audit rows that anyone can cause (denied requests, failed or throttled sign-ins) are
+/// written once a minute per key; the rest are counted and the next written row says how
+/// many there were. Bounded memory: closed windows are forgotten past 100,000 keys.
+#[derive(Clone, Default)]
+pub struct AuditLimiter {
+    /// key → (start of the current window, rows not written in it)
+    windows: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u64, (i64, u64)>>>,
+}
+
+/// One row per key this often.
+pub const LIMITED_AUDIT_MS: i64 = 60_000;
+
+impl std::fmt::Debug for AuditLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLimiter").finish_non_exhaustive()
+    }
+}
+
+impl AuditLimiter {
+    /// `Some(n)`: write this row, saying `n` more were not written before it; `None`: count it.
+    pub fn admit(&self, key: &[&str], now: i64) -> Option<u64> {
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            key.hash(&mut h);
+            h.finish()
+        };
+        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if windows.len() > 100_000 {
+            windows.retain(|_, (start, _)| now - *start < LIMITED_AUDIT_MS);
+        }
+        match windows.get_mut(&key) {
+            Some((start, suppressed)) if now - *start < LIMITED_AUDIT_MS => {
+                *suppressed += 1;
+                None
+            }
+            Some((start, suppressed)) => {
+                let before = *suppressed;
+                (*start, *suppressed) = (now, 0);
+                Some(before)
+            }
+            None => {
+                windows.insert(key, (now, 0));
+                Some(0)
+            }
+        }
+    }
+}

@@ -1168,6 +1168,18 @@ mod provider_trust {
     }
 
     #[tokio::test]
+    async fn a_flood_of_forged_callbacks_writes_one_audit_row_a_minute_and_counts_the_rest() {
+        let e = env().await;
+        let from = ClientInfo { ip: Some("203.0.113.9".into()), ..ClientInfo::default() };
+        for i in 0..50 {
+            let forged = CallbackInput { code: Some("x".into()), state: Some(format!("forged-{i}")), error: None, error_description: None, iss: None };
+            assert!(e.sso.callback(&forged, None, None, &from).await.is_err());
+        }
+        let rows = e.audit(Action::SsoSignInFailed).await;
+        assert_eq!(rows.len(), 1, "one row for the minute: {rows:#?}");
+    }
+
+    #[tokio::test]
     async fn disabling_a_provider_ends_the_sessions_it_granted() {
         let e = env().await;
         e.signed_in(&browser(), ADA).await;

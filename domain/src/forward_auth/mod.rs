@@ -196,46 +196,11 @@ pub struct ForwardAuth {
 
 /// Denials written to the audit log per person and application: the first in each minute;
 /// the rest are counted and the next written row says how many there were.
-#[derive(Clone, Default)]
-struct DenialLimiter {
-    /// key → (start of the current minute's window, denials not written in it)
-    windows: Arc<Mutex<HashMap<u64, (i64, u64)>>>,
-}
+type DenialLimiter = crate::audit::AuditLimiter;
 
 /// One denial audit row per person and application this often.
-const DENIAL_AUDIT_MS: i64 = 60_000;
-
-impl DenialLimiter {
-    /// `Some(n)`: write this denial, saying `n` more were not written before it; `None`: count it.
-    fn admit(&self, user_id: &str, app_id: &str, now: i64) -> Option<u64> {
-        let key = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            (user_id, app_id).hash(&mut h);
-            h.finish()
-        };
-        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        if windows.len() > CACHE_LIMIT {
-            // Bounded memory: forget closed windows (their counts are lost, their rows are not).
-            windows.retain(|_, (start, _)| now - *start < DENIAL_AUDIT_MS);
-        }
-        match windows.get_mut(&key) {
-            Some((start, suppressed)) if now - *start < DENIAL_AUDIT_MS => {
-                *suppressed += 1;
-                None
-            }
-            Some((start, suppressed)) => {
-                let before = *suppressed;
-                (*start, *suppressed) = (now, 0);
-                Some(before)
-            }
-            None => {
-                windows.insert(key, (now, 0));
-                Some(0)
-            }
-        }
-    }
-}
+#[cfg(test)]
+const DENIAL_AUDIT_MS: i64 = crate::audit::LIMITED_AUDIT_MS;
 
 impl std::fmt::Debug for ForwardAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -456,7 +421,7 @@ impl ForwardAuth {
             if app.anonymous_bypass().is_some() {
                 return Ok(Answer::Bypass);
             }
-            if let Some(suppressed) = self.denials.admit(&person.user_id, &app.application.id, now_ms()) {
+            if let Some(suppressed) = self.denials.admit(&[&person.user_id, &app.application.id], now_ms()) {
                 let (policies, subject, app_id, app_name) =
                     (self.policies.clone(), person.subject.clone(), app.application.id.clone(), app.application.name.clone());
                 let (host, uri, ip) = (request.host.clone(), request.uri.clone(), ip.map(str::to_string));
@@ -471,7 +436,7 @@ impl ForwardAuth {
             Outcome::Allow | Outcome::Bypass => self.sample(&person.user_id, &app.application.id).then_some(0),
             // Refusals are all counted; at most one a minute per person and application is
             // written, carrying how many were not (anonymous callers cannot fill the log).
-            Outcome::Block | Outcome::NoMatch => self.denials.admit(&person.user_id, &app.application.id, now_ms()),
+            Outcome::Block | Outcome::NoMatch => self.denials.admit(&[&person.user_id, &app.application.id], now_ms()),
         };
         if let Some(suppressed) = record {
             // The audit write must not slow the answer: it goes in the background.
@@ -611,16 +576,16 @@ mod tests {
     #[test]
     fn denials_are_written_once_a_minute_per_person_and_application_and_the_rest_counted() {
         let d = DenialLimiter::default();
-        assert_eq!(d.admit("ann", "wiki", 0), Some(0));
+        assert_eq!(d.admit(&["ann", "wiki"], 0), Some(0));
         for t in 1..=5 {
-            assert_eq!(d.admit("ann", "wiki", t * 1000), None);
+            assert_eq!(d.admit(&["ann", "wiki"], t * 1000), None);
         }
         // Another application, another person: their own windows.
-        assert_eq!(d.admit("ann", "git", 1000), Some(0));
-        assert_eq!(d.admit("bob", "wiki", 1000), Some(0));
+        assert_eq!(d.admit(&["ann", "git"], 1000), Some(0));
+        assert_eq!(d.admit(&["bob", "wiki"], 1000), Some(0));
         // The next minute's first denial says how many were not written.
-        assert_eq!(d.admit("ann", "wiki", DENIAL_AUDIT_MS), Some(5));
-        assert_eq!(d.admit("ann", "wiki", DENIAL_AUDIT_MS + 1), None);
+        assert_eq!(d.admit(&["ann", "wiki"], DENIAL_AUDIT_MS), Some(5));
+        assert_eq!(d.admit(&["ann", "wiki"], DENIAL_AUDIT_MS + 1), None);
     }
 
     #[test]

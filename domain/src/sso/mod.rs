@@ -219,6 +219,8 @@ pub struct SsoService {
     policy: SessionPolicy,
     jwks: Arc<Mutex<HashMap<String, Arc<CachedJwks>>>>,
     refreshing: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Anyone can make a callback fail: one audit row per address and minute.
+    failures: crate::audit::AuditLimiter,
 }
 
 impl std::fmt::Debug for SsoService {
@@ -266,6 +268,7 @@ impl SsoService {
             policy,
             jwks: Arc::default(),
             refreshing: Arc::default(),
+            failures: Default::default(),
         }
     }
 
@@ -354,8 +357,19 @@ impl SsoService {
             let audit = self.audit.clone();
             let ip = client.ip.clone();
             let provider = provider.map(str::to_string);
+            // Only failures before a real attempt is found cost an attacker nothing (a forged
+            // state); later ones need a sign-in started and a provider's answer.
+            let admitted = if provider.is_none() {
+                self.failures.admit(&["sso_failed", ip.as_deref().unwrap_or(""), code], now_ms())
+            } else {
+                Some(0)
+            };
             async move {
+                let Some(suppressed) = admitted else { return Refused::new(code) };
                 let mut event = Event::new(Actor::Anonymous, Action::SsoSignInFailed).failed().ip(ip.as_deref()).detail("reason", code);
+                if suppressed > 0 {
+                    event = event.detail("and_more", format!("and {suppressed} more such failures from this address in the minute before"));
+                }
                 if let Some(p) = provider {
                     event = event.target(p);
                 }
