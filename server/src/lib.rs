@@ -2,6 +2,7 @@
 //! The Portcullis HTTP server: start-up, the router and its middleware.
 //! Handlers stay thin; the work happens in `portcullis_domain`.
 
+mod api_errors;
 mod auth;
 mod csrf;
 mod forward;
@@ -208,6 +209,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         // Outermost last: trace, headers, cross-origin guard, session, page gate.
+        .layer(middleware::from_fn(api_errors::malformed_arguments_are_400))
         .layer(middleware::from_fn(auth::require_session_for_pages))
         .layer(middleware::from_fn_with_state(state.clone(), auth::resolve_session))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::cross_origin_guard))

@@ -577,4 +577,18 @@ async fn bad_input_to_server_functions_is_a_4xx_that_shows_the_message_not_a_500
     let r = json("/api/policies/create_application", app("wiki.example.com")).await.unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT, "the pasted URL was stored as the host");
     assert!(r.text().await.unwrap().contains("already belongs to the application"));
+    // Arguments that cannot be read at all are the caller's mistake too.
+    let r = s
+        .client
+        .post(s.url("/api/policies/import"))
+        .header(header::COOKIE, &admin)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body("{\"document\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Testing a provider that does not exist is a 404.
+    let r = form("/api/providers/test", &[("id", "nope")]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
