@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { test, expect, signIn, ready } from './fixtures';
+import { test, expect, signIn, ready, shot } from './fixtures';
 
 // Runs after providers.spec.ts: "Acme Okta (prod)" syncs from the simulator with a DPoP service app.
 const fixture = JSON.parse(readFileSync(path.resolve(__dirname, '../../okta-sim/fixtures/sample-org.json'), 'utf8'));
@@ -102,6 +102,7 @@ test('a run whose group list comes back empty is held: Discard keeps the groups,
   await expect(pending.getByTestId('diff-groups')).toContainText('Engineering');
   await expect(pending.getByTestId('diff-groups')).toContainText('Portcullis Admins');
   await expect(pending.getByTestId('diff-memberships')).toContainText('ada.lovelace@example.com leaves Portcullis Admins');
+  await shot(page, 'directory-held-group-removal');
 
   // Discard: every group stays.
   await pending.getByRole('button', { name: 'Discard' }).click();

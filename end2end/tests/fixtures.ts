@@ -30,3 +30,16 @@ export async function signIn(page: Page, javaScriptEnabled: boolean, email = ADM
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
+
+/** With E2E_SCREENSHOTS=DIR, saves the page at desktop and phone width (DIR/NAME-desktop.png,
+ *  DIR/NAME-phone.png) and puts the viewport back; otherwise does nothing. */
+export async function shot(page: Page, name: string) {
+  const dir = process.env.E2E_SCREENSHOTS;
+  if (!dir) return;
+  const size = page.viewportSize();
+  for (const [label, width, height] of [['desktop', 1280, 800], ['phone', 390, 844]] as const) {
+    await page.setViewportSize({ width, height });
+    await page.screenshot({ path: path.join(dir, `${name}-${label}.png`), fullPage: true });
+  }
+  if (size) await page.setViewportSize(size);
+}

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page, Response } from '@playwright/test';
-import { test, expect, signIn, ready } from './fixtures';
+import { test, expect, signIn, ready, shot } from './fixtures';
 
 // The simulator serves its sample org; these are the values an admin would copy from Okta.
 const fixture = JSON.parse(readFileSync(path.resolve(__dirname, '../../okta-sim/fixtures/sample-org.json'), 'utf8'));
@@ -127,6 +127,7 @@ test('Edit shows secrets as set, keeps them on save, and re-checks', async ({ pa
   await ready(page, true);
   await expect(page.getByTestId('client-secret-set')).toHaveText('Set (hidden)');
   await expect(page.getByTestId('dir-private-key-set')).toHaveText('Set (hidden)');
+  await shot(page, 'provider-edit');
   await page.getByLabel('Name').fill('Acme Okta (prod)');
   await page.getByRole('button', { name: 'Save' }).click();
   await expect(page.getByTestId('save-result')).toHaveAttribute('data-saved', 'true');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Page } from '@playwright/test';
-import { test, expect, signIn, ready } from './fixtures';
+import { test, expect, signIn, ready, shot } from './fixtures';
 
 // Runs after directory.spec.ts: "Acme Okta (prod)" is connected and its directory synchronized.
 const fixture = JSON.parse(readFileSync(path.resolve(__dirname, '../../okta-sim/fixtures/sample-org.json'), 'utf8'));
@@ -90,6 +90,7 @@ test('someone whose groups map to no role is refused and told which groups grant
   // Which groups grant Admin is not told to someone who was refused.
   await expect(page.getByTestId('sign-in-error')).toContainText('Ask a Portcullis administrator');
   await expect(page.getByTestId('granting-groups')).toHaveCount(0);
+  await shot(page, 'sign-in-refused');
   await expect(page.locator('body')).not.toContainText('Portcullis Admins');
   // No session: the console still wants a sign-in.
   await page.goto('/directory');
