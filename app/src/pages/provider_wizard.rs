@@ -49,7 +49,7 @@ pub fn EditProvider() -> impl IntoView {
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let provider = Resource::new(id, get_provider);
     view! {
-        <PageHeader title="Edit identity provider" intro="Secrets are write-only: leave them as they are to keep them. Save checks everything again. Changing the Base URL, authorization server or client ID needs an Admin and every secret typed again, and signs out everyone who signed in through this provider." />
+        <PageHeader title="Edit identity provider" intro="Secrets are write-only: leave them as they are to keep them. Save checks everything again. Only an Admin may change the Base URL, authorization server, client ID, scopes, groups claim or directory synchronization; a new Base URL, authorization server or client ID also needs every secret typed again and signs out everyone who signed in through this provider." />
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match provider.await {
