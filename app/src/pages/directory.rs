@@ -483,47 +483,45 @@ fn DiffList(diff: PendingDiff) -> impl IntoView {
                 .collect_view()}
         </ul>
         {(diff.removal_count > shown).then(|| view! { <p class="text-xs text-slate-600">{format!("and {} more", diff.removal_count - shown)}</p> })}
-        {(!diff.group_removals.is_empty()).then(|| {
-            let more = diff.groups_deleted - diff.group_removals.len() as i64;
-            view! {
-                <p class="mt-2 text-sm font-medium">"Groups to be deleted"</p>
-                <ul class="mt-1 max-h-48 list-disc overflow-y-auto pl-5 text-sm" data-testid="diff-groups">
-                    {diff
-                        .group_removals
-                        .into_iter()
-                        .map(|g| view! { <li>{format!("{} ({}) — deleted with its {} memberships", g.name, g.external_id, g.members)}</li> })
-                        .collect_view()}
-                </ul>
-                {(more > 0).then(|| view! { <p class="text-xs text-slate-600">{format!("and {more} more")}</p> })}
-            }
-        })}
-        {(!diff.membership_removals.is_empty()).then(|| {
-            let more = diff.memberships_removed - diff.membership_removals.len() as i64;
-            view! {
-                <p class="mt-2 text-sm font-medium">"Group memberships to be removed"</p>
-                <ul class="mt-1 max-h-48 list-disc overflow-y-auto pl-5 text-sm" data-testid="diff-memberships">
-                    {diff
-                        .membership_removals
-                        .into_iter()
-                        .map(|m| {
-                            view! {
-                                <li>
-                                    {format!(
-                                        "{} {} leaves {}{}",
-                                        m.name,
-                                        m.email,
-                                        m.group,
-                                        if m.group_deleted { " (the group is deleted)" } else { "" },
-                                    )}
-                                </li>
-                            }
-                        })
-                        .collect_view()}
-                </ul>
-                {(more > 0).then(|| view! { <p class="text-xs text-slate-600">{format!("and {more} more")}</p> })}
-            }
-        })}
+        <RemovalList
+            title="Groups to be deleted"
+            test_id="diff-groups"
+            total=diff.groups_deleted
+            items=diff
+                .group_removals
+                .into_iter()
+                .map(|g| format!("{} ({}) — deleted with its {} memberships", g.name, g.external_id, g.members))
+                .collect()
+        />
+        <RemovalList
+            title="Group memberships to be removed"
+            test_id="diff-memberships"
+            total=diff.memberships_removed
+            items=diff
+                .membership_removals
+                .into_iter()
+                .map(|m| {
+                    let deleted = if m.group_deleted { " (the group is deleted)" } else { "" };
+                    format!("{} {} leaves {}{deleted}", m.name, m.email, m.group)
+                })
+                .collect()
+        />
     }
+}
+
+/// One kind of removal a held run would make: the first rows, and how many more there are.
+#[component]
+fn RemovalList(title: &'static str, test_id: &'static str, total: i64, items: Vec<String>) -> impl IntoView {
+    let more = total - items.len() as i64;
+    (!items.is_empty()).then(|| {
+        view! {
+            <p class="mt-2 text-sm font-medium">{title}</p>
+            <ul class="mt-1 max-h-48 list-disc overflow-y-auto pl-5 text-sm" data-testid=test_id>
+                {items.into_iter().map(|item| view! { <li>{item}</li> }).collect_view()}
+            </ul>
+            {(more > 0).then(|| view! { <p class="text-xs text-slate-600">{format!("and {more} more")}</p> })}
+        }
+    })
 }
 
 #[component]
