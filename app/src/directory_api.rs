@@ -165,7 +165,12 @@ pub async fn list_directory_users(search: Option<String>, offset: u32) -> Result
     let s = crate::ssr::services()?;
     let q = DirectoryQuery { search, offset, limit: server::PAGE, ..Default::default() };
     let page = s.store.directory_users(&q).await.map_err(crate::ssr::internal)?;
-    Ok(Paged { items: page.items.into_iter().map(server::user).collect(), total: page.total, offset, limit: server::PAGE })
+    Ok(Paged {
+        items: page.items.into_iter().map(server::user).collect(),
+        total: page.total,
+        offset,
+        limit: server::PAGE,
+    })
 }
 
 #[server(endpoint = "directory/groups")]
@@ -175,7 +180,12 @@ pub async fn list_directory_groups(search: Option<String>, offset: u32) -> Resul
     let s = crate::ssr::services()?;
     let q = DirectoryQuery { search, offset, limit: server::PAGE, ..Default::default() };
     let page = s.store.directory_groups(&q).await.map_err(crate::ssr::internal)?;
-    Ok(Paged { items: page.items.into_iter().map(server::group).collect(), total: page.total, offset, limit: server::PAGE })
+    Ok(Paged {
+        items: page.items.into_iter().map(server::group).collect(),
+        total: page.total,
+        offset,
+        limit: server::PAGE,
+    })
 }
 
 #[server(endpoint = "directory/user")]
@@ -200,7 +210,12 @@ pub async fn directory_group(id: String, offset: u32) -> Result<GroupDetail, Ser
     let page = s.store.directory_group_members(&id, &q).await.map_err(crate::ssr::internal)?;
     Ok(GroupDetail {
         group: server::group(group),
-        members: Paged { items: page.items.into_iter().map(server::user).collect(), total: page.total, offset, limit: server::PAGE },
+        members: Paged {
+            items: page.items.into_iter().map(server::user).collect(),
+            total: page.total,
+            offset,
+            limit: server::PAGE,
+        },
     })
 }
 
@@ -288,7 +303,8 @@ pub async fn save_sync_settings(provider_id: String, form: SyncSettingsForm) -> 
     };
     let user = crate::ssr::require(Role::Editor)?;
     let s = crate::ssr::services()?;
-    let action = |a: &str| DeprovisionAction::parse(a).ok_or_else(|| crate::ssr::bad_input("Choose disable, keep or delete."));
+    let action =
+        |a: &str| DeprovisionAction::parse(a).ok_or_else(|| crate::ssr::bad_input("Choose disable, keep or delete."));
     let settings = SyncSettings {
         enabled: form.enabled,
         interval_minutes: form.interval_minutes,
@@ -311,15 +327,19 @@ mod server {
     };
 
     use super::{
-        GroupItem, GroupRemovalItem, MembershipRemovalItem, PendingDiff, ProgressItem, RemovalItem, RunItem, SyncSettingsForm,
-        UserItem,
+        GroupItem, GroupRemovalItem, MembershipRemovalItem, PendingDiff, ProgressItem, RemovalItem, RunItem,
+        SyncSettingsForm, UserItem,
     };
     use crate::ssr::format_time;
 
     pub const PAGE: u32 = 50;
 
     pub fn user(u: DirectoryUserView) -> UserItem {
-        let name = if u.display_name.is_empty() { format!("{} {}", u.first_name, u.last_name).trim().to_string() } else { u.display_name };
+        let name = if u.display_name.is_empty() {
+            format!("{} {}", u.first_name, u.last_name).trim().to_string()
+        } else {
+            u.display_name
+        };
         UserItem {
             id: u.id,
             provider: u.provider_name,
@@ -477,7 +497,9 @@ mod server {
                     }
                     _ => None,
                 };
-                if let (Some(status), Some(response)) = (status, leptos::prelude::use_context::<leptos_axum::ResponseOptions>()) {
+                if let (Some(status), Some(response)) =
+                    (status, leptos::prelude::use_context::<leptos_axum::ResponseOptions>())
+                {
                     response.set_status(status);
                 }
                 let fix = other.fix();

@@ -67,7 +67,13 @@ impl AppSummary {
     pub fn host_labels(&self) -> Vec<String> {
         self.hosts
             .iter()
-            .map(|h| if h.path_prefix == "/" || h.path_prefix.is_empty() { h.hostname.clone() } else { format!("{}{}", h.hostname, h.path_prefix) })
+            .map(|h| {
+                if h.path_prefix == "/" || h.path_prefix.is_empty() {
+                    h.hostname.clone()
+                } else {
+                    format!("{}{}", h.hostname, h.path_prefix)
+                }
+            })
             .collect()
     }
 }
@@ -212,8 +218,8 @@ pub struct ImportSummary {
 
 #[cfg(feature = "ssr")]
 mod convert {
-    use portcullis_domain::policies::{self as p, PolicyError};
     use leptos::prelude::ServerFnError;
+    use portcullis_domain::policies::{self as p, PolicyError};
 
     use super::*;
 
@@ -222,17 +228,21 @@ mod convert {
         use crate::ssr::{bad_input, internal, not_found, refuse};
         match e {
             PolicyError::Store(e) => internal(e),
-            e @ (PolicyError::ApplicationNotFound | PolicyError::PolicyNotFound | PolicyError::UserNotFound) => not_found(e),
-            e @ (PolicyError::ApplicationNameTaken(_) | PolicyError::PolicyNameTaken(_) | PolicyError::HostTaken { .. }) => {
-                refuse(http::StatusCode::CONFLICT, e)
+            e @ (PolicyError::ApplicationNotFound | PolicyError::PolicyNotFound | PolicyError::UserNotFound) => {
+                not_found(e)
             }
+            e @ (PolicyError::ApplicationNameTaken(_)
+            | PolicyError::PolicyNameTaken(_)
+            | PolicyError::HostTaken { .. }) => refuse(http::StatusCode::CONFLICT, e),
             other => bad_input(other),
         }
     }
 
     pub fn selector_in(s: &Selector) -> p::Selector {
         match s.clone() {
-            Selector::Group { provider_id, external_id } => p::Selector::Group(p::GroupRef { provider_id, external_id }),
+            Selector::Group { provider_id, external_id } => {
+                p::Selector::Group(p::GroupRef { provider_id, external_id })
+            }
             Selector::Everyone => p::Selector::Everyone,
             Selector::Email { email } => p::Selector::Email { email },
             Selector::EmailDomain { domain } => p::Selector::EmailDomain { domain },
@@ -258,7 +268,12 @@ mod convert {
     }
 
     fn item(v: &p::SelectorView) -> SelectorItem {
-        SelectorItem { selector: selector_out(&v.selector), kind: v.kind.clone(), label: v.label.clone(), missing: v.missing }
+        SelectorItem {
+            selector: selector_out(&v.selector),
+            kind: v.kind.clone(),
+            label: v.label.clone(),
+            missing: v.missing,
+        }
     }
 
     pub fn policy(v: &p::PolicyView) -> PolicyItem {
@@ -288,7 +303,9 @@ mod convert {
     pub fn app_input(f: &AppForm) -> Result<p::ApplicationInput, ServerFnError> {
         let minutes = f.session_duration_minutes.trim();
         let session_duration_minutes = minutes.parse::<u32>().map_err(|_| {
-            crate::ssr::bad_input(format!("Enter the session duration as a whole number of minutes; '{minutes}' is not one."))
+            crate::ssr::bad_input(format!(
+                "Enter the session duration as a whole number of minutes; '{minutes}' is not one."
+            ))
         })?;
         let hosts = f
             .hosts
@@ -303,7 +320,8 @@ mod convert {
     }
 
     pub fn policy_input(f: &PolicyForm) -> Result<p::PolicyInput, ServerFnError> {
-        let action = p::Action::parse(&f.action).ok_or_else(|| crate::ssr::bad_input("Choose Allow, Block or Bypass."))?;
+        let action =
+            p::Action::parse(&f.action).ok_or_else(|| crate::ssr::bad_input("Choose Allow, Block or Bypass."))?;
         Ok(p::PolicyInput { name: f.name.clone(), action, rules: rules_in(&f.rules), enabled: f.enabled })
     }
 
@@ -433,16 +451,13 @@ pub async fn policy_editor(application_id: String, policy_id: Option<String>) ->
     let s = services()?.policies;
     let app = s.application(&application_id).await.map_err(convert::error)?;
     let views = s.policy_views(&application_id).await.map_err(convert::error)?;
-    let policy = match policy_id {
-        Some(id) => Some(
-            views
-                .iter()
-                .find(|v| v.policy.id == id)
-                .map(convert::policy)
-                .ok_or_else(|| crate::ssr::not_found("No such policy in this application: it may have been deleted."))?,
-        ),
-        None => None,
-    };
+    let policy =
+        match policy_id {
+            Some(id) => Some(views.iter().find(|v| v.policy.id == id).map(convert::policy).ok_or_else(|| {
+                crate::ssr::not_found("No such policy in this application: it may have been deleted.")
+            })?),
+            None => None,
+        };
     let providers = s.providers().await.map_err(convert::error)?;
     Ok(EditorData { app: convert::app(app, views.len()), policy, providers, can_edit: user.role >= Role::Editor })
 }
@@ -518,7 +533,12 @@ pub async fn search_groups(search: String) -> Result<Vec<GroupChoice>, ServerFnE
     let groups = services()?.policies.search_groups(&search, 20).await.map_err(convert::error)?;
     Ok(groups
         .into_iter()
-        .map(|g| GroupChoice { selector: convert::selector_out(&g.selector), name: g.name, provider_name: g.provider_name, kind: g.kind })
+        .map(|g| GroupChoice {
+            selector: convert::selector_out(&g.selector),
+            name: g.name,
+            provider_name: g.provider_name,
+            kind: g.kind,
+        })
         .collect())
 }
 
@@ -538,7 +558,8 @@ pub async fn policy_preview(application_id: String, rules: RulesDraft) -> Result
     use crate::ssr::{require, services};
     use portcullis_domain::Role;
     require(Role::Viewer)?;
-    let preview = services()?.policies.preview(&application_id, &convert::rules_in(&rules)).await.map_err(convert::error)?;
+    let preview =
+        services()?.policies.preview(&application_id, &convert::rules_in(&rules)).await.map_err(convert::error)?;
     Ok(PreviewResult {
         matched: preview.matched,
         total: preview.total,

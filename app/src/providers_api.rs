@@ -154,9 +154,8 @@ pub async fn check_directory_settings(form: ProviderForm) -> Result<CheckReport,
     crate::ssr::require(Role::Editor)?;
     let s = crate::ssr::services()?;
     let settings = server::client_settings(&form)?;
-    let org = normalize(settings.kind, &settings.base_url, &settings.auth_server)
-        .map_err(crate::ssr::bad_input)?
-        .base_url;
+    let org =
+        normalize(settings.kind, &settings.base_url, &settings.auth_server).map_err(crate::ssr::bad_input)?.base_url;
     let Some(auth) = server::directory_auth(&form.directory) else {
         return Ok(CheckReport { ok: true, summary: "Directory synchronization is off".into(), ..Default::default() });
     };
@@ -174,7 +173,9 @@ pub async fn create_provider(form: ProviderForm) -> Result<SaveResult, ServerFnE
     let user = crate::ssr::require(Role::Editor)?;
     let s = crate::ssr::services()?;
     let input = server::provider_input(&form)?;
-    server::save_result(s.providers.create(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), input).await)
+    server::save_result(
+        s.providers.create(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), input).await,
+    )
 }
 
 /// Edit's Save.
@@ -184,7 +185,9 @@ pub async fn update_provider(id: String, form: ProviderForm) -> Result<SaveResul
     let user = crate::ssr::require(Role::Editor)?;
     let s = crate::ssr::services()?;
     let input = server::provider_input(&form)?;
-    server::save_result(s.providers.update(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), &id, input).await)
+    server::save_result(
+        s.providers.update(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), &id, input).await,
+    )
 }
 
 #[server(endpoint = "providers/get")]
@@ -249,7 +252,10 @@ pub async fn delete_provider(id: String) -> Result<(), ServerFnError> {
     use portcullis_domain::Role;
     let user = crate::ssr::require(Role::Editor)?;
     let s = crate::ssr::services()?;
-    s.providers.delete(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), &id).await.map_err(server::provider_error)
+    s.providers
+        .delete(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), &id)
+        .await
+        .map_err(server::provider_error)
 }
 
 #[cfg(feature = "ssr")]
@@ -293,7 +299,10 @@ mod server {
         Some(if d.mode == "api_token" {
             DirectoryAuth::ApiToken(Secret::new(d.api_token.clone()))
         } else {
-            DirectoryAuth::ServiceApp { client_id: d.client_id.clone(), private_key: Secret::new(d.private_key.clone()) }
+            DirectoryAuth::ServiceApp {
+                client_id: d.client_id.clone(),
+                private_key: Secret::new(d.private_key.clone()),
+            }
         })
     }
 
@@ -321,7 +330,10 @@ mod server {
             directory: match (d.enabled, d.mode.as_str()) {
                 (false, _) => DirectoryInput::Off,
                 (true, "api_token") => DirectoryInput::ApiToken(secret_input(&d.api_token)),
-                (true, _) => DirectoryInput::ServiceApp { client_id: d.client_id.clone(), private_key: secret_input(&d.private_key) },
+                (true, _) => DirectoryInput::ServiceApp {
+                    client_id: d.client_id.clone(),
+                    private_key: secret_input(&d.private_key),
+                },
             },
         })
     }

@@ -206,6 +206,7 @@ pub async fn my_account() -> Result<AccountSummary, ServerFnError> {
         .into_iter()
         .filter(|(id, _)| !identities.iter().any(|i| &i.provider_id == id))
         .collect();
-    let has_password = s.store.user_by_id(&user.user_id).await.map_err(internal)?.is_some_and(|u| u.password_hash.is_some());
+    let has_password =
+        s.store.user_by_id(&user.user_id).await.map_err(internal)?.is_some_and(|u| u.password_hash.is_some());
     Ok(AccountSummary { email: user.email, linked, linkable, has_password })
 }

@@ -324,7 +324,10 @@ impl Accounts {
                     .ip(client.ip.as_deref())
                     .detail("retry_after_seconds", (wait + 999) / 1000);
                 if suppressed > 0 {
-                    event = event.detail("and_more", format!("and {suppressed} more throttled attempts from this address in the minute before"));
+                    event = event.detail(
+                        "and_more",
+                        format!("and {suppressed} more throttled attempts from this address in the minute before"),
+                    );
                 }
                 self.audit.record_or_log(event).await;
             }
@@ -383,11 +386,14 @@ impl Accounts {
             if only != user.email {
                 self.audit
                     .record_or_log(
-                        Event::new(Actor::User { id: user.id.clone(), email: user.email.clone() }, Action::SignInFailed)
-                            .target(user.email.clone())
-                            .failed()
-                            .ip(client.ip.as_deref())
-                            .detail("reason", "password sign-in is limited to the break-glass account"),
+                        Event::new(
+                            Actor::User { id: user.id.clone(), email: user.email.clone() },
+                            Action::SignInFailed,
+                        )
+                        .target(user.email.clone())
+                        .failed()
+                        .ip(client.ip.as_deref())
+                        .detail("reason", "password sign-in is limited to the break-glass account"),
                     )
                     .await;
                 return Err(SignInError::LocalRestricted);
@@ -491,7 +497,8 @@ impl Accounts {
             Some(email) => {
                 let email = normalize_email(email).map_err(|_| RestrictError::NotAnAdmin)?;
                 let user = self.store.user_by_email(&email).await?.ok_or(RestrictError::NotAnAdmin)?;
-                let usable = user.role.as_deref() == Some("admin") && user.password_hash.is_some() && user.disabled_at.is_none();
+                let usable =
+                    user.role.as_deref() == Some("admin") && user.password_hash.is_some() && user.disabled_at.is_none();
                 if !usable {
                     return Err(RestrictError::NotAnAdmin);
                 }
@@ -502,8 +509,14 @@ impl Accounts {
         self.store.set_console_setting(LOCAL_SIGN_IN_SETTING, &value).await?;
         self.audit
             .record_or_log(
-                Event::new(Actor::User { id: by.user_id.clone(), email: by.email.clone() }, Action::LocalSignInRestricted)
-                    .detail("break_glass_account", if value.is_empty() { serde_json::Value::Null } else { value.clone().into() }),
+                Event::new(
+                    Actor::User { id: by.user_id.clone(), email: by.email.clone() },
+                    Action::LocalSignInRestricted,
+                )
+                .detail(
+                    "break_glass_account",
+                    if value.is_empty() { serde_json::Value::Null } else { value.clone().into() },
+                ),
             )
             .await;
         Ok(())

@@ -129,7 +129,12 @@ impl Assertions {
     }
 
     /// [`Assertions::load`] as if it were `now` (ms since the epoch).
-    pub(crate) async fn load_at(store: Store, secrets: SecretBox, issuer: &str, now: i64) -> Result<Self, AssertionError> {
+    pub(crate) async fn load_at(
+        store: Store,
+        secrets: SecretBox,
+        issuer: &str,
+        now: i64,
+    ) -> Result<Self, AssertionError> {
         let current = build(&store, &secrets, now).await?;
         Ok(Self(Arc::new(Inner { store, secrets, issuer: issuer.into(), current: RwLock::new(Arc::new(current)) })))
     }
@@ -180,7 +185,8 @@ impl Assertions {
         token.push_str(&current.header);
         URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
         // ES256 (RFC 7518 §3.4): ECDSA P-256 over SHA-256 of the signing input, as r || s.
-        let signature: Signature = current.key.try_sign(token.as_bytes()).map_err(|e| AssertionError::Signing(e.to_string()))?;
+        let signature: Signature =
+            current.key.try_sign(token.as_bytes()).map_err(|e| AssertionError::Signing(e.to_string()))?;
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut token);
         Ok(token)
@@ -396,7 +402,8 @@ mod tests {
         let (_, a) = assertions(now_ms()).await;
         let token = a.sign(&claims(&[])).unwrap();
         let parts: Vec<&str> = token.split('.').collect();
-        let mut payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         payload["groups"] = serde_json::json!(["Admins"]);
         let altered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload.to_string()), parts[2]);
         assert!(verify(&a, &token).is_ok());

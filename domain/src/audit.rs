@@ -230,7 +230,10 @@ impl Action {
 /// Who did it.
 #[derive(Debug, Clone)]
 pub enum Actor {
-    User { id: String, email: String },
+    User {
+        id: String,
+        email: String,
+    },
     /// Someone not signed in, e.g. a failed sign-in (the typed email goes in `target`).
     Anonymous,
     System,

@@ -101,7 +101,12 @@ pub struct OutboundConfig {
 
 impl Default for OutboundConfig {
     fn default() -> Self {
-        Self { allow: Vec::new(), extra_ca_pem: None, connect_timeout: Duration::from_secs(5), timeout: Duration::from_secs(20) }
+        Self {
+            allow: Vec::new(),
+            extra_ca_pem: None,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(20),
+        }
     }
 }
 
@@ -222,11 +227,13 @@ impl Policy {
             .collect();
         let unrestricted = self.allow.iter().any(|e| matches!(e, AllowEntry::Host(h) if *h == name));
         match port {
-            Some(port) if !ports.is_empty() && !unrestricted && !ports.contains(&port) => Err(OutboundError::PortNotAllowed {
-                host: name,
-                port,
-                allowed: ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", "),
-            }),
+            Some(port) if !ports.is_empty() && !unrestricted && !ports.contains(&port) => {
+                Err(OutboundError::PortNotAllowed {
+                    host: name,
+                    port,
+                    allowed: ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", "),
+                })
+            }
             _ => Ok(()),
         }
     }
@@ -249,8 +256,11 @@ impl Policy {
             _ => None,
         };
         if let Some(ip) = ip {
-            self.addr_allowed(host, port, ip)
-                .map_err(|kind| OutboundError::Forbidden { host: host.to_string(), addr: ip, kind })?;
+            self.addr_allowed(host, port, ip).map_err(|kind| OutboundError::Forbidden {
+                host: host.to_string(),
+                addr: ip,
+                kind,
+            })?;
         }
         Ok(())
     }
@@ -347,7 +357,8 @@ impl Outbound {
     ) -> Result<Fetched, OutboundError> {
         let parsed = self.check(url)?;
         let host = parsed.host_str().unwrap_or_default().to_string();
-        let response = build(&self.client, parsed.clone()).send().await.map_err(|e| self.map_error(&parsed, &host, e))?;
+        let response =
+            build(&self.client, parsed.clone()).send().await.map_err(|e| self.map_error(&parsed, &host, e))?;
         let status = response.status();
         if status.is_redirection() {
             let location = response
@@ -397,9 +408,15 @@ impl Outbound {
         }
         let text = error_chain(&e);
         if text.contains("certificate") || text.contains("UnknownIssuer") {
-            return OutboundError::Tls { host: host.to_string(), reason: text.rsplit(": ").next().unwrap_or(&text).to_string() };
+            return OutboundError::Tls {
+                host: host.to_string(),
+                reason: text.rsplit(": ").next().unwrap_or(&text).to_string(),
+            };
         }
-        if text.contains("failed to lookup address") || text.contains("Name or service not known") || text.contains("dns error") {
+        if text.contains("failed to lookup address")
+            || text.contains("Name or service not known")
+            || text.contains("dns error")
+        {
             return OutboundError::Dns { host: host.to_string() };
         }
         if e.is_connect() {
@@ -434,9 +451,25 @@ mod tests {
     #[test]
     fn forbidden_ranges_cover_ipv4_ipv6_and_embedded_forms() {
         for ip in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-            "224.0.0.1", "255.255.255.255", "192.0.0.8", "::1", "::", "fe80::1", "fd00::1", "ff02::1",
-            "::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:7f00:1::",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "192.0.0.8",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
         ] {
             assert!(forbidden_kind(ip.parse().unwrap()).is_some(), "{ip} must be refused");
         }
@@ -457,7 +490,13 @@ mod tests {
     #[test]
     fn ip_literals_are_checked_after_parsing() {
         let g = guard("");
-        for url in ["https://127.0.0.1/", "https://0x7f000001/", "https://2130706433/", "https://[::1]/", "https://169.254.169.254/latest"] {
+        for url in [
+            "https://127.0.0.1/",
+            "https://0x7f000001/",
+            "https://2130706433/",
+            "https://[::1]/",
+            "https://169.254.169.254/latest",
+        ] {
             assert!(matches!(g.check(url), Err(OutboundError::Forbidden { .. })), "{url}");
         }
     }
@@ -486,7 +525,10 @@ mod tests {
         for url in ["https://okta.internal:22/", "https://okta.internal/", "http://okta.internal:9000/"] {
             assert!(g.check(url).is_err(), "{url} is on a port the entry does not allow");
         }
-        assert!(matches!(g.check("https://okta.internal:6379/"), Err(OutboundError::PortNotAllowed { port: 6379, .. })));
+        assert!(matches!(
+            g.check("https://okta.internal:6379/"),
+            Err(OutboundError::PortNotAllowed { port: 6379, .. })
+        ));
         // A plain host entry beside it allows every port; other hosts are untouched.
         assert!(guard("okta.internal:8443,okta.internal").check("https://okta.internal:9443/").is_ok());
         assert!(g.check("https://example.com:8080/").is_ok());
@@ -507,7 +549,8 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             for response in [
-                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n".to_string(),
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n"
+                    .to_string(),
                 format!("HTTP/1.1 200 OK\r\nContent-Length: 2048\r\n\r\n{}", "x".repeat(2048)),
             ] {
                 let (mut s, _) = listener.accept().await.unwrap();

@@ -124,8 +124,7 @@ impl Settings {
     /// Reads the process environment and, if present, the settings file
     /// (`PORTCULLIS_CONFIG`, else `./portcullis.toml`).
     pub fn from_env() -> Result<Self, SettingsError> {
-        let env: BTreeMap<String, String> =
-            std::env::vars().filter(|(k, _)| k.starts_with("PORTCULLIS_")).collect();
+        let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("PORTCULLIS_")).collect();
         Self::load(&env)
     }
 
@@ -187,7 +186,9 @@ impl Settings {
 
         let public_url = match get("PORTCULLIS_PUBLIC_URL") {
             Some((name, v)) => parse_public_url(&v).map_err(|p| SettingsError::new(name, p))?,
-            None => parse_public_url("http://127.0.0.1:3000").map_err(|p| SettingsError::new("PORTCULLIS_PUBLIC_URL", p))?,
+            None => {
+                parse_public_url("http://127.0.0.1:3000").map_err(|p| SettingsError::new("PORTCULLIS_PUBLIC_URL", p))?
+            }
         };
 
         let data_dir = match get("PORTCULLIS_DATA_DIR") {
@@ -206,16 +207,24 @@ impl Settings {
         };
 
         let admin_email = match get("PORTCULLIS_ADMIN_EMAIL") {
-            Some((name, v)) => Some(crate::accounts::normalize_email(&v).map_err(|e| SettingsError::new(name, e.to_string()))?),
+            Some((name, v)) => {
+                Some(crate::accounts::normalize_email(&v).map_err(|e| SettingsError::new(name, e.to_string()))?)
+            }
             None => None,
         };
         let admin_password = get("PORTCULLIS_ADMIN_PASSWORD").map(|(_, v)| Secret::new(v));
         match (&admin_email, &admin_password) {
             (Some(_), None) => {
-                return Err(SettingsError::new("PORTCULLIS_ADMIN_PASSWORD", "must be set together with PORTCULLIS_ADMIN_EMAIL"))
+                return Err(SettingsError::new(
+                    "PORTCULLIS_ADMIN_PASSWORD",
+                    "must be set together with PORTCULLIS_ADMIN_EMAIL",
+                ))
             }
             (None, Some(_)) => {
-                return Err(SettingsError::new("PORTCULLIS_ADMIN_EMAIL", "must be set together with PORTCULLIS_ADMIN_PASSWORD"))
+                return Err(SettingsError::new(
+                    "PORTCULLIS_ADMIN_EMAIL",
+                    "must be set together with PORTCULLIS_ADMIN_PASSWORD",
+                ))
             }
             (Some(_), Some(p)) => {
                 crate::accounts::check_password_strength(p.expose())
@@ -225,8 +234,7 @@ impl Settings {
         }
 
         let session_idle = minutes(get("PORTCULLIS_SESSION_IDLE_MINUTES"), 60, 1, 7 * 24 * 60)?;
-        let session_lifetime_hours =
-            number(get("PORTCULLIS_SESSION_LIFETIME_HOURS"), 12, 1, 24 * 90)?;
+        let session_lifetime_hours = number(get("PORTCULLIS_SESSION_LIFETIME_HOURS"), 12, 1, 24 * 90)?;
         let session_lifetime = Duration::from_secs(session_lifetime_hours * 3600);
 
         let log = get("PORTCULLIS_LOG").map(|(_, v)| v).unwrap_or_else(|| "info".to_string());
@@ -238,7 +246,8 @@ impl Settings {
         let ca_file = match get("PORTCULLIS_CA_FILE") {
             Some((name, v)) => {
                 let path = PathBuf::from(&v);
-                let pem = std::fs::read(&path).map_err(|e| SettingsError::new(name.clone(), format!("cannot read {v}: {e}")))?;
+                let pem = std::fs::read(&path)
+                    .map_err(|e| SettingsError::new(name.clone(), format!("cannot read {v}: {e}")))?;
                 if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
                     return Err(SettingsError::new(name, format!("{v} holds no PEM certificate")));
                 }
@@ -249,9 +258,13 @@ impl Settings {
         let secret_key = match get("PORTCULLIS_SECRET_KEY") {
             Some((name, v)) => {
                 use base64::Engine;
-                let ok = base64::engine::general_purpose::STANDARD.decode(v.trim()).map(|k| k.len() == 32).unwrap_or(false);
+                let ok =
+                    base64::engine::general_purpose::STANDARD.decode(v.trim()).map(|k| k.len() == 32).unwrap_or(false);
                 if !ok {
-                    return Err(SettingsError::new(name, "must be 32 bytes encoded as base64 (e.g. `openssl rand -base64 32`)"));
+                    return Err(SettingsError::new(
+                        name,
+                        "must be 32 bytes encoded as base64 (e.g. `openssl rand -base64 32`)",
+                    ));
                 }
                 Some(Secret::new(v))
             }
@@ -336,7 +349,8 @@ const REDACTED: &str = "****";
 /// Query parameters whose values are credentials, in the spellings database drivers use.
 fn is_secret_param(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token"].iter().any(|s| n.contains(s)) || matches!(n.as_str(), "pwd" | "pass" | "key")
+    ["password", "passwd", "secret", "token"].iter().any(|s| n.contains(s))
+        || matches!(n.as_str(), "pwd" | "pass" | "key")
 }
 
 /// `url` fit to show: the password of its user part (`user:password@`) and the values of
@@ -392,7 +406,8 @@ fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {
 }
 
 fn parse_public_url(v: &str) -> Result<Url, String> {
-    let url = Url::parse(v).map_err(|e| format!("'{v}' is not a URL ({e}); use e.g. https://portcullis.example.com"))?;
+    let url =
+        Url::parse(v).map_err(|e| format!("'{v}' is not a URL ({e}); use e.g. https://portcullis.example.com"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("'{v}' must start with https:// (or http:// for local use)"));
     }
@@ -472,13 +487,17 @@ mod tests {
             ("postgres://app:s3cret@db.example.com:5432/pc", "postgres://app:****@db.example.com:5432/pc"),
             ("postgres://app:p@ss/w?rd#x@db.example.com/pc", "postgres://app:****@db.example.com/pc"),
             ("sqlite://data/pc.db?mode=rwc&password=s3cret", "sqlite://data/pc.db?mode=rwc&password=****"),
-            ("postgres://db/pc?user=app&Password=s3cret&sslpassword=s3cret", "postgres://db/pc?user=app&Password=****&sslpassword=****"),
+            (
+                "postgres://db/pc?user=app&Password=s3cret&sslpassword=s3cret",
+                "postgres://db/pc?user=app&Password=****&sslpassword=****",
+            ),
             ("sqlite:pc.db?key=s3cret", "sqlite:pc.db?key=****"),
         ] {
             assert_eq!(redact_url_credentials(url), shown, "{url}");
         }
 
-        let s = Settings::load(&env(&[("PORTCULLIS_DATABASE_URL", "sqlite://u:s3cret@x/pc.db?password=s3cret")])).unwrap();
+        let s =
+            Settings::load(&env(&[("PORTCULLIS_DATABASE_URL", "sqlite://u:s3cret@x/pc.db?password=s3cret")])).unwrap();
         assert!(!s.database_url_redacted().contains("s3cret"), "{}", s.database_url_redacted());
         assert!(!format!("{s:?}").contains("s3cret"), "Debug of the settings: {s:?}");
         let err = Settings::load(&env(&[("PORTCULLIS_DATABASE_URL", "mysql://u:s3cret@db/pc")])).unwrap_err();
@@ -527,8 +546,11 @@ mod tests {
     fn admin_email_needs_a_password_and_a_strong_one() {
         let err = Settings::load(&env(&[("PORTCULLIS_ADMIN_EMAIL", "a@example.com")])).unwrap_err();
         assert_eq!(err.setting, "PORTCULLIS_ADMIN_PASSWORD");
-        let err = Settings::load(&env(&[("PORTCULLIS_ADMIN_EMAIL", "a@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", "short")]))
-            .unwrap_err();
+        let err = Settings::load(&env(&[
+            ("PORTCULLIS_ADMIN_EMAIL", "a@example.com"),
+            ("PORTCULLIS_ADMIN_PASSWORD", "short"),
+        ]))
+        .unwrap_err();
         assert_eq!(err.setting, "PORTCULLIS_ADMIN_PASSWORD");
         let s = Settings::load(&env(&[
             ("PORTCULLIS_ADMIN_EMAIL", "A@Example.com"),

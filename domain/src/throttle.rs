@@ -33,7 +33,8 @@ pub async fn wait_ms(store: &Store, key: &str, now: i64) -> Result<i64, StoreErr
 }
 
 /// The longest window of any key: a row older than this with no block running counts as none.
-const LONGEST_WINDOW_MS: i64 = if ACCOUNT.window_ms > ADDRESS.window_ms { ACCOUNT.window_ms } else { ADDRESS.window_ms };
+const LONGEST_WINDOW_MS: i64 =
+    if ACCOUNT.window_ms > ADDRESS.window_ms { ACCOUNT.window_ms } else { ADDRESS.window_ms };
 
 /// Removes rows that no longer count (each write does it, so anonymous callers cannot grow the table without bound).
 pub async fn purge(store: &Store, now: i64) -> Result<u64, StoreError> {
@@ -121,7 +122,12 @@ mod tests {
         let store = Store::in_memory().await.unwrap();
         record_failure(&store, "old", ACCOUNT, 0).await.unwrap();
         // Blocked far past its window: kept while the block runs.
-        let blocked = ThrottleRow { key: "blocked".into(), failures: 99, window_started_at: 0, blocked_until: 10 * LONGEST_WINDOW_MS };
+        let blocked = ThrottleRow {
+            key: "blocked".into(),
+            failures: 99,
+            window_started_at: 0,
+            blocked_until: 10 * LONGEST_WINDOW_MS,
+        };
         store.throttle_put(&blocked).await.unwrap();
         record_failure(&store, "new", ACCOUNT, LONGEST_WINDOW_MS + 1).await.unwrap();
         assert!(store.throttle_get("old").await.unwrap().is_none(), "an expired row is purged");

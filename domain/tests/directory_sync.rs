@@ -9,12 +9,12 @@ use okta_sim::{
 use portcullis_domain::{
     audit::{Action, Actor},
     crypto::SecretBox,
-    Role,
     okta::Patience,
     outbound::{parse_allow_list, Outbound, OutboundConfig},
     providers::service::secret_context,
     store::{new_id, now_ms, AuditQuery, DirectoryQuery, IdentityRow, ProviderRow, RoleMappingRow, Store},
     sync::{DeprovisionAction, Phase, RunKind, Scope, SyncError, SyncOptions, SyncService, SyncSettings, Trigger},
+    Role,
 };
 
 struct Env {
@@ -33,7 +33,8 @@ enum Auth {
 
 fn outbound(timeout: Duration) -> Outbound {
     // The simulator listens on loopback over http: allowed explicitly, as an admin would.
-    Outbound::new(OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), timeout, ..Default::default() }).unwrap()
+    Outbound::new(OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), timeout, ..Default::default() })
+        .unwrap()
 }
 
 async fn env_with(fixture: Fixture, options: SyncOptions, auth: Auth, timeout: Duration) -> Env {
@@ -96,7 +97,12 @@ impl Env {
 
     /// Active directory users' external ids.
     async fn active_users(&self) -> BTreeSet<String> {
-        let q = DirectoryQuery { provider_id: Some(self.provider_id.clone()), state: Some("active".into()), limit: 500, ..Default::default() };
+        let q = DirectoryQuery {
+            provider_id: Some(self.provider_id.clone()),
+            state: Some("active".into()),
+            limit: 500,
+            ..Default::default()
+        };
         let mut out = BTreeSet::new();
         let mut offset = 0;
         loop {
@@ -130,11 +136,18 @@ impl Env {
     }
 
     /// Everything a page of the directory shows: users with their state, groups, memberships.
-    async fn snapshot(&self) -> (Vec<(String, String, String, String)>, Vec<(String, String)>, BTreeSet<(String, String)>) {
+    async fn snapshot(
+        &self,
+    ) -> (Vec<(String, String, String, String)>, Vec<(String, String)>, BTreeSet<(String, String)>) {
         let mut users = Vec::new();
         let mut offset = 0;
         loop {
-            let q = DirectoryQuery { provider_id: Some(self.provider_id.clone()), limit: 500, offset, ..Default::default() };
+            let q = DirectoryQuery {
+                provider_id: Some(self.provider_id.clone()),
+                limit: 500,
+                offset,
+                ..Default::default()
+            };
             let page = self.store.directory_users(&q).await.unwrap();
             if page.items.is_empty() {
                 break;
@@ -408,7 +421,13 @@ async fn timeouts_are_retried_and_a_provider_that_never_answers_fails_the_run_cl
     let fixture = Fixture::sample();
     let (users, _) = expected(&fixture);
     let patience = Patience { max_rate_limit_wait: Duration::from_secs(5), attempts: 3 };
-    let e = env_with(fixture, SyncOptions { patience, ..SyncOptions::default() }, Auth::ApiToken, Duration::from_millis(400)).await;
+    let e = env_with(
+        fixture,
+        SyncOptions { patience, ..SyncOptions::default() },
+        Auth::ApiToken,
+        Duration::from_millis(400),
+    )
+    .await;
     // Slow for a moment: the first requests time out, the retries get through.
     e.sim.control().set_latency(900);
     let control = e.sim.control();
@@ -537,12 +556,14 @@ async fn a_user_moved_between_groups_changes_exactly_those_memberships() {
     assert_eq!(e.pairs().await, expect);
 
     let user = e.user(&dennis).await.unwrap();
-    let groups: Vec<String> = e.store.directory_user_groups(&user.id).await.unwrap().into_iter().map(|g| g.name).collect();
+    let groups: Vec<String> =
+        e.store.directory_user_groups(&user.id).await.unwrap().into_iter().map(|g| g.name).collect();
     assert_eq!(groups, vec!["Everyone".to_string(), "Sales & Revenue".to_string()]);
     let changes = e.audit(Action::DirectoryMembershipsChanged).await;
     let latest = changes.iter().find(|c| c["sync_run_id"] == s.run.id.as_str()).unwrap();
     let groups = latest["groups"].as_array().unwrap();
-    let entry = |name: &str| groups.iter().find(|g| g["group"] == name).unwrap_or_else(|| panic!("{name} in {groups:?}"));
+    let entry =
+        |name: &str| groups.iter().find(|g| g["group"] == name).unwrap_or_else(|| panic!("{name} in {groups:?}"));
     assert_eq!(entry("Engineering")["removed"], serde_json::json!([dennis]));
     assert_eq!(entry("Sales & Revenue")["added"], serde_json::json!([dennis]));
     let renamed = e.audit(Action::DirectoryGroupsUpdated).await;
@@ -706,8 +727,11 @@ async fn an_incremental_run_asks_only_for_what_changed() {
     let active: Vec<&okta_sim::fixture::UserDef> =
         fixture.users.iter().filter(|u| u.status == UserStatus::Active).collect();
     for u in &active[1..6] {
-        c.apply(ControlOp::UpdateUserProfile { user_id: u.id.clone(), profile: serde_json::from_str(r#"{"title":"CTO","lastName":"Changed"}"#).unwrap() })
-            .unwrap();
+        c.apply(ControlOp::UpdateUserProfile {
+            user_id: u.id.clone(),
+            profile: serde_json::from_str(r#"{"title":"CTO","lastName":"Changed"}"#).unwrap(),
+        })
+        .unwrap();
     }
     c.deactivate_user(&active[7].id).unwrap();
     let mut newcomer = active[8].clone();
@@ -717,8 +741,11 @@ async fn an_incremental_run_asks_only_for_what_changed() {
     }
     c.apply(ControlOp::AddUser { user: Box::new(newcomer) }).unwrap();
     // Added with the copied user's old lastUpdated; an edit stamps it now, as Okta would have.
-    c.apply(ControlOp::UpdateUserProfile { user_id: "00unewcomer000000001".into(), profile: serde_json::from_str(r#"{"title":"New"}"#).unwrap() })
-        .unwrap();
+    c.apply(ControlOp::UpdateUserProfile {
+        user_id: "00unewcomer000000001".into(),
+        profile: serde_json::from_str(r#"{"title":"New"}"#).unwrap(),
+    })
+    .unwrap();
     let team = &fixture.groups[20];
     c.add_membership(&team.id, "00unewcomer000000001").unwrap();
 
@@ -744,19 +771,29 @@ async fn the_app_scope_syncs_only_the_apps_users_and_groups_through_a_dpop_servi
     let app = okta_sim::sample::OIDC_CLIENT_ID.to_string();
     let (eng, ada) = (e.group_id("Engineering"), e.user_id("ada.lovelace@example.com"));
     let c = e.sim.control();
-    c.apply(ControlOp::UnassignApp { app_id: app.clone(), user_ids: vec![], group_ids: vec![okta_sim::sample::EVERYONE_GROUP_ID.into()] })
+    c.apply(ControlOp::UnassignApp {
+        app_id: app.clone(),
+        user_ids: vec![],
+        group_ids: vec![okta_sim::sample::EVERYONE_GROUP_ID.into()],
+    })
+    .unwrap();
+    c.apply(ControlOp::AssignApp { app_id: app.clone(), user_ids: vec![ada.clone()], group_ids: vec![eng.clone()] })
         .unwrap();
-    c.apply(ControlOp::AssignApp { app_id: app.clone(), user_ids: vec![ada.clone()], group_ids: vec![eng.clone()] }).unwrap();
     e.settings(|s| s.scope = Scope::App(app.clone())).await;
 
     let s = e.sync(RunKind::Full).await;
     assert_eq!(s.run.status, "succeeded", "{:?}", s.run);
     assert_eq!(s.run.scope, "app");
-    let engineers: BTreeSet<String> = fixture.groups.iter().find(|g| g.id == eng).unwrap().members.iter().cloned().collect();
+    let engineers: BTreeSet<String> =
+        fixture.groups.iter().find(|g| g.id == eng).unwrap().members.iter().cloned().collect();
     let mut expect = engineers.clone();
     expect.insert(ada.clone());
     assert_eq!(e.active_users().await, expect);
-    let groups = e.store.directory_groups(&DirectoryQuery { provider_id: Some(e.provider_id.clone()), ..Default::default() }).await.unwrap();
+    let groups = e
+        .store
+        .directory_groups(&DirectoryQuery { provider_id: Some(e.provider_id.clone()), ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(groups.items.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), vec!["Engineering"]);
     let pairs: BTreeSet<(String, String)> = engineers.into_iter().map(|u| (eng.clone(), u)).collect();
     assert_eq!(e.pairs().await, pairs);
@@ -782,7 +819,10 @@ async fn one_run_per_provider_at_a_time() {
         e.svc.sync_now(&e.provider_id, RunKind::Full, manual()).await,
         Err(SyncError::AlreadyRunning { run_id: ref r }) if *r == run_id
     ));
-    assert!(matches!(e.svc.start_in_background(&e.provider_id, RunKind::Incremental, manual()), Err(SyncError::AlreadyRunning { .. })));
+    assert!(matches!(
+        e.svc.start_in_background(&e.provider_id, RunKind::Incremental, manual()),
+        Err(SyncError::AlreadyRunning { .. })
+    ));
     while e.svc.progress(&e.provider_id).is_some() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -818,7 +858,8 @@ async fn the_directory_pages_search_and_page_with_provider_and_run() {
     assert_eq!((page.items.len(), page.total), (20, 49));
     let next = e.store.directory_users(&DirectoryQuery { offset: 40, ..q.clone() }).await.unwrap();
     assert_eq!(next.items.len(), 9);
-    let found = e.store.directory_users(&DirectoryQuery { search: Some("LOVELACE".into()), ..q.clone() }).await.unwrap();
+    let found =
+        e.store.directory_users(&DirectoryQuery { search: Some("LOVELACE".into()), ..q.clone() }).await.unwrap();
     assert_eq!(found.total, 1);
     let ada = &found.items[0];
     assert_eq!((ada.provider_name.as_str(), ada.source.as_str()), ("Acme Okta", "sync"));
@@ -829,9 +870,14 @@ async fn the_directory_pages_search_and_page_with_provider_and_run() {
     let groups = e.store.directory_groups(&DirectoryQuery { search: Some("vpn".into()), ..q.clone() }).await.unwrap();
     assert_eq!(groups.items[0].name, "VPN Users");
     assert_eq!(groups.items[0].member_count, 12);
-    let everyone = e.store.directory_groups(&DirectoryQuery { search: Some("everyone".into()), ..q.clone() }).await.unwrap();
+    let everyone =
+        e.store.directory_groups(&DirectoryQuery { search: Some("everyone".into()), ..q.clone() }).await.unwrap();
     assert_eq!(everyone.items[0].member_count, 49, "Everyone holds every user");
-    let members = e.store.directory_group_members(&groups.items[0].id, &DirectoryQuery { limit: 5, ..Default::default() }).await.unwrap();
+    let members = e
+        .store
+        .directory_group_members(&groups.items[0].id, &DirectoryQuery { limit: 5, ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!((members.items.len(), members.total), (5, 12));
     let all = e.store.directory_group_members(&everyone.items[0].id, &DirectoryQuery::default()).await.unwrap();
     assert_eq!(all.total, 49);
@@ -845,8 +891,10 @@ async fn every_change_a_sync_makes_is_in_the_audit_log_with_its_run() {
     let s = e.sync(RunKind::Full).await;
     let created = e.audit(Action::DirectoryUsersCreated).await;
     assert_eq!(created.len(), 3, "49 users in entries of 20");
-    let listed: BTreeSet<String> =
-        created.iter().flat_map(|c| c["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_string())).collect();
+    let listed: BTreeSet<String> = created
+        .iter()
+        .flat_map(|c| c["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_string()))
+        .collect();
     assert_eq!(listed, users);
     let memberships = e.audit(Action::DirectoryMembershipsChanged).await;
     let added: usize = memberships
@@ -854,7 +902,12 @@ async fn every_change_a_sync_makes_is_in_the_audit_log_with_its_run() {
         .flat_map(|m| m["groups"].as_array().unwrap().iter().map(|g| g["added"].as_array().unwrap().len()))
         .sum();
     assert_eq!(added, pairs.len());
-    for action in [Action::DirectoryUsersCreated, Action::DirectoryGroupsCreated, Action::DirectoryMembershipsChanged, Action::SyncSucceeded] {
+    for action in [
+        Action::DirectoryUsersCreated,
+        Action::DirectoryGroupsCreated,
+        Action::DirectoryMembershipsChanged,
+        Action::SyncSucceeded,
+    ] {
         let entries = e.audit(action).await;
         assert!(!entries.is_empty(), "{action:?}");
         assert!(entries.iter().all(|a| a["sync_run_id"] == s.run.id.as_str()), "{action:?}");
@@ -887,7 +940,11 @@ async fn a_directory_person_with_an_admins_email_does_not_disable_that_admin() {
     let disabled = e.audit(Action::DirectoryUserDisabled).await;
     assert_eq!(disabled.len(), 2);
     assert!(disabled.iter().all(|d| d["console_account"] == false && d["sessions_revoked"] == 0), "{disabled:?}");
-    let page = e.store.directory_users(&DirectoryQuery { search: Some("lovelace".into()), ..Default::default() }).await.unwrap();
+    let page = e
+        .store
+        .directory_users(&DirectoryQuery { search: Some("lovelace".into()), ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(page.items[0].account_role, None, "the directory shows no console account for her");
 }
 
@@ -994,7 +1051,10 @@ async fn an_empty_group_list_is_held_and_discarding_keeps_every_group() {
     assert_eq!(diff.group_removals.len() as i64, groups);
     assert_eq!(diff.membership_removals.len() as i64, memberships);
     let ada = e.user_id("ada.lovelace@example.com");
-    assert!(diff.membership_removals.iter().any(|m| m.group_name == "Portcullis Admins" && m.user_external_id == ada && m.group_deleted));
+    assert!(diff
+        .membership_removals
+        .iter()
+        .any(|m| m.group_name == "Portcullis Admins" && m.user_external_id == ada && m.group_deleted));
 
     e.svc.discard(&s.run.id, admin()).await.unwrap();
     assert_eq!(e.snapshot().await, before, "discarded: every group and membership stays");
@@ -1059,6 +1119,9 @@ async fn paging_never_leaves_the_orgs_origin_with_the_credentials() {
     let error = s.run.error.clone().unwrap();
     assert!(error.contains("outside the org") && error.contains(&foreign.local_addr().unwrap().to_string()), "{error}");
     assert!(s.run.error_fix.unwrap().contains("Base URL"));
-    assert!(tokio::time::timeout(Duration::from_millis(200), foreign.accept()).await.is_err(), "nothing was sent there");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), foreign.accept()).await.is_err(),
+        "nothing was sent there"
+    );
     assert_eq!(e.snapshot().await, before);
 }

@@ -2,15 +2,14 @@
 //! and group changes seen at the next request.
 
 use portcullis_domain::{
-    audit::Actor,
     assertion::Assertions,
+    audit::Actor,
     crypto::SecretBox,
     forward_auth::{AccessError, Answer, ForwardAuth, OriginalRequest, SsoSession},
     policies::{Action, ApplicationInput, GroupRef, HostRule, PolicyInput, PolicyService, Rules, Selector},
     store::{new_id, now_ms, policies::PersonRow, AuditQuery, GroupInput, IdentityRow, ProviderRow},
     Role, SignedIn, Store,
 };
-
 
 struct World {
     store: Store,
@@ -31,9 +30,17 @@ async fn world() -> World {
     let store = Store::in_memory().await.unwrap();
     let provider = new_id();
     let now = now_ms();
-    let row = ProviderRow { directory_mode: "off".into(), ..ProviderRow::new_okta(&provider, "Okta", "https://acme.okta.example", "c", "x".into()) };
-    let groups = [("00gEng", "Engineering"), ("00gCon", "Contractors")]
-        .map(|(id, name)| GroupInput { external_id: id.into(), name: name.into(), description: None, kind: "OKTA_GROUP".into(), last_updated: None });
+    let row = ProviderRow {
+        directory_mode: "off".into(),
+        ..ProviderRow::new_okta(&provider, "Okta", "https://acme.okta.example", "c", "x".into())
+    };
+    let groups = [("00gEng", "Engineering"), ("00gCon", "Contractors")].map(|(id, name)| GroupInput {
+        external_id: id.into(),
+        name: name.into(),
+        description: None,
+        kind: "OKTA_GROUP".into(),
+        last_updated: None,
+    });
     store.save_provider(&row, &groups, "sync").await.unwrap();
     let eng = store.provider_groups(&provider).await.unwrap().into_iter().find(|g| g.external_id == "00gEng").unwrap();
     let person = PersonRow {
@@ -83,8 +90,14 @@ async fn world() -> World {
         &[("No contractors", Action::Block, vec![group(&provider, "00gCon")]), ("Engineers", Action::Allow, eng())],
     )
     .await;
-    application(&policies, "Status page", "status.example.test", 60, &[("Anyone", Action::Bypass, vec![Selector::Everyone])])
-        .await;
+    application(
+        &policies,
+        "Status page",
+        "status.example.test",
+        60,
+        &[("Anyone", Action::Bypass, vec![Selector::Everyone])],
+    )
+    .await;
     application(&policies, "Tracker", "tracker.example.test", 10, &[("Engineers", Action::Allow, eng())]).await;
     let assertions = Assertions::load(store.clone(), SecretBox::from_key(&[7u8; 32]), ISSUER).await.unwrap();
     World {
@@ -146,7 +159,8 @@ async fn decide(w: &World, jar: &Jar, host: &str) -> Answer {
 async fn sign_in_to(w: &World, from: &SsoSession, url: &str) -> (String, String, i64) {
     let callback = w.auth.hand_off(from, url).await.unwrap();
     let code = callback.split("code=").nth(1).unwrap();
-    assert!(callback.starts_with(&format!("{}/.portcullis/callback?code=", url.split('/').take(3).collect::<Vec<_>>().join("/"))));
+    assert!(callback
+        .starts_with(&format!("{}/.portcullis/callback?code=", url.split('/').take(3).collect::<Vec<_>>().join("/"))));
     let s = w.auth.redeem(code).await.unwrap().expect("a fresh code is good once");
     assert_eq!(s.return_to, url);
     (s.cookie_name, s.token, s.max_age_secs)
@@ -154,7 +168,10 @@ async fn sign_in_to(w: &World, from: &SsoSession, url: &str) -> (String, String,
 
 /// Ada's console session, as the console would have it.
 async fn console(w: &World) -> SsoSession {
-    w.store.insert_session(&w.ada.session_id, &w.ada.user_id, now_ms(), w.ada.session_expires_at, None, None).await.unwrap();
+    w.store
+        .insert_session(&w.ada.session_id, &w.ada.user_id, now_ms(), w.ada.session_expires_at, None, None)
+        .await
+        .unwrap();
     SsoSession::from(&w.ada)
 }
 
@@ -176,7 +193,10 @@ async fn a_member_of_an_allowed_group_is_let_through_with_identity_headers_and_a
     let Answer::Allow { identity, assertion } = decide(&w, &vec![(name, token)], "wiki.example.test").await else {
         panic!("not allowed")
     };
-    assert_eq!((identity.user.as_str(), identity.email.as_str(), identity.groups.as_str()), ("Ada Lovelace", "ada@example.com", "Engineering"));
+    assert_eq!(
+        (identity.user.as_str(), identity.email.as_str(), identity.groups.as_str()),
+        ("Ada Lovelace", "ada@example.com", "Engineering")
+    );
 
     let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&w.assertions.jwks()).unwrap();
     let kid = jsonwebtoken::decode_header(&*assertion).unwrap().kid.unwrap();
@@ -262,7 +282,11 @@ async fn a_group_change_takes_effect_on_the_next_request() {
     // Every block is in the audit log (written in the background).
     let mut found = false;
     for _ in 0..50 {
-        let page = w.store.audit_page(&AuditQuery { before: None, action: Some("access.blocked".into()), limit: 10 }).await.unwrap();
+        let page = w
+            .store
+            .audit_page(&AuditQuery { before: None, action: Some("access.blocked".into()), limit: 10 })
+            .await
+            .unwrap();
         if let Some(e) = page.records.first() {
             assert_eq!(e.target.as_deref(), Some("ada@example.com"));
             assert!(e.details.contains("No contractors"));
@@ -290,7 +314,9 @@ async fn access_is_only_handed_out_for_an_application_address() {
     let w = world().await;
     let from = console(&w).await;
     let long = format!("https://wiki.example.test/{}", "a".repeat(3000));
-    for url in ["https://evil.example.com/", "javascript:alert(1)", "/relative", "https://user@wiki.example.test/", &long] {
+    for url in
+        ["https://evil.example.com/", "javascript:alert(1)", "/relative", "https://user@wiki.example.test/", &long]
+    {
         assert!(matches!(w.auth.hand_off(&from, url).await, Err(AccessError::UnknownApplication(_))), "{url}");
     }
 }

@@ -25,7 +25,8 @@ async fn env() -> Env {
     let sim = Sim::start_local(Fixture::sample(), Options::default()).await.unwrap();
     let creds = Fixture::sample().credentials(sim.base_url());
     // The simulator listens on loopback over http: allowed explicitly, as an admin would.
-    let outbound = Outbound::new(OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), ..Default::default() }).unwrap();
+    let outbound =
+        Outbound::new(OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), ..Default::default() }).unwrap();
     Env { sim, creds, outbound }
 }
 
@@ -80,7 +81,11 @@ async fn a_wrong_client_secret_is_named_as_such() {
     s.client_secret = Secret::new("not-the-secret");
     let r = check_client(&e.outbound, &s, REDIRECT).await.report;
     assert_eq!(status(&r, "client_credentials"), Status::Failed);
-    assert!(text(&r, "client_credentials").contains("wrong Client ID or Client secret"), "{}", text(&r, "client_credentials"));
+    assert!(
+        text(&r, "client_credentials").contains("wrong Client ID or Client secret"),
+        "{}",
+        text(&r, "client_credentials")
+    );
     assert!(!r.ok());
 }
 
@@ -174,7 +179,8 @@ async fn a_dpop_required_service_app_succeeds_with_groups_and_users_counted() {
 #[tokio::test]
 async fn a_service_app_without_dpop_gets_a_bearer_token() {
     let e = env().await;
-    let outcome = check_directory(&e.outbound, e.sim.base_url(), &e.service_app(e.creds.service_no_dpop_client_id.clone())).await;
+    let outcome =
+        check_directory(&e.outbound, e.sim.base_url(), &e.service_app(e.creds.service_no_dpop_client_id.clone())).await;
     assert!(outcome.report.ok(), "{:#?}", outcome.report);
     assert!(!text(&outcome.report, "directory_token").contains("DPoP-bound"));
 }
@@ -193,7 +199,8 @@ async fn an_api_token_works_and_a_wrong_one_is_e0000011() {
 #[tokio::test]
 async fn an_unregistered_client_is_explained_as_a_key_problem() {
     let e = env().await;
-    let r = check_directory(&e.outbound, e.sim.base_url(), &e.service_app(Some("0oaUnknownClient000".into()))).await.report;
+    let r =
+        check_directory(&e.outbound, e.sim.base_url(), &e.service_app(Some("0oaUnknownClient000".into()))).await.report;
     assert_eq!(status(&r, "directory_token"), Status::Failed);
     assert!(text(&r, "directory_token").contains("Public keys"), "{}", text(&r, "directory_token"));
 }
@@ -232,7 +239,10 @@ async fn a_public_key_pasted_instead_of_the_private_key_is_caught_before_calling
     for k in ["d", "p", "q", "dp", "dq", "qi"] {
         jwk.as_object_mut().unwrap().remove(k);
     }
-    let auth = DirectoryAuth::ServiceApp { client_id: e.creds.service_client_id.clone().unwrap(), private_key: Secret::new(jwk.to_string()) };
+    let auth = DirectoryAuth::ServiceApp {
+        client_id: e.creds.service_client_id.clone().unwrap(),
+        private_key: Secret::new(jwk.to_string()),
+    };
     let before = e.sim.control().request_count();
     let r = check_directory(&e.outbound, e.sim.base_url(), &auth).await.report;
     assert_eq!(status(&r, "directory_credentials"), Status::Failed);

@@ -88,7 +88,11 @@ async fn env_full(switches: impl FnOnce(&mut okta_sim::Switches), directory: Dir
     env_kind(ProviderKind::Okta, switches, directory).await
 }
 
-async fn env_kind(kind: ProviderKind, switches: impl FnOnce(&mut okta_sim::Switches), directory: DirectoryInput) -> Env {
+async fn env_kind(
+    kind: ProviderKind,
+    switches: impl FnOnce(&mut okta_sim::Switches),
+    directory: DirectoryInput,
+) -> Env {
     let mut sw = Fixture::sample().switches.clone();
     switches(&mut sw);
     let sim = Sim::start_local(Fixture::sample(), Options { switches: Some(sw), ..Options::default() }).await.unwrap();
@@ -97,7 +101,8 @@ async fn env_kind(kind: ProviderKind, switches: impl FnOnce(&mut okta_sim::Switc
     let store = Store::open(&db_url).await.unwrap();
     let secrets = SecretBox::from_key(&[7u8; 32]);
     // The simulator listens on loopback over http: allowed explicitly, as an admin would.
-    let outbound = Outbound::new(OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), ..Default::default() }).unwrap();
+    let outbound =
+        Outbound::new(OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), ..Default::default() }).unwrap();
     let providers =
         ProviderService::new(store.clone(), secrets.clone(), outbound.clone(), format!("{PUBLIC_BASE}/auth/callback"));
     let saved = providers
@@ -268,7 +273,8 @@ impl Env {
     /// Names of the directory groups the sign-in recorded for this Okta user.
     async fn directory_groups_of(&self, okta_user_id: &str) -> Vec<String> {
         let q = DirectoryQuery { provider_id: Some(self.provider_id.clone()), limit: 500, ..Default::default() };
-        let user = self.store.directory_users(&q).await.unwrap().items.into_iter().find(|u| u.external_id == okta_user_id);
+        let user =
+            self.store.directory_users(&q).await.unwrap().items.into_iter().find(|u| u.external_id == okta_user_id);
         let user = user.unwrap_or_else(|| panic!("{okta_user_id} is not in the directory"));
         assert_eq!(user.source, "sign_in");
         self.store.directory_user_groups(&user.id).await.unwrap().into_iter().map(|g| g.name).collect()
@@ -302,7 +308,8 @@ async fn a_full_sign_in_creates_an_account_keyed_by_subject_a_session_with_the_m
 
     // The account is keyed by (provider, sub), sub being Okta's user id, not the email.
     let sub = e.okta_user(ADA);
-    let identity = e.store.identity_by_subject(&e.provider_id, &sub).await.unwrap().expect("an identity for (provider, sub)");
+    let identity =
+        e.store.identity_by_subject(&e.provider_id, &sub).await.unwrap().expect("an identity for (provider, sub)");
     assert_eq!(identity.user_id, session.user.user_id);
     assert_eq!(session.user.identity_id.as_deref(), Some(identity.id.as_str()));
     let account = e.store.user_by_id(&identity.user_id).await.unwrap().unwrap();
@@ -337,7 +344,8 @@ async fn a_full_sign_in_creates_an_account_keyed_by_subject_a_session_with_the_m
 }
 
 #[tokio::test]
-async fn a_person_whose_groups_map_to_no_role_is_refused_with_an_outcome_only_their_browser_sees_and_no_mapped_group_names() {
+async fn a_person_whose_groups_map_to_no_role_is_refused_with_an_outcome_only_their_browser_sees_and_no_mapped_group_names(
+) {
     let e = env().await;
     let b = browser();
     let refused = e.refused(&b, ALAN).await;
@@ -444,7 +452,9 @@ async fn a_code_delivered_with_another_attempts_state_fails_pkce_and_is_code_rej
     assert_eq!(code_of(&e.callback(&b, &swapped).await), "code_rejected");
     let entries = e.audit(Action::SsoSignInFailed).await;
     assert!(
-        entries.iter().any(|(_, _, _, d)| d["reason"] == "code_rejected" && d["detail"].as_str().unwrap_or("").contains("PKCE")),
+        entries
+            .iter()
+            .any(|(_, _, _, d)| d["reason"] == "code_rejected" && d["detail"].as_str().unwrap_or("").contains("PKCE")),
         "{entries:#?}"
     );
     // The code was spent by the failed redemption: attempt A cannot use it either.
@@ -458,10 +468,18 @@ async fn access_denied_at_the_provider_is_access_denied() {
     // Only Portcullis Admins are assigned to the app: Okta then refuses Alan itself.
     let everyone = e.okta_group("Everyone");
     e.control()
-        .apply(ControlOp::UnassignApp { app_id: sample::OIDC_CLIENT_ID.into(), user_ids: vec![], group_ids: vec![everyone] })
+        .apply(ControlOp::UnassignApp {
+            app_id: sample::OIDC_CLIENT_ID.into(),
+            user_ids: vec![],
+            group_ids: vec![everyone],
+        })
         .unwrap();
     e.control()
-        .apply(ControlOp::AssignApp { app_id: sample::OIDC_CLIENT_ID.into(), user_ids: vec![], group_ids: vec![ADMINS_ID.into()] })
+        .apply(ControlOp::AssignApp {
+            app_id: sample::OIDC_CLIENT_ID.into(),
+            user_ids: vec![],
+            group_ids: vec![ADMINS_ID.into()],
+        })
         .unwrap();
     let b = browser();
     let input = e.authorize(&b, ALAN).await;
@@ -891,10 +909,13 @@ mod trust {
             "no ambiguous-group audit entry: {entries:#?}"
         );
         // Nor does the shared name give a group membership for policies.
-        let gate = gate(&e, Selector::Group(portcullis_domain::policies::GroupRef {
-            provider_id: e.provider_id.clone(),
-            external_id: ADMINS_ID.into(),
-        }))
+        let gate = gate(
+            &e,
+            Selector::Group(portcullis_domain::policies::GroupRef {
+                provider_id: e.provider_id.clone(),
+                external_id: ADMINS_ID.into(),
+            }),
+        )
         .await;
         let cookie = gate.enter(&e, ADA).await;
         assert!(matches!(gate.decide(&cookie).await, Answer::Deny { .. }));
@@ -914,10 +935,13 @@ mod trust {
         e.control().rename_group(&e.okta_group("IT"), ADMINS_ID).unwrap();
         let refused = e.refused(&browser(), ADA).await;
         assert_eq!(refused.code, "no_role", "a name equal to a group id is not that group");
-        let gate = gate(&e, Selector::Group(portcullis_domain::policies::GroupRef {
-            provider_id: e.provider_id.clone(),
-            external_id: ADMINS_ID.into(),
-        }))
+        let gate = gate(
+            &e,
+            Selector::Group(portcullis_domain::policies::GroupRef {
+                provider_id: e.provider_id.clone(),
+                external_id: ADMINS_ID.into(),
+            }),
+        )
         .await;
         let cookie = gate.enter(&e, ADA).await;
         assert!(matches!(gate.decide(&cookie).await, Answer::Deny { .. }), "no membership of the Admin group");
@@ -965,7 +989,8 @@ mod trust {
         let directory = DirectoryInput::ApiToken(SecretInput::Replace(Secret::new(sample::API_TOKEN)));
         let e = env_full(|_| {}, directory).await;
         let outbound =
-            Outbound::new(OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), ..Default::default() }).unwrap();
+            Outbound::new(OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), ..Default::default() })
+                .unwrap();
         let sync = SyncService::new(e.store.clone(), SecretBox::from_key(&[7u8; 32]), outbound);
         sync.sync_now(&e.provider_id, RunKind::Full, Trigger::Schedule).await.unwrap();
         (e, sync)
@@ -975,7 +1000,14 @@ mod trust {
         let mut run = sync.sync_now(&e.provider_id, RunKind::Full, Trigger::Schedule).await.unwrap();
         if run.run.status == "awaiting_approval" {
             // A small directory trips the removal breaker: an admin approves.
-            run = sync.approve(&run.run.id, Actor::User { id: "admin-1".into(), email: "root@example.com".into() }, Role::Admin).await.unwrap();
+            run = sync
+                .approve(
+                    &run.run.id,
+                    Actor::User { id: "admin-1".into(), email: "root@example.com".into() },
+                    Role::Admin,
+                )
+                .await
+                .unwrap();
         }
         assert!(matches!(run.run.status.as_str(), "succeeded" | "approved"), "{:?}", run.run);
     }
@@ -999,9 +1031,14 @@ mod trust {
         let mut settings = sync.settings(&e.provider_id).await.unwrap();
         settings.deprovision = portcullis_domain::sync::DeprovisionAction::Keep;
         settings.admin_deprovision = portcullis_domain::sync::DeprovisionAction::Keep;
-        sync.save_settings(&e.provider_id, settings, Actor::User { id: "admin-1".into(), email: "root@example.com".into() }, Role::Admin)
-            .await
-            .unwrap();
+        sync.save_settings(
+            &e.provider_id,
+            settings,
+            Actor::User { id: "admin-1".into(), email: "root@example.com".into() },
+            Role::Admin,
+        )
+        .await
+        .unwrap();
         let gate = gate(&e, Selector::EmailDomain { domain: "example.com".into() }).await;
         let cookie = gate.enter(&e, ADA).await;
         assert!(matches!(gate.decide(&cookie).await, Answer::Allow { .. }), "active: let in");
@@ -1010,7 +1047,11 @@ mod trust {
         sync_approved(&sync, &e).await;
         let q = DirectoryQuery { provider_id: Some(e.provider_id.clone()), limit: 500, ..Default::default() };
         let ada = e.store.directory_users(&q).await.unwrap().items.into_iter().find(|u| u.email == ADA).unwrap();
-        assert_ne!((ada.state.as_str(), ada.okta_status.as_str()), ("active", "ACTIVE"), "the sync saw the deactivation");
+        assert_ne!(
+            (ada.state.as_str(), ada.okta_status.as_str()),
+            ("active", "ACTIVE"),
+            "the sync saw the deactivation"
+        );
         let answer = gate.decide(&cookie).await;
         assert!(matches!(answer, Answer::Deny { .. }), "deactivated: refused at once, not {answer:?}");
         // The denial's audit row is written in the background.
@@ -1071,9 +1112,13 @@ mod provider_trust {
         let e = env().await;
         let (elsewhere, hits) = listener().await;
         let before = e.store.provider(&e.provider_id).await.unwrap().unwrap();
-        let new = e.providers.create(&actor(), Role::Editor, None, edit(&elsewhere, SecretInput::Replace(Secret::new("x")))).await;
+        let new = e
+            .providers
+            .create(&actor(), Role::Editor, None, edit(&elsewhere, SecretInput::Replace(Secret::new("x"))))
+            .await;
         assert!(matches!(new, Err(ProviderError::AdminOnly(_))), "{new:?}");
-        let moved = e.providers.update(&actor(), Role::Editor, None, &e.provider_id, edit(&elsewhere, SecretInput::Keep)).await;
+        let moved =
+            e.providers.update(&actor(), Role::Editor, None, &e.provider_id, edit(&elsewhere, SecretInput::Keep)).await;
         assert!(matches!(moved, Err(ProviderError::AdminOnly(_))), "{moved:?}");
         let mut other_client = edit(e.sim.base_url(), SecretInput::Keep);
         other_client.client_id = "0oaSomeoneElse".into();
@@ -1081,7 +1126,10 @@ mod provider_trust {
         assert!(matches!(moved, Err(ProviderError::AdminOnly(_))), "{moved:?}");
         let deleted = e.providers.delete(&actor(), Role::Editor, None, &e.provider_id).await;
         assert!(matches!(deleted, Err(ProviderError::AdminOnly(_))), "{deleted:?}");
-        e.providers.set_enabled(&actor(), Role::Editor, None, &e.provider_id, false).await.expect("an Editor may switch a provider off");
+        e.providers
+            .set_enabled(&actor(), Role::Editor, None, &e.provider_id, false)
+            .await
+            .expect("an Editor may switch a provider off");
         let enabled = e.providers.set_enabled(&actor(), Role::Editor, None, &e.provider_id, true).await;
         assert!(matches!(enabled, Err(ProviderError::AdminOnly(_))), "{enabled:?}");
         let after = e.store.provider(&e.provider_id).await.unwrap().unwrap();
@@ -1099,14 +1147,18 @@ mod provider_trust {
         // Other fields stay an Editor's to change.
         let mut renamed = edit(e.sim.base_url(), SecretInput::Keep);
         renamed.name = "Acme Okta (prod)".into();
-        e.providers.update(&actor(), Role::Editor, None, &e.provider_id, renamed).await.expect("a rename is an Editor's");
+        e.providers
+            .update(&actor(), Role::Editor, None, &e.provider_id, renamed)
+            .await
+            .expect("a rename is an Editor's");
     }
 
     #[tokio::test]
     async fn re_pointing_with_the_stored_secret_is_refused_and_the_new_host_hears_nothing() {
         let e = env().await;
         let (elsewhere, hits) = listener().await;
-        let moved = e.providers.update(&actor(), Role::Admin, None, &e.provider_id, edit(&elsewhere, SecretInput::Keep)).await;
+        let moved =
+            e.providers.update(&actor(), Role::Admin, None, &e.provider_id, edit(&elsewhere, SecretInput::Keep)).await;
         assert!(matches!(moved, Err(ProviderError::SecretsRequired(_))), "{moved:?}");
         assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the stored secret never left for the new host");
         let with_dir = ProviderInput {
@@ -1118,7 +1170,10 @@ mod provider_trust {
         assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
         // The same Base URL typed differently is not a change.
         let same = edit(&format!("{}/", e.sim.base_url()), SecretInput::Keep);
-        e.providers.update(&actor(), Role::Admin, None, &e.provider_id, same).await.expect("same endpoint, stored secret");
+        e.providers
+            .update(&actor(), Role::Admin, None, &e.provider_id, same)
+            .await
+            .expect("same endpoint, stored secret");
     }
 
     #[tokio::test]
@@ -1129,7 +1184,10 @@ mod provider_trust {
         assert_eq!((e.count("user_identities").await, e.sessions().await), (1, 1));
         let other = Sim::start_local(Fixture::sample(), Options::default()).await.unwrap();
         let input = edit(other.base_url(), SecretInput::Replace(Secret::new(sample::OIDC_CLIENT_SECRET)));
-        e.providers.update(&actor(), Role::Admin, None, &e.provider_id, input).await.expect("an Admin re-points with the secret");
+        e.providers
+            .update(&actor(), Role::Admin, None, &e.provider_id, input)
+            .await
+            .expect("an Admin re-points with the secret");
         assert_eq!(e.count("user_identities").await, 0, "identities are detached");
         assert_eq!(e.sessions().await, 0, "and their sessions ended");
         let entries = e.audit(Action::ProviderUpdated).await;
@@ -1141,8 +1199,15 @@ mod provider_trust {
     #[tokio::test]
     async fn only_an_admin_decides_that_a_providers_emails_count_as_verified() {
         let e = env_kind(ProviderKind::Oidc, |_| {}, DirectoryInput::Off).await;
-        assert!(!e.store.provider(&e.provider_id).await.unwrap().unwrap().asserts_verified_email, "off for a generic provider");
-        let trusted = ProviderInput { kind: ProviderKind::Oidc, asserts_verified_email: Some(true), ..edit(e.sim.base_url(), SecretInput::Keep) };
+        assert!(
+            !e.store.provider(&e.provider_id).await.unwrap().unwrap().asserts_verified_email,
+            "off for a generic provider"
+        );
+        let trusted = ProviderInput {
+            kind: ProviderKind::Oidc,
+            asserts_verified_email: Some(true),
+            ..edit(e.sim.base_url(), SecretInput::Keep)
+        };
         let r = e.providers.update(&actor(), Role::Editor, None, &e.provider_id, trusted.clone()).await;
         assert!(matches!(r, Err(ProviderError::AdminOnly(_))), "{r:?}");
         e.providers.update(&actor(), Role::Admin, None, &e.provider_id, trusted).await.unwrap();
@@ -1153,14 +1218,16 @@ mod provider_trust {
     async fn an_application_sign_in_in_flight_when_the_provider_is_disabled_is_refused() {
         let e = env().await;
         let b = browser();
-        let started = e.sso.start(&e.provider_id, Purpose::Access, "https://wiki.example.test/", Some(&b.cookie)).await.unwrap();
+        let started =
+            e.sso.start(&e.provider_id, Purpose::Access, "https://wiki.example.test/", Some(&b.cookie)).await.unwrap();
         let input = callback_of(&b.at_provider(&started.authorize_url, ADA).await);
         e.store.set_provider_enabled(&e.provider_id, false).await.unwrap();
         assert_eq!(code_of(&e.callback(&b, &input).await), "provider_disabled");
         // Through the service, the attempts in flight are dropped as well.
         e.store.set_provider_enabled(&e.provider_id, true).await.unwrap();
         let b = browser();
-        let started = e.sso.start(&e.provider_id, Purpose::Access, "https://wiki.example.test/", Some(&b.cookie)).await.unwrap();
+        let started =
+            e.sso.start(&e.provider_id, Purpose::Access, "https://wiki.example.test/", Some(&b.cookie)).await.unwrap();
         let input = callback_of(&b.at_provider(&started.authorize_url, ADA).await);
         e.providers.set_enabled(&actor(), Role::Editor, None, &e.provider_id, false).await.unwrap();
         assert!(e.callback(&b, &input).await.is_err(), "no application session from a disabled provider");
@@ -1172,7 +1239,13 @@ mod provider_trust {
         let e = env().await;
         let from = ClientInfo { ip: Some("203.0.113.9".into()), ..ClientInfo::default() };
         for i in 0..50 {
-            let forged = CallbackInput { code: Some("x".into()), state: Some(format!("forged-{i}")), error: None, error_description: None, iss: None };
+            let forged = CallbackInput {
+                code: Some("x".into()),
+                state: Some(format!("forged-{i}")),
+                error: None,
+                error_description: None,
+                iss: None,
+            };
             assert!(e.sso.callback(&forged, None, None, &from).await.is_err());
         }
         let rows = e.audit(Action::SsoSignInFailed).await;

@@ -35,7 +35,14 @@ struct Call<'a> {
     path: &'a str,
 }
 
-fn www_authenticate(st: &AppState, scheme: Scheme, scope: &str, error: &str, description: &str, resource: &str) -> String {
+fn www_authenticate(
+    st: &AppState,
+    scheme: Scheme,
+    scope: &str,
+    error: &str,
+    description: &str,
+    resource: &str,
+) -> String {
     let realm = st.realm();
     let algs = if scheme == Scheme::DPoP { format!("algs=\"{}\", ", crate::dpop::DPOP_ALGS) } else { String::new() };
     format!(
@@ -48,9 +55,12 @@ fn resource_error(call: &Call<'_>, scope: &str, e: ResourceError) -> Response {
     let sw = call.st.switches();
     let challenge = www_authenticate(call.st, e.scheme, scope, e.error, &e.description, call.path);
     let mut resp = match e.status {
-        StatusCode::UNAUTHORIZED if sw.invalid_token_body == ResourceErrorBody::Okta => OktaError::invalid_token().into_response(),
+        StatusCode::UNAUTHORIZED if sw.invalid_token_body == ResourceErrorBody::Okta => {
+            OktaError::invalid_token().into_response()
+        }
         StatusCode::BAD_REQUEST => {
-            (StatusCode::BAD_REQUEST, axum::Json(json!({"error": e.error, "error_description": e.description}))).into_response()
+            (StatusCode::BAD_REQUEST, axum::Json(json!({"error": e.error, "error_description": e.description})))
+                .into_response()
         }
         status => status.into_response(),
     };
@@ -243,7 +253,10 @@ fn lifecycle_links(base: &str, u: &User) -> Vec<(&'static str, String, bool)> {
             push("resetPassword", lc("reset_password"));
             push("expirePassword", lc("expire_password"));
             push("forgotPassword", format!("{base}/api/v1/users/{}/credentials/forgot_password", u.id));
-            push("changeRecoveryQuestion", format!("{base}/api/v1/users/{}/credentials/change_recovery_question", u.id));
+            push(
+                "changeRecoveryQuestion",
+                format!("{base}/api/v1/users/{}/credentials/change_recovery_question", u.id),
+            );
             push("changePassword", format!("{base}/api/v1/users/{}/credentials/change_password", u.id));
             push("resetFactors", lc("reset_factors"));
             push("deactivate", lc("deactivate"));
@@ -367,7 +380,11 @@ impl Attrs for GroupAttrs<'_> {
     }
 }
 
-fn expression(q: &Query, filter: &'static Dialect, search: &'static Dialect) -> Result<Option<(Expr, &'static Dialect)>, OktaError> {
+fn expression(
+    q: &Query,
+    filter: &'static Dialect,
+    search: &'static Dialect,
+) -> Result<Option<(Expr, &'static Dialect)>, OktaError> {
     match (q.get("filter"), q.get("search"), q.get("q")) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => Err(OktaError::search_and_filter()),
         (Some(f), None, None) => filter.parse(f).map(|e| Some((e, filter))).map_err(|_| OktaError::invalid_search()),
@@ -512,7 +529,8 @@ pub(crate) async fn list_groups(
             Err(e) => return err(e),
         };
         let term = term.to_lowercase();
-        let mut hits: Vec<&Group> = store.groups.values().filter(|g| g.name().to_lowercase().starts_with(&term)).collect();
+        let mut hits: Vec<&Group> =
+            store.groups.values().filter(|g| g.name().to_lowercase().starts_with(&term)).collect();
         hits.sort_by_key(|g| g.name().to_lowercase() != term);
         let items = hits.into_iter().take(limit).map(|g| group_json(base, &store, g, stats)).collect();
         return json_list(items, links(&st, uri.path(), &q, None, limit));

@@ -19,32 +19,98 @@ use crate::switches::Switches;
 #[derive(Serialize, Deserialize, Clone, Debug)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ControlOp {
-    SetLatency { ms: u64 },
-    SetErrorRate { rate: f64, #[serde(default)] status: Option<u16>, #[serde(default)] path_prefix: Option<String> },
-    SetWrongIssuer { enabled: bool },
-    SetWrongTokenIssuer { enabled: bool },
+    SetLatency {
+        ms: u64,
+    },
+    SetErrorRate {
+        rate: f64,
+        #[serde(default)]
+        status: Option<u16>,
+        #[serde(default)]
+        path_prefix: Option<String>,
+    },
+    SetWrongIssuer {
+        enabled: bool,
+    },
+    SetWrongTokenIssuer {
+        enabled: bool,
+    },
     /// The next key signs from now on; the old one stays in the JWKS for the grace period.
-    RotateKeys { #[serde(default)] grace_seconds: Option<u64> },
-    SetRateLimit { per_minute: u32 },
+    RotateKeys {
+        #[serde(default)]
+        grace_seconds: Option<u64>,
+    },
+    SetRateLimit {
+        per_minute: u32,
+    },
     ResetRateLimits,
     /// Merges a partial switches object (camelCase keys, as in the fixture).
-    SetSwitches { switches: Value },
-    DeactivateUser { user_id: String },
-    SetUserStatus { user_id: String, status: UserStatus },
-    DeleteUser { user_id: String },
-    UpdateUserProfile { user_id: String, profile: Map<String, Value> },
-    AddUser { user: Box<UserDef> },
-    AddGroup { group: Box<GroupDef> },
-    DeleteGroup { group_id: String },
-    RenameGroup { group_id: String, name: String },
-    SetGroupMembers { group_id: String, user_ids: Vec<String> },
-    AddMembership { group_id: String, user_id: String },
-    RemoveMembership { group_id: String, user_id: String },
-    AssignApp { app_id: String, #[serde(default)] user_ids: Vec<String>, #[serde(default)] group_ids: Vec<String> },
-    UnassignApp { app_id: String, #[serde(default)] user_ids: Vec<String>, #[serde(default)] group_ids: Vec<String> },
-    SetRedirectUris { client_id: String, redirect_uris: Vec<String>, #[serde(default)] post_logout_redirect_uris: Option<Vec<String>> },
+    SetSwitches {
+        switches: Value,
+    },
+    DeactivateUser {
+        user_id: String,
+    },
+    SetUserStatus {
+        user_id: String,
+        status: UserStatus,
+    },
+    DeleteUser {
+        user_id: String,
+    },
+    UpdateUserProfile {
+        user_id: String,
+        profile: Map<String, Value>,
+    },
+    AddUser {
+        user: Box<UserDef>,
+    },
+    AddGroup {
+        group: Box<GroupDef>,
+    },
+    DeleteGroup {
+        group_id: String,
+    },
+    RenameGroup {
+        group_id: String,
+        name: String,
+    },
+    SetGroupMembers {
+        group_id: String,
+        user_ids: Vec<String>,
+    },
+    AddMembership {
+        group_id: String,
+        user_id: String,
+    },
+    RemoveMembership {
+        group_id: String,
+        user_id: String,
+    },
+    AssignApp {
+        app_id: String,
+        #[serde(default)]
+        user_ids: Vec<String>,
+        #[serde(default)]
+        group_ids: Vec<String>,
+    },
+    UnassignApp {
+        app_id: String,
+        #[serde(default)]
+        user_ids: Vec<String>,
+        #[serde(default)]
+        group_ids: Vec<String>,
+    },
+    SetRedirectUris {
+        client_id: String,
+        redirect_uris: Vec<String>,
+        #[serde(default)]
+        post_logout_redirect_uris: Option<Vec<String>>,
+    },
     /// Moves the simulator's clock (tokens, codes, assertions, rate windows, `Date`).
-    AdvanceClock { seconds: i64 },
+    AdvanceClock {
+        seconds: i64,
+    },
     RotateDpopNonce,
     RevokeAllTokens,
     ResetRequestCount,
@@ -99,8 +165,10 @@ impl Control {
             }
             ControlOp::ResetRateLimits => st.limiter.reset(),
             ControlOp::SetSwitches { switches } => {
-                let mut current = serde_json::to_value(st.switches()).map_err(|e| ControlError::Invalid(e.to_string()))?;
-                let known = serde_json::to_value(Switches::all_named()).map_err(|e| ControlError::Invalid(e.to_string()))?;
+                let mut current =
+                    serde_json::to_value(st.switches()).map_err(|e| ControlError::Invalid(e.to_string()))?;
+                let known =
+                    serde_json::to_value(Switches::all_named()).map_err(|e| ControlError::Invalid(e.to_string()))?;
                 let (Some(cur), Value::Object(patch)) = (current.as_object_mut(), switches) else {
                     return Err(ControlError::Invalid("switches must be an object".into()));
                 };
@@ -110,11 +178,14 @@ impl Control {
                     }
                     cur.insert(k, v);
                 }
-                let merged: Switches = serde_json::from_value(current).map_err(|e| ControlError::Invalid(e.to_string()))?;
+                let merged: Switches =
+                    serde_json::from_value(current).map_err(|e| ControlError::Invalid(e.to_string()))?;
                 *st.switches_mut() = merged;
             }
             ControlOp::DeactivateUser { user_id } => {
-                st.store_mut().set_user_status(&user_id, UserStatus::Deprovisioned, now).ok_or_else(|| nf("user", &user_id))?;
+                st.store_mut()
+                    .set_user_status(&user_id, UserStatus::Deprovisioned, now)
+                    .ok_or_else(|| nf("user", &user_id))?;
                 st.tokens().revoke_user(&user_id);
             }
             ControlOp::SetUserStatus { user_id, status } => {
@@ -136,7 +207,9 @@ impl Control {
             ControlOp::AddGroup { group } => {
                 st.store_mut().add_group(&group).map_err(|e| ControlError::Invalid(e.to_string()))?;
             }
-            ControlOp::DeleteGroup { group_id } => st.store_mut().delete_group(&group_id).map_err(ControlError::NotFound)?,
+            ControlOp::DeleteGroup { group_id } => {
+                st.store_mut().delete_group(&group_id).map_err(ControlError::NotFound)?
+            }
             ControlOp::RenameGroup { group_id, name } => {
                 st.store_mut().rename_group(&group_id, &name, now).map_err(ControlError::NotFound)?
             }
@@ -228,8 +301,12 @@ impl Control {
         let _ = self.apply(ControlOp::SetRateLimit { per_minute });
     }
     pub fn set_redirect_uris(&self, client_id: &str, redirect_uris: Vec<String>) -> Result<(), ControlError> {
-        self.apply(ControlOp::SetRedirectUris { client_id: client_id.to_owned(), redirect_uris, post_logout_redirect_uris: None })
-            .map(drop)
+        self.apply(ControlOp::SetRedirectUris {
+            client_id: client_id.to_owned(),
+            redirect_uris,
+            post_logout_redirect_uris: None,
+        })
+        .map(drop)
     }
     pub fn advance_clock(&self, seconds: i64) {
         let _ = self.apply(ControlOp::AdvanceClock { seconds });
@@ -280,7 +357,9 @@ pub(crate) async fn http_control(State(st): State<Arc<AppState>>, Json(body): Js
     };
     match (Control { st }).apply(op) {
         Ok(v) => Json(v).into_response(),
-        Err(e @ ControlError::NotFound(_)) => (StatusCode::NOT_FOUND, Json(json!({ "error": e.to_string() }))).into_response(),
+        Err(e @ ControlError::NotFound(_)) => {
+            (StatusCode::NOT_FOUND, Json(json!({ "error": e.to_string() }))).into_response()
+        }
         Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e.to_string() }))).into_response(),
     }
 }

@@ -43,10 +43,7 @@ pub(crate) fn check_proof(
     if jwt.header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
         return Err("'typ' must be 'dpop+jwt' in the DPoP proof JWT.");
     }
-    let alg = jwt
-        .alg()
-        .and_then(asymmetric_alg)
-        .ok_or("The DPoP proof JWT signature algorithm is invalid.")?;
+    let alg = jwt.alg().and_then(asymmetric_alg).ok_or("The DPoP proof JWT signature algorithm is invalid.")?;
     let jwk = jwt.header.get("jwk").filter(|j| j.is_object()).ok_or("The DPoP proof JWT cannot be parsed.")?;
     if jwk.get("d").is_some() {
         // A private key in the header is a parse failure, not a usable key.

@@ -37,7 +37,11 @@ impl OktaError {
         OktaError::new(StatusCode::NOT_FOUND, "E0000008", "The requested path was not found")
     }
     pub fn method_not_allowed() -> OktaError {
-        OktaError::new(StatusCode::METHOD_NOT_ALLOWED, "E0000022", "The endpoint does not support the provided HTTP method")
+        OktaError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "E0000022",
+            "The endpoint does not support the provided HTTP method",
+        )
     }
     pub fn invalid_search() -> OktaError {
         OktaError::new(StatusCode::BAD_REQUEST, "E0000031", "Invalid search criteria.")
@@ -53,7 +57,11 @@ impl OktaError {
         OktaError::new(StatusCode::BAD_REQUEST, "E0000054", "Invalid pagination properties.")
     }
     pub fn rate_limited() -> OktaError {
-        OktaError::new(StatusCode::TOO_MANY_REQUESTS, "E0000047", "API call exceeded rate limit due to too many requests.")
+        OktaError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "E0000047",
+            "API call exceeded rate limit due to too many requests.",
+        )
     }
     pub fn internal() -> OktaError {
         OktaError::new(StatusCode::INTERNAL_SERVER_ERROR, "E0000009", "Internal Server Error")

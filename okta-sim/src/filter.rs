@@ -306,7 +306,13 @@ pub(crate) const USER_FILTER: Dialect = Dialect {
     attr_ok: |a| {
         matches!(
             a,
-            "status" | "lastUpdated" | "id" | "profile.login" | "profile.email" | "profile.firstName" | "profile.lastName"
+            "status"
+                | "lastUpdated"
+                | "id"
+                | "profile.login"
+                | "profile.email"
+                | "profile.firstName"
+                | "profile.lastName"
         )
     },
     op_ok: |a, op| if a == "lastUpdated" { is_date_op(op) } else { op == Op::Eq },

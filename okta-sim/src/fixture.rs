@@ -255,8 +255,7 @@ impl Fixture {
     /// Reads a JSON fixture file.
     pub fn load(path: impl AsRef<Path>) -> Result<Fixture, SimError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| SimError::Fixture(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| SimError::Fixture(format!("{}: {e}", path.display())))?;
         Fixture::from_json(&text).map_err(|e| SimError::Fixture(format!("{}: {e}", path.display())))
     }
 
@@ -279,10 +278,7 @@ impl Fixture {
         let oidc = self.oidc_apps.first();
         let service = self.service_apps.iter().find(|a| a.dpop_required).or(self.service_apps.first());
         let service_no_dpop = self.service_apps.iter().find(|a| !a.dpop_required && a.private_jwk.is_some());
-        let user = self
-            .users
-            .iter()
-            .find(|u| u.status == UserStatus::Active && u.password.is_some());
+        let user = self.users.iter().find(|u| u.status == UserStatus::Active && u.password.is_some());
         Credentials {
             base_url: base_url.trim_end_matches('/').to_owned(),
             oidc_client_id: oidc.map(|a| a.client_id.clone()),
@@ -367,8 +363,7 @@ pub mod sample {
     pub const SIGN_IN_PASSWORD: &str = "Portcullis-Demo-1";
     /// An ACTIVE user in no admin group.
     pub const SECOND_LOGIN: &str = "alan.turing@example.com";
-    pub const REDIRECT_URIS: [&str; 2] =
-        ["http://127.0.0.1:3000/auth/callback", "http://localhost:3000/auth/callback"];
+    pub const REDIRECT_URIS: [&str; 2] = ["http://127.0.0.1:3000/auth/callback", "http://localhost:3000/auth/callback"];
     pub const POST_LOGOUT_REDIRECT_URIS: [&str; 2] = ["http://127.0.0.1:3000/login", "http://localhost:3000/login"];
     const SERVICE_KEY_N: &str = "p5wvsFjVtZmk5D7Fq_X5fdLmCE1i-fYvuxiY09VuU3JhzSTFkofqzDUVT9BfXMKttUeo-rHE_LSdOK3PZmYwID8XWRuegw6lSZwBWbvMxT31GOUfA4Vn1PuWiJp22B6ODUMaEdTl_-Qhw3N057zRjNq_2W7I4tymZ5aiD8ZA7Z0xYdlFRJf_Sqb-XJbLv17xO7DdEPn2LGz6ZqextnO9mfQHIQ8Us7zMV48Cu22l8NlAzcEdLpqtWuZ0yhydFH5OM0cR0flXFcyqx3jq1SR5fse5xzW-vdTCm7wTPvgKqKqpnl3umgB2gIjIiuhunJM22I7DVo73_dIAcmU30hjfTw";
 
@@ -498,12 +493,7 @@ pub mod sample {
         }
 
         let by_dept = |d: &str| -> Vec<String> {
-            PEOPLE
-                .iter()
-                .zip(&users)
-                .filter(|((_, _, dept, _), _)| *dept == d)
-                .map(|(_, u)| u.id.clone())
-                .collect()
+            PEOPLE.iter().zip(&users).filter(|((_, _, dept, _), _)| *dept == d).map(|(_, u)| u.id.clone()).collect()
         };
         let group = |rng: &mut ChaCha8Rng, name: &str, desc: &str, t: GroupType, members: Vec<String>, day: i64| {
             let mut profile = Map::new();
@@ -523,10 +513,8 @@ pub mod sample {
         let mut everyone = group(&mut rng, "Everyone", "All users in your organization", GroupType::BuiltIn, vec![], 0);
         everyone.id = EVERYONE_GROUP_ID.to_owned();
         let admins = vec![users[0].id.clone(), users[11].id.clone(), users[13].id.clone()];
-        let vpn: Vec<String> = [1, 2, 4, 11, 12, 13, 14, 20, 21, 27, 35, 36]
-            .iter()
-            .map(|&i| users[i].id.clone())
-            .collect();
+        let vpn: Vec<String> =
+            [1, 2, 4, 11, 12, 13, 14, 20, 21, 27, 35, 36].iter().map(|&i| users[i].id.clone()).collect();
         let groups = vec![
             everyone,
             group(&mut rng, "Engineering", "Product engineering", GroupType::OktaGroup, by_dept("Engineering"), 1),
@@ -534,7 +522,14 @@ pub mod sample {
             group(&mut rng, "Marketing", "Marketing and design", GroupType::OktaGroup, by_dept("Marketing"), 3),
             group(&mut rng, "Finance", "Finance and payroll", GroupType::OktaGroup, by_dept("Finance"), 4),
             group(&mut rng, "IT", "IT operations and security", GroupType::OktaGroup, by_dept("IT"), 5),
-            group(&mut rng, "Portcullis Admins", "Administrators of the Portcullis console", GroupType::OktaGroup, admins, 6),
+            group(
+                &mut rng,
+                "Portcullis Admins",
+                "Administrators of the Portcullis console",
+                GroupType::OktaGroup,
+                admins,
+                6,
+            ),
             group(&mut rng, "VPN Users", "Imported from Active Directory", GroupType::AppGroup, vpn, 7),
         ];
 
@@ -593,7 +588,13 @@ pub mod sample {
             service_apps: vec![
                 service(SERVICE_CLIENT_ID, "Portcullis Directory Sync", &all_scopes, true, true),
                 service(SERVICE_NO_DPOP_CLIENT_ID, "Portcullis Directory Sync (no DPoP)", &all_scopes, false, true),
-                service(SERVICE_MISSING_SCOPE_CLIENT_ID, "Portcullis Directory Sync (users only)", &all_scopes[..1], false, true),
+                service(
+                    SERVICE_MISSING_SCOPE_CLIENT_ID,
+                    "Portcullis Directory Sync (users only)",
+                    &all_scopes[..1],
+                    false,
+                    true,
+                ),
             ],
             api_tokens: vec![ApiTokenDef { name: "Portcullis demo token".to_owned(), token: API_TOKEN.to_owned() }],
             switches: Switches::default(),

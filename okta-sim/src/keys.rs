@@ -110,7 +110,8 @@ impl KeyRing {
             SigningKey::from_pem(POOL[(self.start + self.taken) % POOL.len()])
         } else {
             // Pool exhausted: generate (slow unoptimised, fine after a handful of rotations).
-            let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|e| KeyError::Invalid(e.to_string()))?;
+            let key =
+                RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|e| KeyError::Invalid(e.to_string()))?;
             SigningKey::from_rsa(&key)
         };
         self.taken += 1;
@@ -359,7 +360,9 @@ mod tests {
         let old = ring.active().kid.clone();
         ring.rotate(1_000, 500).unwrap();
         assert_ne!(ring.active().kid, old);
-        let kids = |j: Value| j["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+        let kids = |j: Value| {
+            j["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        };
         assert!(kids(ring.jwks(1_400, false)).contains(&old));
         assert!(!kids(ring.jwks(1_600, false)).contains(&old));
         assert!(ring.find(&old).is_none());
@@ -368,7 +371,8 @@ mod tests {
     #[test]
     fn the_sample_private_jwk_converts_to_pem_and_signs() {
         let jwk = crate::fixture::sample::service_private_jwk();
-        let token = sign_with_private_jwk(&jwk, "RS256", &json!({"alg": "RS256", "kid": jwk["kid"]}), &json!({"a": 1})).unwrap();
+        let token = sign_with_private_jwk(&jwk, "RS256", &json!({"alg": "RS256", "kid": jwk["kid"]}), &json!({"a": 1}))
+            .unwrap();
         let public = &crate::fixture::sample::service_public_jwks()["keys"][0];
         assert!(ParsedJwt::parse(&token).unwrap().verify_with_jwk(Algorithm::RS256, public));
     }

@@ -102,12 +102,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         (None, users, groups) => {
             let started = std::time::Instant::now();
             let f = generate(users.unwrap_or(1000), groups.unwrap_or(100), args.seed);
-            eprintln!(
-                "generated {} users and {} groups in {:.2?}",
-                f.users.len(),
-                f.groups.len(),
-                started.elapsed()
-            );
+            eprintln!("generated {} users and {} groups in {:.2?}", f.users.len(), f.groups.len(), started.elapsed());
             f
         }
     };

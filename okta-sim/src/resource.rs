@@ -73,7 +73,9 @@ pub(crate) fn validate(
             Scheme::DPoP,
         )),
         (Scheme::Bearer, None) => Ok(record),
-        (Scheme::DPoP, None) => Err(ResourceError::invalid_token("The presented access_token is not DPoP bound.", scheme)),
+        (Scheme::DPoP, None) => {
+            Err(ResourceError::invalid_token("The presented access_token is not DPoP bound.", scheme))
+        }
         (Scheme::DPoP, Some(jkt)) => {
             let bad = |d: &str| ResourceError::new(StatusCode::BAD_REQUEST, "invalid_dpop_proof", d, Scheme::DPoP);
             let proof = match check_proof(headers, method, htus, now) {

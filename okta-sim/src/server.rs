@@ -66,11 +66,8 @@ impl Sim {
 
         let mut tasks = Vec::new();
         let ca_pem = if options.tls {
-            let extra: Vec<String> = url::Url::parse(&base_url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
-                .into_iter()
-                .collect();
+            let extra: Vec<String> =
+                url::Url::parse(&base_url).ok().and_then(|u| u.host_str().map(str::to_owned)).into_iter().collect();
             let material = tls::generate(&extra)?;
             let (listener, accept_task) = tls::TlsListener::start(listener, material.acceptor)?;
             tasks.push(accept_task);
@@ -211,8 +208,12 @@ fn rate_limited(path: &str) -> Response {
     if path.starts_with("/api/") {
         OktaError::rate_limited().into_response()
     } else {
-        OktaError::new(StatusCode::TOO_MANY_REQUESTS, "E0000047", "You exceeded the maximum number of requests. Try again in a while.")
-            .into_response()
+        OktaError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "E0000047",
+            "You exceeded the maximum number of requests. Try again in a while.",
+        )
+        .into_response()
     }
 }
 
@@ -228,9 +229,8 @@ async fn sim_layer(State(st): State<Arc<AppState>>, req: Request, next: Next) ->
         if sw.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(sw.latency_ms)).await;
         }
-        let decision = bucket_for(&method, &path).map(|(m, t)| {
-            st.limiter.check(&format!("{m} {t}"), sw.rate_limit_for(&m, &t), st.clock.now_ms())
-        });
+        let decision = bucket_for(&method, &path)
+            .map(|(m, t)| st.limiter.check(&format!("{m} {t}"), sw.rate_limit_for(&m, &t), st.clock.now_ms()));
         let inject = sw.error_rate > 0.0
             && path.starts_with(sw.error_path_prefix.as_str())
             && st.rng().gen_bool(sw.error_rate.clamp(0.0, 1.0));

@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::fixture::{
-    AuthServerDef, ClientAuthMethod, Fixture, GroupDef, GroupType, OrgDef, UserDef, UserStatus,
-};
+use crate::fixture::{AuthServerDef, ClientAuthMethod, Fixture, GroupDef, GroupType, OrgDef, UserDef, UserStatus};
 use crate::util::{okta_id, parse_ts};
 use crate::SimError;
 
@@ -234,7 +232,9 @@ impl Store {
             if a.client_secret.is_none()
                 && matches!(
                     a.token_endpoint_auth_method,
-                    ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost | ClientAuthMethod::ClientSecretJwt
+                    ClientAuthMethod::ClientSecretBasic
+                        | ClientAuthMethod::ClientSecretPost
+                        | ClientAuthMethod::ClientSecretJwt
                 )
             {
                 return Err(SimError::Fixture(format!("{who}: its auth method needs a clientSecret")));
@@ -296,10 +296,7 @@ impl Store {
         let lower = login.to_lowercase();
         self.logins.insert(lower.clone(), id.to_owned());
         if let Some((short, _)) = lower.split_once('@') {
-            self.short_logins
-                .entry(short.to_owned())
-                .and_modify(|e| *e = None)
-                .or_insert_with(|| Some(id.to_owned()));
+            self.short_logins.entry(short.to_owned()).and_modify(|e| *e = None).or_insert_with(|| Some(id.to_owned()));
         }
     }
 
@@ -385,10 +382,7 @@ impl Store {
             return Some(u);
         }
         let lower = id_or_login.to_lowercase();
-        let id = self
-            .logins
-            .get(&lower)
-            .or_else(|| self.short_logins.get(&lower).and_then(Option::as_ref))?;
+        let id = self.logins.get(&lower).or_else(|| self.short_logins.get(&lower).and_then(Option::as_ref))?;
         self.users.get(id)
     }
 
@@ -458,9 +452,7 @@ impl Store {
         let Some(groups) = self.app_groups.get(app_id) else {
             return false;
         };
-        groups.keys().any(|g| {
-            self.is_everyone(g) || self.members.get(g).is_some_and(|s| s.contains(user_id))
-        })
+        groups.keys().any(|g| self.is_everyone(g) || self.members.get(g).is_some_and(|s| s.contains(user_id)))
     }
 
     /// App users after the cursor: (user, scope "USER"/"GROUP", assigned at), and whether more remain.
@@ -702,7 +694,6 @@ impl Store {
             }
         }
     }
-
 }
 
 /// Entries of a map strictly after the cursor.

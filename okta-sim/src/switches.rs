@@ -261,8 +261,10 @@ mod tests {
 
     #[test]
     fn directory_faults_are_set_by_their_camel_case_names() {
-        let s: Switches =
-            serde_json::from_str(r#"{"emptyGroupList":true,"groupMembersNotFound":true,"nextLinkOrigin":"http://127.0.0.1:9"}"#).unwrap();
+        let s: Switches = serde_json::from_str(
+            r#"{"emptyGroupList":true,"groupMembersNotFound":true,"nextLinkOrigin":"http://127.0.0.1:9"}"#,
+        )
+        .unwrap();
         assert!(s.empty_group_list && s.group_members_not_found);
         assert_eq!(s.next_link_origin, "http://127.0.0.1:9");
         let off = serde_json::to_value(Switches::default()).unwrap();

@@ -10,10 +10,7 @@ use crate::keys::{jwk_thumbprint, sign_with, sign_with_private_jwk, KeyError};
 use crate::util::{random_token, sha256_b64url};
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// A `private_key_jwt` client assertion as okta-sdk-golang builds it: RS256, `kid` from the
@@ -72,7 +69,14 @@ impl DpopKey {
         self.proof_at(method, url, nonce, access_token, now())
     }
 
-    pub fn proof_at(&self, method: &str, url: &str, nonce: Option<&str>, access_token: Option<&str>, iat: i64) -> String {
+    pub fn proof_at(
+        &self,
+        method: &str,
+        url: &str,
+        nonce: Option<&str>,
+        access_token: Option<&str>,
+        iat: i64,
+    ) -> String {
         let htu = url.split(['?', '#']).next().unwrap_or(url);
         let mut claims = json!({"htm": method, "htu": htu, "iat": iat, "jti": random_token(16)});
         if let Some(n) = nonce {

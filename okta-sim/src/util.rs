@@ -52,9 +52,7 @@ pub(crate) fn sha256_b64url(input: &[u8]) -> String {
 
 /// `2013-06-24T16:39:18.000Z`: Okta's timestamp format (milliseconds, `Z`).
 pub(crate) fn format_ts(ms: i64) -> String {
-    let fmt = format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
+    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&fmt).ok())
@@ -69,9 +67,7 @@ pub(crate) fn parse_ts(s: &str) -> Option<i64> {
 
 /// The HTTP `Date` format, `Mon, 02 Jan 2006 15:04:05 GMT`, which the Okta SDKs parse for 429 back-off.
 pub(crate) fn http_date(epoch_secs: i64) -> String {
-    let fmt = format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
+    let fmt = format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
     OffsetDateTime::from_unix_timestamp(epoch_secs)
         .ok()
         .and_then(|t| t.format(&fmt).ok())

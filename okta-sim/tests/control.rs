@@ -91,7 +91,8 @@ async fn group_members_and_names_change_over_http() {
     assert_ne!(after["lastMembershipUpdated"], before["lastMembershipUpdated"]);
     assert_ne!(after["lastUpdated"], before["lastUpdated"]);
     assert_eq!(json(get(&sim, &format!("/api/v1/groups/{sales}/users")).await).await.as_array().unwrap().len(), 1);
-    let (s, _) = control(&sim, json!({"op": "add_membership", "group_id": sample::EVERYONE_GROUP_ID, "user_id": ada})).await;
+    let (s, _) =
+        control(&sim, json!({"op": "add_membership", "group_id": sample::EVERYONE_GROUP_ID, "user_id": ada})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "Everyone's membership is not editable");
 }
 

@@ -85,7 +85,8 @@ async fn an_unknown_client_id_parameter_is_a_400_in_oktas_shape() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(e["errorCode"], "invalid_client");
     assert_eq!(e["errorSummary"], "Invalid value for 'client_id' parameter.");
-    let (status, _) = doc(&sim, &format!("/.well-known/openid-configuration?client_id={}", sample::OIDC_CLIENT_ID)).await;
+    let (status, _) =
+        doc(&sim, &format!("/.well-known/openid-configuration?client_id={}", sample::OIDC_CLIENT_ID)).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -99,7 +100,10 @@ async fn the_jwks_lists_rsa_keys_with_thumbprint_kids() {
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2, "active and the pre-published next key");
     for k in keys {
-        assert_eq!((k["kty"].as_str(), k["alg"].as_str(), k["use"].as_str(), k["e"].as_str()), (Some("RSA"), Some("RS256"), Some("sig"), Some("AQAB")));
+        assert_eq!(
+            (k["kty"].as_str(), k["alg"].as_str(), k["use"].as_str(), k["e"].as_str()),
+            (Some("RSA"), Some("RS256"), Some("sig"), Some("AQAB"))
+        );
         assert_eq!(k["kid"].as_str().unwrap().len(), 43);
     }
 }
@@ -108,7 +112,9 @@ async fn the_jwks_lists_rsa_keys_with_thumbprint_kids() {
 async fn key_rotation_signs_with_the_next_key_and_keeps_the_old_one_for_the_grace_period() {
     let sim = start().await;
     let ctl = sim.control();
-    let kids = |j: Value| -> Vec<String> { j["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect() };
+    let kids = |j: Value| -> Vec<String> {
+        j["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+    };
     let keys_url = format!("{}/oauth2/v1/keys", sim.base_url());
     let before = kids(http().get(&keys_url).send().await.unwrap().json().await.unwrap());
     let old = ctl.active_kid();

@@ -49,7 +49,20 @@ async fn users_page_with_limit_and_after_and_separate_link_lines() {
     assert_eq!(ids.len(), 49);
     assert!(all.iter().all(|u| u["status"] != "DEPROVISIONED"));
     let u = &all[0];
-    for k in ["id", "status", "created", "activated", "statusChanged", "lastLogin", "lastUpdated", "passwordChanged", "type", "profile", "credentials", "_links"] {
+    for k in [
+        "id",
+        "status",
+        "created",
+        "activated",
+        "statusChanged",
+        "lastLogin",
+        "lastUpdated",
+        "passwordChanged",
+        "type",
+        "profile",
+        "credentials",
+        "_links",
+    ] {
         assert!(u.get(k).is_some(), "user lacks {k}");
     }
     assert_eq!(u["_links"].as_object().unwrap().len(), 1, "lists carry only self");
@@ -60,8 +73,16 @@ async fn the_next_link_keeps_filter_and_search_parameters() {
     let sim = start().await;
     let r = get(&sim, "/api/v1/users?search=profile.department%20eq%20%22engineering%22&limit=5").await;
     let next = next_link(&r).unwrap();
-    assert!(next.contains("after=") && next.contains("search=profile.department+eq+%22engineering%22") && next.contains("limit=5"));
-    let (all, _) = follow_all(format!("{}/api/v1/users?search=profile.department%20eq%20%22engineering%22&limit=5", sim.base_url())).await;
+    assert!(
+        next.contains("after=")
+            && next.contains("search=profile.department+eq+%22engineering%22")
+            && next.contains("limit=5")
+    );
+    let (all, _) = follow_all(format!(
+        "{}/api/v1/users?search=profile.department%20eq%20%22engineering%22&limit=5",
+        sim.base_url()
+    ))
+    .await;
     assert_eq!(all.len(), 18);
     assert!(all.iter().all(|u| u["profile"]["department"] == "Engineering"));
 }
@@ -93,7 +114,14 @@ async fn filter_on_status_and_last_updated_includes_deprovisioned() {
     assert_eq!(all.as_array().unwrap().len(), 1);
     let recent = json(get(&sim, "/api/v1/users?filter=lastUpdated%20gt%20%222099-01-01T00:00:00.000Z%22").await).await;
     assert_eq!(recent.as_array().unwrap().len(), 0);
-    let some = json(get(&sim, "/api/v1/users?filter=lastUpdated%20ge%20%222000-01-01T00:00:00.000Z%22%20and%20status%20eq%20%22ACTIVE%22").await).await;
+    let some = json(
+        get(
+            &sim,
+            "/api/v1/users?filter=lastUpdated%20ge%20%222000-01-01T00:00:00.000Z%22%20and%20status%20eq%20%22ACTIVE%22",
+        )
+        .await,
+    )
+    .await;
     assert_eq!(some.as_array().unwrap().len(), 44);
 
     let bad = get(&sim, "/api/v1/users?filter=profile.department%20eq%20%22IT%22").await;
@@ -109,7 +137,8 @@ async fn q_is_a_prefix_match_without_paging() {
     let r = get(&sim, "/api/v1/users?q=ala").await;
     assert_eq!(link_lines(&r).len(), 1);
     let found = json(r).await;
-    let names: Vec<&str> = found.as_array().unwrap().iter().map(|u| u["profile"]["lastName"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        found.as_array().unwrap().iter().map(|u| u["profile"]["lastName"].as_str().unwrap()).collect();
     assert!(names.contains(&"Turing") && names.contains(&"Kay"), "{names:?}");
 }
 
@@ -154,8 +183,10 @@ async fn incremental_group_sync_filters_on_last_membership_updated() {
     let cutoff = "2099-01-01T00:00:00.000Z";
     let url = format!(
         "/api/v1/groups?filter={}",
-        url::form_urlencoded::byte_serialize(format!("lastUpdated gt \"{cutoff}\" or lastMembershipUpdated gt \"{cutoff}\"").as_bytes())
-            .collect::<String>()
+        url::form_urlencoded::byte_serialize(
+            format!("lastUpdated gt \"{cutoff}\" or lastMembershipUpdated gt \"{cutoff}\"").as_bytes()
+        )
+        .collect::<String>()
     );
     assert_eq!(json(get(&sim, &url).await).await.as_array().unwrap().len(), 0);
     ctl.advance_clock(100 * 365 * 86_400);
@@ -190,7 +221,8 @@ async fn user_groups_can_be_paged_by_switch() {
     let mut f = Fixture::sample();
     f.switches.user_groups_paged = true;
     let sim = start_with(f, Options::default()).await;
-    let (all, pages) = follow_all(format!("{}/api/v1/users/{}/groups?limit=2", sim.base_url(), sample::SIGN_IN_LOGIN)).await;
+    let (all, pages) =
+        follow_all(format!("{}/api/v1/users/{}/groups?limit=2", sim.base_url(), sample::SIGN_IN_LOGIN)).await;
     assert_eq!(pages, 2);
     assert_eq!(all.len(), 3);
 }
@@ -198,10 +230,15 @@ async fn user_groups_can_be_paged_by_switch() {
 #[tokio::test]
 async fn app_users_and_groups_list_assignments() {
     let sim = start().await;
-    let r = ssws(http().get(format!("{}/api/v1/apps/{}/groups", sim.base_url(), sample::OIDC_CLIENT_ID))).send().await.unwrap();
+    let r = ssws(http().get(format!("{}/api/v1/apps/{}/groups", sim.base_url(), sample::OIDC_CLIENT_ID)))
+        .send()
+        .await
+        .unwrap();
     let groups = json(r).await;
     assert_eq!(groups[0]["id"], sample::EVERYONE_GROUP_ID);
-    let (users, pages) = follow_all(format!("{}/api/v1/apps/{}/users?limit=20&expand=user", sim.base_url(), sample::OIDC_CLIENT_ID)).await;
+    let (users, pages) =
+        follow_all(format!("{}/api/v1/apps/{}/users?limit=20&expand=user", sim.base_url(), sample::OIDC_CLIENT_ID))
+            .await;
     assert_eq!(users.len(), 50);
     assert_eq!(pages, 3);
     assert_eq!(users[0]["scope"], "GROUP");
@@ -211,7 +248,12 @@ async fn app_users_and_groups_list_assignments() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     let at = bearer_token(&sim, sample::SERVICE_MISSING_SCOPE_CLIENT_ID, "okta.users.read").await;
-    let r = http().get(format!("{}/api/v1/apps/{}/users", sim.base_url(), sample::OIDC_CLIENT_ID)).bearer_auth(at).send().await.unwrap();
+    let r = http()
+        .get(format!("{}/api/v1/apps/{}/users", sim.base_url(), sample::OIDC_CLIENT_ID))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "okta.apps.read is needed");
 }
 
@@ -225,7 +267,10 @@ async fn authentication_errors_use_okta_codes() {
     let bad = http().get(&url).header("Authorization", "SSWS nope").send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
     let e = json(bad).await;
-    assert_eq!((e["errorCode"].as_str(), e["errorSummary"].as_str()), (Some("E0000011"), Some("Invalid token provided")));
+    assert_eq!(
+        (e["errorCode"].as_str(), e["errorSummary"].as_str()),
+        (Some("E0000011"), Some("Invalid token provided"))
+    );
     let basic = http().get(&url).basic_auth("a", Some("b")).send().await.unwrap();
     assert_eq!(json(basic).await["errorCode"], "E0000005");
     let unknown = get(&sim, "/api/v1/nothing/here").await;

@@ -194,9 +194,12 @@ async fn bad_client_credentials_get_oktas_invalid_client_errors() {
         .unwrap();
     assert_eq!(json(r).await["error"], "unsupported_grant_type");
 
-    let r = post(Some((sample::OIDC_CLIENT_ID, sample::OIDC_CLIENT_SECRET)), vec![("grant_type", "client_credentials".into())])
-        .await
-        .unwrap();
+    let r = post(
+        Some((sample::OIDC_CLIENT_ID, sample::OIDC_CLIENT_SECRET)),
+        vec![("grant_type", "client_credentials".into())],
+    )
+    .await
+    .unwrap();
     assert_eq!(
         json(r).await["error_description"],
         "Only clients with 'application_type' of 'service' may use the client_credentials 'grant_type' with the Org Authorization Server."
@@ -301,7 +304,10 @@ async fn pkce_is_required_when_the_app_says_so_and_only_s256_is_accepted() {
     assert_eq!(param(&p, "error_description").as_deref(), Some("PKCE code challenge is required by the application."));
     assert_eq!(param(&p, "state").as_deref(), Some("s1"));
 
-    let plain = base.replace("code_challenge=x&code_challenge_method=S256", &format!("code_challenge={}&code_challenge_method=plain", pkce().challenge));
+    let plain = base.replace(
+        "code_challenge=x&code_challenge_method=S256",
+        &format!("code_challenge={}&code_challenge_method=plain", pkce().challenge),
+    );
     let p = redirect_params(&location(&browser().get(&plain).send().await.unwrap()));
     assert_eq!(
         param(&p, "error_description").as_deref(),
@@ -313,9 +319,20 @@ async fn pkce_is_required_when_the_app_says_so_and_only_s256_is_accepted() {
 async fn authorize_errors_before_the_redirect_uri_is_trusted_stay_on_okta() {
     let sim = start().await;
     let url = authorize_url(&sim, "openid", "s", "n", &pkce().challenge);
-    let r = browser().get(url.replace(REDIRECT, "https://evil.example.com/cb").replace("%3A%2F%2F127.0.0.1%3A3000%2Fauth%2Fcallback", "%3A%2F%2Fevil.example.com%2Fcb")).send().await.unwrap();
+    let r = browser()
+        .get(
+            url.replace(REDIRECT, "https://evil.example.com/cb")
+                .replace("%3A%2F%2F127.0.0.1%3A3000%2Fauth%2Fcallback", "%3A%2F%2Fevil.example.com%2Fcb"),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("The &#39;redirect_uri&#39; parameter must be a Login redirect URI in the client app settings."));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("The &#39;redirect_uri&#39; parameter must be a Login redirect URI in the client app settings."));
 
     let r = browser().get(url.replace(sample::OIDC_CLIENT_ID, "0oanotaclient0000000")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
@@ -352,17 +369,21 @@ async fn a_session_skips_the_form_until_prompt_login_or_max_age_demand_it() {
     let p = pkce();
     code_for(&b, &sim, "openid", &p.challenge).await;
 
-    let again = b.get(format!("{}&prompt=none", authorize_url(&sim, "openid", "s2", "n", &p.challenge))).send().await.unwrap();
+    let again =
+        b.get(format!("{}&prompt=none", authorize_url(&sim, "openid", "s2", "n", &p.challenge))).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::FOUND);
     assert!(param(&redirect_params(&location(&again)), "code").is_some());
 
-    let login = b.get(format!("{}&prompt=login", authorize_url(&sim, "openid", "s3", "n", &p.challenge))).send().await.unwrap();
+    let login =
+        b.get(format!("{}&prompt=login", authorize_url(&sim, "openid", "s3", "n", &p.challenge))).send().await.unwrap();
     assert_eq!(login.status(), StatusCode::OK, "prompt=login shows the form");
 
     sim.control().advance_clock(120);
-    let aged = b.get(format!("{}&max_age=60", authorize_url(&sim, "openid", "s4", "n", &p.challenge))).send().await.unwrap();
+    let aged =
+        b.get(format!("{}&max_age=60", authorize_url(&sim, "openid", "s4", "n", &p.challenge))).send().await.unwrap();
     assert_eq!(aged.status(), StatusCode::OK, "an old session re-prompts under max_age");
-    let young = b.get(format!("{}&max_age=600", authorize_url(&sim, "openid", "s5", "n", &p.challenge))).send().await.unwrap();
+    let young =
+        b.get(format!("{}&max_age=600", authorize_url(&sim, "openid", "s5", "n", &p.challenge))).send().await.unwrap();
     assert_eq!(young.status(), StatusCode::FOUND);
     let code = param(&redirect_params(&location(&young)), "code").unwrap();
     let body = json(exchange(&sim, &code, &p.verifier).await).await;
@@ -417,7 +438,11 @@ async fn inactive_users_cannot_sign_in() {
     let html = b.get(authorize_url(&sim, "openid", "s", "n", &p.challenge)).send().await.unwrap().text().await.unwrap();
     let r = b
         .post(format!("{}/login/signin", sim.base_url()))
-        .form(&[("tx", hidden_tx(&html).as_str()), ("username", sample::SECOND_LOGIN), ("password", sample::SIGN_IN_PASSWORD)])
+        .form(&[
+            ("tx", hidden_tx(&html).as_str()),
+            ("username", sample::SECOND_LOGIN),
+            ("password", sample::SIGN_IN_PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
@@ -558,7 +583,8 @@ async fn logout_ends_the_session_and_redirects_only_to_registered_uris() {
     assert_eq!(r.status(), StatusCode::FOUND);
     assert_eq!(location(&r), "http://127.0.0.1:3000/login?state=bye");
     // The session is gone: prompt=none now fails.
-    let again = b.get(format!("{}&prompt=none", authorize_url(&sim, "openid", "s", "n", &p.challenge))).send().await.unwrap();
+    let again =
+        b.get(format!("{}&prompt=none", authorize_url(&sim, "openid", "s", "n", &p.challenge))).send().await.unwrap();
     assert_eq!(param(&redirect_params(&location(&again)), "error").as_deref(), Some("login_required"));
 }
 
@@ -567,7 +593,8 @@ async fn custom_servers_issue_tokens_with_their_issuer_and_audience() {
     let sim = start().await;
     let b = browser();
     let p = pkce();
-    let url = authorize_url(&sim, "openid profile", "s", "n", &p.challenge).replace("/oauth2/v1/", "/oauth2/default/v1/");
+    let url =
+        authorize_url(&sim, "openid profile", "s", "n", &p.challenge).replace("/oauth2/v1/", "/oauth2/default/v1/");
     let loc = sign_in(&b, &sim, &url, sample::SIGN_IN_LOGIN, sample::SIGN_IN_PASSWORD).await;
     let code = param(&redirect_params(&loc), "code").unwrap();
     // A code from the default server is not valid at the org server.
@@ -579,7 +606,12 @@ async fn custom_servers_issue_tokens_with_their_issuer_and_audience() {
     let r = http()
         .post(format!("{}/oauth2/default/v1/token", sim.base_url()))
         .basic_auth(sample::OIDC_CLIENT_ID, Some(sample::OIDC_CLIENT_SECRET))
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT), ("code_verifier", p.verifier.as_str())])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", p.verifier.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -606,7 +638,8 @@ fn verifies_with_jwks(jwt: &str, jwks: &Value) -> bool {
     let Some(jwk) = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()) else {
         return false;
     };
-    let key = jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
+    let key =
+        jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
     let (input, sig) = jwt.rsplit_once('.').unwrap();
     jsonwebtoken::crypto::verify(sig, input.as_bytes(), &key, jsonwebtoken::Algorithm::RS256).unwrap_or(false)
 }
@@ -653,10 +686,14 @@ async fn each_id_token_defect_set_at_run_time_breaks_its_property_of_the_id_toke
 
     let (t, _) = id_token("hmacWithPublicKey").await;
     assert_eq!(header(&t)["alg"], "HS256");
-    let jwk = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header(&t)["kid"]).expect("the active key's kid");
+    let jwk =
+        jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header(&t)["kid"]).expect("the active key's kid");
     let secret = jsonwebtoken::DecodingKey::from_secret(serde_json::to_string(jwk).unwrap().as_bytes());
     let (input, sig) = t.rsplit_once('.').unwrap();
-    assert!(jsonwebtoken::crypto::verify(sig, input.as_bytes(), &secret, jsonwebtoken::Algorithm::HS256).unwrap(), "HMAC keyed with the JWK");
+    assert!(
+        jsonwebtoken::crypto::verify(sig, input.as_bytes(), &secret, jsonwebtoken::Algorithm::HS256).unwrap(),
+        "HMAC keyed with the JWK"
+    );
 
     // Claim defects: correctly signed, one claim wrong.
     let (t, _) = id_token("wrongAudience").await;

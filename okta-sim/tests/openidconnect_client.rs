@@ -18,7 +18,9 @@ fn oidc_http() -> openidconnect::reqwest::Client {
 }
 
 async fn discover(issuer: &str, http: &openidconnect::reqwest::Client) -> Result<CoreProviderMetadata, String> {
-    CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.to_owned()).unwrap(), http).await.map_err(|e| format!("{e:?}"))
+    CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.to_owned()).unwrap(), http)
+        .await
+        .map_err(|e| format!("{e:?}"))
 }
 
 #[tokio::test]
@@ -111,7 +113,13 @@ async fn openidconnect_refuses_an_id_token_with_the_wrong_issuer() {
         .url();
     let loc = sign_in(&browser(), &sim, url.as_str(), sample::SIGN_IN_LOGIN, sample::SIGN_IN_PASSWORD).await;
     let code = param(&redirect_params(&loc), "code").unwrap();
-    let tokens = client.exchange_code(AuthorizationCode::new(code)).unwrap().set_pkce_verifier(verifier).request_async(&http).await.unwrap();
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
     assert!(tokens.id_token().unwrap().claims(&client.id_token_verifier(), &nonce).is_err());
 }
 
@@ -136,7 +144,13 @@ async fn a_rotated_key_unknown_to_the_cached_jwks_fails_until_rediscovery() {
         .url();
     let loc = sign_in(&browser(), &sim, url.as_str(), sample::SIGN_IN_LOGIN, sample::SIGN_IN_PASSWORD).await;
     let code = param(&redirect_params(&loc), "code").unwrap();
-    let tokens = client.exchange_code(AuthorizationCode::new(code)).unwrap().set_pkce_verifier(verifier).request_async(&http).await.unwrap();
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
     let id_token = tokens.id_token().unwrap();
     assert!(id_token.claims(&client.id_token_verifier(), &nonce).is_err(), "stale JWKS");
     let fresh = CoreClient::from_provider_metadata(

@@ -64,7 +64,12 @@ async fn a_replayed_client_assertion_jti_is_refused() {
     let send = || {
         http()
             .post(token_url(&sim))
-            .form(&[("grant_type", "client_credentials"), ("scope", SCOPES), ("client_assertion_type", JWT_BEARER), ("client_assertion", &a)])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", SCOPES),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", &a),
+            ])
             .send()
     };
     assert_eq!(send().await.unwrap().status(), StatusCode::OK);
@@ -86,7 +91,12 @@ async fn an_assertion_without_jti_is_accepted_like_defguard_sends_it() {
     for _ in 0..2 {
         let r = http()
             .post(token_url(&sim))
-            .form(&[("grant_type", "client_credentials"), ("scope", SCOPES), ("client_assertion_type", JWT_BEARER), ("client_assertion", &a)])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", SCOPES),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", &a),
+            ])
             .send()
             .await
             .unwrap();
@@ -100,8 +110,14 @@ async fn assertion_claims_are_checked_as_okta_does() {
     let jwk = private_jwk();
     type Mutation = Box<dyn Fn(&mut Value)>;
     let cases: Vec<(Mutation, &str)> = vec![
-        (Box::new(|c| c["iss"] = json!("someone-else")), "The issuer claim for client_assertion is not a valid client_id."),
-        (Box::new(|c| c["sub"] = json!("someone-else")), "The subject claim for client_assertion is not a valid client_id."),
+        (
+            Box::new(|c| c["iss"] = json!("someone-else")),
+            "The issuer claim for client_assertion is not a valid client_id.",
+        ),
+        (
+            Box::new(|c| c["sub"] = json!("someone-else")),
+            "The subject claim for client_assertion is not a valid client_id.",
+        ),
         (
             Box::new(|c| c["aud"] = json!("https://example.okta.com/oauth2/v1/token")),
             "The audience claim for client_assertion must be the endpoint invoked for the request.",
@@ -113,8 +129,14 @@ async fn assertion_claims_are_checked_as_okta_does() {
             "The client_assertion must contain the 'exp' claim as seconds since epoch.",
         ),
         (Box::new(|c| c["exp"] = json!(now() - 120)), "The client_assertion token is expired."),
-        (Box::new(|c| c["exp"] = json!(now() + 7200)), "The client_assertion token has an expiration too far into the future."),
-        (Box::new(|c| c["iat"] = json!(now() + 600)), "The client_assertion token must be issued before the current time."),
+        (
+            Box::new(|c| c["exp"] = json!(now() + 7200)),
+            "The client_assertion token has an expiration too far into the future.",
+        ),
+        (
+            Box::new(|c| c["iat"] = json!(now() + 600)),
+            "The client_assertion token must be issued before the current time.",
+        ),
     ];
     for (i, (mutate, expected)) in cases.into_iter().enumerate() {
         let mut c = claims_for(&sim);
@@ -142,7 +164,10 @@ async fn assertion_signature_kid_and_algorithm_are_checked() {
     let a = client_assertion_with_claims(&jwk, &claims_for(&sim)).unwrap();
     assert_eq!(with_assertion(&sim, &a).await["error_description"], "The client_assertion JWT kid is invalid.");
 
-    assert_eq!(with_assertion(&sim, "garbage").await["error_description"], "The parsing of the client_assertion failed.");
+    assert_eq!(
+        with_assertion(&sim, "garbage").await["error_description"],
+        "The parsing of the client_assertion failed."
+    );
 
     // HS256 for a private_key_jwt app is not how it authenticates.
     let hs = {
@@ -150,7 +175,10 @@ async fn assertion_signature_kid_and_algorithm_are_checked() {
         let e = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
         format!("{}.{}.c2ln", e(&json!({"alg": "none"})), e(&claims_for(&sim)))
     };
-    assert_eq!(with_assertion(&sim, &hs).await["error_description"], "The client_assertion JWT signature algorithm is invalid.");
+    assert_eq!(
+        with_assertion(&sim, &hs).await["error_description"],
+        "The client_assertion JWT signature algorithm is invalid."
+    );
 }
 
 #[tokio::test]
@@ -174,7 +202,12 @@ async fn an_es256_key_registered_on_the_app_can_sign_assertions() {
     let a = jsonwebtoken::encode(&header, &claims_for(&sim), &key).unwrap();
     let r = http()
         .post(token_url(&sim))
-        .form(&[("grant_type", "client_credentials"), ("scope", SCOPES), ("client_assertion_type", JWT_BEARER), ("client_assertion", &a)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", SCOPES),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &a),
+        ])
         .send()
         .await
         .unwrap();
@@ -186,7 +219,10 @@ async fn scopes_are_granted_per_app() {
     let sim = start().await;
     let r = cc_request(&sim, sample::SERVICE_MISSING_SCOPE_CLIENT_ID, SCOPES, None).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(json(r).await, json!({"error": "consent_required", "error_description": "You are not allowed any of the requested scopes."}));
+    assert_eq!(
+        json(r).await,
+        json!({"error": "consent_required", "error_description": "You are not allowed any of the requested scopes."})
+    );
 
     let r = cc_request(&sim, sample::SERVICE_MISSING_SCOPE_CLIENT_ID, "okta.users.read", None).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -215,18 +251,25 @@ async fn a_dpop_app_without_a_proof_gets_the_missing_header_error() {
     let sim = start().await;
     let r = cc_request(&sim, sample::SERVICE_CLIENT_ID, SCOPES, None).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(json(r).await, json!({"error": "invalid_dpop_proof", "error_description": "The DPoP proof JWT header is missing."}));
+    assert_eq!(
+        json(r).await,
+        json!({"error": "invalid_dpop_proof", "error_description": "The DPoP proof JWT header is missing."})
+    );
 }
 
 #[tokio::test]
 async fn a_dpop_proof_without_nonce_gets_use_dpop_nonce_and_the_nonce_header() {
     let sim = start().await;
     let key = DpopKey::generate();
-    let r = cc_request(&sim, sample::SERVICE_CLIENT_ID, SCOPES, Some(key.proof("POST", &token_url(&sim), None, None))).await;
+    let r = cc_request(&sim, sample::SERVICE_CLIENT_ID, SCOPES, Some(key.proof("POST", &token_url(&sim), None, None)))
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(r.headers()["cache-control"], "no-cache, no-store");
     assert!(!r.headers()["dpop-nonce"].is_empty());
-    assert_eq!(json(r).await, json!({"error": "use_dpop_nonce", "error_description": "Authorization server requires nonce in DPoP proof."}));
+    assert_eq!(
+        json(r).await,
+        json!({"error": "use_dpop_nonce", "error_description": "Authorization server requires nonce in DPoP proof."})
+    );
 }
 
 #[tokio::test]
@@ -239,7 +282,12 @@ async fn the_assertion_jti_is_spent_even_when_okta_asks_for_a_nonce() {
         http()
             .post(&url)
             .header("DPoP", proof)
-            .form(&[("grant_type", "client_credentials"), ("scope", SCOPES), ("client_assertion_type", JWT_BEARER), ("client_assertion", &a)])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", SCOPES),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", &a),
+            ])
             .send()
     };
     let first = send(key.proof("POST", &url, None, None)).await.unwrap();
@@ -268,15 +316,18 @@ async fn bad_dpop_proofs_get_oktas_texts() {
     };
     let cases = [
         (key.proof("GET", &url, Some(&nonce), None), "'htm' claim in the DPoP proof JWT is invalid."),
-        (key.proof("POST", "http://127.0.0.1:1/oauth2/v1/token", Some(&nonce), None), "'htu' claim in the DPoP proof JWT is invalid."),
         (
-            key.sign(&json!({"typ": "JWT", "alg": "ES256", "jwk": key.public_jwk()}), &json!({"htm": "POST", "htu": url, "iat": now(), "jti": "x"})),
+            key.proof("POST", "http://127.0.0.1:1/oauth2/v1/token", Some(&nonce), None),
+            "'htu' claim in the DPoP proof JWT is invalid.",
+        ),
+        (
+            key.sign(
+                &json!({"typ": "JWT", "alg": "ES256", "jwk": key.public_jwk()}),
+                &json!({"htm": "POST", "htu": url, "iat": now(), "jti": "x"}),
+            ),
             "'typ' must be 'dpop+jwt' in the DPoP proof JWT.",
         ),
-        (
-            key.proof_at("POST", &url, Some(&nonce), None, now() + 3600),
-            "The DPoP proof JWT is issued in the future.",
-        ),
+        (key.proof_at("POST", &url, Some(&nonce), None, now() + 3600), "The DPoP proof JWT is issued in the future."),
         ("abc.def".to_owned(), "The DPoP proof JWT cannot be parsed."),
     ];
     for (proof, expected) in cases {
@@ -346,7 +397,8 @@ async fn a_dpop_bound_token_works_only_with_a_matching_proof_at_the_api() {
     assert_eq!(wrong_htu.status(), StatusCode::BAD_REQUEST);
     let challenge = wrong_htu.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(challenge.starts_with("DPoP algs=\"RS256 RS384 RS512 ES256 ES384 ES512\", authorization_uri=\"http://"));
-    assert!(challenge.contains("error=\"invalid_dpop_proof\", error_description=\"'htu' claim in the DPoP proof JWT is invalid.\""));
+    assert!(challenge
+        .contains("error=\"invalid_dpop_proof\", error_description=\"'htu' claim in the DPoP proof JWT is invalid.\""));
     assert!(challenge.ends_with("resource=\"/api/v1/users\""));
 
     let proof = key.proof("GET", &url, None, Some(&at));
@@ -407,7 +459,12 @@ async fn expired_and_custom_server_tokens_are_refused_at_the_api() {
 
     // An SSWS header carrying an OAuth token is just an invalid API token.
     let at = bearer_token(&sim, sample::SERVICE_NO_DPOP_CLIENT_ID, SCOPES).await;
-    let r = http().get(format!("{}/api/v1/users", sim.base_url())).header("Authorization", format!("SSWS {at}")).send().await.unwrap();
+    let r = http()
+        .get(format!("{}/api/v1/users", sim.base_url()))
+        .header("Authorization", format!("SSWS {at}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(json(r).await["errorSummary"], "Invalid token provided");
 }
@@ -419,7 +476,12 @@ async fn custom_server_client_credentials_cannot_get_okta_scopes() {
     let a = client_assertion(&private_jwk(), sample::SERVICE_NO_DPOP_CLIENT_ID, &url).unwrap();
     let r = http()
         .post(&url)
-        .form(&[("grant_type", "client_credentials"), ("scope", "okta.users.read"), ("client_assertion_type", JWT_BEARER), ("client_assertion", &a)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "okta.users.read"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &a),
+        ])
         .send()
         .await
         .unwrap();

@@ -89,7 +89,10 @@ pub async fn resolve_session(State(state): State<AppState>, mut req: Request, ne
                     Ok(None) => {}
                     Err(e) => {
                         tracing::error!(error = %e, "could not refresh the session");
-                        return (http::StatusCode::SERVICE_UNAVAILABLE, "The database is not answering; try again shortly.")
+                        return (
+                            http::StatusCode::SERVICE_UNAVAILABLE,
+                            "The database is not answering; try again shortly.",
+                        )
                             .into_response();
                     }
                 }
@@ -112,7 +115,10 @@ pub async fn resolve_session(State(state): State<AppState>, mut req: Request, ne
 /// Paths anyone may load. Server functions (`/api/…`) check roles themselves.
 fn is_public(path: &str) -> bool {
     matches!(path, "/login" | "/setup" | "/healthz" | "/readyz" | "/favicon.svg" | "/robots.txt")
-        || matches!(path, "/auth/start" | "/auth/callback" | "/auth/error" | "/auth/access" | "/verify" | "/verify/forward")
+        || matches!(
+            path,
+            "/auth/start" | "/auth/callback" | "/auth/error" | "/auth/access" | "/verify" | "/verify/forward"
+        )
         || path.starts_with("/.portcullis/")
         || path == "/.well-known/portcullis/jwks.json"
         || path.starts_with("/pkg/")
@@ -140,7 +146,15 @@ pub async fn require_session_for_pages(req: Request, next: Next) -> Response {
 pub(crate) fn safe_next(next: Option<&str>) -> &str {
     match next {
         // Bounded: it is stored with the sign-in attempt.
-        Some(n) if n.len() <= portcullis_domain::forward_auth::MAX_RETURN_URL && n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.chars().any(char::is_control) => n,
+        Some(n)
+            if n.len() <= portcullis_domain::forward_auth::MAX_RETURN_URL
+                && n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.chars().any(char::is_control) =>
+        {
+            n
+        }
         _ => "/",
     }
 }
@@ -272,7 +286,8 @@ pub async fn setup(
                     "server"
                 }
             };
-            let url = format!("/setup?error={code}&email={}&name={}", encode(form.email.trim()), encode(form.name.trim()));
+            let url =
+                format!("/setup?error={code}&email={}&name={}", encode(form.email.trim()), encode(form.name.trim()));
             Redirect::to(&url).into_response()
         }
     }

@@ -47,8 +47,9 @@ fn is_same_origin(headers: &HeaderMap, public_origin: &str) -> bool {
         // Older browsers: Origin must be our public URL or the host the request was sent to.
         Some(origin) => {
             origin == public_origin
-                || get(header::HOST.as_str())
-                    .is_some_and(|host| origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host))
+                || get(header::HOST.as_str()).is_some_and(|host| {
+                    origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
+                })
         }
         None => true,
     }

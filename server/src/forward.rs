@@ -94,7 +94,9 @@ async fn decide(State(state): State<AppState>, req: axum::extract::Request, prox
         Ok(Answer::Deny { application }) => {
             plain(StatusCode::FORBIDDEN, &format!("Access to {application} is denied by its policies."))
         }
-        Ok(Answer::NoApplication) => plain(StatusCode::FORBIDDEN, "No application protected by Portcullis has this address."),
+        Ok(Answer::NoApplication) => {
+            plain(StatusCode::FORBIDDEN, "No application protected by Portcullis has this address.")
+        }
         Ok(Answer::NotPinned) => plain(
             StatusCode::FORBIDDEN,
             "This endpoint is pinned to another application (?app=): its hosts do not include this one.",
@@ -185,7 +187,8 @@ pub async fn access(
             match state.services.sso.start(id, Purpose::Access, &q.rd, existing).await {
                 Ok(started) => {
                     let mut r = Redirect::to(&started.authorize_url).into_response();
-                    r.headers_mut().insert(header::SET_COOKIE, crate::sso::login_cookie(&state, &started.browser_cookie));
+                    r.headers_mut()
+                        .insert(header::SET_COOKIE, crate::sso::login_cookie(&state, &started.browser_cookie));
                     r
                 }
                 Err(e) => {
@@ -228,7 +231,10 @@ fn access_failed(e: AccessError) -> Response {
         ),
         e => {
             tracing::error!(error = %e, "could not issue an access session");
-            plain(StatusCode::SERVICE_UNAVAILABLE, "Portcullis could not sign you in to the application; try again shortly.")
+            plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Portcullis could not sign you in to the application; try again shortly.",
+            )
         }
     }
 }

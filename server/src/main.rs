@@ -13,7 +13,9 @@ fn main() -> ExitCode {
     };
     let filter = match EnvFilter::try_new(&settings.log) {
         Ok(f) => f,
-        Err(e) => return fail(&format!("PORTCULLIS_LOG: '{}' is not a log filter such as info or debug ({e})", settings.log)),
+        Err(e) => {
+            return fail(&format!("PORTCULLIS_LOG: '{}' is not a log filter such as info or debug ({e})", settings.log))
+        }
     };
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 

@@ -105,10 +105,12 @@ pub async fn callback(
             tracing::info!(email = %session.user.email, role = session.user.role.as_str(), "signed in with an identity provider");
             signed_in_response(&state, session, safe_next(Some(&return_to)))
         }
-        Ok(Finished::DryRun { outcome_id, provider_id }) => {
-            Redirect::to(&format!("/settings/identity-providers/{}/test-sign-in?ref={}", encode(&provider_id), encode(&outcome_id)))
-                .into_response()
-        }
+        Ok(Finished::DryRun { outcome_id, provider_id }) => Redirect::to(&format!(
+            "/settings/identity-providers/{}/test-sign-in?ref={}",
+            encode(&provider_id),
+            encode(&outcome_id)
+        ))
+        .into_response(),
         Ok(Finished::Linked { return_to }) => Redirect::to(safe_next(Some(&return_to))).into_response(),
         Ok(Finished::Access { user_id, identity_id, return_to }) => {
             crate::forward::finish_access(&state, &user_id, &identity_id, &return_to).await
@@ -135,6 +137,9 @@ mod tests {
         let set = set.to_str().unwrap();
         // What browsers demand of a __Host- cookie: Secure, Path=/, no Domain.
         assert!(set.starts_with("__Host-portcullis_login=v;"), "{set}");
-        assert!(set.contains("; Secure") && set.contains("; Path=/;") && !set.to_ascii_lowercase().contains("domain="), "{set}");
+        assert!(
+            set.contains("; Secure") && set.contains("; Path=/;") && !set.to_ascii_lowercase().contains("domain="),
+            "{set}"
+        );
     }
 }

@@ -174,7 +174,8 @@ async fn sign_in_sets_an_httponly_lax_cookie_and_sign_out_ends_the_session() {
     let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
     assert!(s.setup_token.is_none(), "an admin from the settings closes setup");
 
-    let r = s.post_form("/login", &[("email", "ada@example.com"), ("password", PASSWORD), ("next", "/audit")], None).await;
+    let r =
+        s.post_form("/login", &[("email", "ada@example.com"), ("password", PASSWORD), ("next", "/audit")], None).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/audit");
     let (cookie, full) = session_cookie(&r).unwrap();
@@ -295,12 +296,16 @@ async fn roles_are_enforced_by_every_server_function_not_only_by_hidden_buttons(
     // A Viewer reads, but calling an Editor function is 403.
     assert_eq!(call("/api/role_mappings", viewer.clone(), vec![]).await, StatusCode::OK);
     assert_eq!(call("/api/providers/test", viewer.clone(), vec![("id", "any")]).await, StatusCode::FORBIDDEN);
-    assert_eq!(call("/api/providers/set_enabled", viewer.clone(), vec![("id", "any"), ("enabled", "false")]).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call("/api/providers/set_enabled", viewer.clone(), vec![("id", "any"), ("enabled", "false")]).await,
+        StatusCode::FORBIDDEN
+    );
     // An Editor configures providers, but role mappings (who becomes an admin) are for admins.
     let status = call("/api/providers/test", editor.clone(), vec![("id", "any")]).await;
     assert!(status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED, "{status}");
     assert_eq!(
-        call("/api/add_role_mapping", editor.clone(), vec![("provider_id", "p"), ("group", "g"), ("role", "admin")]).await,
+        call("/api/add_role_mapping", editor.clone(), vec![("provider_id", "p"), ("group", "g"), ("role", "admin")])
+            .await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(call("/api/set_break_glass", editor, vec![]).await, StatusCode::FORBIDDEN);
@@ -320,7 +325,10 @@ async fn roles_are_enforced_by_every_server_function_not_only_by_hidden_buttons(
 async fn password_sign_in_can_be_kept_for_a_break_glass_admin() {
     let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
     let hash = portcullis_domain::accounts::hash_password(PASSWORD).unwrap();
-    s.store.insert_user(&portcullis_domain::store::new_id(), "ed@example.com", "", Some(&hash), Some("editor")).await.unwrap();
+    s.store
+        .insert_user(&portcullis_domain::store::new_id(), "ed@example.com", "", Some(&hash), Some("editor"))
+        .await
+        .unwrap();
     let (admin, _) = session_cookie(&s.sign_in("ada@example.com", PASSWORD).await).unwrap();
     let r = s
         .client
@@ -330,7 +338,10 @@ async fn password_sign_in_can_be_kept_for_a_break_glass_admin() {
         .send()
         .await
         .unwrap();
-    assert!(r.text().await.unwrap().contains("must be an enabled admin"), "an editor cannot be the break-glass account");
+    assert!(
+        r.text().await.unwrap().contains("must be an enabled admin"),
+        "an editor cannot be the break-glass account"
+    );
     let r = s
         .client
         .post(s.url("/api/set_break_glass"))
@@ -447,7 +458,10 @@ async fn each_verify_endpoint_reads_only_its_proxys_headers_and_refuses_bad_ones
     assert!(r.text().await.unwrap().contains("X-Forwarded-Host was sent more than once"));
     // Well-formed, but no application has the address: refused, not a 500.
     assert_eq!(ask("/verify/forward", &forwarded).await.unwrap().status(), StatusCode::FORBIDDEN);
-    assert_eq!(ask("/verify", &[("x-original-url", "https://wiki.example.test/")]).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        ask("/verify", &[("x-original-url", "https://wiki.example.test/")]).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
@@ -458,7 +472,10 @@ async fn the_assertion_keys_are_published_and_a_bad_callback_code_is_a_400() {
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         let jwks: serde_json::Value = r.json().await.unwrap();
         let key = &jwks["keys"][0];
-        assert_eq!((key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()), (Some("EC"), Some("P-256"), Some("ES256")));
+        assert_eq!(
+            (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()),
+            (Some("EC"), Some("P-256"), Some("ES256"))
+        );
         assert!(key.get("d").is_none(), "never the private part");
     }
     let r = s.get("/.portcullis/callback?code=made-up", None).await;
@@ -502,10 +519,20 @@ async fn an_over_long_sign_in_email_stores_nothing() {
 async fn bad_input_to_server_functions_is_a_4xx_that_shows_the_message_not_a_500() {
     use portcullis_domain::store::ProviderRow;
     let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
-    s.store.save_provider(&ProviderRow::new_okta("okta", "Okta", "https://acme.okta.test", "0oa1", "sealed".into()), &[], "test").await.unwrap();
+    s.store
+        .save_provider(
+            &ProviderRow::new_okta("okta", "Okta", "https://acme.okta.test", "0oa1", "sealed".into()),
+            &[],
+            "test",
+        )
+        .await
+        .unwrap();
     let (admin, _) = session_cookie(&s.sign_in("ada@example.com", PASSWORD).await).unwrap();
-    let form = |path: &str, form: &[(&str, &str)]| s.client.post(s.url(path)).header(header::COOKIE, &admin).form(form).send();
-    let json = |path: &str, body: serde_json::Value| s.client.post(s.url(path)).header(header::COOKIE, &admin).json(&body).send();
+    let form =
+        |path: &str, form: &[(&str, &str)]| s.client.post(s.url(path)).header(header::COOKIE, &admin).form(form).send();
+    let json = |path: &str, body: serde_json::Value| {
+        s.client.post(s.url(path)).header(header::COOKIE, &admin).json(&body).send()
+    };
     let app = |hostname: &str| {
         serde_json::json!({ "form": {
             "name": format!("App {hostname}"),

@@ -7,13 +7,15 @@ use super::{error_text, query_value};
 use crate::{
     directory_api::{
         approve_run, directory_group, directory_user, discard_run, list_directory_groups, list_directory_users,
-        save_sync_settings, sync_now, sync_overview, sync_progress, GroupItem, Paged, PendingDiff, ProviderSync, UserItem,
+        save_sync_settings, sync_now, sync_overview, sync_progress, GroupItem, Paged, PendingDiff, ProviderSync,
+        UserItem,
     },
     layout::{loading, DataTable, EmptyState, ErrorNote, PageHeader},
 };
 
 const BUTTON: &str = "rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-100 disabled:opacity-50";
-const PRIMARY: &str = "rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50";
+const PRIMARY: &str =
+    "rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50";
 const LINK: &str = "font-medium text-indigo-700 underline";
 
 #[component]
@@ -25,8 +27,10 @@ pub fn Directory() -> impl IntoView {
     let version = RwSignal::new(0u32);
     let overview = Resource::new(move || version.get(), |_| sync_overview());
     let offset_n = move || offset.get().and_then(|o| o.parse::<u32>().ok()).unwrap_or(0);
-    let users = Resource::new(move || (search.get(), offset_n(), version.get()), |(q, o, _)| list_directory_users(q, o));
-    let groups = Resource::new(move || (search.get(), offset_n(), version.get()), |(q, o, _)| list_directory_groups(q, o));
+    let users =
+        Resource::new(move || (search.get(), offset_n(), version.get()), |(q, o, _)| list_directory_users(q, o));
+    let groups =
+        Resource::new(move || (search.get(), offset_n(), version.get()), |(q, o, _)| list_directory_groups(q, o));
 
     view! {
         <PageHeader
@@ -146,7 +150,8 @@ fn state_badge(state: &str) -> (&'static str, &'static str) {
 #[component]
 fn UserTable(page: Paged<UserItem>, base: String, search: Option<String>) -> impl IntoView {
     if page.items.is_empty() {
-        return view! { <p class="text-sm text-slate-600" data-testid="user-list-empty">"No users match."</p> }.into_any();
+        return view! { <p class="text-sm text-slate-600" data-testid="user-list-empty">"No users match."</p> }
+            .into_any();
     }
     let Paged { items, total, offset, limit } = page;
     view! {
@@ -525,7 +530,11 @@ fn RemovalList(title: &'static str, test_id: &'static str, total: i64, items: Ve
 }
 
 #[component]
-fn SettingsForm(provider_id: String, form: crate::directory_api::SyncSettingsForm, on_saved: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn SettingsForm(
+    provider_id: String,
+    form: crate::directory_api::SyncSettingsForm,
+    on_saved: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let enabled = RwSignal::new(form.enabled);
     let interval = RwSignal::new(form.interval_minutes.to_string());
     let full_every = RwSignal::new(form.full_every_hours.to_string());
@@ -660,7 +669,12 @@ pub fn DirectoryGroupPage() -> impl IntoView {
     let params = use_params_map();
     let offset = query_value("offset");
     let group = Resource::new(
-        move || (params.with(|p| p.get("id").unwrap_or_default()), offset.get().and_then(|o| o.parse().ok()).unwrap_or(0u32)),
+        move || {
+            (
+                params.with(|p| p.get("id").unwrap_or_default()),
+                offset.get().and_then(|o| o.parse().ok()).unwrap_or(0u32),
+            )
+        },
         |(id, offset)| directory_group(id, offset),
     );
     view! {

@@ -9,8 +9,8 @@ pub mod policy_editor;
 pub mod policy_test;
 pub mod provider_wizard;
 pub mod settings;
-pub mod sign_in;
 pub mod setup;
+pub mod sign_in;
 
 use leptos::prelude::*;
 

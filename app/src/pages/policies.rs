@@ -126,11 +126,8 @@ fn ApplicationList(apps: Vec<AppSummary>, can_edit: bool) -> impl IntoView {
 pub fn NewApplication() -> impl IntoView {
     let navigate = use_navigate();
     let on_saved = Callback::new(move |id: String| navigate(&format!("/policies/apps/{id}"), Default::default()));
-    let initial = AppForm {
-        name: String::new(),
-        hosts: vec![HostForm::default()],
-        session_duration_minutes: "1440".into(),
-    };
+    let initial =
+        AppForm { name: String::new(), hosts: vec![HostForm::default()], session_duration_minutes: "1440".into() };
     view! {
         <p class="mb-2 text-sm"><a href="/policies" class=LINK>"← Policies"</a></p>
         <PageHeader
@@ -162,7 +159,11 @@ fn ApplicationForm(
     let new_row = move |h: HostForm| {
         let key = next_key.get_value();
         next_key.set_value(key + 1);
-        HostRow { key, hostname: RwSignal::new(h.hostname), prefix: RwSignal::new(if h.path_prefix == "/" { String::new() } else { h.path_prefix }) }
+        HostRow {
+            key,
+            hostname: RwSignal::new(h.hostname),
+            prefix: RwSignal::new(if h.path_prefix == "/" { String::new() } else { h.path_prefix }),
+        }
     };
     let hosts = RwSignal::new(initial.hosts.iter().cloned().map(new_row).collect::<Vec<_>>());
     let error = RwSignal::new(None::<String>);
@@ -309,7 +310,11 @@ pub fn ApplicationPage() -> impl IntoView {
 }
 
 #[component]
-fn ApplicationView(page: AppPage, reload: Callback<()>, import_message: RwSignal<Option<Result<String, String>>>) -> impl IntoView {
+fn ApplicationView(
+    page: AppPage,
+    reload: Callback<()>,
+    import_message: RwSignal<Option<Result<String, String>>>,
+) -> impl IntoView {
     let AppPage { app, policies, can_edit } = page;
     let app_id = StoredValue::new(app.id.clone());
     let editing = RwSignal::new(false);
@@ -425,7 +430,11 @@ fn PolicyList(app_id: String, policies: Vec<PolicyItem>, can_edit: bool, reload:
             let from = ids.iter().position(|i| *i == dragged).unwrap_or(0);
             let to = ids.iter().position(|i| *i == target).unwrap_or(0);
             // Dropped on a row below: after it; above: before it.
-            let at = order.iter().position(|i| *i == target).map(|p| if from < to { p + 1 } else { p }).unwrap_or(order.len());
+            let at = order
+                .iter()
+                .position(|i| *i == target)
+                .map(|p| if from < to { p + 1 } else { p })
+                .unwrap_or(order.len());
             order.insert(at, dragged);
             reorder.dispatch(order);
         }

@@ -57,7 +57,8 @@ fn PolicyEditor(data: EditorData) -> impl IntoView {
     let require = RwSignal::new(policy.as_ref().map(|p| p.require.clone()).unwrap_or_default());
     let exclude = RwSignal::new(policy.as_ref().map(|p| p.exclude.clone()).unwrap_or_default());
     let draft = Memo::new(move |_| {
-        let list = |l: RwSignal<Vec<SelectorItem>>| l.with(|l| l.iter().map(|s| s.selector.clone()).collect::<Vec<_>>());
+        let list =
+            |l: RwSignal<Vec<SelectorItem>>| l.with(|l| l.iter().map(|s| s.selector.clone()).collect::<Vec<_>>());
         RulesDraft { include: list(include), require: list(require), exclude: list(exclude) }
     });
 
@@ -275,10 +276,20 @@ fn RulePart(
             return;
         }
         match kind.get_untracked().as_str() {
-            "email" => add(SelectorItem { selector: Selector::Email { email: value.clone() }, kind: "Email".into(), label: value, missing: false }),
+            "email" => add(SelectorItem {
+                selector: Selector::Email { email: value.clone() },
+                kind: "Email".into(),
+                label: value,
+                missing: false,
+            }),
             "email_domain" => {
                 let domain = value.trim_start_matches('@').to_string();
-                add(SelectorItem { selector: Selector::EmailDomain { domain: domain.clone() }, kind: "Email domain".into(), label: domain, missing: false })
+                add(SelectorItem {
+                    selector: Selector::EmailDomain { domain: domain.clone() },
+                    kind: "Email domain".into(),
+                    label: domain,
+                    missing: false,
+                })
             }
             _ => {}
         }
@@ -287,7 +298,12 @@ fn RulePart(
     let add_provider = move || {
         let id = provider.get_untracked();
         if let Some((_, name)) = providers.get_value().iter().find(|(p, _)| *p == id) {
-            add(SelectorItem { selector: Selector::IdentityProvider { provider_id: id }, kind: "Identity provider".into(), label: name.clone(), missing: false });
+            add(SelectorItem {
+                selector: Selector::IdentityProvider { provider_id: id },
+                kind: "Identity provider".into(),
+                label: name.clone(),
+                missing: false,
+            });
         }
     };
     let enter_adds = move |ev: leptos::ev::KeyboardEvent| {
@@ -547,7 +563,8 @@ fn PreviewPanel(application_id: String, draft: Memo<RulesDraft>) -> impl IntoVie
             if let Some(h) = pending.get_value() {
                 h.clear();
             }
-            let handle = set_timeout_with_handle(move || settled.set(rules), std::time::Duration::from_millis(300)).ok();
+            let handle =
+                set_timeout_with_handle(move || settled.set(rules), std::time::Duration::from_millis(300)).ok();
             pending.set_value(handle);
         });
     }

@@ -73,13 +73,16 @@ pub fn TestUserPage() -> impl IntoView {
 #[component]
 fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: String) -> impl IntoView {
     let text = RwSignal::new(typed.clone());
-    let people = Resource::new(move || text.get(), |search| async move {
-        if search.trim().is_empty() {
-            Ok(Vec::new())
-        } else {
-            search_people(search).await
-        }
-    });
+    let people = Resource::new(
+        move || text.get(),
+        |search| async move {
+            if search.trim().is_empty() {
+                Ok(Vec::new())
+            } else {
+                search_people(search).await
+            }
+        },
+    );
     let show_results = RwSignal::new(false);
     view! {
         <form method="get" action="/policies/test" class="grid max-w-3xl gap-4 rounded-lg border border-slate-200 bg-white p-4 sm:grid-cols-2" data-testid="test-form">

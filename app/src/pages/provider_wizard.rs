@@ -143,7 +143,12 @@ const PRIMARY: &str = "rounded-md bg-indigo-600 px-4 py-2 text-sm font-semibold 
 const SECONDARY: &str = "rounded-md border border-slate-300 bg-white px-4 py-2 text-sm font-medium hover:bg-slate-100";
 
 #[component]
-fn Wizard(initial: ProviderForm, edit_id: Option<String>, client_secret_set: bool, directory_secret_set: bool) -> impl IntoView {
+fn Wizard(
+    initial: ProviderForm,
+    edit_id: Option<String>,
+    client_secret_set: bool,
+    directory_secret_set: bool,
+) -> impl IntoView {
     let f = Fields::new(initial);
     let editing = edit_id.is_some();
     let okta = move || f.kind.get() == "okta";

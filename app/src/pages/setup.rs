@@ -5,7 +5,11 @@ use super::{
     login::{AuthCard, Field, SubmitButton},
     query_value,
 };
-use crate::{api::setup_needed, layout::{loading, ErrorNote}, messages::setup_error};
+use crate::{
+    api::setup_needed,
+    layout::{loading, ErrorNote},
+    messages::setup_error,
+};
 
 /// `/setup`: the first visitor creates the first admin, with the one-time token from the log.
 #[component]

@@ -21,7 +21,8 @@ const ROLES: [(&str, &str, &str); 3] = [
 ];
 
 const BUTTON: &str = "rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-100 disabled:opacity-50";
-const PRIMARY: &str = "rounded-md bg-indigo-600 px-4 py-2 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50";
+const PRIMARY: &str =
+    "rounded-md bg-indigo-600 px-4 py-2 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50";
 const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200";
 
 /// `/auth/error?code=…[&ref=…]`: a sign-in with a provider ended here, with no session.
@@ -29,17 +30,19 @@ const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 px-3 p
 pub fn SignInErrorPage() -> impl IntoView {
     let code = query_value("code");
     let reference = query_value("ref");
-    let refusal = Resource::new(move || reference.get(), |r| async move {
-        match r {
-            Some(r) => sign_in_refusal(r).await.ok().flatten(),
-            None => None,
-        }
-    });
+    let refusal = Resource::new(
+        move || reference.get(),
+        |r| async move {
+            match r {
+                Some(r) => sign_in_refusal(r).await.ok().flatten(),
+                None => None,
+            }
+        },
+    );
     let text = move || {
-        code.get().and_then(|c| sso_error(&c)).unwrap_or((
-            "The sign-in did not complete",
-            "Start again from the sign-in page.",
-        ))
+        code.get()
+            .and_then(|c| sso_error(&c))
+            .unwrap_or(("The sign-in did not complete", "Start again from the sign-in page."))
     };
     view! {
         <Title text="Sign-in refused" />
@@ -82,12 +85,15 @@ fn RefusalDetails(outcome: SignInOutcome) -> impl IntoView {
 #[component]
 pub fn TestSignInPage() -> impl IntoView {
     let reference = query_value("ref");
-    let result = Resource::new(move || reference.get(), |r| async move {
-        match r {
-            Some(r) => test_sign_in_result(r).await,
-            None => Ok(None),
-        }
-    });
+    let result = Resource::new(
+        move || reference.get(),
+        |r| async move {
+            match r {
+                Some(r) => test_sign_in_result(r).await,
+                None => Ok(None),
+            }
+        },
+    );
     view! {
         <PageHeader
             title="Test sign-in"

@@ -36,7 +36,10 @@ const USAGE: &str = "bench [--sizes 10000x500,100000x5000] [--latency-ms N] [--r
 async fn main() {
     // RUST_LOG=portcullis_domain=debug shows where a run spends its time.
     if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -60,7 +63,10 @@ fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok())
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
 }
@@ -212,7 +218,13 @@ async fn sync(args: &[String]) -> Result<(), String> {
             directory_secret_sealed: Some(
                 secrets.seal(&secret_context(PROVIDER_ID, "directory_secret"), okta_sim::sample::API_TOKEN),
             ),
-            ..ProviderRow::new_okta(PROVIDER_ID, "Bench", &base, "bench", secrets.seal(&secret_context(PROVIDER_ID, "client_secret"), "x"))
+            ..ProviderRow::new_okta(
+                PROVIDER_ID,
+                "Bench",
+                &base,
+                "bench",
+                secrets.seal(&secret_context(PROVIDER_ID, "client_secret"), "x"),
+            )
         };
         store.save_provider(&row, &[], "wizard").await.map_err(|e| e.to_string())?;
     }
@@ -289,7 +301,14 @@ async fn control(http: &reqwest::Client, base: &str, op: Value) -> Result<Value,
 }
 
 async fn sim_requests(http: &reqwest::Client, base: &str) -> Result<u64, String> {
-    let v: Value = http.get(format!("{base}/__sim/state")).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+    let v: Value = http
+        .get(format!("{base}/__sim/state"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(v["requestCount"].as_u64().unwrap_or(0))
 }
 
@@ -372,7 +391,9 @@ fn mib(kib: f64) -> String {
 }
 
 fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg").map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 async fn orchestrate(args: &[String]) -> Result<(), String> {
@@ -400,7 +421,8 @@ async fn orchestrate(args: &[String]) -> Result<(), String> {
         }
     }
     let http = reqwest::Client::new();
-    let mut table = String::from("| Org | Run | Wall time | Requests | Peak RSS | × floor |\n|---|---|---:|---:|---:|---:|\n");
+    let mut table =
+        String::from("| Org | Run | Wall time | Requests | Peak RSS | × floor |\n|---|---|---:|---:|---:|---:|\n");
     let mut notes = vec![format!(
         "median of {repeat} runs each; load average at start: {}; simulator latency {latency} ms per request",
         load_average()

@@ -233,7 +233,14 @@ fn split_url(url: &str) -> Option<(String, String, String)> {
 
 impl ForwardAuth {
     pub fn new(store: Store, policies: PolicyService, assertions: Assertions) -> Self {
-        Self { store, policies, assertions, people: Arc::default(), sampled: Arc::default(), denials: DenialLimiter::default() }
+        Self {
+            store,
+            policies,
+            assertions,
+            people: Arc::default(),
+            sampled: Arc::default(),
+            denials: DenialLimiter::default(),
+        }
     }
 
     /// The published keys upstreams verify assertions with.
@@ -285,8 +292,12 @@ impl ForwardAuth {
                 now,
             )
             .await?;
-        let session =
-            SsoSession { user_id: user_id.into(), identity_id: identity_id.map(Into::into), session_id: id, expires_at };
+        let session = SsoSession {
+            user_id: user_id.into(),
+            identity_id: identity_id.map(Into::into),
+            session_id: id,
+            expires_at,
+        };
         Ok((token, session))
     }
 
@@ -299,7 +310,12 @@ impl ForwardAuth {
         if row.application_id.is_some() || row.expires_at <= now_ms() || row.disabled_at.is_some() {
             return Ok(None);
         }
-        Ok(Some(SsoSession { user_id: row.user_id, identity_id: row.identity_id, session_id: row.id, expires_at: row.expires_at }))
+        Ok(Some(SsoSession {
+            user_id: row.user_id,
+            identity_id: row.identity_id,
+            session_id: row.id,
+            expires_at: row.expires_at,
+        }))
     }
 
     /// A one-time code for the application at `return_to`, and the URL on the application's
@@ -422,11 +438,17 @@ impl ForwardAuth {
                 return Ok(Answer::Bypass);
             }
             if let Some(suppressed) = self.denials.admit(&[&person.user_id, &app.application.id], now_ms()) {
-                let (policies, subject, app_id, app_name) =
-                    (self.policies.clone(), person.subject.clone(), app.application.id.clone(), app.application.name.clone());
+                let (policies, subject, app_id, app_name) = (
+                    self.policies.clone(),
+                    person.subject.clone(),
+                    app.application.id.clone(),
+                    app.application.name.clone(),
+                );
                 let (host, uri, ip) = (request.host.clone(), request.uri.clone(), ip.map(str::to_string));
                 tokio::spawn(async move {
-                    policies.record_removed_access(&subject, &app_id, &app_name, &host, &uri, ip.as_deref(), suppressed).await;
+                    policies
+                        .record_removed_access(&subject, &app_id, &app_name, &host, &uri, ip.as_deref(), suppressed)
+                        .await;
                 });
             }
             return Ok(Answer::Deny { application: app.application.name.clone() });

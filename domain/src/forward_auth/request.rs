@@ -135,7 +135,11 @@ fn host(authority: &str) -> Result<String, &'static str> {
     }
     let (name, port) = split_port(authority);
     if let Some(port) = port {
-        if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err() {
+        if port.is_empty()
+            || port.len() > 5
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || port.parse::<u16>().is_err()
+        {
             return Err("its port is not a number from 0 to 65535");
         }
     }
@@ -196,7 +200,10 @@ mod tests {
     fn nginx_reads_x_original_url_and_method() {
         let h = headers(&[("x-original-url", "https://Wiki.Example.com:8443/a/b?c=1"), ("x-original-method", "post")]);
         assert_eq!(from_nginx(&h), Ok(req("https", "wiki.example.com:8443", "/a/b?c=1", Some("POST"))));
-        assert_eq!(from_nginx(&headers(&[("x-original-url", "http://wiki.test")])), Ok(req("http", "wiki.test", "/", None)));
+        assert_eq!(
+            from_nginx(&headers(&[("x-original-url", "http://wiki.test")])),
+            Ok(req("http", "wiki.test", "/", None))
+        );
         assert_eq!(from_nginx(&headers(&[("x-original-url", "http://wiki.test?x")])).unwrap().uri, "/?x");
         assert_eq!(from_nginx(&headers(&[("x-original-url", "http://[::1]:80/")])).unwrap().host, "[::1]:80");
     }
@@ -204,7 +211,11 @@ mod tests {
     #[test]
     fn nginx_never_falls_back_to_the_forwarded_headers() {
         // The client sent these through nginx; only X-Original-URL counts there.
-        let h = headers(&[("x-forwarded-host", "public.example.com"), ("x-forwarded-uri", "/"), ("x-forwarded-proto", "https")]);
+        let h = headers(&[
+            ("x-forwarded-host", "public.example.com"),
+            ("x-forwarded-uri", "/"),
+            ("x-forwarded-proto", "https"),
+        ]);
         assert_eq!(from_nginx(&h), Err(HeaderError::Missing("X-Original-URL")));
         // An unparsable URL (nginx built it from `Host: x%y`) is refused, not replaced.
         let h = headers(&[("x-original-url", "http://x%y/secret"), ("x-forwarded-host", "public.example.com")]);
@@ -241,10 +252,16 @@ mod tests {
         assert_eq!(from_forwarded(&headers(&twice)), Err(HeaderError::Repeated("X-Forwarded-Host")));
         let mut listed = full.to_vec();
         listed[1] = ("x-forwarded-host", "public.example.com, wiki.example.com");
-        assert!(matches!(from_forwarded(&headers(&listed)), Err(HeaderError::Invalid { header: "X-Forwarded-Host", .. })));
+        assert!(matches!(
+            from_forwarded(&headers(&listed)),
+            Err(HeaderError::Invalid { header: "X-Forwarded-Host", .. })
+        ));
         let mut proto = full.to_vec();
         proto[0] = ("x-forwarded-proto", "https, http");
-        assert!(matches!(from_forwarded(&headers(&proto)), Err(HeaderError::Invalid { header: "X-Forwarded-Proto", .. })));
+        assert!(matches!(
+            from_forwarded(&headers(&proto)),
+            Err(HeaderError::Invalid { header: "X-Forwarded-Proto", .. })
+        ));
         let twice_url = headers(&[("x-original-url", "http://a.test/"), ("x-original-url", "http://b.test/")]);
         assert_eq!(from_nginx(&twice_url), Err(HeaderError::Repeated("X-Original-URL")));
         assert_eq!(from_nginx(&headers(&[("x-original-url", " ")])), Err(HeaderError::Missing("X-Original-URL")));

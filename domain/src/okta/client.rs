@@ -270,11 +270,19 @@ impl OktaClient {
         header.typ = Some("JWT".into());
         let token_url = self.token_url();
         // A fresh jti every time: Okta consumes it even when it answers use_dpop_nonce.
-        let claims = Claims { iss: client_id, sub: client_id, aud: &token_url, iat: now, exp: now + 300, jti: new_jti() };
-        jsonwebtoken::encode(&header, &claims, &key.encoding).map_err(|e| OktaError::InvalidClient(format!("cannot sign: {e}")))
+        let claims =
+            Claims { iss: client_id, sub: client_id, aud: &token_url, iat: now, exp: now + 300, jti: new_jti() };
+        jsonwebtoken::encode(&header, &claims, &key.encoding)
+            .map_err(|e| OktaError::InvalidClient(format!("cannot sign: {e}")))
     }
 
-    fn dpop_proof(&self, method: &str, url: &str, nonce: Option<&str>, access_token: Option<&str>) -> Result<String, OktaError> {
+    fn dpop_proof(
+        &self,
+        method: &str,
+        url: &str,
+        nonce: Option<&str>,
+        access_token: Option<&str>,
+    ) -> Result<String, OktaError> {
         #[derive(Serialize)]
         struct Claims<'a> {
             htm: &'a str,
@@ -300,7 +308,8 @@ impl OktaClient {
             nonce,
             ath: access_token.map(|t| URL_SAFE_NO_PAD.encode(Sha256::digest(t.as_bytes()))),
         };
-        jsonwebtoken::encode(&header, &claims, &self.dpop.encoding).map_err(|e| OktaError::Dpop(format!("cannot sign a proof: {e}")))
+        jsonwebtoken::encode(&header, &claims, &self.dpop.encoding)
+            .map_err(|e| OktaError::Dpop(format!("cannot sign a proof: {e}")))
     }
 
     /// client_credentials with a `private_key_jwt` assertion, and the DPoP nonce dance when asked.
@@ -332,7 +341,9 @@ impl OktaClient {
                     continue;
                 }
                 Ok(f) => f,
-                Err(OutboundError::Timeout { .. } | OutboundError::Connect { .. }) if failures + 1 < self.patience.attempts => {
+                Err(OutboundError::Timeout { .. } | OutboundError::Connect { .. })
+                    if failures + 1 < self.patience.attempts =>
+                {
                     failures += 1;
                     self.wait(WaitKind::Retry, backoff(failures)).await;
                     continue;
@@ -346,19 +357,29 @@ impl OktaClient {
                     token_type: String,
                 }
                 let t: TokenResponse = fetched.json().map_err(|e| OktaError::BadResponse(e.to_string()))?;
-                return Ok(AccessToken { value: t.access_token, dpop_bound: t.token_type.eq_ignore_ascii_case("DPoP") });
+                return Ok(AccessToken {
+                    value: t.access_token,
+                    dpop_bound: t.token_type.eq_ignore_ascii_case("DPoP"),
+                });
             }
             let body: Option<OktaErrorBody> = fetched.json().ok();
-            let error = body.as_ref().and_then(|b| b.error.clone().or_else(|| b.error_code.clone())).unwrap_or_default();
-            let description =
-                body.as_ref().and_then(|b| b.error_description.clone().or_else(|| b.error_summary.clone())).unwrap_or_default();
+            let error =
+                body.as_ref().and_then(|b| b.error.clone().or_else(|| b.error_code.clone())).unwrap_or_default();
+            let description = body
+                .as_ref()
+                .and_then(|b| b.error_description.clone().or_else(|| b.error_summary.clone()))
+                .unwrap_or_default();
             match (fetched.status.as_u16(), error.as_str()) {
                 (_, "use_dpop_nonce") => match fetched.header("dpop-nonce") {
                     Some(n) => {
                         nonce_rounds += 1;
                         *self.dpop_nonce.lock().await = Some(n.to_string())
                     }
-                    None => return Err(OktaError::Dpop("Okta asked for a nonce but sent none (no DPoP-Nonce header)".into())),
+                    None => {
+                        return Err(OktaError::Dpop(
+                            "Okta asked for a nonce but sent none (no DPoP-Nonce header)".into(),
+                        ))
+                    }
                 },
                 (_, "invalid_dpop_proof") => return Err(OktaError::Dpop(description)),
                 (_, "invalid_client") => return Err(OktaError::InvalidClient(description)),
@@ -367,7 +388,10 @@ impl OktaClient {
                 }
                 (429, _) => return Err(self.rate_limited(&fetched)),
                 (status, _) => {
-                    return Err(OktaError::Unexpected { status, body: String::from_utf8_lossy(&fetched.body).chars().take(300).collect() })
+                    return Err(OktaError::Unexpected {
+                        status,
+                        body: String::from_utf8_lossy(&fetched.body).chars().take(300).collect(),
+                    })
                 }
             }
         }
@@ -484,8 +508,10 @@ impl OktaClient {
             }
             let body: Option<OktaErrorBody> = fetched.json().ok();
             let code = body.as_ref().and_then(|b| b.error_code.clone().or_else(|| b.error.clone())).unwrap_or_default();
-            let summary =
-                body.as_ref().and_then(|b| b.error_summary.clone().or_else(|| b.error_description.clone())).unwrap_or_default();
+            let summary = body
+                .as_ref()
+                .and_then(|b| b.error_summary.clone().or_else(|| b.error_description.clone()))
+                .unwrap_or_default();
             let challenge = fetched.header("www-authenticate").unwrap_or_default().to_string();
             match status {
                 401 => {
@@ -497,13 +523,21 @@ impl OktaClient {
                     }
                     return Err(OktaError::InvalidToken {
                         code: if code.is_empty() { "401".into() } else { code },
-                        summary: if summary.is_empty() { challenge_value(&challenge, "error_description").unwrap_or_default() } else { summary },
+                        summary: if summary.is_empty() {
+                            challenge_value(&challenge, "error_description").unwrap_or_default()
+                        } else {
+                            summary
+                        },
                     });
                 }
                 403 => {
                     return Err(OktaError::Forbidden {
                         code: if code.is_empty() { "insufficient_scope".into() } else { code },
-                        summary: if summary.is_empty() { challenge_value(&challenge, "error_description").unwrap_or_default() } else { summary },
+                        summary: if summary.is_empty() {
+                            challenge_value(&challenge, "error_description").unwrap_or_default()
+                        } else {
+                            summary
+                        },
                         scope: challenge_value(&challenge, "scope"),
                     })
                 }
@@ -589,16 +623,11 @@ pub fn same_origin(org: &str, url: &str) -> Result<(), OktaError> {
 
 /// The `rel="next"` URL among the `Link` header lines.
 pub fn next_link(f: &Fetched) -> Option<String> {
-    f.headers
-        .get_all("link")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .find_map(|link| {
-            let mut parts = link.split(';');
-            let url = parts.next()?.trim().strip_prefix('<')?.strip_suffix('>')?;
-            parts.any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next")).then(|| url.to_string())
-        })
+    f.headers.get_all("link").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).find_map(|link| {
+        let mut parts = link.split(';');
+        let url = parts.next()?.trim().strip_prefix('<')?.strip_suffix('>')?;
+        parts.any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next")).then(|| url.to_string())
+    })
 }
 
 /// A value from a `WWW-Authenticate` challenge, e.g. `scope="okta.groups.read"`.
@@ -656,7 +685,12 @@ mod tests {
     fn okta_dates_are_read_as_epoch_seconds() {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("date", "Mon, 02 Jan 2006 15:04:05 GMT".parse().unwrap());
-        let f = Fetched { status: reqwest::StatusCode::OK, headers, body: vec![], url: url::Url::parse("https://x/").unwrap() };
+        let f = Fetched {
+            status: reqwest::StatusCode::OK,
+            headers,
+            body: vec![],
+            url: url::Url::parse("https://x/").unwrap(),
+        };
         assert_eq!(server_time(&f), Some(1_136_214_245));
     }
 

@@ -195,7 +195,10 @@ impl DpopKey {
 
 /// For tests and the simulator's fixtures: a PEM of a fresh P-256 key.
 pub fn generate_ec_pem() -> String {
-    p256::SecretKey::random(&mut rand::rngs::OsRng).to_pkcs8_pem(LineEnding::LF).map(|p| p.to_string()).unwrap_or_default()
+    p256::SecretKey::random(&mut rand::rngs::OsRng)
+        .to_pkcs8_pem(LineEnding::LF)
+        .map(|p| p.to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -245,10 +248,10 @@ mod tests {
     fn garbage_gets_a_message_that_says_what_to_paste() {
         assert_eq!(parse_private_key("  ").unwrap_err(), KeyError::Empty);
         assert!(matches!(parse_private_key("{not json").unwrap_err(), KeyError::BadJson(_)));
-        assert_eq!(parse_private_key("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----").unwrap_err(), KeyError::BadPem);
-        assert!(matches!(
-            parse_private_key(r#"{"kty":"OKP","d":"x"}"#).unwrap_err(),
-            KeyError::UnsupportedType(_)
-        ));
+        assert_eq!(
+            parse_private_key("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----").unwrap_err(),
+            KeyError::BadPem
+        );
+        assert!(matches!(parse_private_key(r#"{"kty":"OKP","d":"x"}"#).unwrap_err(), KeyError::UnsupportedType(_)));
     }
 }

@@ -7,7 +7,8 @@ pub mod keys;
 use serde::{Deserialize, Serialize};
 
 pub use client::{
-    CallStats, Credentials, OktaClient, OktaError, Page, Patience, WaitKind, WaitObserver, APPS_READ_SCOPE, DIRECTORY_SCOPES,
+    CallStats, Credentials, OktaClient, OktaError, Page, Patience, WaitKind, WaitObserver, APPS_READ_SCOPE,
+    DIRECTORY_SCOPES,
 };
 pub use keys::{parse_private_key, KeyError, ServiceKey};
 

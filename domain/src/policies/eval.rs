@@ -96,12 +96,9 @@ impl Selector {
                         .is_some_and(|(local, d)| !local.is_empty() && d.eq_ignore_ascii_case(domain))
             }
             Selector::User(u) => {
-                who.provider_id() == Some(u.provider_id.as_str())
-                    && who.external_id() == Some(u.external_id.as_str())
+                who.provider_id() == Some(u.provider_id.as_str()) && who.external_id() == Some(u.external_id.as_str())
             }
-            Selector::IdentityProvider { provider_id } => {
-                who.provider_id() == Some(provider_id.as_str())
-            }
+            Selector::IdentityProvider { provider_id } => who.provider_id() == Some(provider_id.as_str()),
         }
     }
 }
@@ -255,15 +252,9 @@ pub fn explain<F: Facts + ?Sized>(
     for &i in order {
         let p = &policies[i];
         let (result, reason) = if decided.is_some() {
-            (
-                StepResult::NotReached,
-                "Not evaluated: an earlier policy decided.".to_string(),
-            )
+            (StepResult::NotReached, "Not evaluated: an earlier policy decided.".to_string())
         } else if !p.enabled {
-            (
-                StepResult::Disabled,
-                "Skipped: the policy is disabled.".to_string(),
-            )
+            (StepResult::Disabled, "Skipped: the policy is disabled.".to_string())
         } else {
             match p.rules.check(who) {
                 RuleCheck::Matched { include } => {
@@ -277,37 +268,21 @@ pub fn explain<F: Facts + ?Sized>(
                         reason.push_str("; no Exclude rule matched");
                     }
                     reason.push('.');
-                    (
-                        StepResult::Matched {
-                            included_by: s.clone(),
-                        },
-                        reason,
-                    )
+                    (StepResult::Matched { included_by: s.clone() }, reason)
                 }
-                RuleCheck::NotIncluded => (
-                    StepResult::NotIncluded,
-                    "No match: none of its Include rules applies to this person.".to_string(),
-                ),
+                RuleCheck::NotIncluded => {
+                    (StepResult::NotIncluded, "No match: none of its Include rules applies to this person.".to_string())
+                }
                 RuleCheck::MissingRequirement { require } => {
                     let s = &p.rules.require[require];
                     (
-                        StepResult::RequirementNotMet {
-                            selector: s.clone(),
-                        },
-                        format!(
-                            "No match: requires {}, which this person does not meet.",
-                            label(s)
-                        ),
+                        StepResult::RequirementNotMet { selector: s.clone() },
+                        format!("No match: requires {}, which this person does not meet.", label(s)),
                     )
                 }
                 RuleCheck::Excluded { exclude } => {
                     let s = &p.rules.exclude[exclude];
-                    (
-                        StepResult::Excluded {
-                            selector: s.clone(),
-                        },
-                        format!("No match: excluded by {}.", label(s)),
-                    )
+                    (StepResult::Excluded { selector: s.clone() }, format!("No match: excluded by {}.", label(s)))
                 }
             }
         };
@@ -323,34 +298,19 @@ pub fn explain<F: Facts + ?Sized>(
     let (outcome, summary) = match decided {
         Some(p) => {
             let outcome = Outcome::of(p.action);
-            let why = steps
-                .iter()
-                .find(|s| s.policy_id == p.id)
-                .map(|s| s.reason.clone())
-                .unwrap_or_default();
+            let why = steps.iter().find(|s| s.policy_id == p.id).map(|s| s.reason.clone()).unwrap_or_default();
             (
                 outcome,
-                format!(
-                    "{} by policy #{} '{}' ({}). {why}",
-                    outcome.label(),
-                    p.position + 1,
-                    p.name,
-                    p.action.label()
-                ),
+                format!("{} by policy #{} '{}' ({}). {why}", outcome.label(), p.position + 1, p.name, p.action.label()),
             )
         }
-        None if policies.is_empty() => (
-            Outcome::NoMatch,
-            "Blocked: the application has no policies yet.".to_string(),
-        ),
-        None if policies.iter().all(|p| !p.enabled) => (
-            Outcome::NoMatch,
-            "Blocked: every policy of the application is disabled.".to_string(),
-        ),
-        None => (
-            Outcome::NoMatch,
-            "Blocked: no policy matched this person; see each policy below for why.".to_string(),
-        ),
+        None if policies.is_empty() => (Outcome::NoMatch, "Blocked: the application has no policies yet.".to_string()),
+        None if policies.iter().all(|p| !p.enabled) => {
+            (Outcome::NoMatch, "Blocked: every policy of the application is disabled.".to_string())
+        }
+        None => {
+            (Outcome::NoMatch, "Blocked: no policy matched this person; see each policy below for why.".to_string())
+        }
     };
     Decision {
         outcome,
@@ -369,20 +329,12 @@ mod tests {
     use crate::policies::model::UserRef;
 
     fn g(id: &str) -> GroupRef {
-        GroupRef {
-            provider_id: "okta".into(),
-            external_id: id.into(),
-        }
+        GroupRef { provider_id: "okta".into(), external_id: id.into() }
     }
 
     fn ann() -> Subject {
-        Subject::new(
-            Some("okta".into()),
-            Some("00u1".into()),
-            "Ann@Example.com",
-            [g("00gEng"), g("00gAll")],
-        )
-        .with_verified_email(true)
+        Subject::new(Some("okta".into()), Some("00u1".into()), "Ann@Example.com", [g("00gEng"), g("00gAll")])
+            .with_verified_email(true)
     }
 
     fn local() -> Subject {
@@ -404,10 +356,7 @@ mod tests {
     }
 
     fn include(s: Selector) -> Rules {
-        Rules {
-            include: vec![s],
-            ..Default::default()
-        }
+        Rules { include: vec![s], ..Default::default() }
     }
 
     #[test]
@@ -421,33 +370,18 @@ mod tests {
         assert!(Selector::Group(g("00gEng")).matches(&ann()));
         assert!(!Selector::Group(g("00gOps")).matches(&ann()));
         // The same external id from another provider is another group.
-        let other = GroupRef {
-            provider_id: "other".into(),
-            external_id: "00gEng".into(),
-        };
+        let other = GroupRef { provider_id: "other".into(), external_id: "00gEng".into() };
         assert!(!Selector::Group(other).matches(&ann()));
     }
 
     #[test]
     fn email_matching_ignores_case_and_nothing_else() {
-        assert!(Selector::Email {
-            email: "ann@example.com".into()
-        }
-        .matches(&ann()));
+        assert!(Selector::Email { email: "ann@example.com".into() }.matches(&ann()));
         let mut shouting = ann();
         shouting.email = "ANN@EXAMPLE.COM".into();
-        assert!(Selector::Email {
-            email: "ann@example.com".into()
-        }
-        .matches(&shouting));
-        assert!(!Selector::Email {
-            email: "ann@example.co".into()
-        }
-        .matches(&ann()));
-        assert!(!Selector::Email {
-            email: "nn@example.com".into()
-        }
-        .matches(&ann()));
+        assert!(Selector::Email { email: "ann@example.com".into() }.matches(&shouting));
+        assert!(!Selector::Email { email: "ann@example.co".into() }.matches(&ann()));
+        assert!(!Selector::Email { email: "nn@example.com".into() }.matches(&ann()));
     }
 
     #[test]
@@ -458,10 +392,7 @@ mod tests {
         assert!(!d("ample.com").matches(&ann()));
         assert!(!d("com").matches(&ann()));
         let sub = Subject::new(None, None, "bob@eu.example.com", []).with_verified_email(true);
-        assert!(
-            !d("example.com").matches(&sub),
-            "sub-domains are other domains"
-        );
+        assert!(!d("example.com").matches(&sub), "sub-domains are other domains");
         let tricky = Subject::new(None, None, "example.com@evil.test", []).with_verified_email(true);
         assert!(!d("example.com").matches(&tricky));
         let no_at = Subject::new(None, None, "example.com", []).with_verified_email(true);
@@ -489,12 +420,7 @@ mod tests {
 
     #[test]
     fn a_user_matches_by_provider_and_external_id() {
-        let u = |p: &str, e: &str| {
-            Selector::User(UserRef {
-                provider_id: p.into(),
-                external_id: e.into(),
-            })
-        };
+        let u = |p: &str, e: &str| Selector::User(UserRef { provider_id: p.into(), external_id: e.into() });
         assert!(u("okta", "00u1").matches(&ann()));
         assert!(!u("okta", "00u2").matches(&ann()));
         assert!(!u("other", "00u1").matches(&ann()));
@@ -503,9 +429,7 @@ mod tests {
 
     #[test]
     fn an_identity_provider_matches_who_signed_in_with_it() {
-        let idp = |p: &str| Selector::IdentityProvider {
-            provider_id: p.into(),
-        };
+        let idp = |p: &str| Selector::IdentityProvider { provider_id: p.into() };
         assert!(idp("okta").matches(&ann()));
         assert!(!idp("other").matches(&ann()));
         assert!(!idp("okta").matches(&local()));
@@ -515,46 +439,21 @@ mod tests {
     fn include_any_require_all_exclude_none() {
         let eng = Selector::Group(g("00gEng"));
         let ops = Selector::Group(g("00gOps"));
-        let domain = Selector::EmailDomain {
-            domain: "example.com".into(),
-        };
+        let domain = Selector::EmailDomain { domain: "example.com".into() };
         let r = |include: Vec<Selector>, require: Vec<Selector>, exclude: Vec<Selector>| Rules {
             include,
             require,
             exclude,
         };
+        assert_eq!(r(vec![ops.clone(), eng.clone()], vec![], vec![]).check(&ann()), RuleCheck::Matched { include: 1 });
+        assert_eq!(r(vec![ops.clone()], vec![], vec![]).check(&ann()), RuleCheck::NotIncluded);
+        assert_eq!(r(vec![], vec![], vec![]).check(&ann()), RuleCheck::NotIncluded, "no Include matches no one");
         assert_eq!(
-            r(vec![ops.clone(), eng.clone()], vec![], vec![]).check(&ann()),
-            RuleCheck::Matched { include: 1 }
-        );
-        assert_eq!(
-            r(vec![ops.clone()], vec![], vec![]).check(&ann()),
-            RuleCheck::NotIncluded
-        );
-        assert_eq!(
-            r(vec![], vec![], vec![]).check(&ann()),
-            RuleCheck::NotIncluded,
-            "no Include matches no one"
-        );
-        assert_eq!(
-            r(
-                vec![Selector::Everyone],
-                vec![domain.clone(), ops.clone()],
-                vec![]
-            )
-            .check(&ann()),
+            r(vec![Selector::Everyone], vec![domain.clone(), ops.clone()], vec![]).check(&ann()),
             RuleCheck::MissingRequirement { require: 1 }
         );
-        assert!(r(
-            vec![Selector::Everyone],
-            vec![domain.clone(), eng.clone()],
-            vec![]
-        )
-        .matches(&ann()));
-        assert_eq!(
-            r(vec![domain], vec![], vec![ops, eng]).check(&ann()),
-            RuleCheck::Excluded { exclude: 1 }
-        );
+        assert!(r(vec![Selector::Everyone], vec![domain.clone(), eng.clone()], vec![]).matches(&ann()));
+        assert_eq!(r(vec![domain], vec![], vec![ops, eng]).check(&ann()), RuleCheck::Excluded { exclude: 1 });
     }
 
     #[test]
@@ -562,27 +461,15 @@ mod tests {
         let policies = vec![
             policy(0, Action::Allow, include(Selector::Everyone)),
             policy(1, Action::Block, include(Selector::Group(g("00gEng")))),
-            policy(
-                2,
-                Action::Bypass,
-                include(Selector::Email {
-                    email: "ann@example.com".into(),
-                }),
-            ),
+            policy(2, Action::Bypass, include(Selector::Email { email: "ann@example.com".into() })),
         ];
         let order = evaluation_order(&policies);
         assert_eq!(order, vec![1, 2, 0]);
         let (outcome, p) = decide_in(&policies, &order, &ann());
-        assert_eq!(
-            (outcome, p.map(|p| p.id.as_str())),
-            (Outcome::Block, Some("p1"))
-        );
+        assert_eq!((outcome, p.map(|p| p.id.as_str())), (Outcome::Block, Some("p1")));
         // Someone the Block does not match falls through to Allow.
         let (outcome, p) = decide_in(&policies, &order, &local());
-        assert_eq!(
-            (outcome, p.map(|p| p.id.as_str())),
-            (Outcome::Allow, Some("p0"))
-        );
+        assert_eq!((outcome, p.map(|p| p.id.as_str())), (Outcome::Allow, Some("p0")));
     }
 
     #[test]
@@ -591,10 +478,7 @@ mod tests {
             policy(0, Action::Bypass, include(Selector::Everyone)),
             policy(1, Action::Block, include(Selector::Everyone)),
         ];
-        assert_eq!(
-            decide_in(&policies, &evaluation_order(&policies), &ann()).0,
-            Outcome::Bypass
-        );
+        assert_eq!(decide_in(&policies, &evaluation_order(&policies), &ann()).0, Outcome::Bypass);
     }
 
     #[test]
@@ -602,28 +486,13 @@ mod tests {
         let mut policies = vec![
             policy(0, Action::Allow, include(Selector::Group(g("00gOps")))),
             policy(1, Action::Allow, include(Selector::Group(g("00gEng")))),
-            policy(
-                2,
-                Action::Allow,
-                include(Selector::EmailDomain {
-                    domain: "example.com".into(),
-                }),
-            ),
+            policy(2, Action::Allow, include(Selector::EmailDomain { domain: "example.com".into() })),
         ];
         let order = evaluation_order(&policies);
-        assert_eq!(
-            decide_in(&policies, &order, &ann()).1.map(|p| p.position),
-            Some(1)
-        );
-        assert_eq!(
-            decide_in(&policies, &order, &local()).1.map(|p| p.position),
-            Some(2)
-        );
+        assert_eq!(decide_in(&policies, &order, &ann()).1.map(|p| p.position), Some(1));
+        assert_eq!(decide_in(&policies, &order, &local()).1.map(|p| p.position), Some(2));
         let stranger = Subject::new(None, None, "x@elsewhere.test", []);
-        assert_eq!(
-            decide_in(&policies, &order, &stranger),
-            (Outcome::NoMatch, None)
-        );
+        assert_eq!(decide_in(&policies, &order, &stranger), (Outcome::NoMatch, None));
         assert!(!Outcome::NoMatch.permits());
         policies[1].enabled = false;
         assert_eq!(
@@ -642,9 +511,7 @@ mod tests {
                 Action::Allow,
                 Rules {
                     include: vec![Selector::Group(g("00gEng"))],
-                    require: vec![Selector::EmailDomain {
-                        domain: "corp.test".into(),
-                    }],
+                    require: vec![Selector::EmailDomain { domain: "corp.test".into() }],
                     exclude: vec![],
                 },
             ),
@@ -653,9 +520,7 @@ mod tests {
                 Action::Block,
                 Rules {
                     include: vec![Selector::Everyone],
-                    exclude: vec![Selector::Email {
-                        email: "ann@example.com".into(),
-                    }],
+                    exclude: vec![Selector::Email { email: "ann@example.com".into() }],
                     ..Default::default()
                 },
             ),
@@ -663,33 +528,16 @@ mod tests {
             policy(3, Action::Allow, include(Selector::Everyone)),
         ];
         let label = |s: &Selector| s.plain_label();
-        let d = explain(
-            "app",
-            "Wiki",
-            &policies,
-            &evaluation_order(&policies),
-            &ann(),
-            &label,
-        );
+        let d = explain("app", "Wiki", &policies, &evaluation_order(&policies), &ann(), &label);
         assert_eq!(d.outcome, Outcome::Allow);
         assert_eq!(d.policy_id.as_deref(), Some("p2"));
         let results: Vec<&StepResult> = d.steps.iter().map(|s| &s.result).collect();
         assert_eq!(
             results,
             vec![
-                &StepResult::Excluded {
-                    selector: Selector::Email {
-                        email: "ann@example.com".into()
-                    }
-                },
-                &StepResult::RequirementNotMet {
-                    selector: Selector::EmailDomain {
-                        domain: "corp.test".into()
-                    }
-                },
-                &StepResult::Matched {
-                    included_by: Selector::Group(g("00gAll"))
-                },
+                &StepResult::Excluded { selector: Selector::Email { email: "ann@example.com".into() } },
+                &StepResult::RequirementNotMet { selector: Selector::EmailDomain { domain: "corp.test".into() } },
+                &StepResult::Matched { included_by: Selector::Group(g("00gAll")) },
                 &StepResult::NotReached,
             ]
         );
@@ -700,8 +548,6 @@ mod tests {
         assert_eq!(none.outcome, Outcome::NoMatch);
         assert_eq!(none.steps[0].result, StepResult::NotIncluded);
         assert!(none.summary.contains("no policy matched"));
-        assert!(explain("app", "Wiki", &[], &[], &ann(), &label)
-            .summary
-            .contains("no policies yet"));
+        assert!(explain("app", "Wiki", &[], &[], &ann(), &label).summary.contains("no policies yet"));
     }
 }

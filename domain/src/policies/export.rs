@@ -54,13 +54,11 @@ impl PolicyDocument {
     /// Parses an uploaded file, checking format and version before the shape, so a newer
     /// export is named as such instead of failing on a field.
     pub fn from_json(text: &str) -> Result<Self, PolicyError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| PolicyError::BadDocument(format!("not valid JSON ({e}).")))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| PolicyError::BadDocument(format!("not valid JSON ({e}).")))?;
         let format = value.get("format").and_then(Value::as_str);
         if format != Some(FORMAT) {
-            return Err(PolicyError::BadDocument(format!(
-                "\"format\" must be \"{FORMAT}\"."
-            )));
+            return Err(PolicyError::BadDocument(format!("\"format\" must be \"{FORMAT}\".")));
         }
         let version = value
             .get("version")
@@ -81,9 +79,7 @@ impl PolicyDocument {
     /// The same checks as [`PolicyDocument::from_json`] for a document built in code.
     pub fn check_header(&self) -> Result<(), PolicyError> {
         if self.format != FORMAT {
-            return Err(PolicyError::BadDocument(format!(
-                "\"format\" must be \"{FORMAT}\"."
-            )));
+            return Err(PolicyError::BadDocument(format!("\"format\" must be \"{FORMAT}\".")));
         }
         if self.version != FORMAT_VERSION {
             return Err(PolicyError::UnsupportedVersion(self.version));
@@ -126,25 +122,15 @@ mod tests {
 
     #[test]
     fn format_and_version_are_checked_before_the_shape() {
-        assert!(matches!(
-            PolicyDocument::from_json("{"),
-            Err(PolicyError::BadDocument(_))
-        ));
+        assert!(matches!(PolicyDocument::from_json("{"), Err(PolicyError::BadDocument(_))));
         assert!(matches!(
             PolicyDocument::from_json(r#"{"version": 1, "policies": []}"#),
             Err(PolicyError::BadDocument(_))
         ));
         let v2 = r#"{"format": "portcullis.policies", "version": 2, "policies": "whatever"}"#;
-        assert!(matches!(
-            PolicyDocument::from_json(v2),
-            Err(PolicyError::UnsupportedVersion(2))
-        ));
-        let bad_shape =
-            r#"{"format": "portcullis.policies", "version": 1, "policies": [{"name": "x"}]}"#;
-        assert!(matches!(
-            PolicyDocument::from_json(bad_shape),
-            Err(PolicyError::BadDocument(_))
-        ));
+        assert!(matches!(PolicyDocument::from_json(v2), Err(PolicyError::UnsupportedVersion(2))));
+        let bad_shape = r#"{"format": "portcullis.policies", "version": 1, "policies": [{"name": "x"}]}"#;
+        assert!(matches!(PolicyDocument::from_json(bad_shape), Err(PolicyError::BadDocument(_))));
         let ok = PolicyDocument::new(None, vec![]);
         assert_eq!(PolicyDocument::from_json(&ok.to_json()).unwrap(), ok);
     }

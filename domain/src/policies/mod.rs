@@ -26,12 +26,10 @@ pub mod validate;
 pub use eval::{Decision, Facts, Outcome, Step, StepResult, Subject};
 pub use export::{ImportMode, ImportResult, ImportTarget, PolicyDocument, Reference};
 pub use model::{
-    Action, Application, ApplicationInput, GroupRef, HostRule, Policy, PolicyInput, Rules,
-    Selector, UserRef,
+    Action, Application, ApplicationInput, GroupRef, HostRule, Policy, PolicyInput, Rules, Selector, UserRef,
 };
 pub use service::{
-    GroupOption, Labels, Move, PolicyService, PolicyView, Preview, PreviewUser, SelectorView,
-    UserOption,
+    GroupOption, Labels, Move, PolicyService, PolicyView, Preview, PreviewUser, SelectorView, UserOption,
 };
 pub use snapshot::{CompiledApp, Snapshot, Verdict};
 pub use validate::PolicyError;

@@ -88,10 +88,7 @@ pub struct Rules {
 impl Rules {
     /// Every selector, in include, require, exclude order.
     pub fn selectors(&self) -> impl Iterator<Item = &Selector> {
-        self.include
-            .iter()
-            .chain(&self.require)
-            .chain(&self.exclude)
+        self.include.iter().chain(&self.require).chain(&self.exclude)
     }
 }
 
@@ -114,9 +111,7 @@ impl Action {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Action::Allow, Action::Block, Action::Bypass]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        [Action::Allow, Action::Block, Action::Bypass].into_iter().find(|a| a.as_str() == s)
     }
     pub fn label(self) -> &'static str {
         match self {
@@ -146,10 +141,7 @@ fn root_path() -> String {
 
 impl HostRule {
     pub fn new(hostname: impl Into<String>, path_prefix: impl Into<String>) -> Self {
-        Self {
-            hostname: hostname.into(),
-            path_prefix: path_prefix.into(),
-        }
+        Self { hostname: hostname.into(), path_prefix: path_prefix.into() }
     }
     /// `host` or `host/prefix`, for messages and the audit log.
     pub fn display(&self) -> String {
@@ -214,39 +206,24 @@ mod tests {
 
     #[test]
     fn selectors_have_a_stable_tagged_json_shape() {
-        let group = Selector::Group(GroupRef {
-            provider_id: "p1".into(),
-            external_id: "00g1".into(),
-        });
+        let group = Selector::Group(GroupRef { provider_id: "p1".into(), external_id: "00g1".into() });
         assert_eq!(
             serde_json::to_value(&group).unwrap(),
             serde_json::json!({"type": "group", "provider_id": "p1", "external_id": "00g1"})
         );
         let cases = [
             (Selector::Everyone, serde_json::json!({"type": "everyone"})),
+            (Selector::Email { email: "a@b.c".into() }, serde_json::json!({"type": "email", "email": "a@b.c"})),
             (
-                Selector::Email {
-                    email: "a@b.c".into(),
-                },
-                serde_json::json!({"type": "email", "email": "a@b.c"}),
-            ),
-            (
-                Selector::EmailDomain {
-                    domain: "b.c".into(),
-                },
+                Selector::EmailDomain { domain: "b.c".into() },
                 serde_json::json!({"type": "email_domain", "domain": "b.c"}),
             ),
             (
-                Selector::User(UserRef {
-                    provider_id: "p1".into(),
-                    external_id: "00u1".into(),
-                }),
+                Selector::User(UserRef { provider_id: "p1".into(), external_id: "00u1".into() }),
                 serde_json::json!({"type": "user", "provider_id": "p1", "external_id": "00u1"}),
             ),
             (
-                Selector::IdentityProvider {
-                    provider_id: "p1".into(),
-                },
+                Selector::IdentityProvider { provider_id: "p1".into() },
                 serde_json::json!({"type": "identity_provider", "provider_id": "p1"}),
             ),
         ];
@@ -259,12 +236,6 @@ mod tests {
     #[test]
     fn require_and_exclude_may_be_left_out() {
         let rules: Rules = serde_json::from_str(r#"{"include": [{"type": "everyone"}]}"#).unwrap();
-        assert_eq!(
-            rules,
-            Rules {
-                include: vec![Selector::Everyone],
-                ..Default::default()
-            }
-        );
+        assert_eq!(rules, Rules { include: vec![Selector::Everyone], ..Default::default() });
     }
 }

@@ -33,9 +33,7 @@ pub enum PathError {
     InvalidEscape,
     #[error("ambiguous path: a double-encoded escape (%25 then hex) depends on how often a server decodes")]
     DoubleEncoding,
-    #[error(
-        "ambiguous path: a '.' or '..' segment written with %2E is resolved by some servers only"
-    )]
+    #[error("ambiguous path: a '.' or '..' segment written with %2E is resolved by some servers only")]
     EncodedDotSegment,
     #[error("ambiguous path: its escapes do not decode to UTF-8 text")]
     NotUtf8,
@@ -74,9 +72,7 @@ pub fn canonical_path(path_and_query: &str) -> Result<Cow<'_, str>, PathError> {
             match s {
                 b"" => rewrite |= !end,
                 b"." | b".." => rewrite = true,
-                _ if escaped_segment && is_dot_segment(s) => {
-                    return Err(PathError::EncodedDotSegment)
-                }
+                _ if escaped_segment && is_dot_segment(s) => return Err(PathError::EncodedDotSegment),
                 _ => {}
             }
             if end {
@@ -101,9 +97,7 @@ pub fn canonical_path(path_and_query: &str) -> Result<Cow<'_, str>, PathError> {
                     b'%' if double_encoded(b, i + 3) => return Err(PathError::DoubleEncoding),
                     _ => {}
                 }
-                rewrite |= is_unreserved(v)
-                    || b[i + 1].is_ascii_lowercase()
-                    || b[i + 2].is_ascii_lowercase();
+                rewrite |= is_unreserved(v) || b[i + 1].is_ascii_lowercase() || b[i + 2].is_ascii_lowercase();
                 non_ascii_escape |= v >= 0x80;
                 escaped_segment = true;
                 i += 3;
@@ -112,9 +106,7 @@ pub fn canonical_path(path_and_query: &str) -> Result<Cow<'_, str>, PathError> {
             b';' => return Err(PathError::PathParameter),
             b'#' => return Err(PathError::Fragment),
             // A C1 control (U+0080..U+009F) in UTF-8.
-            0xC2 if matches!(b.get(i + 1), Some(0x80..=0x9F)) => {
-                return Err(PathError::ControlCharacter)
-            }
+            0xC2 if matches!(b.get(i + 1), Some(0x80..=0x9F)) => return Err(PathError::ControlCharacter),
             0xC2 => i += 1,
             _ => return Err(PathError::ControlCharacter),
         }
@@ -171,11 +163,8 @@ impl Dots {
 /// does not depend on them.
 pub(crate) fn read(path_and_query: &str, dots: Dots, decode: bool) -> Cow<'_, str> {
     let path = split_query(path_and_query).0;
-    let path = if decode {
-        percent_encoding::percent_decode_str(path).decode_utf8_lossy()
-    } else {
-        Cow::Borrowed(path)
-    };
+    let path =
+        if decode { percent_encoding::percent_decode_str(path).decode_utf8_lossy() } else { Cow::Borrowed(path) };
     match dots {
         Dots::Literal => path,
         Dots::Rfc3986 => Cow::Owned(resolve(&path, true)),
@@ -299,12 +288,7 @@ mod tests {
 
     #[test]
     fn every_refusal_says_the_path_is_ambiguous() {
-        for e in [
-            PathError::NotAbsolute,
-            PathError::EncodedSlash,
-            PathError::DoubleEncoding,
-            PathError::Disagreement,
-        ] {
+        for e in [PathError::NotAbsolute, PathError::EncodedSlash, PathError::DoubleEncoding, PathError::Disagreement] {
             assert!(e.to_string().starts_with("ambiguous path: "), "{e}");
         }
     }
@@ -351,18 +335,7 @@ mod tests {
 
     #[test]
     fn control_characters_are_refused_raw_or_encoded() {
-        for p in [
-            "/a\0b",
-            "/a\nb",
-            "/a\x7fb",
-            "/a\u{85}b",
-            "/a%00b",
-            "/a%0Ab",
-            "/a%0d",
-            "/a%1F",
-            "/a%7f",
-            "/a%C2%85",
-        ] {
+        for p in ["/a\0b", "/a\nb", "/a\x7fb", "/a\u{85}b", "/a%00b", "/a%0Ab", "/a%0d", "/a%1F", "/a%7f", "/a%C2%85"] {
             assert_eq!(refused(p), PathError::ControlCharacter, "{p:?}");
         }
     }
@@ -415,14 +388,7 @@ mod tests {
 
     #[test]
     fn a_canonical_path_is_borrowed() {
-        for p in [
-            "/",
-            "/admin",
-            "/admin/users?x=1",
-            "/admin/",
-            "/a%20b",
-            "/A/b.c",
-        ] {
+        for p in ["/", "/admin", "/admin/users?x=1", "/admin/", "/a%20b", "/A/b.c"] {
             assert!(matches!(canonical_path(p), Ok(Cow::Borrowed(_))), "{p}");
         }
         assert!(matches!(canonical_path("/a//b"), Ok(Cow::Owned(_))));
@@ -431,15 +397,9 @@ mod tests {
     #[test]
     fn readers_resolve_dots_and_slashes_their_own_way() {
         let r = |p, dots, decode| read(p, dots, decode).into_owned();
-        assert_eq!(
-            r("/admin//../public?x", Dots::Rfc3986, false),
-            "/admin/public"
-        );
+        assert_eq!(r("/admin//../public?x", Dots::Rfc3986, false), "/admin/public");
         assert_eq!(r("/admin//../public", Dots::MergeSlashes, false), "/public");
-        assert_eq!(
-            r("/admin/../public", Dots::Literal, false),
-            "/admin/../public"
-        );
+        assert_eq!(r("/admin/../public", Dots::Literal, false), "/admin/../public");
         assert_eq!(r("/%61/x/..", Dots::MergeSlashes, true), "/a");
         assert_eq!(r("/%61/x/..", Dots::Literal, false), "/%61/x/..");
     }

@@ -20,39 +20,20 @@ const LOCALS: [&str; 3] = ["ann", "bob", "cy"];
 const DOMAINS: [&str; 3] = ["a.test", "b.test", "sub.a.test"];
 
 fn group() -> impl Strategy<Value = GroupRef> {
-    (
-        prop::sample::select(&PROVIDERS[..]),
-        prop::sample::select(&GROUPS[..]),
-    )
-        .prop_map(|(p, g)| GroupRef {
-            provider_id: p.into(),
-            external_id: g.into(),
-        })
+    (prop::sample::select(&PROVIDERS[..]), prop::sample::select(&GROUPS[..]))
+        .prop_map(|(p, g)| GroupRef { provider_id: p.into(), external_id: g.into() })
 }
 
 fn selector() -> impl Strategy<Value = Selector> {
     prop_oneof![
         group().prop_map(Selector::Group),
         Just(Selector::Everyone),
-        (
-            prop::sample::select(&LOCALS[..]),
-            prop::sample::select(&DOMAINS[..])
-        )
-            .prop_map(|(l, d)| Selector::Email {
-                email: format!("{l}@{d}")
-            }),
+        (prop::sample::select(&LOCALS[..]), prop::sample::select(&DOMAINS[..]))
+            .prop_map(|(l, d)| Selector::Email { email: format!("{l}@{d}") }),
         prop::sample::select(&DOMAINS[..]).prop_map(|d| Selector::EmailDomain { domain: d.into() }),
-        (
-            prop::sample::select(&PROVIDERS[..]),
-            prop::sample::select(&USERS[..])
-        )
-            .prop_map(|(p, u)| Selector::User(UserRef {
-                provider_id: p.into(),
-                external_id: u.into()
-            })),
-        prop::sample::select(&PROVIDERS[..]).prop_map(|p| Selector::IdentityProvider {
-            provider_id: p.into()
-        }),
+        (prop::sample::select(&PROVIDERS[..]), prop::sample::select(&USERS[..]))
+            .prop_map(|(p, u)| Selector::User(UserRef { provider_id: p.into(), external_id: u.into() })),
+        prop::sample::select(&PROVIDERS[..]).prop_map(|p| Selector::IdentityProvider { provider_id: p.into() }),
     ]
 }
 
@@ -62,19 +43,11 @@ fn rules() -> impl Strategy<Value = Rules> {
         prop::collection::vec(selector(), 0..2),
         prop::collection::vec(selector(), 0..2),
     )
-        .prop_map(|(include, require, exclude)| Rules {
-            include,
-            require,
-            exclude,
-        })
+        .prop_map(|(include, require, exclude)| Rules { include, require, exclude })
 }
 
 fn action() -> impl Strategy<Value = Action> {
-    prop_oneof![
-        Just(Action::Allow),
-        Just(Action::Block),
-        Just(Action::Bypass)
-    ]
+    prop_oneof![Just(Action::Allow), Just(Action::Block), Just(Action::Bypass)]
 }
 
 fn policies() -> impl Strategy<Value = Vec<Policy>> {
@@ -121,19 +94,14 @@ fn reference(policies: &[Policy], who: &Subject) -> (Outcome, Option<String>) {
     let hits = |s: &Selector| match s {
         Selector::Everyone => true,
         Selector::Group(g) => who.groups.contains(g),
-        Selector::Email { email } => {
-            who.email_verified && who.email.to_ascii_lowercase() == email.to_ascii_lowercase()
-        }
+        Selector::Email { email } => who.email_verified && who.email.to_ascii_lowercase() == email.to_ascii_lowercase(),
         Selector::EmailDomain { domain } => {
             who.email_verified && who.email.to_ascii_lowercase().split('@').nth(1) == Some(domain.as_str())
         }
         Selector::User(u) => {
-            who.provider_id.as_deref() == Some(&u.provider_id)
-                && who.external_id.as_deref() == Some(&u.external_id)
+            who.provider_id.as_deref() == Some(&u.provider_id) && who.external_id.as_deref() == Some(&u.external_id)
         }
-        Selector::IdentityProvider { provider_id } => {
-            who.provider_id.as_deref() == Some(provider_id)
-        }
+        Selector::IdentityProvider { provider_id } => who.provider_id.as_deref() == Some(provider_id),
     };
     let applies = |p: &&Policy| {
         p.enabled
@@ -141,14 +109,8 @@ fn reference(policies: &[Policy], who: &Subject) -> (Outcome, Option<String>) {
             && p.rules.require.iter().all(hits)
             && !p.rules.exclude.iter().any(hits)
     };
-    let first = policies
-        .iter()
-        .filter(|p| p.action != Action::Allow)
-        .find(applies);
-    let then = policies
-        .iter()
-        .filter(|p| p.action == Action::Allow)
-        .find(applies);
+    let first = policies.iter().filter(|p| p.action != Action::Allow).find(applies);
+    let then = policies.iter().filter(|p| p.action == Action::Allow).find(applies);
     match first.or(then) {
         Some(p) => (
             match p.action {
@@ -215,8 +177,8 @@ proptest! {
 /// The segments paths are built from: ordinary ones, and the tricks servers read differently.
 const PLAIN: &[&str] = &["a", "b", "ab", "A", "..", ".", ""];
 const TRICKS: &[&str] = &[
-    "%2e", "%2E%2E", ".%2e", "%2F", "%5C", ";x", "x://y", "%61", "%41", "%25", "\\", "%00",
-    "a%20b", "%3A", "%3a/", "%7e", "%c3%a9", "%3f", "%25zz", "%2Ex",
+    "%2e", "%2E%2E", ".%2e", "%2F", "%5C", ";x", "x://y", "%61", "%41", "%25", "\\", "%00", "a%20b", "%3A", "%3a/",
+    "%7e", "%c3%a9", "%3f", "%25zz", "%2Ex",
 ];
 const PREFIXES: &[&str] = &["/", "/a", "/a/b", "/ab", "/b", "/A/b"];
 
@@ -282,11 +244,7 @@ proptest! {
 
 /// Each reference reader, decoding or not, folding case or not, puts `uri` under `routed`
 /// (the routed application's prefix) and no other.
-fn readers_agree(
-    prefixes: &BTreeSet<&str>,
-    uri: &str,
-    routed: Option<&str>,
-) -> Result<(), TestCaseError> {
+fn readers_agree(prefixes: &BTreeSet<&str>, uri: &str, routed: Option<&str>) -> Result<(), TestCaseError> {
     let expected: Vec<String> = routed.map(String::from).into_iter().collect();
     let raw = uri.split('?').next().unwrap_or_default().to_string();
     for path in [raw.clone(), reference::percent_decode(&raw)] {
@@ -320,9 +278,7 @@ fn target() -> impl Strategy<Value = String> {
     let segment = prop_oneof![4 => prop::sample::select(PLAIN), 1 => prop::sample::select(TRICKS)];
     (
         prop::collection::vec(segment, 0..7),
-        prop::option::of(prop::sample::select(
-            &["x=1", "next=/a/../b", "%zz", "a;b"][..],
-        )),
+        prop::option::of(prop::sample::select(&["x=1", "next=/a/../b", "%zz", "a;b"][..])),
     )
         .prop_map(|(segments, query)| match query {
             Some(q) => format!("/{}?{q}", segments.join("/")),
@@ -399,10 +355,7 @@ mod reference {
         };
         while !input.is_empty() {
             // A
-            if let Some(rest) = input
-                .strip_prefix("../")
-                .or_else(|| input.strip_prefix("./"))
-            {
+            if let Some(rest) = input.strip_prefix("../").or_else(|| input.strip_prefix("./")) {
                 input = rest.to_string();
             // B
             } else if input.starts_with("/./") {
@@ -464,9 +417,6 @@ mod reference {
             })
             .collect();
         let longest = hits.iter().map(|p| p.len()).max();
-        hits.into_iter()
-            .filter(|p| Some(p.len()) == longest)
-            .map(String::from)
-            .collect()
+        hits.into_iter().filter(|p| Some(p.len()) == longest).map(String::from).collect()
     }
 }

@@ -16,10 +16,7 @@ use serde_json::{json, Value};
 use super::{
     eval::{Decision, Facts, Subject},
     export::{ImportMode, ImportResult, ImportTarget, PolicyDocument, Reference},
-    model::{
-        Action, Application, ApplicationInput, GroupRef, HostRule, Policy, PolicyInput, Rules,
-        Selector, UserRef,
-    },
+    model::{Action, Application, ApplicationInput, GroupRef, HostRule, Policy, PolicyInput, Rules, Selector, UserRef},
     snapshot::{Snapshot, Verdict},
     validate::{self, PolicyError, MAX_POLICIES},
 };
@@ -65,22 +62,14 @@ pub struct Labels {
 
 impl Labels {
     fn entry(&self, s: &Selector) -> (String, bool) {
-        self.map
-            .get(s)
-            .cloned()
-            .unwrap_or_else(|| (own_label(s), false))
+        self.map.get(s).cloned().unwrap_or_else(|| (own_label(s), false))
     }
     pub fn label(&self, s: &Selector) -> String {
         self.entry(s).0
     }
     pub fn view(&self, s: &Selector) -> SelectorView {
         let (label, missing) = self.entry(s);
-        SelectorView {
-            selector: s.clone(),
-            kind: s.kind_label().into(),
-            label,
-            missing,
-        }
+        SelectorView { selector: s.clone(), kind: s.kind_label().into(), label, missing }
     }
     /// For sentences: "group 'Engineering'", "email ann@example.com", "Everyone".
     pub fn phrase(&self, s: &Selector) -> String {
@@ -189,10 +178,7 @@ impl Facts for IndexedFacts<'_> {
         self.person.email_verified
     }
     fn in_group(&self, group: &GroupRef) -> bool {
-        self.index
-            .groups
-            .get(group)
-            .is_some_and(|id| self.person.groups.binary_search(id).is_ok())
+        self.index.groups.get(group).is_some_and(|id| self.person.groups.binary_search(id).is_ok())
     }
 }
 
@@ -215,11 +201,7 @@ pub struct PolicyService {
 impl PolicyService {
     pub fn new(store: Store) -> Self {
         let audit = Audit::new(store.clone());
-        Self {
-            store,
-            audit,
-            shared: Arc::default(),
-        }
+        Self { store, audit, shared: Arc::default() }
     }
 
     // ---------- applications ----------
@@ -228,18 +210,11 @@ impl PolicyService {
     pub async fn applications(&self) -> Result<Vec<Application>, PolicyError> {
         let rows = self.store.applications().await?;
         let mut hosts = hosts_by_app(self.store.application_hosts().await?);
-        Ok(rows
-            .into_iter()
-            .map(|r| application_from(r, &mut hosts))
-            .collect())
+        Ok(rows.into_iter().map(|r| application_from(r, &mut hosts)).collect())
     }
 
     pub async fn application(&self, id: &str) -> Result<Application, PolicyError> {
-        let row = self
-            .store
-            .application(id)
-            .await?
-            .ok_or(PolicyError::ApplicationNotFound)?;
+        let row = self.store.application(id).await?.ok_or(PolicyError::ApplicationNotFound)?;
         let mut hosts = hosts_by_app(self.store.hosts_of(id).await?);
         Ok(application_from(row, &mut hosts))
     }
@@ -269,13 +244,7 @@ impl PolicyService {
             .detail("session_duration_minutes", input.session_duration_minutes)
             .into_record();
         self.store
-            .insert_application(
-                NewApplication {
-                    row: &row,
-                    hosts: &hosts,
-                },
-                &record,
-            )
+            .insert_application(NewApplication { row: &row, hosts: &hosts }, &record)
             .await
             .map_err(|e| conflict(e, &input))?;
         self.changed().await;
@@ -340,12 +309,7 @@ impl PolicyService {
     }
 
     /// Deletes the application with its policies.
-    pub async fn delete_application(
-        &self,
-        actor: &Actor,
-        ip: Option<&str>,
-        id: &str,
-    ) -> Result<(), PolicyError> {
+    pub async fn delete_application(&self, actor: &Actor, ip: Option<&str>, id: &str) -> Result<(), PolicyError> {
         let app = self.application(id).await?;
         let policies = self.store.application_policies(id).await?;
         let record = Event::new(actor.clone(), audit::Action::ApplicationDeleted)
@@ -354,10 +318,7 @@ impl PolicyService {
             .detail("application_id", id)
             .detail("hosts", hosts_detail(&app.hosts))
             .detail("policies_deleted", policies.len())
-            .detail(
-                "policies",
-                policies.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
-            )
+            .detail("policies", policies.iter().map(|p| p.name.clone()).collect::<Vec<_>>())
             .into_record();
         if !self.store.delete_application(id, &record).await? {
             return Err(PolicyError::ApplicationNotFound);
@@ -367,11 +328,7 @@ impl PolicyService {
     }
 
     /// Name free, and no host and prefix of another application's.
-    async fn check_application(
-        &self,
-        input: &ApplicationInput,
-        id: Option<&str>,
-    ) -> Result<(), PolicyError> {
+    async fn check_application(&self, input: &ApplicationInput, id: Option<&str>) -> Result<(), PolicyError> {
         if let Some(other) = self.store.application_by_name(&input.name).await? {
             if Some(other.id.as_str()) != id {
                 return Err(PolicyError::ApplicationNameTaken(input.name.clone()));
@@ -387,16 +344,8 @@ impl PolicyService {
             .collect();
         for h in &input.hosts {
             if let Some(owner) = taken.get(&(h.hostname.clone(), h.path_prefix.clone())) {
-                let application = self
-                    .store
-                    .application(owner)
-                    .await?
-                    .map(|a| a.name)
-                    .unwrap_or_else(|| owner.clone());
-                return Err(PolicyError::HostTaken {
-                    host: h.display(),
-                    application,
-                });
+                let application = self.store.application(owner).await?.map(|a| a.name).unwrap_or_else(|| owner.clone());
+                return Err(PolicyError::HostTaken { host: h.display(), application });
             }
         }
         Ok(())
@@ -406,25 +355,14 @@ impl PolicyService {
 
     /// The application's policies by position.
     pub async fn policies(&self, application_id: &str) -> Result<Vec<Policy>, PolicyError> {
-        self.store
-            .application(application_id)
-            .await?
-            .ok_or(PolicyError::ApplicationNotFound)?;
-        Ok(self
-            .store
-            .application_policies(application_id)
-            .await?
-            .into_iter()
-            .map(policy_from)
-            .collect())
+        self.store.application(application_id).await?.ok_or(PolicyError::ApplicationNotFound)?;
+        Ok(self.store.application_policies(application_id).await?.into_iter().map(policy_from).collect())
     }
 
     /// The application's policies by position, with current group and user names.
     pub async fn policy_views(&self, application_id: &str) -> Result<Vec<PolicyView>, PolicyError> {
         let policies = self.policies(application_id).await?;
-        let labels = self
-            .labels(policies.iter().flat_map(|p| p.rules.selectors()))
-            .await?;
+        let labels = self.labels(policies.iter().flat_map(|p| p.rules.selectors())).await?;
         let views = |list: &[Selector]| list.iter().map(|s| labels.view(s)).collect();
         Ok(policies
             .into_iter()
@@ -438,11 +376,7 @@ impl PolicyService {
     }
 
     pub async fn policy(&self, id: &str) -> Result<Policy, PolicyError> {
-        self.store
-            .policy(id)
-            .await?
-            .map(policy_from)
-            .ok_or(PolicyError::PolicyNotFound)
+        self.store.policy(id).await?.map(policy_from).ok_or(PolicyError::PolicyNotFound)
     }
 
     /// Adds a policy after the application's last one.
@@ -453,24 +387,16 @@ impl PolicyService {
         application_id: &str,
         input: &PolicyInput,
     ) -> Result<Policy, PolicyError> {
-        let app = self
-            .store
-            .application(application_id)
-            .await?
-            .ok_or(PolicyError::ApplicationNotFound)?;
+        let app = self.store.application(application_id).await?.ok_or(PolicyError::ApplicationNotFound)?;
         let input = validate::policy(input)?;
         let existing = self.store.application_policies(application_id).await?;
         if existing.len() >= MAX_POLICIES {
             return Err(PolicyError::TooManyPolicies);
         }
-        if existing
-            .iter()
-            .any(|p| p.name.eq_ignore_ascii_case(&input.name))
-        {
+        if existing.iter().any(|p| p.name.eq_ignore_ascii_case(&input.name)) {
             return Err(PolicyError::PolicyNameTaken(input.name.clone()));
         }
-        self.check_references(&input.rules, &HashSet::new(), &HashMap::new())
-            .await?;
+        self.check_references(&input.rules, &HashSet::new(), &HashMap::new()).await?;
         let now = now_ms();
         let mut policy = Policy {
             id: new_id(),
@@ -491,10 +417,7 @@ impl PolicyService {
             .detail("policy_id", policy.id.clone())
             .detail("policy", policy_detail(&policy))
             .into_record();
-        let position = self
-            .store
-            .insert_policy(&policy_row(&policy), &record)
-            .await?;
+        let position = self.store.insert_policy(&policy_row(&policy), &record).await?;
         policy.position = u32::try_from(position).unwrap_or(u32::MAX);
         self.changed().await;
         Ok(policy)
@@ -512,25 +435,13 @@ impl PolicyService {
     ) -> Result<Policy, PolicyError> {
         let before = self.policy(id).await?;
         let input = validate::policy(input)?;
-        let siblings = self
-            .store
-            .application_policies(&before.application_id)
-            .await?;
-        if siblings
-            .iter()
-            .any(|p| p.id != id && p.name.eq_ignore_ascii_case(&input.name))
-        {
+        let siblings = self.store.application_policies(&before.application_id).await?;
+        if siblings.iter().any(|p| p.id != id && p.name.eq_ignore_ascii_case(&input.name)) {
             return Err(PolicyError::PolicyNameTaken(input.name.clone()));
         }
         let known: HashSet<Selector> = before.rules.selectors().cloned().collect();
-        self.check_references(&input.rules, &known, &HashMap::new())
-            .await?;
-        let app_name = self
-            .store
-            .application(&before.application_id)
-            .await?
-            .map(|a| a.name)
-            .unwrap_or_default();
+        self.check_references(&input.rules, &known, &HashMap::new()).await?;
+        let app_name = self.store.application(&before.application_id).await?.map(|a| a.name).unwrap_or_default();
         let after = Policy {
             name: input.name,
             action: input.action,
@@ -548,30 +459,16 @@ impl PolicyService {
             .detail("before", policy_detail(&before))
             .detail("after", policy_detail(&after))
             .into_record();
-        if !self
-            .store
-            .update_policy(&policy_row(&after), &record)
-            .await?
-        {
+        if !self.store.update_policy(&policy_row(&after), &record).await? {
             return Err(PolicyError::PolicyNotFound);
         }
         self.changed().await;
         Ok(after)
     }
 
-    pub async fn delete_policy(
-        &self,
-        actor: &Actor,
-        ip: Option<&str>,
-        id: &str,
-    ) -> Result<(), PolicyError> {
+    pub async fn delete_policy(&self, actor: &Actor, ip: Option<&str>, id: &str) -> Result<(), PolicyError> {
         let policy = self.policy(id).await?;
-        let app_name = self
-            .store
-            .application(&policy.application_id)
-            .await?
-            .map(|a| a.name)
-            .unwrap_or_default();
+        let app_name = self.store.application(&policy.application_id).await?.map(|a| a.name).unwrap_or_default();
         let record = Event::new(actor.clone(), audit::Action::PolicyDeleted)
             .target(policy.name.clone())
             .ip(ip)
@@ -596,24 +493,15 @@ impl PolicyService {
         to: Move,
     ) -> Result<Vec<Policy>, PolicyError> {
         let policy = self.policy(id).await?;
-        let mut ids: Vec<String> = self
-            .policies(&policy.application_id)
-            .await?
-            .into_iter()
-            .map(|p| p.id)
-            .collect();
-        let at = ids
-            .iter()
-            .position(|p| p == id)
-            .ok_or(PolicyError::PolicyNotFound)?;
+        let mut ids: Vec<String> = self.policies(&policy.application_id).await?.into_iter().map(|p| p.id).collect();
+        let at = ids.iter().position(|p| p == id).ok_or(PolicyError::PolicyNotFound)?;
         let other = match to {
             Move::Up if at > 0 => at - 1,
             Move::Down if at + 1 < ids.len() => at + 1,
             _ => return self.policies(&policy.application_id).await,
         };
         ids.swap(at, other);
-        self.reorder_policies(actor, ip, &policy.application_id, &ids)
-            .await
+        self.reorder_policies(actor, ip, &policy.application_id, &ids).await
     }
 
     /// Sets the full order: `ids` must list each of the application's policies once.
@@ -624,41 +512,25 @@ impl PolicyService {
         application_id: &str,
         ids: &[String],
     ) -> Result<Vec<Policy>, PolicyError> {
-        let app = self
-            .store
-            .application(application_id)
-            .await?
-            .ok_or(PolicyError::ApplicationNotFound)?;
+        let app = self.store.application(application_id).await?.ok_or(PolicyError::ApplicationNotFound)?;
         let current = self.store.application_policies(application_id).await?;
         let given: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let have: HashSet<&str> = current.iter().map(|p| p.id.as_str()).collect();
         if given.len() != ids.len() || given != have {
             return Err(PolicyError::BadOrder);
         }
-        let names: HashMap<&str, &str> = current
-            .iter()
-            .map(|p| (p.id.as_str(), p.name.as_str()))
-            .collect();
+        let names: HashMap<&str, &str> = current.iter().map(|p| (p.id.as_str(), p.name.as_str())).collect();
         let record = Event::new(actor.clone(), audit::Action::PoliciesReordered)
             .target(app.name.clone())
             .ip(ip)
             .detail("application_id", application_id)
-            .detail(
-                "before",
-                current.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
-            )
+            .detail("before", current.iter().map(|p| p.name.clone()).collect::<Vec<_>>())
             .detail(
                 "after",
-                ids.iter()
-                    .map(|id| names.get(id.as_str()).copied().unwrap_or_default())
-                    .collect::<Vec<_>>(),
+                ids.iter().map(|id| names.get(id.as_str()).copied().unwrap_or_default()).collect::<Vec<_>>(),
             )
             .into_record();
-        if !self
-            .store
-            .set_policy_order(application_id, ids, &record)
-            .await?
-        {
+        if !self.store.set_policy_order(application_id, ids, &record).await? {
             return Err(PolicyError::BadOrder);
         }
         self.changed().await;
@@ -708,35 +580,21 @@ impl PolicyService {
                 .map(|p| (p.provider_id, p.external_id))
                 .collect()
         };
-        let providers: HashSet<String> = if fresh
-            .iter()
-            .any(|s| matches!(s, Selector::IdentityProvider { .. }))
-        {
-            self.store
-                .provider_names()
-                .await?
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect()
+        let providers: HashSet<String> = if fresh.iter().any(|s| matches!(s, Selector::IdentityProvider { .. })) {
+            self.store.provider_names().await?.into_iter().map(|(id, _)| id).collect()
         } else {
             HashSet::new()
         };
         for s in fresh {
             match s {
-                Selector::Group(g)
-                    if !groups.contains(&(g.provider_id.clone(), g.external_id.clone())) =>
-                {
+                Selector::Group(g) if !groups.contains(&(g.provider_id.clone(), g.external_id.clone())) => {
                     return Err(PolicyError::UnknownGroup {
                         external_id: g.external_id.clone(),
                         hint: hints.get(s).cloned(),
                     });
                 }
-                Selector::User(u)
-                    if !people.contains(&(u.provider_id.clone(), u.external_id.clone())) =>
-                {
-                    return Err(PolicyError::UnknownUser {
-                        external_id: u.external_id.clone(),
-                    });
+                Selector::User(u) if !people.contains(&(u.provider_id.clone(), u.external_id.clone())) => {
+                    return Err(PolicyError::UnknownUser { external_id: u.external_id.clone() });
                 }
                 Selector::IdentityProvider { provider_id } if !providers.contains(provider_id) => {
                     return Err(PolicyError::UnknownProvider(provider_id.clone()));
@@ -750,10 +608,7 @@ impl PolicyService {
     // ---------- labels and pickers ----------
 
     /// Current labels for these selectors, in a few queries.
-    pub async fn labels<'a>(
-        &self,
-        selectors: impl IntoIterator<Item = &'a Selector>,
-    ) -> Result<Labels, PolicyError> {
+    pub async fn labels<'a>(&self, selectors: impl IntoIterator<Item = &'a Selector>) -> Result<Labels, PolicyError> {
         let selectors: HashSet<&Selector> = selectors.into_iter().collect();
         let mut group_ids = Vec::new();
         let mut user_ids = Vec::new();
@@ -770,39 +625,28 @@ impl PolicyService {
             HashMap::new()
         } else {
             let rows = self.store.groups_by_external_ids(&group_ids).await?;
-            rows.into_iter()
-                .map(|g| ((g.provider_id, g.external_id), g.name))
-                .collect()
+            rows.into_iter().map(|g| ((g.provider_id, g.external_id), g.name)).collect()
         };
         let people: HashMap<(String, String), PersonRow> = if user_ids.is_empty() {
             HashMap::new()
         } else {
             let rows = self.store.people_by_external_ids(&user_ids).await?;
-            rows.into_iter()
-                .map(|p| ((p.provider_id.clone(), p.external_id.clone()), p))
-                .collect()
+            rows.into_iter().map(|p| ((p.provider_id.clone(), p.external_id.clone()), p)).collect()
         };
-        let providers: HashMap<String, String> = if wants_providers {
-            self.store.provider_names().await?.into_iter().collect()
-        } else {
-            HashMap::new()
-        };
+        let providers: HashMap<String, String> =
+            if wants_providers { self.store.provider_names().await?.into_iter().collect() } else { HashMap::new() };
         let mut map = HashMap::with_capacity(selectors.len());
         for s in selectors {
             let entry = match s {
-                Selector::Group(g) => {
-                    match groups.get(&(g.provider_id.clone(), g.external_id.clone())) {
-                        Some(name) => (name.clone(), false),
-                        None => ("(group no longer in the directory)".to_string(), true),
-                    }
-                }
-                Selector::User(u) => {
-                    match people.get(&(u.provider_id.clone(), u.external_id.clone())) {
-                        Some(p) if p.display_name.is_empty() => (p.email.clone(), false),
-                        Some(p) => (format!("{} <{}>", p.display_name, p.email), false),
-                        None => ("(user no longer in the directory)".to_string(), true),
-                    }
-                }
+                Selector::Group(g) => match groups.get(&(g.provider_id.clone(), g.external_id.clone())) {
+                    Some(name) => (name.clone(), false),
+                    None => ("(group no longer in the directory)".to_string(), true),
+                },
+                Selector::User(u) => match people.get(&(u.provider_id.clone(), u.external_id.clone())) {
+                    Some(p) if p.display_name.is_empty() => (p.email.clone(), false),
+                    Some(p) => (format!("{} <{}>", p.display_name, p.email), false),
+                    None => ("(user no longer in the directory)".to_string(), true),
+                },
                 Selector::IdentityProvider { provider_id } => match providers.get(provider_id) {
                     Some(name) => (name.clone(), false),
                     None => ("(identity provider deleted)".to_string(), true),
@@ -820,21 +664,14 @@ impl PolicyService {
     }
 
     /// Groups whose name contains `search` (or whose id is `search`), for the group picker.
-    pub async fn search_groups(
-        &self,
-        search: &str,
-        limit: u32,
-    ) -> Result<Vec<GroupOption>, PolicyError> {
+    pub async fn search_groups(&self, search: &str, limit: u32) -> Result<Vec<GroupOption>, PolicyError> {
         Ok(self
             .store
             .search_group_labels(search, limit)
             .await?
             .into_iter()
             .map(|g| GroupOption {
-                selector: Selector::Group(GroupRef {
-                    provider_id: g.provider_id,
-                    external_id: g.external_id,
-                }),
+                selector: Selector::Group(GroupRef { provider_id: g.provider_id, external_id: g.external_id }),
                 name: g.name,
                 provider_name: g.provider_name,
                 kind: g.kind,
@@ -843,11 +680,7 @@ impl PolicyService {
     }
 
     /// Active directory users by name, email or login, for the user picker and "Test a user".
-    pub async fn search_users(
-        &self,
-        search: &str,
-        limit: u32,
-    ) -> Result<Vec<UserOption>, PolicyError> {
+    pub async fn search_users(&self, search: &str, limit: u32) -> Result<Vec<UserOption>, PolicyError> {
         let q = DirectoryQuery {
             search: Some(search.to_string()),
             state: Some("active".into()),
@@ -862,10 +695,7 @@ impl PolicyService {
             .into_iter()
             .map(|u| UserOption {
                 directory_user_id: u.id,
-                selector: Selector::User(UserRef {
-                    provider_id: u.provider_id,
-                    external_id: u.external_id,
-                }),
+                selector: Selector::User(UserRef { provider_id: u.provider_id, external_id: u.external_id }),
                 email: u.email,
                 display_name: u.display_name,
                 provider_name: u.provider_name,
@@ -882,24 +712,14 @@ impl PolicyService {
 
     /// Who a draft's rules match among active directory users (its action does not matter).
     /// An incomplete draft is not refused: an empty Include matches no one.
-    pub async fn preview(
-        &self,
-        application_id: &str,
-        draft: &Rules,
-    ) -> Result<Preview, PolicyError> {
-        self.store
-            .application(application_id)
-            .await?
-            .ok_or(PolicyError::ApplicationNotFound)?;
+    pub async fn preview(&self, application_id: &str, draft: &Rules) -> Result<Preview, PolicyError> {
+        self.store.application(application_id).await?.ok_or(PolicyError::ApplicationNotFound)?;
         let rules = validate::draft_rules(draft);
         let index = self.directory_index().await?;
         let mut matched = 0;
         let mut users = Vec::new();
         for person in &index.people {
-            if rules.matches(&IndexedFacts {
-                person,
-                index: &index,
-            }) {
+            if rules.matches(&IndexedFacts { person, index: &index }) {
                 matched += 1;
                 if users.len() < PREVIEW_LIST {
                     users.push(PreviewUser {
@@ -910,53 +730,27 @@ impl PolicyService {
                 }
             }
         }
-        Ok(Preview {
-            matched,
-            total: index.people.len(),
-            users,
-        })
+        Ok(Preview { matched, total: index.people.len(), users })
     }
 
     /// The decision for a directory user on an application, with every policy's reason.
-    pub async fn test_user(
-        &self,
-        directory_user_id: &str,
-        application_id: &str,
-    ) -> Result<Decision, PolicyError> {
-        let person = self
-            .store
-            .person(directory_user_id)
-            .await?
-            .ok_or(PolicyError::UserNotFound)?;
+    pub async fn test_user(&self, directory_user_id: &str, application_id: &str) -> Result<Decision, PolicyError> {
+        let person = self.store.person(directory_user_id).await?.ok_or(PolicyError::UserNotFound)?;
         let subject = self.subject_of(&person).await?;
         let snapshot = self.snapshot().await?;
-        let app = snapshot
-            .application(application_id)
-            .ok_or(PolicyError::ApplicationNotFound)?;
-        let labels = self
-            .labels(app.policies().iter().flat_map(|p| p.rules.selectors()))
-            .await?;
+        let app = snapshot.application(application_id).ok_or(PolicyError::ApplicationNotFound)?;
+        let labels = self.labels(app.policies().iter().flat_map(|p| p.rules.selectors())).await?;
         let mut decision = app.explain(&subject, &|s| labels.phrase(s));
         if person.state != "active" {
-            decision.summary.push_str(&format!(
-                " (This user is {} in the directory.)",
-                person.state
-            ));
+            decision.summary.push_str(&format!(" (This user is {} in the directory.)", person.state));
         }
         Ok(decision)
     }
 
     /// The subject for a person of the synced directory, by provider and the provider's id
     /// (the ID token's `sub`), with their groups (Everyone included). `None`: not in the directory.
-    pub async fn subject_for(
-        &self,
-        provider_id: &str,
-        external_id: &str,
-    ) -> Result<Option<Subject>, PolicyError> {
-        Ok(self
-            .directory_subject(provider_id, external_id)
-            .await?
-            .map(|(subject, _)| subject))
+    pub async fn subject_for(&self, provider_id: &str, external_id: &str) -> Result<Option<Subject>, PolicyError> {
+        Ok(self.directory_subject(provider_id, external_id).await?.map(|(subject, _)| subject))
     }
 
     /// The same, with whether the directory still has the person in good standing (not
@@ -966,24 +760,14 @@ impl PolicyService {
         provider_id: &str,
         external_id: &str,
     ) -> Result<Option<(Subject, bool)>, PolicyError> {
-        match self
-            .store
-            .person_by_external(provider_id, external_id)
-            .await?
-        {
-            Some(person) => Ok(Some((
-                self.subject_of(&person).await?,
-                person.in_good_standing(),
-            ))),
+        match self.store.person_by_external(provider_id, external_id).await? {
+            Some(person) => Ok(Some((self.subject_of(&person).await?, person.in_good_standing()))),
             None => Ok(None),
         }
     }
 
     /// The same, by the directory user's row id.
-    pub async fn subject_for_directory_user(
-        &self,
-        id: &str,
-    ) -> Result<Option<Subject>, PolicyError> {
+    pub async fn subject_for_directory_user(&self, id: &str) -> Result<Option<Subject>, PolicyError> {
         match self.store.person(id).await? {
             Some(person) => Ok(Some(self.subject_of(&person).await?)),
             None => Ok(None),
@@ -996,12 +780,7 @@ impl PolicyService {
             Some(person.provider_id.clone()),
             Some(person.external_id.clone()),
             &person.email,
-            groups
-                .into_iter()
-                .map(|(provider_id, external_id)| GroupRef {
-                    provider_id,
-                    external_id,
-                }),
+            groups.into_iter().map(|(provider_id, external_id)| GroupRef { provider_id, external_id }),
         )
         .with_verified_email(person.email_verified))
     }
@@ -1024,15 +803,10 @@ impl PolicyService {
         let mut providers: HashMap<String, Arc<str>> = HashMap::new();
         let rows = self.store.active_people().await?;
         let mut by_id: HashMap<String, usize> = HashMap::with_capacity(rows.len());
-        let mut index = DirectoryIndex {
-            people: Vec::with_capacity(rows.len()),
-            groups: HashMap::new(),
-        };
+        let mut index = DirectoryIndex { people: Vec::with_capacity(rows.len()), groups: HashMap::new() };
         for r in rows {
-            let provider_id = providers
-                .entry(r.provider_id.clone())
-                .or_insert_with(|| Arc::from(r.provider_id.as_str()))
-                .clone();
+            let provider_id =
+                providers.entry(r.provider_id.clone()).or_insert_with(|| Arc::from(r.provider_id.as_str())).clone();
             by_id.insert(r.id.clone(), index.people.len());
             index.people.push(IndexedPerson {
                 id: r.id,
@@ -1052,26 +826,14 @@ impl PolicyService {
         self.store
             .for_each_active_membership(|user_id, provider_id, external_id| {
                 if let Some(&i) = by_id.get(&user_id) {
-                    let id = intern(
-                        groups,
-                        GroupRef {
-                            provider_id,
-                            external_id,
-                        },
-                    );
+                    let id = intern(groups, GroupRef { provider_id, external_id });
                     people[i].groups.push(id);
                 }
             })
             .await?;
         // Built-in groups (Everyone) hold every user of their provider without stored memberships.
         for (provider_id, external_id) in self.store.builtin_groups().await? {
-            let id = intern(
-                groups,
-                GroupRef {
-                    provider_id: provider_id.clone(),
-                    external_id,
-                },
-            );
+            let id = intern(groups, GroupRef { provider_id: provider_id.clone(), external_id });
             for p in people.iter_mut().filter(|p| *p.provider_id == *provider_id) {
                 p.groups.push(id);
             }
@@ -1089,24 +851,14 @@ impl PolicyService {
     pub async fn export(&self, application_id: &str) -> Result<PolicyDocument, PolicyError> {
         let app = self.application(application_id).await?;
         let policies = self.policies(application_id).await?;
-        let labels = self
-            .labels(policies.iter().flat_map(|p| p.rules.selectors()))
-            .await?;
+        let labels = self.labels(policies.iter().flat_map(|p| p.rules.selectors())).await?;
         let mut seen = HashSet::new();
         let references = policies
             .iter()
             .flat_map(|p| p.rules.selectors())
-            .filter(|s| {
-                matches!(
-                    s,
-                    Selector::Group(_) | Selector::User(_) | Selector::IdentityProvider { .. }
-                )
-            })
+            .filter(|s| matches!(s, Selector::Group(_) | Selector::User(_) | Selector::IdentityProvider { .. }))
             .filter(|s| seen.insert((*s).clone()))
-            .map(|s| Reference {
-                selector: s.clone(),
-                label: labels.label(s),
-            })
+            .map(|s| Reference { selector: s.clone(), label: labels.label(s) })
             .collect();
         Ok(PolicyDocument {
             exported_at: Some(now_ms()),
@@ -1119,12 +871,7 @@ impl PolicyService {
                 }),
                 policies
                     .into_iter()
-                    .map(|p| PolicyInput {
-                        name: p.name,
-                        action: p.action,
-                        rules: p.rules,
-                        enabled: p.enabled,
-                    })
+                    .map(|p| PolicyInput { name: p.name, action: p.action, rules: p.rules, enabled: p.enabled })
                     .collect(),
             )
         })
@@ -1142,26 +889,16 @@ impl PolicyService {
         doc.check_header()?;
         let (application_id, new_app, app_name) = match target {
             ImportTarget::Existing(id) => {
-                let row = self
-                    .store
-                    .application(id)
-                    .await?
-                    .ok_or(PolicyError::ApplicationNotFound)?;
+                let row = self.store.application(id).await?.ok_or(PolicyError::ApplicationNotFound)?;
                 (row.id, None, row.name)
             }
             ImportTarget::New => {
-                let input = doc
-                    .application
-                    .as_ref()
-                    .ok_or(PolicyError::ImportNeedsApplication)?;
-                let input = validate::application(input)
-                    .map_err(|e| PolicyError::ImportApplication(Box::new(e)))?;
-                self.check_application(&input, None)
-                    .await
-                    .map_err(|e| match e {
-                        PolicyError::Store(e) => PolicyError::Store(e),
-                        other => PolicyError::ImportApplication(Box::new(other)),
-                    })?;
+                let input = doc.application.as_ref().ok_or(PolicyError::ImportNeedsApplication)?;
+                let input = validate::application(input).map_err(|e| PolicyError::ImportApplication(Box::new(e)))?;
+                self.check_application(&input, None).await.map_err(|e| match e {
+                    PolicyError::Store(e) => PolicyError::Store(e),
+                    other => PolicyError::ImportApplication(Box::new(other)),
+                })?;
                 let now = now_ms();
                 let row = ApplicationRow {
                     id: new_id(),
@@ -1180,30 +917,21 @@ impl PolicyService {
         if existing.len() + doc.policies.len() > MAX_POLICIES {
             return Err(PolicyError::TooManyPolicies);
         }
-        let hints: HashMap<Selector, String> = doc
-            .references
-            .iter()
-            .map(|r| (r.selector.clone(), r.label.clone()))
-            .collect();
+        let hints: HashMap<Selector, String> =
+            doc.references.iter().map(|r| (r.selector.clone(), r.label.clone())).collect();
         let mut names: HashSet<String> = existing.iter().map(|p| p.name.to_lowercase()).collect();
         let now = now_ms();
         let mut rows = Vec::with_capacity(doc.policies.len());
         for (index, input) in doc.policies.iter().enumerate() {
             let wrap = |e: PolicyError| match e {
                 PolicyError::Store(e) => PolicyError::Store(e),
-                other => PolicyError::ImportPolicy {
-                    index,
-                    name: input.name.clone(),
-                    source: Box::new(other),
-                },
+                other => PolicyError::ImportPolicy { index, name: input.name.clone(), source: Box::new(other) },
             };
             let input = validate::policy(input).map_err(wrap)?;
             if !names.insert(input.name.to_lowercase()) {
                 return Err(wrap(PolicyError::PolicyNameTaken(input.name)));
             }
-            self.check_references(&input.rules, &HashSet::new(), &hints)
-                .await
-                .map_err(wrap)?;
+            self.check_references(&input.rules, &HashSet::new(), &hints).await.map_err(wrap)?;
             rows.push(policy_row(&Policy {
                 id: new_id(),
                 application_id: application_id.clone(),
@@ -1228,20 +956,13 @@ impl PolicyService {
                     ImportMode::Append => "append",
                 },
             )
-            .detail(
-                "policies",
-                rows.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
-            )
+            .detail("policies", rows.iter().map(|r| r.name.clone()).collect::<Vec<_>>())
             .into_record();
-        let host_rows_new = new_app
-            .as_ref()
-            .map(|(row, hosts)| (row, host_rows(&row.id, hosts)));
+        let host_rows_new = new_app.as_ref().map(|(row, hosts)| (row, host_rows(&row.id, hosts)));
         let replaced = self
             .store
             .import_policies(
-                host_rows_new
-                    .as_ref()
-                    .map(|(row, hosts)| NewApplication { row, hosts }),
+                host_rows_new.as_ref().map(|(row, hosts)| NewApplication { row, hosts }),
                 &application_id,
                 mode == ImportMode::Replace,
                 &rows,
@@ -1249,18 +970,13 @@ impl PolicyService {
             )
             .await
             .map_err(|e| match (&new_app, e) {
-                (Some((row, _)), StoreError::Conflict(_)) => PolicyError::ImportApplication(
-                    Box::new(PolicyError::ApplicationNameTaken(row.name.clone())),
-                ),
+                (Some((row, _)), StoreError::Conflict(_)) => {
+                    PolicyError::ImportApplication(Box::new(PolicyError::ApplicationNameTaken(row.name.clone())))
+                }
                 (_, e) => PolicyError::Store(e),
             })?;
         self.changed().await;
-        Ok(ImportResult {
-            application_id,
-            created_application: new_app.is_some(),
-            imported: rows.len(),
-            replaced,
-        })
+        Ok(ImportResult { application_id, created_application: new_app.is_some(), imported: rows.len(), replaced })
     }
 
     // ---------- forward auth ----------
@@ -1269,23 +985,13 @@ impl PolicyService {
     /// through this service (or a clone of it), never per decision.
     pub async fn snapshot(&self) -> Result<Arc<Snapshot>, PolicyError> {
         let generation = self.shared.generation.load(Ordering::Acquire);
-        if let Some((built, snapshot)) = self
-            .shared
-            .snapshot
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-        {
+        if let Some((built, snapshot)) = self.shared.snapshot.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
             if *built == generation {
                 return Ok(snapshot.clone());
             }
         }
         let snapshot = Arc::new(self.build_snapshot().await?);
-        let mut slot = self
-            .shared
-            .snapshot
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self.shared.snapshot.write().unwrap_or_else(PoisonError::into_inner);
         // A build that started before a later change must not replace a newer one.
         if slot.as_ref().is_none_or(|(built, _)| *built <= generation) {
             *slot = Some((generation, snapshot.clone()));
@@ -1296,17 +1002,8 @@ impl PolicyService {
     async fn build_snapshot(&self) -> Result<Snapshot, PolicyError> {
         let rows = self.store.applications().await?;
         let mut hosts = hosts_by_app(self.store.application_hosts().await?);
-        let apps = rows
-            .into_iter()
-            .map(|r| application_from(r, &mut hosts))
-            .collect();
-        let policies = self
-            .store
-            .all_policies()
-            .await?
-            .into_iter()
-            .map(policy_from)
-            .collect();
+        let apps = rows.into_iter().map(|r| application_from(r, &mut hosts)).collect();
+        let policies = self.store.all_policies().await?.into_iter().map(policy_from).collect();
         Ok(Snapshot::build(apps, policies))
     }
 
@@ -1329,26 +1026,17 @@ impl PolicyService {
         ip: Option<&str>,
         suppressed: u64,
     ) {
-        let action = if verdict.permits() {
-            audit::Action::AccessAllowed
-        } else {
-            audit::Action::AccessBlocked
-        };
+        let action = if verdict.permits() { audit::Action::AccessAllowed } else { audit::Action::AccessBlocked };
         let mut event = Event::new(Actor::Anonymous, action)
             .target(who.email.clone())
             .ip(ip)
             .detail("application_id", verdict.application.id.clone())
             .detail("application", verdict.application.name.clone())
-            .detail(
-                "outcome",
-                serde_json::to_value(verdict.outcome).unwrap_or(Value::Null),
-            )
+            .detail("outcome", serde_json::to_value(verdict.outcome).unwrap_or(Value::Null))
             .detail("host", clip(host, AUDIT_TEXT_MAX))
             .detail("path", clip(path, AUDIT_TEXT_MAX));
         if let Some(p) = verdict.policy {
-            event = event
-                .detail("policy_id", p.id.clone())
-                .detail("policy", p.name.clone());
+            event = event.detail("policy_id", p.id.clone()).detail("policy", p.name.clone());
         }
         if !verdict.permits() {
             event = event.failed();
@@ -1401,18 +1089,12 @@ fn clip(s: &str, max: usize) -> String {
 fn hosts_by_app(rows: Vec<HostRow>) -> HashMap<String, Vec<HostRule>> {
     let mut map: HashMap<String, Vec<HostRule>> = HashMap::new();
     for h in rows {
-        map.entry(h.application_id).or_default().push(HostRule {
-            hostname: h.hostname,
-            path_prefix: h.path_prefix,
-        });
+        map.entry(h.application_id).or_default().push(HostRule { hostname: h.hostname, path_prefix: h.path_prefix });
     }
     map
 }
 
-fn application_from(
-    row: ApplicationRow,
-    hosts: &mut HashMap<String, Vec<HostRule>>,
-) -> Application {
+fn application_from(row: ApplicationRow, hosts: &mut HashMap<String, Vec<HostRule>>) -> Application {
     Application {
         hosts: hosts.remove(&row.id).unwrap_or_default(),
         id: row.id,
@@ -1447,10 +1129,7 @@ fn policy_from(row: PolicyRow) -> Policy {
             (
                 format!("{} (unreadable: blocks everyone)", row.name),
                 Action::Block,
-                Rules {
-                    include: vec![Selector::Everyone],
-                    ..Default::default()
-                },
+                Rules { include: vec![Selector::Everyone], ..Default::default() },
             )
         }
     };

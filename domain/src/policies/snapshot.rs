@@ -36,12 +36,7 @@ impl CompiledApp {
         policies.sort_by_key(|p| p.position);
         let order = evaluation_order(&policies);
         let anonymous_bypass = anonymous_bypass(&policies, &order);
-        Self {
-            application,
-            policies,
-            order,
-            anonymous_bypass,
-        }
+        Self { application, policies, order, anonymous_bypass }
     }
 
     pub fn id(&self) -> &str {
@@ -56,24 +51,17 @@ impl CompiledApp {
     /// The decision for a signed-in person.
     pub fn decide<F: Facts + ?Sized>(&self, who: &F) -> Verdict<'_> {
         let (outcome, policy) = decide_in(&self.policies, &self.order, who);
-        Verdict {
-            outcome,
-            application: &self.application,
-            policy,
-        }
+        Verdict { outcome, application: &self.application, policy }
     }
 
     /// Whether one of the application's hosts covers `host` (as routing reads it: case,
     /// port and a trailing dot ignored; a wildcard covers one label), whatever the path.
     pub fn serves_host(&self, host: &str) -> bool {
         let host = host_key(host);
-        self.application
-            .hosts
-            .iter()
-            .any(|rule| match rule.hostname.strip_prefix("*.") {
-                Some(base) => wildcard_parent(&host).is_some_and(|p| p.eq_ignore_ascii_case(base)),
-                None => rule.hostname.eq_ignore_ascii_case(&host),
-            })
+        self.application.hosts.iter().any(|rule| match rule.hostname.strip_prefix("*.") {
+            Some(base) => wildcard_parent(&host).is_some_and(|p| p.eq_ignore_ascii_case(base)),
+            None => rule.hostname.eq_ignore_ascii_case(&host),
+        })
     }
 
     /// The Bypass policy that lets requests through before anyone signs in: the first
@@ -84,19 +72,8 @@ impl CompiledApp {
     }
 
     /// The decision with every policy's reason. `label` names selectors.
-    pub fn explain<F: Facts + ?Sized>(
-        &self,
-        who: &F,
-        label: &dyn Fn(&Selector) -> String,
-    ) -> Decision {
-        explain(
-            &self.application.id,
-            &self.application.name,
-            &self.policies,
-            &self.order,
-            who,
-            label,
-        )
+    pub fn explain<F: Facts + ?Sized>(&self, who: &F, label: &dyn Fn(&Selector) -> String) -> Decision {
+        explain(&self.application.id, &self.application.name, &self.policies, &self.order, who, label)
     }
 }
 
@@ -106,8 +83,7 @@ fn anonymous_bypass(policies: &[Policy], order: &[usize]) -> Option<usize> {
         if !p.enabled || !p.action.goes_first() || !p.rules.include.contains(&Selector::Everyone) {
             continue;
         }
-        let unconditional =
-            p.rules.exclude.is_empty() && p.rules.require.iter().all(|s| *s == Selector::Everyone);
+        let unconditional = p.rules.exclude.is_empty() && p.rules.require.iter().all(|s| *s == Selector::Everyone);
         // A policy that might match a person we do not know yet decides against skipping sign-in.
         return (unconditional && p.action == Action::Bypass).then_some(i);
     }
@@ -158,10 +134,7 @@ impl Snapshot {
         for application in applications {
             let index = snap.apps.len();
             for host in &application.hosts {
-                let route = Route {
-                    prefix: host.path_prefix.as_str().into(),
-                    app: index,
-                };
+                let route = Route { prefix: host.path_prefix.as_str().into(), app: index };
                 // Validated hostnames are lower case already; keys must be, whatever the source.
                 let hostname = host.hostname.to_ascii_lowercase();
                 match hostname.strip_prefix("*.") {
@@ -174,12 +147,7 @@ impl Snapshot {
             snap.apps.push(CompiledApp::new(application, policies));
         }
         for routes in snap.exact.values_mut().chain(snap.wildcard.values_mut()) {
-            routes.sort_by(|a, b| {
-                b.prefix
-                    .len()
-                    .cmp(&a.prefix.len())
-                    .then_with(|| a.prefix.cmp(&b.prefix))
-            });
+            routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()).then_with(|| a.prefix.cmp(&b.prefix)));
         }
         snap
     }
@@ -196,11 +164,7 @@ impl Snapshot {
     /// The application for a request's original `Host` (a port is ignored) and request
     /// target (path with or without query string), or why it cannot be told: the path is
     /// ambiguous ([`canonical_path`]) or readers of it disagree on the application.
-    pub fn route(
-        &self,
-        host: &str,
-        path_and_query: &str,
-    ) -> Result<Option<&CompiledApp>, PathError> {
+    pub fn route(&self, host: &str, path_and_query: &str) -> Result<Option<&CompiledApp>, PathError> {
         let path = canonical_path(path_and_query)?;
         let host = host_key(host);
         let routes = HostRoutes {
@@ -215,23 +179,13 @@ impl Snapshot {
         if !(plain && same_case) {
             let app = chosen.map(|r| r.app);
             let agrees = |reading: &str| {
-                [true, false].into_iter().all(|fold| {
-                    routes
-                        .pick(reading, fold)
-                        .is_ok_and(|r| r.map(|r| r.app) == app)
-                })
+                [true, false].into_iter().all(|fold| routes.pick(reading, fold).is_ok_and(|r| r.map(|r| r.app) == app))
             };
-            let decode: &[bool] = if split_query(path_and_query).0.contains('%') {
-                &[false, true]
-            } else {
-                &[false]
-            };
+            let decode: &[bool] = if split_query(path_and_query).0.contains('%') { &[false, true] } else { &[false] };
             let all = agrees(&path)
-                && decode.iter().all(|&decode| {
-                    Dots::ALL
-                        .into_iter()
-                        .all(|dots| agrees(&read(path_and_query, dots, decode)))
-                });
+                && decode
+                    .iter()
+                    .all(|&decode| Dots::ALL.into_iter().all(|dots| agrees(&read(path_and_query, dots, decode))));
             if !all {
                 return Err(PathError::Disagreement);
             }
@@ -262,18 +216,10 @@ impl<'a> HostRoutes<'a> {
     /// both match (`/A/b` and `/a/b` when folding case) give no single answer: an error.
     fn pick(&self, path: &str, fold_case: bool) -> Result<Option<&'a Route>, PathError> {
         for routes in [self.exact, self.wildcard].into_iter().flatten() {
-            let mut matching = routes
-                .iter()
-                .filter(|r| prefix_matches(&r.prefix, path, fold_case));
+            let mut matching = routes.iter().filter(|r| prefix_matches(&r.prefix, path, fold_case));
             if let Some(r) = matching.next() {
-                let tie = matching
-                    .take_while(|o| o.prefix.len() == r.prefix.len())
-                    .any(|o| o.app != r.app);
-                return if tie {
-                    Err(PathError::Disagreement)
-                } else {
-                    Ok(Some(r))
-                };
+                let tie = matching.take_while(|o| o.prefix.len() == r.prefix.len()).any(|o| o.app != r.app);
+                return if tie { Err(PathError::Disagreement) } else { Ok(Some(r)) };
             }
         }
         Ok(None)
@@ -298,8 +244,7 @@ fn host_key(host: &str) -> Cow<'_, str> {
 
 /// What a `*.` wildcard covering `host` would name: all but a non-empty first label.
 fn wildcard_parent(host: &str) -> Option<&str> {
-    host.split_once('.')
-        .and_then(|(label, parent)| (!label.is_empty()).then_some(parent))
+    host.split_once('.').and_then(|(label, parent)| (!label.is_empty()).then_some(parent))
 }
 
 /// `/admin` matches `/admin` and `/admin/…`; `/` matches everything.
@@ -308,11 +253,7 @@ fn prefix_matches(prefix: &str, path: &str, fold_case: bool) -> bool {
     prefix == "/"
         || (q.len() >= p.len()
             && (q.len() == p.len() || q[p.len()] == b'/')
-            && if fold_case {
-                q[..p.len()].eq_ignore_ascii_case(p)
-            } else {
-                q[..p.len()] == *p
-            })
+            && if fold_case { q[..p.len()].eq_ignore_ascii_case(p) } else { q[..p.len()] == *p })
 }
 
 #[cfg(test)]
@@ -341,10 +282,7 @@ mod tests {
             position: pos,
             name: format!("{app} {pos}"),
             action,
-            rules: Rules {
-                include: vec![include],
-                ..Default::default()
-            },
+            rules: Rules { include: vec![include], ..Default::default() },
             enabled: true,
             created_at: 0,
             updated_at: 0,
@@ -373,56 +311,29 @@ mod tests {
         let s = snapshot();
         assert_eq!(found(&s, "example.com", "/").as_deref(), Some("site"));
         assert_eq!(found(&s, "example.com", "/admin").as_deref(), Some("admin"));
-        assert_eq!(
-            found(&s, "example.com", "/admin/users?x=1").as_deref(),
-            Some("admin")
-        );
-        assert_eq!(
-            found(&s, "example.com", "/admin/api/v1").as_deref(),
-            Some("api")
-        );
-        assert_eq!(
-            found(&s, "example.com", "/administrator").as_deref(),
-            Some("site")
-        );
-        assert_eq!(
-            found(&s, "example.com", "/admin?next=/admin/api").as_deref(),
-            Some("admin")
-        );
+        assert_eq!(found(&s, "example.com", "/admin/users?x=1").as_deref(), Some("admin"));
+        assert_eq!(found(&s, "example.com", "/admin/api/v1").as_deref(), Some("api"));
+        assert_eq!(found(&s, "example.com", "/administrator").as_deref(), Some("site"));
+        assert_eq!(found(&s, "example.com", "/admin?next=/admin/api").as_deref(), Some("admin"));
         assert_eq!(found(&s, "nowhere.test", "/").as_deref(), None);
     }
 
     #[test]
     fn hosts_ignore_case_port_and_a_trailing_dot() {
         let s = snapshot();
-        assert_eq!(
-            found(&s, "WWW.Example.com:8443", "/").as_deref(),
-            Some("site")
-        );
-        assert_eq!(
-            found(&s, "example.com.", "/admin").as_deref(),
-            Some("admin")
-        );
+        assert_eq!(found(&s, "WWW.Example.com:8443", "/").as_deref(), Some("site"));
+        assert_eq!(found(&s, "example.com.", "/admin").as_deref(), Some("admin"));
     }
 
     #[test]
     fn wildcards_cover_one_label_and_exact_hosts_win() {
         let s = snapshot();
-        assert_eq!(
-            found(&s, "wiki.apps.example.com", "/").as_deref(),
-            Some("wild")
-        );
+        assert_eq!(found(&s, "wiki.apps.example.com", "/").as_deref(), Some("wild"));
         assert_eq!(found(&s, "apps.example.com", "/").as_deref(), None);
         assert_eq!(found(&s, "a.b.apps.example.com", "/").as_deref(), None);
-        assert_eq!(
-            found(&s, "billing.apps.example.com", "/reports/2026").as_deref(),
-            Some("special")
-        );
+        assert_eq!(found(&s, "billing.apps.example.com", "/reports/2026").as_deref(), Some("special"));
         // The exact host has no route for this path: the wildcard's applies.
-        assert_eq!(
-            found(&s, "billing.apps.example.com", "/").as_deref(),
-            Some("wild")
-        );
+        assert_eq!(found(&s, "billing.apps.example.com", "/").as_deref(), Some("wild"));
     }
 
     fn routed(s: &Snapshot, host: &str, uri: &str) -> Result<Option<String>, PathError> {
@@ -432,20 +343,10 @@ mod tests {
     /// `/` lets anyone through; `/admin` does not.
     fn public_and_admin() -> Snapshot {
         Snapshot::build(
-            vec![
-                app("public", &[("example.com", "/")]),
-                app("admin", &[("example.com", "/admin")]),
-            ],
+            vec![app("public", &[("example.com", "/")]), app("admin", &[("example.com", "/admin")])],
             vec![
                 policy("public", 0, Action::Bypass, Selector::Everyone),
-                policy(
-                    "admin",
-                    0,
-                    Action::Allow,
-                    Selector::Email {
-                        email: "root@example.com".into(),
-                    },
-                ),
+                policy("admin", 0, Action::Allow, Selector::Email { email: "root@example.com".into() }),
             ],
         )
     }
@@ -453,11 +354,7 @@ mod tests {
     #[test]
     fn the_reported_attack_paths_never_reach_the_public_application() {
         let s = public_and_admin();
-        assert!(s
-            .application("public")
-            .unwrap()
-            .anonymous_bypass()
-            .is_some());
+        assert!(s.application("public").unwrap().anonymous_bypass().is_some());
         for (uri, why) in [
             ("/admin/x://y/public", PathError::EmbeddedUrl),
             ("/admin/x/..%2F..%2Fpublic", PathError::EncodedSlash),
@@ -488,34 +385,21 @@ mod tests {
             "/ADMIN/x",
             "/Admin",
         ] {
-            assert_eq!(
-                routed(&s, "example.com", uri),
-                Err(PathError::Disagreement),
-                "{uri}"
-            );
+            assert_eq!(routed(&s, "example.com", uri), Err(PathError::Disagreement), "{uri}");
         }
         // Ambiguous paths are refused before any routing, on any host.
-        assert_eq!(
-            routed(&s, "nowhere.test", "/a%2Fb"),
-            Err(PathError::EncodedSlash)
-        );
+        assert_eq!(routed(&s, "nowhere.test", "/a%2Fb"), Err(PathError::EncodedSlash));
     }
 
     #[test]
     fn an_rfc_3986_resolver_that_keeps_empty_segments_is_consulted_too() {
         let s = Snapshot::build(
-            vec![
-                app("public", &[("example.com", "/")]),
-                app("users", &[("example.com", "/admin/users")]),
-            ],
+            vec![app("public", &[("example.com", "/")]), app("users", &[("example.com", "/admin/users")])],
             vec![],
         );
         // Merged it is /users and read as sent it is not under /admin/users; an RFC 3986
         // resolver lets ".." remove the empty segment: /admin/users.
-        assert_eq!(
-            routed(&s, "example.com", "/admin//../users"),
-            Err(PathError::Disagreement)
-        );
+        assert_eq!(routed(&s, "example.com", "/admin//../users"), Err(PathError::Disagreement));
     }
 
     #[test]
@@ -536,11 +420,7 @@ mod tests {
             ("/admin/api/x%2d", "api"),
             ("/admin?next=/admin/api/../../x", "admin"),
         ] {
-            assert_eq!(
-                routed(&s, "example.com", uri),
-                Ok(Some(app.to_string())),
-                "{uri}"
-            );
+            assert_eq!(routed(&s, "example.com", uri), Ok(Some(app.to_string())), "{uri}");
         }
         assert_eq!(routed(&s, "nowhere.test", "/"), Ok(None));
         assert_eq!(routed(&s, "nowhere.test", "/x/../y"), Ok(None));
@@ -550,43 +430,19 @@ mod tests {
     fn letter_case_routes_only_when_the_case_sensitive_reading_agrees() {
         let s = snapshot();
         // No other prefix could take it: every reading gives the same application.
-        assert_eq!(
-            routed(&s, "www.example.com", "/ADMIN/x"),
-            Ok(Some("site".into()))
-        );
-        assert_eq!(
-            routed(&s, "billing.apps.example.com", "/Reports/2026"),
-            Err(PathError::Disagreement)
-        );
-        assert_eq!(
-            routed(&s, "example.com", "/admin/API/v1"),
-            Err(PathError::Disagreement)
-        );
+        assert_eq!(routed(&s, "www.example.com", "/ADMIN/x"), Ok(Some("site".into())));
+        assert_eq!(routed(&s, "billing.apps.example.com", "/Reports/2026"), Err(PathError::Disagreement));
+        assert_eq!(routed(&s, "example.com", "/admin/API/v1"), Err(PathError::Disagreement));
         // An application alone on its host: case-insensitively it is the application's,
         // case-sensitively no application's.
         let alone = Snapshot::build(vec![app("admin", &[("admin.test", "/admin")])], vec![]);
-        assert_eq!(
-            routed(&alone, "admin.test", "/admin/x"),
-            Ok(Some("admin".into()))
-        );
-        assert_eq!(
-            routed(&alone, "admin.test", "/Admin/x"),
-            Err(PathError::Disagreement)
-        );
+        assert_eq!(routed(&alone, "admin.test", "/admin/x"), Ok(Some("admin".into())));
+        assert_eq!(routed(&alone, "admin.test", "/Admin/x"), Err(PathError::Disagreement));
         // Two applications whose prefixes differ only in case: no single answer.
-        let twins = Snapshot::build(
-            vec![
-                app("upper", &[("t.test", "/A/b")]),
-                app("lower", &[("t.test", "/a/b")]),
-            ],
-            vec![],
-        );
+        let twins =
+            Snapshot::build(vec![app("upper", &[("t.test", "/A/b")]), app("lower", &[("t.test", "/a/b")])], vec![]);
         for uri in ["/a/b", "/A/b/x", "/A/B"] {
-            assert_eq!(
-                routed(&twins, "t.test", uri),
-                Err(PathError::Disagreement),
-                "{uri}"
-            );
+            assert_eq!(routed(&twins, "t.test", uri), Err(PathError::Disagreement), "{uri}");
         }
     }
 
@@ -608,20 +464,10 @@ mod tests {
     #[test]
     fn decisions_come_from_the_applications_own_policies() {
         let s = Snapshot::build(
-            vec![
-                app("site", &[("example.com", "/")]),
-                app("admin", &[("example.com", "/admin")]),
-            ],
+            vec![app("site", &[("example.com", "/")]), app("admin", &[("example.com", "/admin")])],
             vec![
                 policy("site", 0, Action::Allow, Selector::Everyone),
-                policy(
-                    "admin",
-                    0,
-                    Action::Allow,
-                    Selector::Email {
-                        email: "root@example.com".into(),
-                    },
-                ),
+                policy("admin", 0, Action::Allow, Selector::Email { email: "root@example.com".into() }),
             ],
         );
         let ann = Subject::new(None, None, "ann@example.com", []).with_verified_email(true);
@@ -637,34 +483,17 @@ mod tests {
     #[test]
     fn only_an_unconditional_bypass_for_everyone_skips_sign_in() {
         let bypass = |exclude: Vec<Selector>| Policy {
-            rules: Rules {
-                include: vec![Selector::Everyone],
-                exclude,
-                ..Default::default()
-            },
+            rules: Rules { include: vec![Selector::Everyone], exclude, ..Default::default() },
             ..policy("a", 1, Action::Bypass, Selector::Everyone)
         };
-        let compiled =
-            |policies: Vec<Policy>| CompiledApp::new(app("a", &[("a.test", "/")]), policies);
-        assert_eq!(
-            compiled(vec![bypass(vec![])])
-                .anonymous_bypass()
-                .map(|p| p.position),
-            Some(1)
-        );
-        let email = Selector::Email {
-            email: "x@y.z".into(),
-        };
-        assert!(compiled(vec![bypass(vec![email.clone()])])
+        let compiled = |policies: Vec<Policy>| CompiledApp::new(app("a", &[("a.test", "/")]), policies);
+        assert_eq!(compiled(vec![bypass(vec![])]).anonymous_bypass().map(|p| p.position), Some(1));
+        let email = Selector::Email { email: "x@y.z".into() };
+        assert!(compiled(vec![bypass(vec![email.clone()])]).anonymous_bypass().is_none());
+        // A Block for everyone before it wins.
+        assert!(compiled(vec![policy("a", 0, Action::Block, Selector::Everyone), bypass(vec![])])
             .anonymous_bypass()
             .is_none());
-        // A Block for everyone before it wins.
-        assert!(compiled(vec![
-            policy("a", 0, Action::Block, Selector::Everyone),
-            bypass(vec![])
-        ])
-        .anonymous_bypass()
-        .is_none());
         // Policies that cannot match someone unknown do not stand in the way; Allow never counts.
         let ok = compiled(vec![
             policy("a", 0, Action::Block, email),
@@ -672,10 +501,6 @@ mod tests {
             policy("a", 2, Action::Allow, Selector::Everyone),
         ]);
         assert!(ok.anonymous_bypass().is_some());
-        assert!(
-            compiled(vec![policy("a", 0, Action::Allow, Selector::Everyone)])
-                .anonymous_bypass()
-                .is_none()
-        );
+        assert!(compiled(vec![policy("a", 0, Action::Allow, Selector::Everyone)]).anonymous_bypass().is_none());
     }
 }

@@ -54,13 +54,12 @@ pub enum PolicyError {
     BadEmail(String),
     #[error("'{0}' is not an email domain: enter the part after '@', like example.com.")]
     BadEmailDomain(String),
-    #[error("Exclude: Everyone would exclude everyone, so the policy could never match; remove it or disable the policy.")]
+    #[error(
+        "Exclude: Everyone would exclude everyone, so the policy could never match; remove it or disable the policy."
+    )]
     EveryoneExcluded,
     #[error("The group {external_id} is not in the synced directory of that provider{}; pick a group from the list, or sync the directory first.", .hint.as_deref().map(|h| format!(" (it was '{h}')")).unwrap_or_default())]
-    UnknownGroup {
-        external_id: String,
-        hint: Option<String>,
-    },
+    UnknownGroup { external_id: String, hint: Option<String> },
     #[error("The user {external_id} is not in the synced directory of that provider; pick a user from the list, or sync the directory first.")]
     UnknownUser { external_id: String },
     #[error("The identity provider {0} does not exist; pick one from the list.")]
@@ -74,11 +73,7 @@ pub enum PolicyError {
     #[error("Importing into a new application needs the export's \"application\" section (name and hostnames).")]
     ImportNeedsApplication,
     #[error("Policy {} ('{name}') in the file: {source}", .index + 1)]
-    ImportPolicy {
-        index: usize,
-        name: String,
-        source: Box<PolicyError>,
-    },
+    ImportPolicy { index: usize, name: String, source: Box<PolicyError> },
     #[error("The export's application: {0}")]
     ImportApplication(Box<PolicyError>),
     #[error(transparent)]
@@ -102,10 +97,7 @@ pub fn name(input: &str) -> Result<String, PolicyError> {
 
 /// Lower-case, without a trailing dot. `*.example.com` is allowed: one label of sub-domains.
 pub fn hostname(input: &str) -> Result<String, PolicyError> {
-    let bad = |why| PolicyError::BadHostname {
-        host: input.trim().to_string(),
-        why,
-    };
+    let bad = |why| PolicyError::BadHostname { host: input.trim().to_string(), why };
     let h = input.trim().to_ascii_lowercase();
     // A URL pasted as `https://app.example.com/` names one host unambiguously: take it. With a
     // path, port or other scheme it does not, and the checks below say what to change.
@@ -124,28 +116,20 @@ pub fn hostname(input: &str) -> Result<String, PolicyError> {
         return Err(bad("enter the hostname only; put the path in Path prefix."));
     }
     if h.contains(':') {
-        return Err(bad(
-            "enter it without a port: the port does not matter for matching.",
-        ));
+        return Err(bad("enter it without a port: the port does not matter for matching."));
     }
     if !h.is_ascii() {
-        return Err(bad(
-            "use the xn-- (punycode) form of an international name.",
-        ));
+        return Err(bad("use the xn-- (punycode) form of an international name."));
     }
     let (wild, base) = match h.strip_prefix("*.") {
         Some(rest) => (true, rest),
         None => (false, h),
     };
     if base.contains('*') {
-        return Err(bad(
-            "a wildcard can only be the whole first label, as in *.example.com.",
-        ));
+        return Err(bad("a wildcard can only be the whole first label, as in *.example.com."));
     }
     if wild && base.split('.').count() < 2 {
-        return Err(bad(
-            "a wildcard needs at least two labels after it, as in *.example.com.",
-        ));
+        return Err(bad("a wildcard needs at least two labels after it, as in *.example.com."));
     }
     check_dns_name(base).map_err(bad)?;
     Ok(h.to_string())
@@ -159,10 +143,7 @@ fn check_dns_name(name: &str) -> Result<(), &'static str> {
         if label.is_empty() || label.len() > 63 {
             return Err("each part between dots must have 1 to 63 characters.");
         }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
+        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err("use only letters, digits, hyphens and dots.");
         }
         if label.starts_with('-') || label.ends_with('-') {
@@ -175,10 +156,7 @@ fn check_dns_name(name: &str) -> Result<(), &'static str> {
 /// Starts with '/', no trailing '/' except the root, no query, wildcard, escapes or dot segments.
 pub fn path_prefix(input: &str) -> Result<String, PolicyError> {
     let p = input.trim();
-    let bad = |why| PolicyError::BadPathPrefix {
-        prefix: p.to_string(),
-        why,
-    };
+    let bad = |why| PolicyError::BadPathPrefix { prefix: p.to_string(), why };
     if p.is_empty() || p == "/" {
         return Ok("/".into());
     }
@@ -188,19 +166,16 @@ pub fn path_prefix(input: &str) -> Result<String, PolicyError> {
     if p.len() > MAX_PREFIX {
         return Err(bad("it is too long (at most 1024 characters)."));
     }
-    if p.chars()
-        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '*' | '%' | '\\'))
-    {
-        return Err(bad("use a plain path: no spaces, query string (?), fragment (#), wildcard (*), % escapes or backslashes."));
+    if p.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '*' | '%' | '\\')) {
+        return Err(bad(
+            "use a plain path: no spaces, query string (?), fragment (#), wildcard (*), % escapes or backslashes.",
+        ));
     }
     let trimmed = p.trim_end_matches('/');
     if trimmed.is_empty() {
         return Ok("/".into());
     }
-    if trimmed[1..]
-        .split('/')
-        .any(|s| s.is_empty() || s == "." || s == "..")
-    {
+    if trimmed[1..].split('/').any(|s| s.is_empty() || s == "." || s == "..") {
         return Err(bad("it cannot contain '//', '/./' or '/../'."));
     }
     Ok(trimmed.to_string())
@@ -218,10 +193,7 @@ pub fn application(input: &ApplicationInput) -> Result<ApplicationInput, PolicyE
     let mut hosts = Vec::with_capacity(input.hosts.len());
     let mut seen = HashSet::new();
     for h in &input.hosts {
-        let rule = HostRule {
-            hostname: hostname(&h.hostname)?,
-            path_prefix: path_prefix(&h.path_prefix)?,
-        };
+        let rule = HostRule { hostname: hostname(&h.hostname)?, path_prefix: path_prefix(&h.path_prefix)? };
         if !seen.insert(rule.clone()) {
             return Err(PolicyError::DuplicateHost(rule.display()));
         }
@@ -232,11 +204,7 @@ pub fn application(input: &ApplicationInput) -> Result<ApplicationInput, PolicyE
     if !(MIN_SESSION_MINUTES..=MAX_SESSION_MINUTES).contains(&minutes) {
         return Err(PolicyError::SessionDuration(minutes));
     }
-    Ok(ApplicationInput {
-        name,
-        hosts,
-        session_duration_minutes: minutes,
-    })
+    Ok(ApplicationInput { name, hosts, session_duration_minutes: minutes })
 }
 
 /// An email address, lower-cased.
@@ -266,10 +234,7 @@ pub fn email_domain(input: &str) -> Result<String, PolicyError> {
     // International domains are accepted as typed (lower-cased); ASCII ones must be DNS names.
     if d.is_ascii() {
         check_dns_name(d).map_err(|_| bad())?;
-    } else if d
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '@' | '/'))
-    {
+    } else if d.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '@' | '/')) {
         return Err(bad());
     }
     Ok(d.to_string())
@@ -284,16 +249,14 @@ pub fn selector(s: &Selector) -> Result<Selector, PolicyError> {
         }),
         Selector::Everyone => Selector::Everyone,
         Selector::Email { email: e } => Selector::Email { email: email(e)? },
-        Selector::EmailDomain { domain } => Selector::EmailDomain {
-            domain: email_domain(domain)?,
-        },
+        Selector::EmailDomain { domain } => Selector::EmailDomain { domain: email_domain(domain)? },
         Selector::User(u) => Selector::User(super::UserRef {
             provider_id: u.provider_id.trim().to_string(),
             external_id: u.external_id.trim().to_string(),
         }),
-        Selector::IdentityProvider { provider_id } => Selector::IdentityProvider {
-            provider_id: provider_id.trim().to_string(),
-        },
+        Selector::IdentityProvider { provider_id } => {
+            Selector::IdentityProvider { provider_id: provider_id.trim().to_string() }
+        }
     })
 }
 
@@ -331,16 +294,8 @@ pub fn rules(r: &Rules) -> Result<Rules, PolicyError> {
 /// Rules for a preview while editing: normalised where possible, never refused (an empty
 /// Include simply matches no one).
 pub fn draft_rules(r: &Rules) -> Rules {
-    let keep = |list: &[Selector]| {
-        list.iter()
-            .map(|s| selector(s).unwrap_or_else(|_| s.clone()))
-            .collect()
-    };
-    Rules {
-        include: keep(&r.include),
-        require: keep(&r.require),
-        exclude: keep(&r.exclude),
-    }
+    let keep = |list: &[Selector]| list.iter().map(|s| selector(s).unwrap_or_else(|_| s.clone())).collect();
+    Rules { include: keep(&r.include), require: keep(&r.require), exclude: keep(&r.exclude) }
 }
 
 pub fn policy(input: &PolicyInput) -> Result<PolicyInput, PolicyError> {
@@ -395,13 +350,8 @@ mod tests {
         assert_eq!(path_prefix("/").unwrap(), "/");
         assert_eq!(path_prefix("/admin/").unwrap(), "/admin");
         assert_eq!(path_prefix("/a/b").unwrap(), "/a/b");
-        assert!(path_prefix("admin")
-            .unwrap_err()
-            .to_string()
-            .contains("must start with '/'"));
-        for bad in [
-            "/a?b", "/a#b", "/a*", "/a%2F", "/a b", "/a//b", "/a/../b", "/./a", "/a\\b",
-        ] {
+        assert!(path_prefix("admin").unwrap_err().to_string().contains("must start with '/'"));
+        for bad in ["/a?b", "/a#b", "/a*", "/a%2F", "/a b", "/a//b", "/a/../b", "/./a", "/a\\b"] {
             assert!(path_prefix(bad).is_err(), "{bad}");
         }
     }
@@ -414,57 +364,30 @@ mod tests {
             session_duration_minutes: minutes,
         };
         let ok = application(&input(
-            vec![
-                HostRule::new("Wiki.example.com", "/"),
-                HostRule::new("wiki.example.com", "/api/"),
-            ],
+            vec![HostRule::new("Wiki.example.com", "/"), HostRule::new("wiki.example.com", "/api/")],
             60,
         ))
         .unwrap();
         assert_eq!(ok.name, "Wiki");
-        assert_eq!(
-            ok.hosts,
-            vec![
-                HostRule::new("wiki.example.com", "/"),
-                HostRule::new("wiki.example.com", "/api")
-            ]
-        );
-        assert!(matches!(
-            application(&input(vec![], 60)),
-            Err(PolicyError::NoHosts)
-        ));
-        let dup = application(&input(
-            vec![
-                HostRule::new("a.example.com", "/x"),
-                HostRule::new("A.example.com", "/x/"),
-            ],
-            60,
-        ));
+        assert_eq!(ok.hosts, vec![HostRule::new("wiki.example.com", "/"), HostRule::new("wiki.example.com", "/api")]);
+        assert!(matches!(application(&input(vec![], 60)), Err(PolicyError::NoHosts)));
+        let dup =
+            application(&input(vec![HostRule::new("a.example.com", "/x"), HostRule::new("A.example.com", "/x/")], 60));
         assert!(matches!(dup, Err(PolicyError::DuplicateHost(h)) if h == "a.example.com/x"));
         assert!(matches!(
             application(&input(vec![HostRule::new("a.example.com", "/")], 1)),
             Err(PolicyError::SessionDuration(1))
         ));
-        assert!(application(&input(
-            vec![HostRule::new("a.example.com", "/")],
-            MAX_SESSION_MINUTES + 1
-        ))
-        .is_err());
+        assert!(application(&input(vec![HostRule::new("a.example.com", "/")], MAX_SESSION_MINUTES + 1)).is_err());
     }
 
     #[test]
     fn rules_are_normalised_and_include_is_required() {
         let r = rules(&Rules {
             include: vec![
-                Selector::Email {
-                    email: " Ann@Example.COM ".into(),
-                },
-                Selector::Email {
-                    email: "ann@example.com".into(),
-                },
-                Selector::EmailDomain {
-                    domain: "@Example.org".into(),
-                },
+                Selector::Email { email: " Ann@Example.COM ".into() },
+                Selector::Email { email: "ann@example.com".into() },
+                Selector::EmailDomain { domain: "@Example.org".into() },
             ],
             ..Default::default()
         })
@@ -472,34 +395,15 @@ mod tests {
         assert_eq!(
             r.include,
             vec![
-                Selector::Email {
-                    email: "ann@example.com".into()
-                },
-                Selector::EmailDomain {
-                    domain: "example.org".into()
-                }
+                Selector::Email { email: "ann@example.com".into() },
+                Selector::EmailDomain { domain: "example.org".into() }
             ]
         );
-        assert!(matches!(
-            rules(&Rules::default()),
-            Err(PolicyError::EmptyInclude)
-        ));
-        let everyone_out = Rules {
-            include: vec![Selector::Everyone],
-            exclude: vec![Selector::Everyone],
-            ..Default::default()
-        };
-        assert!(matches!(
-            rules(&everyone_out),
-            Err(PolicyError::EveryoneExcluded)
-        ));
-        for bad in [
-            "ann",
-            "@example.com",
-            "ann@",
-            "a b@example.com",
-            "ann@exa mple.com",
-        ] {
+        assert!(matches!(rules(&Rules::default()), Err(PolicyError::EmptyInclude)));
+        let everyone_out =
+            Rules { include: vec![Selector::Everyone], exclude: vec![Selector::Everyone], ..Default::default() };
+        assert!(matches!(rules(&everyone_out), Err(PolicyError::EveryoneExcluded)));
+        for bad in ["ann", "@example.com", "ann@", "a b@example.com", "ann@exa mple.com"] {
             assert!(email(bad).is_err(), "{bad}");
         }
         assert!(email_domain("*.example.com").is_err());

@@ -50,21 +50,25 @@ pub async fn check_client(outbound: &Outbound, settings: &ClientSettings, redire
 
     // 1. The Base URL.
     let timer = Timer::start("base_url", "Base URL");
-    let normalized = match normalize(settings.kind, &settings.base_url, &settings.auth_server) {
-        Ok(n) => {
-            let mut detail = format!("Expecting the issuer {}.", n.issuer);
-            for change in &n.changes {
-                detail.push(' ');
-                detail.push_str(change);
+    let normalized =
+        match normalize(settings.kind, &settings.base_url, &settings.auth_server) {
+            Ok(n) => {
+                let mut detail = format!("Expecting the issuer {}.", n.issuer);
+                for change in &n.changes {
+                    detail.push(' ');
+                    detail.push_str(change);
+                }
+                checks.push(timer.passed(detail));
+                n
             }
-            checks.push(timer.passed(detail));
-            n
-        }
-        Err(e) => {
-            checks.push(timer.failed(e.to_string(), "Enter the URL of your identity provider, e.g. https://dev-123456.okta.com."));
-            return finish(checks, started, None, None);
-        }
-    };
+            Err(e) => {
+                checks.push(timer.failed(
+                    e.to_string(),
+                    "Enter the URL of your identity provider, e.g. https://dev-123456.okta.com.",
+                ));
+                return finish(checks, started, None, None);
+            }
+        };
 
     // 2. The discovery document, and its issuer.
     let timer = Timer::start("discovery", "Discovery document");
@@ -178,7 +182,10 @@ async fn fetch_discovery(outbound: &Outbound, url: &str) -> Result<Discovery, (S
 }
 
 fn issuer_mismatch(kind: ProviderKind, n: &Normalized, found: &str) -> (String, String) {
-    let detail = format!("The provider says its issuer is {found}, but the Base URL gives {}. Tokens would be refused.", n.issuer);
+    let detail = format!(
+        "The provider says its issuer is {found}, but the Base URL gives {}. Tokens would be refused.",
+        n.issuer
+    );
     let fix = match kind {
         ProviderKind::Okta => {
             let org_prefix = format!("{}/oauth2/", n.base_url);
@@ -275,7 +282,8 @@ pub fn usable_signing_keys(fetched: &Fetched) -> Result<usize, String> {
         .filter(|k| {
             matches!(
                 k.algorithm,
-                jsonwebtoken::jwk::AlgorithmParameters::RSA(_) | jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_)
+                jsonwebtoken::jwk::AlgorithmParameters::RSA(_)
+                    | jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_)
             )
         })
         .filter(|k| jsonwebtoken::DecodingKey::from_jwk(k).is_ok())
@@ -301,7 +309,8 @@ async fn check_credentials(outbound: &Outbound, d: &Discovery, s: &ClientSetting
         return timer.failed("The discovery document has no token endpoint.", "Check the provider's configuration.");
     };
     if s.client_id.trim().is_empty() || s.client_secret.expose().is_empty() {
-        return timer.failed("The Client ID or Client secret is empty.", "Copy both from the app's General tab in Okta.");
+        return timer
+            .failed("The Client ID or Client secret is empty.", "Copy both from the app's General tab in Okta.");
     }
     let mut code = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut code);
@@ -346,10 +355,8 @@ async fn check_credentials(outbound: &Outbound, d: &Discovery, s: &ClientSetting
     };
     let err: Option<OAuthError> = fetched.json().ok();
     let code = err.as_ref().and_then(|e| e.error.clone().or_else(|| e.error_code.clone())).unwrap_or_default();
-    let description = err
-        .as_ref()
-        .and_then(|e| e.error_description.clone().or_else(|| e.error_summary.clone()))
-        .unwrap_or_default();
+    let description =
+        err.as_ref().and_then(|e| e.error_description.clone().or_else(|| e.error_summary.clone())).unwrap_or_default();
     let how = if use_post { "client_secret_post" } else { "client_secret_basic" };
     match code.as_str() {
         "invalid_grant" => timer.passed(format!(

@@ -81,7 +81,12 @@ pub async fn check_directory(outbound: &Outbound, org: &str, auth: &DirectoryAut
         }
         DirectoryAuth::ApiToken(token) => {
             if token.expose().trim().is_empty() {
-                checks.push(timer.failed("The API token is empty.", "Create one in Okta: Security → API → Tokens → Create token."));
+                checks.push(
+                    timer.failed(
+                        "The API token is empty.",
+                        "Create one in Okta: Security → API → Tokens → Create token.",
+                    ),
+                );
                 return done(checks, Vec::new(), None);
             }
             checks.push(timer.passed("An API token (SSWS)."));
@@ -128,7 +133,8 @@ pub async fn check_directory(outbound: &Outbound, org: &str, auth: &DirectoryAut
     let mut names: Vec<&str> = groups.iter().map(|g| g.profile.name.as_str()).collect();
     names.sort_unstable_by_key(|n| n.to_lowercase());
     let shown = names.iter().take(SHOWN_GROUPS).copied().collect::<Vec<_>>().join(", ");
-    let more = if names.len() > SHOWN_GROUPS { format!(" and {} more", names.len() - SHOWN_GROUPS) } else { String::new() };
+    let more =
+        if names.len() > SHOWN_GROUPS { format!(" and {} more", names.len() - SHOWN_GROUPS) } else { String::new() };
     checks.push(timer.passed(format!("{} groups: {shown}{more}.", groups.len())));
 
     // Users: count every page.

@@ -170,7 +170,13 @@ mod tests {
     #[test]
     fn nonsense_is_refused_with_an_example() {
         assert_eq!(normalize(ProviderKind::Okta, "  ", &AuthServer::Org), Err(NormalizeError::Empty));
-        assert!(matches!(normalize(ProviderKind::Okta, "ftp://x.okta.com", &AuthServer::Org), Err(NormalizeError::Scheme(_))));
-        assert!(matches!(normalize(ProviderKind::Okta, "https://x.okta.com/?a=1", &AuthServer::Org), Err(NormalizeError::QueryOrFragment(_))));
+        assert!(matches!(
+            normalize(ProviderKind::Okta, "ftp://x.okta.com", &AuthServer::Org),
+            Err(NormalizeError::Scheme(_))
+        ));
+        assert!(matches!(
+            normalize(ProviderKind::Okta, "https://x.okta.com/?a=1", &AuthServer::Org),
+            Err(NormalizeError::QueryOrFragment(_))
+        ));
     }
 }

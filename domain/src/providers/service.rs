@@ -193,7 +193,13 @@ impl ProviderService {
     /// Finish: checks everything again on the server, then saves, with the groups it fetched.
     /// Admin only: a provider is a new source of identities, and a sign-in whose verified email
     /// matches an existing account is linked to it.
-    pub async fn create(&self, actor: &Actor, role: Role, ip: Option<&str>, input: ProviderInput) -> Result<Saved, ProviderError> {
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        role: Role,
+        ip: Option<&str>,
+        input: ProviderInput,
+    ) -> Result<Saved, ProviderError> {
         if role < Role::Admin {
             return Err(ProviderError::AdminOnly("connect an identity provider"));
         }
@@ -213,7 +219,14 @@ impl ProviderService {
     /// the old one's place: Admin only, with every secret typed again (stored ones never go to
     /// a new host), and the people linked through the old endpoint are detached, so nobody is
     /// signed in as an existing account by an issuer that never vouched for it.
-    pub async fn update(&self, actor: &Actor, role: Role, ip: Option<&str>, id: &str, input: ProviderInput) -> Result<Saved, ProviderError> {
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        role: Role,
+        ip: Option<&str>,
+        id: &str,
+        input: ProviderInput,
+    ) -> Result<Saved, ProviderError> {
         check_name(&input.name)?;
         let existing = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
         let repointed = repoints(&existing, &input)?;
@@ -230,7 +243,9 @@ impl ProviderService {
         }
         if repointed {
             if role < Role::Admin {
-                return Err(ProviderError::AdminOnly("change a provider's Base URL, authorization server or client ID"));
+                return Err(ProviderError::AdminOnly(
+                    "change a provider's Base URL, authorization server or client ID",
+                ));
             }
             let directory_kept = match &input.directory {
                 DirectoryInput::Off => false,
@@ -246,7 +261,9 @@ impl ProviderService {
         }
         let secret = match &input.client_secret {
             SecretInput::Replace(s) => s.clone(),
-            SecretInput::Keep => self.secrets.open(&secret_context(id, "client_secret"), &existing.client_secret_sealed)?,
+            SecretInput::Keep => {
+                self.secrets.open(&secret_context(id, "client_secret"), &existing.client_secret_sealed)?
+            }
         };
         let directory = resolve_directory(&input.directory, Some(&existing), &self.secrets, id)?;
         self.save(actor, role, ip, id, input, secret, directory, Some(existing)).await
@@ -282,9 +299,11 @@ impl ProviderService {
                 Some(client_id.trim().to_string()),
                 Some(self.secrets.seal(&secret_context(id, "directory_secret"), private_key.expose())),
             ),
-            Some(DirectoryAuth::ApiToken(token)) => {
-                ("api_token", None, Some(self.secrets.seal(&secret_context(id, "directory_secret"), token.expose().trim())))
-            }
+            Some(DirectoryAuth::ApiToken(token)) => (
+                "api_token",
+                None,
+                Some(self.secrets.seal(&secret_context(id, "directory_secret"), token.expose().trim())),
+            ),
         };
         let now = now_ms();
         let row = ProviderRow {
@@ -298,7 +317,9 @@ impl ProviderService {
                 AuthServer::Custom(s) => Some(s.clone()),
             },
             client_id: settings.client_id.clone(),
-            client_secret_sealed: self.secrets.seal(&secret_context(id, "client_secret"), settings.client_secret.expose()),
+            client_secret_sealed: self
+                .secrets
+                .seal(&secret_context(id, "client_secret"), settings.client_secret.expose()),
             scopes: settings.scopes.join(" "),
             groups_claim: settings.groups_claim.clone(),
             pkce: settings.pkce,
@@ -314,8 +335,9 @@ impl ProviderService {
             created_at: existing.as_ref().map_or(now, |e| e.created_at),
             updated_at: now,
             // A new provider's default; saving again keeps the stored value.
-            asserts_verified_email: asserts_verified_email
-                .unwrap_or_else(|| existing.as_ref().map_or(settings.kind.as_str() == "okta", |e| e.asserts_verified_email)),
+            asserts_verified_email: asserts_verified_email.unwrap_or_else(|| {
+                existing.as_ref().map_or(settings.kind.as_str() == "okta", |e| e.asserts_verified_email)
+            }),
         };
         let groups: Vec<GroupInput> = dir
             .as_ref()
@@ -345,7 +367,11 @@ impl ProviderService {
         // The discovered issuer is part of the endpoint too: a Base URL that now names another
         // issuer vouches for other people.
         let repointed = existing.as_ref().is_some_and(|e| {
-            e.base_url != row.base_url || e.issuer != row.issuer || e.auth_server != row.auth_server || e.client_id != row.client_id || e.kind != row.kind
+            e.base_url != row.base_url
+                || e.issuer != row.issuer
+                || e.auth_server != row.auth_server
+                || e.client_id != row.client_id
+                || e.kind != row.kind
         });
         let detached = if repointed { self.store.detach_identities(id).await? } else { 0 };
         let action = if existing.is_some() { Action::ProviderUpdated } else { Action::ProviderCreated };
@@ -364,7 +390,12 @@ impl ProviderService {
                     .detail("groups_stored", groups.len()),
             )
             .await;
-        Ok(Saved { id: id.to_string(), report, groups_stored: groups.len(), user_count: dir.and_then(|d| d.user_count) })
+        Ok(Saved {
+            id: id.to_string(),
+            report,
+            groups_stored: groups.len(),
+            user_count: dir.and_then(|d| d.user_count),
+        })
     }
 
     /// Test connection: every check again, on the saved settings; the result is stored.
@@ -429,7 +460,14 @@ impl ProviderService {
 
     /// Disabling ends every session the provider granted (console and applications); enabling
     /// trusts its identities again, so it is Admin only.
-    pub async fn set_enabled(&self, actor: &Actor, role: Role, ip: Option<&str>, id: &str, enabled: bool) -> Result<(), ProviderError> {
+    pub async fn set_enabled(
+        &self,
+        actor: &Actor,
+        role: Role,
+        ip: Option<&str>,
+        id: &str,
+        enabled: bool,
+    ) -> Result<(), ProviderError> {
         if enabled && role < Role::Admin {
             return Err(ProviderError::AdminOnly("enable an identity provider"));
         }
@@ -439,7 +477,11 @@ impl ProviderService {
         let action = if enabled { Action::ProviderEnabled } else { Action::ProviderDisabled };
         self.audit
             .record_or_log(
-                Event::new(actor.clone(), action).target(row.name).ip(ip).detail("provider_id", id).detail("sessions_ended", ended),
+                Event::new(actor.clone(), action)
+                    .target(row.name)
+                    .ip(ip)
+                    .detail("provider_id", id)
+                    .detail("sessions_ended", ended),
             )
             .await;
         Ok(())
@@ -452,7 +494,9 @@ impl ProviderService {
         let row = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
         self.store.delete_provider(id).await?;
         self.audit
-            .record_or_log(Event::new(actor.clone(), Action::ProviderDeleted).target(row.name).ip(ip).detail("provider_id", id))
+            .record_or_log(
+                Event::new(actor.clone(), Action::ProviderDeleted).target(row.name).ip(ip).detail("provider_id", id),
+            )
             .await;
         Ok(())
     }
@@ -499,7 +543,11 @@ fn check_name(name: &str) -> Result<(), ProviderError> {
 
 /// Where role mappings will find the groups of people who sign in: the ID token's claim,
 /// the directory API, or nowhere (then everyone is refused, so say so now).
-fn groups_source_check(s: &ClientSettings, d: Option<&super::checks::Discovery>, directory: bool) -> super::report::Check {
+fn groups_source_check(
+    s: &ClientSettings,
+    d: Option<&super::checks::Discovery>,
+    directory: bool,
+) -> super::report::Check {
     let timer = super::report::Timer::start("groups_source", "Groups for role mappings");
     let requested = s.scopes.iter().any(|x| x == "groups");
     let offered = d.is_none_or(|d| d.scopes_supported.is_empty() || d.scopes_supported.iter().any(|x| x == "groups"));

@@ -68,9 +68,13 @@ pub enum Purpose {
     /// no console role needed, and no console session.
     Access,
     /// Test connection's test sign-in: show the claims and the role, create no session.
-    DryRun { by: SignedIn },
+    DryRun {
+        by: SignedIn,
+    },
     /// A signed-in local account links itself to this provider (the confirmation admins need).
-    Link { by: SignedIn },
+    Link {
+        by: SignedIn,
+    },
 }
 
 impl Purpose {
@@ -117,11 +121,23 @@ pub struct CallbackInput {
 
 #[derive(Debug)]
 pub enum Finished {
-    SignedIn { session: NewSession, return_to: String },
-    DryRun { outcome_id: String, provider_id: String },
-    Linked { return_to: String },
+    SignedIn {
+        session: NewSession,
+        return_to: String,
+    },
+    DryRun {
+        outcome_id: String,
+        provider_id: String,
+    },
+    Linked {
+        return_to: String,
+    },
     /// Signed in for the applications: the caller issues the access session.
-    Access { user_id: String, identity_id: String, return_to: String },
+    Access {
+        user_id: String,
+        identity_id: String,
+        return_to: String,
+    },
 }
 
 /// A refused sign-in: `code` is stable (URLs, tests); `outcome_id` points at what the page may show.
@@ -250,13 +266,7 @@ fn session_context(session_id: &str, field: &str) -> String {
 }
 
 impl SsoService {
-    pub fn new(
-        store: Store,
-        secrets: SecretBox,
-        outbound: Outbound,
-        public_base: &str,
-        policy: SessionPolicy,
-    ) -> Self {
+    pub fn new(store: Store, secrets: SecretBox, outbound: Outbound, public_base: &str, policy: SessionPolicy) -> Self {
         let public_base = public_base.trim_end_matches('/').to_string();
         Self {
             audit: Audit::new(store.clone()),
@@ -306,7 +316,8 @@ impl SsoService {
         if discovery.token_endpoint.is_none() {
             return Err(StartError::NotReady);
         }
-        let browser = browser_cookie.filter(|c| (32..=64).contains(&c.len())).map(str::to_string).unwrap_or_else(random_token);
+        let browser =
+            browser_cookie.filter(|c| (32..=64).contains(&c.len())).map(str::to_string).unwrap_or_else(random_token);
         let (state, nonce, verifier) = (random_token(), random_token(), random_token());
         let now = now_ms();
         let started_by = match &purpose {
@@ -366,9 +377,15 @@ impl SsoService {
             };
             async move {
                 let Some(suppressed) = admitted else { return Refused::new(code) };
-                let mut event = Event::new(Actor::Anonymous, Action::SsoSignInFailed).failed().ip(ip.as_deref()).detail("reason", code);
+                let mut event = Event::new(Actor::Anonymous, Action::SsoSignInFailed)
+                    .failed()
+                    .ip(ip.as_deref())
+                    .detail("reason", code);
                 if suppressed > 0 {
-                    event = event.detail("and_more", format!("and {suppressed} more such failures from this address in the minute before"));
+                    event = event.detail(
+                        "and_more",
+                        format!("and {suppressed} more such failures from this address in the minute before"),
+                    );
                 }
                 if let Some(p) = provider {
                     event = event.target(p);
@@ -392,7 +409,8 @@ impl SsoService {
         if attempt.expires_at < now_ms() {
             return Err(fail("state_expired", pid, String::new()).await);
         }
-        let same_browser = browser_cookie.is_some_and(|c| crate::accounts::constant_time_eq(&sha256_hex(c), &attempt.browser_hash));
+        let same_browser =
+            browser_cookie.is_some_and(|c| crate::accounts::constant_time_eq(&sha256_hex(c), &attempt.browser_hash));
         if !same_browser {
             return Err(fail("browser_mismatch", pid, "the sign-in was started in another browser".into()).await);
         }
@@ -427,7 +445,8 @@ impl SsoService {
         let Some(discovery) = discovery_of(&row) else {
             return Err(fail("provider_not_ready", pid, String::new()).await);
         };
-        let verifier = match self.secrets.open(&format!("login_attempt/{}", attempt.id), &attempt.pkce_verifier_sealed) {
+        let verifier = match self.secrets.open(&format!("login_attempt/{}", attempt.id), &attempt.pkce_verifier_sealed)
+        {
             Ok(v) => v,
             Err(e) => return Err(fail("server", pid, e.to_string()).await),
         };
@@ -450,15 +469,18 @@ impl SsoService {
             Err(TokenCallError::Unreachable(e)) => return Err(fail("provider_unreachable", pid, e).await),
         };
         let Some(id_token) = tokens.id_token.as_deref() else {
-            return Err(fail("no_id_token", pid, "the token response has no id_token: is `openid` in the scopes?".into()).await);
+            return Err(fail(
+                "no_id_token",
+                pid,
+                "the token response has no id_token: is `openid` in the scopes?".into(),
+            )
+            .await);
         };
-        let claims = match self
-            .verify(&row, &discovery, id_token, Some(&attempt.nonce), Some(&tokens.access_token))
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => return Err(fail(token_code(&e), pid, e.to_string()).await),
-        };
+        let claims =
+            match self.verify(&row, &discovery, id_token, Some(&attempt.nonce), Some(&tokens.access_token)).await {
+                Ok(c) => c,
+                Err(e) => return Err(fail(token_code(&e), pid, e.to_string()).await),
+            };
         let person = match self.person(&row, &discovery, claims, &tokens.access_token).await {
             Ok(p) => p,
             Err((code, detail)) => return Err(fail(code, pid, detail).await),
@@ -477,7 +499,16 @@ impl SsoService {
                     return Err(fail("browser_mismatch", pid, "the test sign-in belongs to another admin".into()).await);
                 };
                 let id = self
-                    .save_outcome(&row, "dry_run", Some(&by.user_id), &attempt.browser_hash, &person, role, &mappings, true)
+                    .save_outcome(
+                        &row,
+                        "dry_run",
+                        Some(&by.user_id),
+                        &attempt.browser_hash,
+                        &person,
+                        role,
+                        &mappings,
+                        true,
+                    )
                     .await
                     .map_err(|e| Refused { code: "server", outcome_id: Some(e.to_string()) })?;
                 self.audit
@@ -540,11 +571,17 @@ impl SsoService {
         let refuse = |code: &'static str, user: Option<&UserRow>, detail: String, outcome: Option<String>| {
             let audit = self.audit.clone();
             let ip = client.ip.clone();
-            let actor = user.map(|u| Actor::User { id: u.id.clone(), email: u.email.clone() }).unwrap_or(Actor::Anonymous);
+            let actor =
+                user.map(|u| Actor::User { id: u.id.clone(), email: u.email.clone() }).unwrap_or(Actor::Anonymous);
             let action = if code == "no_role" { Action::SsoNoRole } else { Action::SsoSignInFailed };
             let (provider, email) = (row.name.clone(), person.email.clone());
             async move {
-                let mut event = Event::new(actor, action).failed().target(email).ip(ip.as_deref()).detail("reason", code).detail("provider", provider);
+                let mut event = Event::new(actor, action)
+                    .failed()
+                    .target(email)
+                    .ip(ip.as_deref())
+                    .detail("reason", code)
+                    .detail("provider", provider);
                 if !detail.is_empty() {
                     event = event.detail("detail", detail);
                 }
@@ -574,11 +611,14 @@ impl SsoService {
                     self.store.insert_identity(&identity).await.map_err(server)?;
                     self.audit
                         .record_or_log(
-                            Event::new(Actor::User { id: existing.id.clone(), email: existing.email.clone() }, Action::AccountLinked)
-                                .target(existing.email.clone())
-                                .ip(client.ip.as_deref())
-                                .detail("provider", row.name.clone())
-                                .detail("by", "verified email"),
+                            Event::new(
+                                Actor::User { id: existing.id.clone(), email: existing.email.clone() },
+                                Action::AccountLinked,
+                            )
+                            .target(existing.email.clone())
+                            .ip(client.ip.as_deref())
+                            .detail("provider", row.name.clone())
+                            .detail("by", "verified email"),
                         )
                         .await;
                     (existing, identity)
@@ -625,10 +665,17 @@ impl SsoService {
                         .detail("provider", row.name.clone()),
                 )
                 .await;
-            return Ok(Finished::Access { user_id: user.id, identity_id: identity.id, return_to: attempt.return_to.clone() });
+            return Ok(Finished::Access {
+                user_id: user.id,
+                identity_id: identity.id,
+                return_to: attempt.return_to.clone(),
+            });
         }
         let Some(role) = role else {
-            let outcome = self.save_outcome(row, "no_role", None, &attempt.browser_hash, &person, None, mappings, false).await.ok();
+            let outcome = self
+                .save_outcome(row, "no_role", None, &attempt.browser_hash, &person, None, mappings, false)
+                .await
+                .ok();
             return Err(refuse("no_role", Some(&user), groups_detail(&person), outcome).await);
         };
         self.remember(row, &identity.id, &user.id, &person).await;
@@ -636,10 +683,15 @@ impl SsoService {
         let token = random_token();
         let session_id = hex::encode(Sha256::digest(token.as_bytes()));
         let now = now_ms();
-        let refresh_sealed = tokens.refresh_token.as_deref().map(|t| self.secrets.seal(&session_context(&session_id, "refresh_token"), t));
-        let id_token_sealed = tokens.id_token.as_deref().map(|t| self.secrets.seal(&session_context(&session_id, "id_token"), t));
+        let refresh_sealed = tokens
+            .refresh_token
+            .as_deref()
+            .map(|t| self.secrets.seal(&session_context(&session_id, "refresh_token"), t));
+        let id_token_sealed =
+            tokens.id_token.as_deref().map(|t| self.secrets.seal(&session_context(&session_id, "id_token"), t));
         // Without a refresh token there is nothing to renew: groups are read again at the next sign-in.
-        let tokens_expire_at = tokens.refresh_token.as_ref().map(|_| now + tokens.expires_in.unwrap_or(3600).max(1) * 1000);
+        let tokens_expire_at =
+            tokens.refresh_token.as_ref().map(|_| now + tokens.expires_in.unwrap_or(3600).max(1) * 1000);
         let expires_at = now + self.policy.lifetime.as_millis() as i64;
         let user_agent = client.user_agent.as_deref().map(|ua| ua.chars().take(300).collect::<String>());
         self.store
@@ -721,7 +773,13 @@ impl SsoService {
                     event = event.detail("role_before", current_role.as_str());
                 }
                 self.audit.record_or_log(event).await;
-                Ok(Some(SignedIn { role, refresh_due: false, email: person.email, display_name: person.name, ..user.clone() }))
+                Ok(Some(SignedIn {
+                    role,
+                    refresh_due: false,
+                    email: person.email,
+                    display_name: person.name,
+                    ..user.clone()
+                }))
             }
             Err(reason) => {
                 self.store.delete_access_sessions_of_user(&user.user_id).await?;
@@ -746,21 +804,21 @@ impl SsoService {
         else {
             return Err("no refresh token".into());
         };
-        let row = self.store.provider(provider_id).await.map_err(|e| e.to_string())?.ok_or("the provider was deleted")?;
+        let row =
+            self.store.provider(provider_id).await.map_err(|e| e.to_string())?.ok_or("the provider was deleted")?;
         if !row.enabled {
             return Err("the provider is disabled".into());
         }
         let discovery = discovery_of(&row).ok_or("the provider has no discovery on record")?;
-        let refresh_token = self
-            .secrets
-            .open(&session_context(&session.id, "refresh_token"), sealed)
-            .map_err(|e| e.to_string())?;
+        let refresh_token =
+            self.secrets.open(&session_context(&session.id, "refresh_token"), sealed).map_err(|e| e.to_string())?;
         let form = [("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose())];
         let tokens = self.token_request(&row, &discovery, &form).await.map_err(|e| match e {
             TokenCallError::Rejected { error, description } => format!("{error}: {description}"),
             TokenCallError::Unreachable(e) => e,
         })?;
-        let identity = self.store.identity(identity_id).await.map_err(|e| e.to_string())?.ok_or("the identity was removed")?;
+        let identity =
+            self.store.identity(identity_id).await.map_err(|e| e.to_string())?.ok_or("the identity was removed")?;
         let claims = match tokens.id_token.as_deref() {
             Some(id_token) => {
                 let claims = self
@@ -779,17 +837,29 @@ impl SsoService {
                 c
             }
         };
-        let person = self.person(&row, &discovery, claims, &tokens.access_token).await.map_err(|(c, d)| format!("{c}: {d}"))?;
+        let person =
+            self.person(&row, &discovery, claims, &tokens.access_token).await.map_err(|(c, d)| format!("{c}: {d}"))?;
         self.audit_ambiguous(&row, &person, &ClientInfo::default()).await;
         let mappings = self.store.role_mappings().await.map_err(|e| e.to_string())?;
-        let role = roles::role_for(&mappings, &row.id, &person.groups).ok_or("the person's groups no longer map to a role")?;
+        let role =
+            roles::role_for(&mappings, &row.id, &person.groups).ok_or("the person's groups no longer map to a role")?;
         self.remember(&row, &identity.id, &identity.user_id, &person).await;
         let now = now_ms();
-        let refresh_sealed = tokens.refresh_token.as_deref().map(|t| self.secrets.seal(&session_context(&session.id, "refresh_token"), t));
-        let id_token_sealed = tokens.id_token.as_deref().map(|t| self.secrets.seal(&session_context(&session.id, "id_token"), t));
+        let refresh_sealed = tokens
+            .refresh_token
+            .as_deref()
+            .map(|t| self.secrets.seal(&session_context(&session.id, "refresh_token"), t));
+        let id_token_sealed =
+            tokens.id_token.as_deref().map(|t| self.secrets.seal(&session_context(&session.id, "id_token"), t));
         let expires = Some(now + tokens.expires_in.unwrap_or(3600).max(1) * 1000);
         self.store
-            .update_session_tokens(&session.id, refresh_sealed.as_deref(), id_token_sealed.as_deref(), expires, role.as_str())
+            .update_session_tokens(
+                &session.id,
+                refresh_sealed.as_deref(),
+                id_token_sealed.as_deref(),
+                expires,
+                role.as_str(),
+            )
             .await
             .map_err(|e| e.to_string())?;
         Ok((person, role, row.name))
@@ -802,7 +872,10 @@ impl SsoService {
         let row = self.store.provider(provider_id).await.ok()??;
         let end = discovery_of(&row)?.end_session_endpoint?;
         self.outbound.check(&end).ok()?;
-        let id_token = session.id_token_sealed.as_deref().and_then(|s| self.secrets.open(&session_context(&session.id, "id_token"), s).ok())?;
+        let id_token = session
+            .id_token_sealed
+            .as_deref()
+            .and_then(|s| self.secrets.open(&session_context(&session.id, "id_token"), s).ok())?;
         Some(format!(
             "{end}{sep}id_token_hint={}&post_logout_redirect_uri={}&state=signed_out",
             encode(id_token.expose()),
@@ -812,13 +885,20 @@ impl SsoService {
     }
 
     /// A refusal or test sign-in, for the browser or admin that produced it.
-    pub async fn outcome(&self, id: &str, viewer: Option<&SignedIn>, browser_cookie: Option<&str>) -> Result<Option<OutcomeView>, StoreError> {
+    pub async fn outcome(
+        &self,
+        id: &str,
+        viewer: Option<&SignedIn>,
+        browser_cookie: Option<&str>,
+    ) -> Result<Option<OutcomeView>, StoreError> {
         let Some(row) = self.store.login_outcome(id).await? else {
             return Ok(None);
         };
         let allowed = match &row.viewer {
             Some(v) => viewer.is_some_and(|u| &u.user_id == v),
-            None => browser_cookie.is_some_and(|c| crate::accounts::constant_time_eq(&sha256_hex(c), &row.browser_hash)),
+            None => {
+                browser_cookie.is_some_and(|c| crate::accounts::constant_time_eq(&sha256_hex(c), &row.browser_hash))
+            }
         };
         if !allowed {
             return Ok(None);
@@ -865,9 +945,15 @@ impl SsoService {
             mappings: mappings
                 .iter()
                 .filter(|m| viewer.is_some() && m.provider_id == row.id)
-                .map(|m| (m.current_name.clone().unwrap_or_else(|| m.group_name.clone()), Role::parse(&m.role).map(Role::label).unwrap_or("?").to_string()))
+                .map(|m| {
+                    (
+                        m.current_name.clone().unwrap_or_else(|| m.group_name.clone()),
+                        Role::parse(&m.role).map(Role::label).unwrap_or("?").to_string(),
+                    )
+                })
                 .collect(),
-            claims: with_claims.then(|| serde_json::to_string_pretty(&Value::Object(person.claims.clone())).unwrap_or_default()),
+            claims: with_claims
+                .then(|| serde_json::to_string_pretty(&Value::Object(person.claims.clone())).unwrap_or_default()),
         };
         let now = now_ms();
         let id = random_token();
@@ -889,25 +975,36 @@ impl SsoService {
     /// Keeps the account and the directory as the provider described the person. A failure
     /// here is logged, not fatal: the sign-in itself was sound.
     async fn remember(&self, row: &ProviderRow, identity_id: &str, user_id: &str, person: &Person) {
-        let groups_json = serde_json::to_string(&person.groups.iter().map(|(_, n)| n).collect::<Vec<_>>()).unwrap_or_default();
+        let groups_json =
+            serde_json::to_string(&person.groups.iter().map(|(_, n)| n).collect::<Vec<_>>()).unwrap_or_default();
         let claimed = person.email_verified == Some(true);
         let vouched = email_vouched(row, person);
-        if let Err(e) =
-            self.store.update_identity_claims(identity_id, user_id, &person.email, claimed, vouched, &person.name, &groups_json).await
+        if let Err(e) = self
+            .store
+            .update_identity_claims(identity_id, user_id, &person.email, claimed, vouched, &person.name, &groups_json)
+            .await
         {
             tracing::warn!(error = %e, "could not update the account from the provider's claims");
         }
         if person.groups_source != "none" {
-            if let Err(e) =
-                self.store.record_sign_in_directory(&row.id, &person.subject, &person.email, &person.name, &person.groups).await
+            if let Err(e) = self
+                .store
+                .record_sign_in_directory(&row.id, &person.subject, &person.email, &person.name, &person.groups)
+                .await
             {
                 tracing::warn!(error = %e, "could not record the sign-in's groups in the directory");
             }
         }
     }
 
-    async fn token_request(&self, row: &ProviderRow, d: &Discovery, form: &[(&str, &str)]) -> Result<TokenResponse, TokenCallError> {
-        let endpoint = d.token_endpoint.as_deref().ok_or_else(|| TokenCallError::Unreachable("no token endpoint".into()))?;
+    async fn token_request(
+        &self,
+        row: &ProviderRow,
+        d: &Discovery,
+        form: &[(&str, &str)],
+    ) -> Result<TokenResponse, TokenCallError> {
+        let endpoint =
+            d.token_endpoint.as_deref().ok_or_else(|| TokenCallError::Unreachable("no token endpoint".into()))?;
         let secret = self
             .secrets
             .open(&secret_context(&row.id, "client_secret"), &row.client_secret_sealed)
@@ -936,10 +1033,14 @@ impl SsoService {
             .await
             .map_err(|e| TokenCallError::Unreachable(e.to_string()))?;
         if fetched.status.is_success() {
-            return fetched.json().map_err(|e| TokenCallError::Unreachable(format!("the token response is not valid: {e}")));
+            return fetched
+                .json()
+                .map_err(|e| TokenCallError::Unreachable(format!("the token response is not valid: {e}")));
         }
         match fetched.json::<OAuthErrorBody>() {
-            Ok(b) => Err(TokenCallError::Rejected { error: b.error, description: b.error_description.unwrap_or_default() }),
+            Ok(b) => {
+                Err(TokenCallError::Rejected { error: b.error, description: b.error_description.unwrap_or_default() })
+            }
             Err(_) => Err(TokenCallError::Unreachable(format!("the token endpoint answered {}", fetched.status))),
         }
     }
@@ -954,7 +1055,8 @@ impl SsoService {
         access_token: Option<&str>,
     ) -> Result<Map<String, Value>, TokenError> {
         let jwks_uri = d.jwks_uri.as_deref().ok_or_else(|| TokenError::Other("the provider has no jwks_uri".into()))?;
-        let expected = Expected { issuer: &row.issuer, client_id: &row.client_id, nonce, access_token, now: now_ms() / 1000 };
+        let expected =
+            Expected { issuer: &row.issuer, client_id: &row.client_id, nonce, access_token, now: now_ms() / 1000 };
         let cached = self.jwks_for(&row.id, jwks_uri, false).await?;
         match verify::verify_id_token(id_token, &expected, &cached.set) {
             Err(TokenError::UnknownKey(kid)) => {
@@ -999,11 +1101,20 @@ impl SsoService {
         let lacks = |c: &Map<String, Value>| !c.contains_key("email") || !c.contains_key(&row.groups_claim);
         if lacks(&claims) {
             if let Some(endpoint) = d.userinfo_endpoint.as_deref() {
-                match self.outbound.send(endpoint, SMALL_BODY, |c, u| c.get(u).bearer_auth(access_token).header(reqwest::header::ACCEPT, "application/json")).await {
+                match self
+                    .outbound
+                    .send(endpoint, SMALL_BODY, |c, u| {
+                        c.get(u).bearer_auth(access_token).header(reqwest::header::ACCEPT, "application/json")
+                    })
+                    .await
+                {
                     Ok(f) if f.status.is_success() => {
                         let info: Map<String, Value> = f.json().map_err(|e| ("userinfo_invalid", e.to_string()))?;
                         if info.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
-                            return Err(("userinfo_subject", "userinfo names another subject than the ID token".into()));
+                            return Err((
+                                "userinfo_subject",
+                                "userinfo names another subject than the ID token".into(),
+                            ));
                         }
                         for (k, v) in info {
                             claims.entry(k).or_insert(v);
@@ -1028,11 +1139,7 @@ impl SsoService {
             Some(Value::String(s)) => Some(s == "true"),
             _ => None,
         };
-        let name = claims
-            .get("name")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| email.clone());
+        let name = claims.get("name").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| email.clone());
 
         let claim_groups: Option<Vec<String>> = match claims.get(&row.groups_claim) {
             Some(Value::Array(items)) => Some(items.iter().filter_map(Value::as_str).map(str::to_string).collect()),
@@ -1109,7 +1216,8 @@ impl SsoService {
     async fn groups_from_directory(&self, row: &ProviderRow, subject: &str) -> Option<Vec<(String, String)>> {
         let auth = stored_directory(row, &self.secrets).ok()??;
         let credentials = auth.credentials().ok()?;
-        let client = OktaClient::new(self.outbound.clone(), &row.base_url, credentials, Patience::CHECK).with_scopes(DIRECTORY_SCOPES);
+        let client = OktaClient::new(self.outbound.clone(), &row.base_url, credentials, Patience::CHECK)
+            .with_scopes(DIRECTORY_SCOPES);
         let path = format!("/api/v1/users/{}/groups", encode(subject));
         let mut url = client.url(&path);
         let mut groups = Vec::new();

@@ -101,7 +101,13 @@ impl RoleMappings {
     }
 
     /// Adds a mapping. `group` is a group id from the directory, or a name as the claim carries it.
-    pub async fn add(&self, by: &SignedIn, provider_id: &str, group: &str, role: &str) -> Result<RoleMappingView, MappingError> {
+    pub async fn add(
+        &self,
+        by: &SignedIn,
+        provider_id: &str,
+        group: &str,
+        role: &str,
+    ) -> Result<RoleMappingView, MappingError> {
         let provider = self.store.provider(provider_id).await?.ok_or(MappingError::UnknownProvider)?;
         let role = Role::parse(role).ok_or(MappingError::BadRole)?;
         let group = group.trim();
@@ -149,7 +155,8 @@ impl RoleMappings {
 
     pub async fn set_role(&self, by: &SignedIn, id: &str, role: &str) -> Result<(), MappingError> {
         let role = Role::parse(role).ok_or(MappingError::BadRole)?;
-        let before = self.store.role_mappings().await?.into_iter().find(|m| m.id == id).ok_or(MappingError::NotFound)?;
+        let before =
+            self.store.role_mappings().await?.into_iter().find(|m| m.id == id).ok_or(MappingError::NotFound)?;
         if !self.store.update_role_mapping(id, role.as_str()).await? {
             return Err(MappingError::NotFound);
         }
@@ -214,7 +221,11 @@ mod tests {
     fn no_matching_group_means_no_role() {
         let m = vec![mapping("00g2", "Admins", "admin")];
         assert_eq!(role_for(&m, "p1", &[("00g9".into(), "Other".into())]), None);
-        assert_eq!(role_for(&m, "p2", &[("00g2".into(), "Admins".into())]), None, "another provider's group of the same id");
+        assert_eq!(
+            role_for(&m, "p2", &[("00g2".into(), "Admins".into())]),
+            None,
+            "another provider's group of the same id"
+        );
     }
 
     #[test]

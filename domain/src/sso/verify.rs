@@ -22,7 +22,8 @@ pub struct OtherClaims {
 }
 impl AdditionalClaims for OtherClaims {}
 
-type PortcullisIdToken = IdToken<OtherClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+type PortcullisIdToken =
+    IdToken<OtherClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 
 /// Clocks differ a little between us and the provider.
 pub const LEEWAY_SECS: i64 = 60;
@@ -125,7 +126,11 @@ pub fn parse_jwks(body: &[u8]) -> Result<CoreJsonWebKeySet, String> {
 }
 
 /// Verifies a raw ID token and returns all its claims.
-pub fn verify_id_token(raw: &str, expected: &Expected<'_>, jwks: &CoreJsonWebKeySet) -> Result<Map<String, Value>, TokenError> {
+pub fn verify_id_token(
+    raw: &str,
+    expected: &Expected<'_>,
+    jwks: &CoreJsonWebKeySet,
+) -> Result<Map<String, Value>, TokenError> {
     let head = header(raw)?;
     let alg = head.get("alg").and_then(Value::as_str).unwrap_or("(none)").to_string();
     let alg_ok = serde_json::from_value::<CoreJwsSigningAlgorithm>(Value::String(alg.clone()))
@@ -138,17 +143,18 @@ pub fn verify_id_token(raw: &str, expected: &Expected<'_>, jwks: &CoreJsonWebKey
 
     let issuer = IssuerUrl::new(expected.issuer.to_string()).map_err(|e| TokenError::Other(format!("issuer: {e}")))?;
     let now = expected.now;
-    let verifier = CoreIdTokenVerifier::new_public_client(ClientId::new(expected.client_id.to_string()), issuer, jwks.clone())
-        .set_allowed_algs(ALLOWED)
-        // The verifier compares `exp` with this clock: a little behind the real one is the leeway.
-        .set_time_fn(move || chrono_at(now - LEEWAY_SECS))
-        .set_issue_time_verifier_fn(move |iat| {
-            if iat.timestamp() > now + LEEWAY_SECS {
-                Err(format!("iat_future: iat {} is {} s ahead", iat.timestamp(), iat.timestamp() - now))
-            } else {
-                Ok(())
-            }
-        });
+    let verifier =
+        CoreIdTokenVerifier::new_public_client(ClientId::new(expected.client_id.to_string()), issuer, jwks.clone())
+            .set_allowed_algs(ALLOWED)
+            // The verifier compares `exp` with this clock: a little behind the real one is the leeway.
+            .set_time_fn(move || chrono_at(now - LEEWAY_SECS))
+            .set_issue_time_verifier_fn(move |iat| {
+                if iat.timestamp() > now + LEEWAY_SECS {
+                    Err(format!("iat_future: iat {} is {} s ahead", iat.timestamp(), iat.timestamp() - now))
+                } else {
+                    Ok(())
+                }
+            });
     let claims = match expected.nonce {
         Some(nonce) => token.claims(&verifier, &Nonce::new(nonce.to_string())),
         None => token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
@@ -175,7 +181,8 @@ pub fn verify_id_token(raw: &str, expected: &Expected<'_>, jwks: &CoreJsonWebKey
             return Err(TokenError::NotYetValid(nbf));
         }
     }
-    if let (Some(at_hash), Some(access_token)) = (claims.get("at_hash").and_then(Value::as_str), expected.access_token) {
+    if let (Some(at_hash), Some(access_token)) = (claims.get("at_hash").and_then(Value::as_str), expected.access_token)
+    {
         if at_hash != access_token_hash(&alg, access_token) {
             return Err(TokenError::AccessTokenHash);
         }
@@ -206,13 +213,17 @@ fn map_error(e: ClaimsVerificationError, kid: &str, issuer: &str) -> TokenError 
                 TokenError::AlgorithmRefused(a)
             }
             SignatureVerificationError::NoSignature => TokenError::AlgorithmRefused("none".into()),
-            SignatureVerificationError::CryptoError(_) | SignatureVerificationError::InvalidKey(_) => TokenError::BadSignature,
+            SignatureVerificationError::CryptoError(_) | SignatureVerificationError::InvalidKey(_) => {
+                TokenError::BadSignature
+            }
             other => TokenError::Other(other.to_string()),
         },
         ClaimsVerificationError::Expired(m) if m.starts_with("iat_future") => TokenError::IssuedInFuture(m),
         ClaimsVerificationError::Expired(m) => TokenError::Expired(m),
         ClaimsVerificationError::InvalidAudience(m) => TokenError::WrongAudience(m),
-        ClaimsVerificationError::InvalidIssuer(m) => TokenError::WrongIssuer { expected: issuer.to_string(), detail: m },
+        ClaimsVerificationError::InvalidIssuer(m) => {
+            TokenError::WrongIssuer { expected: issuer.to_string(), detail: m }
+        }
         ClaimsVerificationError::InvalidNonce(m) => TokenError::Nonce(m),
         other => TokenError::Other(other.to_string()),
     }

@@ -86,7 +86,8 @@ impl Store {
     /// Signing out anywhere ends every application session of the person, and the single
     /// sign-on sessions they were handed out from.
     pub async fn delete_access_sessions_of_user(&self, user_id: &str) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM access_sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
+        let done =
+            sqlx::query("DELETE FROM access_sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
         sqlx::query("DELETE FROM access_handoffs WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
         self.changed();
         Ok(done.rows_affected())

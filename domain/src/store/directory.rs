@@ -25,7 +25,8 @@ pub struct SyncSettingsRow {
     pub updated_at: i64,
 }
 
-const SETTINGS_COLUMNS: &str = "provider_id, enabled, interval_minutes, full_every_hours, scope, app_id, deprovision_action, \
+const SETTINGS_COLUMNS: &str =
+    "provider_id, enabled, interval_minutes, full_every_hours, scope, app_id, deprovision_action, \
     admin_deprovision_action, removal_threshold_percent, watermark, last_full_at, updated_at";
 
 // ---------- runs ----------
@@ -177,7 +178,11 @@ impl StageBatch {
         self.len() == 0
     }
     pub fn len(&self) -> usize {
-        self.users.len() + self.groups.len() + self.memberships.len() + self.vanished_groups.len() + self.phantom_users.len()
+        self.users.len()
+            + self.groups.len()
+            + self.memberships.len()
+            + self.vanished_groups.len()
+            + self.phantom_users.len()
     }
 }
 
@@ -359,7 +364,8 @@ static USER_VIEW: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// The console account tied to directory user `d`: the one whose identity at d's provider
 /// has d's id as its subject. Never by email: anyone can hold an email at some provider.
-const TIED_ACCOUNT: &str = "LEFT JOIN user_identities i ON i.provider_id = d.provider_id AND i.subject = d.external_id \
+const TIED_ACCOUNT: &str =
+    "LEFT JOIN user_identities i ON i.provider_id = d.provider_id AND i.subject = d.external_id \
     LEFT JOIN users a ON a.id = i.user_id";
 
 /// SQL: console account `a` is an admin, by its own role or through a role mapping of one of
@@ -385,7 +391,8 @@ fn admin_account(a: &str) -> String {
 }
 
 /// Everyone (BUILT_IN) holds every user of its provider: its members are not stored.
-const GROUP_VIEW: &str = "SELECT g.id, g.provider_id, p.name AS provider_name, g.external_id, g.name, g.description, g.kind, \
+const GROUP_VIEW: &str =
+    "SELECT g.id, g.provider_id, p.name AS provider_name, g.external_id, g.name, g.description, g.kind, \
     g.source, CASE WHEN g.kind = 'BUILT_IN' \
         THEN (SELECT COUNT(*) FROM directory_users u WHERE u.provider_id = g.provider_id AND u.state <> 'disabled') \
         ELSE (SELECT COUNT(*) FROM directory_memberships m WHERE m.group_id = g.id) END AS member_count, \
@@ -483,7 +490,9 @@ impl Store {
 
     /// A provider's runs, newest first.
     pub async fn sync_runs(&self, provider_id: &str, limit: u32) -> Result<Vec<SyncRunRow>, StoreError> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE provider_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2");
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE provider_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2"
+        );
         Ok(sqlx::query_as(&sql).bind(provider_id).bind(limit.clamp(1, 1000) as i64).fetch_all(&self.pool).await?)
     }
 
@@ -638,7 +647,11 @@ impl Store {
     }
 
     /// The stored users among these provider ids (a page of an incremental run).
-    pub async fn user_marks_for(&self, provider_id: &str, external_ids: &[String]) -> Result<Vec<UserMark>, StoreError> {
+    pub async fn user_marks_for(
+        &self,
+        provider_id: &str,
+        external_ids: &[String],
+    ) -> Result<Vec<UserMark>, StoreError> {
         let mut out = Vec::new();
         for chunk in external_ids.chunks(INSERT_CHUNK) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -667,12 +680,10 @@ impl Store {
 
     /// Every stored membership of a provider: (group row id, user row id).
     pub async fn provider_membership_ids(&self, provider_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT group_id, user_id FROM directory_memberships WHERE provider_id = $1",
-        )
-        .bind(provider_id)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_as("SELECT group_id, user_id FROM directory_memberships WHERE provider_id = $1")
+            .bind(provider_id)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// A stored group's members: (provider id, row id).
@@ -937,7 +948,9 @@ async fn clear_stage_in(tx: &mut sqlx::Transaction<'_, Sqlite>, run_id: &str) ->
             .await?;
         match others {
             None => sqlx::query(&format!("DELETE FROM {table}")).execute(&mut **tx).await?,
-            Some(_) => sqlx::query(&format!("DELETE FROM {table} WHERE run_id = $1")).bind(run_id).execute(&mut **tx).await?,
+            Some(_) => {
+                sqlx::query(&format!("DELETE FROM {table} WHERE run_id = $1")).bind(run_id).execute(&mut **tx).await?
+            }
         };
     }
     Ok(())
@@ -1009,12 +1022,19 @@ impl DirectoryTx {
 
     /// The run's status, read inside the transaction (approval races).
     pub async fn run_status(&mut self, run_id: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT status FROM sync_runs WHERE id = $1").bind(run_id).fetch_optional(&mut *self.tx).await?;
+        let row: Option<(String,)> = sqlx::query_as("SELECT status FROM sync_runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
         Ok(row.map(|r| r.0))
     }
 
-    pub async fn set_watermark(&mut self, provider_id: &str, watermark: Option<&str>, full_at: Option<i64>) -> Result<(), StoreError> {
+    pub async fn set_watermark(
+        &mut self,
+        provider_id: &str,
+        watermark: Option<&str>,
+        full_at: Option<i64>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE sync_settings SET watermark = COALESCE($2, watermark), last_full_at = COALESCE($3, last_full_at) \
              WHERE provider_id = $1",
@@ -1048,15 +1068,21 @@ impl DirectoryTx {
     }
 
     pub async fn count_active_users(&mut self, provider_id: &str) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state = 'active'")
-            .bind(provider_id)
-            .fetch_one(&mut *self.tx)
-            .await?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state = 'active'")
+                .bind(provider_id)
+                .fetch_one(&mut *self.tx)
+                .await?;
         Ok(n)
     }
 
     /// The next removal candidates; each one handled leaves the 'active' state, so asking again gives the next.
-    pub async fn removal_candidates(&mut self, run_id: &str, provider_id: &str, limit: i64) -> Result<Vec<CandidateRow>, StoreError> {
+    pub async fn removal_candidates(
+        &mut self,
+        run_id: &str,
+        provider_id: &str,
+        limit: i64,
+    ) -> Result<Vec<CandidateRow>, StoreError> {
         let admin = admin_account("a");
         let sql = format!(
             "SELECT d.id, d.external_id, d.email, d.display_name, s.okta_status, a.id AS account_id, \
@@ -1070,7 +1096,11 @@ impl DirectoryTx {
 
     /// The console accounts, tied to people the run removes, that are admins now: read before
     /// the run changes memberships, which may be what makes them admins.
-    pub async fn admin_candidate_accounts(&mut self, run_id: &str, provider_id: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn admin_candidate_accounts(
+        &mut self,
+        run_id: &str,
+        provider_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
         let sql = format!("SELECT a.id FROM {} AND a.id IS NOT NULL AND {}", *CANDIDATES, admin_account("a"));
         let rows: Vec<(String,)> = sqlx::query_as(&sql).bind(run_id).bind(provider_id).fetch_all(&mut *self.tx).await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
@@ -1091,13 +1121,19 @@ impl DirectoryTx {
             .execute(&mut *self.tx)
             .await?;
         sqlx::query("DELETE FROM access_sessions WHERE user_id = $1").bind(account_id).execute(&mut *self.tx).await?;
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(account_id).execute(&mut *self.tx).await?;
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(account_id).execute(&mut *self.tx).await?;
         Ok(done.rows_affected())
     }
 
     /// Re-enables the console account tied to this directory person (by identity) that a run
     /// disabled; whether one was re-enabled.
-    pub async fn enable_tied_account(&mut self, provider_id: &str, external_id: &str, now: i64) -> Result<bool, StoreError> {
+    pub async fn enable_tied_account(
+        &mut self,
+        provider_id: &str,
+        external_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE users SET disabled_at = NULL, updated_at = $3 WHERE disabled_at IS NOT NULL AND id = \
              (SELECT user_id FROM user_identities WHERE provider_id = $1 AND subject = $2)",
@@ -1146,7 +1182,12 @@ impl DirectoryTx {
     }
 
     /// The next staged users marked `create`, after `after` (keyset), for the audit log.
-    pub async fn created_users(&mut self, run_id: &str, after: &str, limit: i64) -> Result<Vec<CreatedUserRow>, StoreError> {
+    pub async fn created_users(
+        &mut self,
+        run_id: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<CreatedUserRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT external_id, email, display_name FROM sync_stage_users \
              WHERE run_id = $1 AND change = 'create' AND external_id > $2 ORDER BY external_id LIMIT $3",
@@ -1158,7 +1199,13 @@ impl DirectoryTx {
         .await?)
     }
 
-    pub async fn insert_created_users(&mut self, run_id: &str, provider_id: &str, source: &str, now: i64) -> Result<u64, StoreError> {
+    pub async fn insert_created_users(
+        &mut self,
+        run_id: &str,
+        provider_id: &str,
+        source: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "INSERT INTO directory_users (id, provider_id, external_id, email, login, first_name, last_name, display_name, \
              okta_status, state, last_updated, fingerprint, source, first_seen_run, last_changed_run, created_at, updated_at) \
@@ -1218,7 +1265,11 @@ impl DirectoryTx {
     }
 
     /// Stored groups the provider no longer lists.
-    pub async fn deleted_groups(&mut self, run_id: &str, provider_id: &str) -> Result<Vec<DeletedGroupRow>, StoreError> {
+    pub async fn deleted_groups(
+        &mut self,
+        run_id: &str,
+        provider_id: &str,
+    ) -> Result<Vec<DeletedGroupRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT g.id, g.external_id, g.name, (SELECT COUNT(*) FROM directory_memberships m WHERE m.group_id = g.id) AS members \
              FROM directory_groups g JOIN sync_stage_groups s ON s.run_id = $1 AND s.external_id = g.external_id \
@@ -1343,7 +1394,12 @@ impl DirectoryTx {
 
     /// Removes and adds the staged memberships; (removed, added). Okta lists deactivated users
     /// among group members: additions for people the directory does not hold are left out.
-    pub async fn apply_membership_changes(&mut self, run_id: &str, provider_id: &str, now: i64) -> Result<(u64, u64), StoreError> {
+    pub async fn apply_membership_changes(
+        &mut self,
+        run_id: &str,
+        provider_id: &str,
+        now: i64,
+    ) -> Result<(u64, u64), StoreError> {
         let removed = sqlx::query(
             "DELETE FROM directory_memberships WHERE (group_id, user_id) IN \
              (SELECT group_id, user_id FROM sync_stage_memberships WHERE run_id = $1 AND change = 'remove')",
@@ -1366,5 +1422,4 @@ impl DirectoryTx {
         .await?;
         Ok((removed.rows_affected(), added.rows_affected()))
     }
-
 }

@@ -1,6 +1,7 @@
 //! Storage. Every SQL statement of Portcullis lives under this module, written
 //! portably (numbered `$n` parameters, BIGINT times) so PostgreSQL can follow.
 
+pub mod access;
 mod audit;
 mod directory;
 pub mod policies;
@@ -8,7 +9,6 @@ mod providers;
 mod sessions;
 pub mod signing_keys;
 mod sso;
-pub mod access;
 mod throttle;
 mod users;
 
@@ -19,16 +19,19 @@ use sqlx::{
     SqlitePool,
 };
 
+pub use access::{AccessSessionRow, HandoffRow, NewAccessSession};
 pub use audit::{AuditPage, AuditQuery, AuditRecord};
 pub use directory::{
     CandidateRow, CreatedUserRow, DeletedGroupRow, DirectoryGroupView, DirectoryPage, DirectoryQuery, DirectoryTx,
-    DirectoryUserView, GroupChangeRow, GroupMark, GroupRemovalRow, MembershipChangeRow, MembershipRemovalRow, RemovalRow, StageBatch, StageGroup, StageMembership,
-    StageUser, SyncRunRow, SyncSettingsRow, UpdatedUserRow, UserMark,
+    DirectoryUserView, GroupChangeRow, GroupMark, GroupRemovalRow, MembershipChangeRow, MembershipRemovalRow,
+    RemovalRow, StageBatch, StageGroup, StageMembership, StageUser, SyncRunRow, SyncSettingsRow, UpdatedUserRow,
+    UserMark,
 };
 pub use providers::{GroupInput, GroupRow, ProviderRow};
-pub use access::{AccessSessionRow, HandoffRow, NewAccessSession};
 pub use sessions::SessionRow;
-pub use sso::{ClaimGroups, IdentityRow, LoginAttemptRow, LoginOutcomeRow, ProviderSessionInput, RoleMappingRow, SessionTokensRow};
+pub use sso::{
+    ClaimGroups, IdentityRow, LoginAttemptRow, LoginOutcomeRow, ProviderSessionInput, RoleMappingRow, SessionTokensRow,
+};
 pub use throttle::ThrottleRow;
 pub use users::UserRow;
 
@@ -82,11 +85,7 @@ impl Store {
                 std::fs::create_dir_all(dir).map_err(|e| open_err(sqlx::Error::Io(e)))?;
             }
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .map_err(open_err)?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(open_err)?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool, changes: Default::default() })
     }

@@ -92,15 +92,13 @@ pub struct NewApplication<'a> {
 }
 
 const APP_COLUMNS: &str = "id, name, session_duration_minutes, created_at, updated_at";
-const POLICY_COLUMNS: &str =
-    "id, application_id, position, name, action, rules, enabled, created_at, updated_at";
+const POLICY_COLUMNS: &str = "id, application_id, position, name, action, rules, enabled, created_at, updated_at";
 const PERSON_COLUMNS: &str = "id, provider_id, external_id, email, display_name, state, okta_status, \
     (COALESCE((SELECT p.asserts_verified_email FROM identity_providers p WHERE p.id = directory_users.provider_id), FALSE) \
      OR EXISTS (SELECT 1 FROM user_identities i WHERE i.provider_id = directory_users.provider_id \
                 AND i.subject = directory_users.external_id AND i.email_verified AND i.email = directory_users.email)) \
     AS email_verified";
-const GROUP_LABEL: &str =
-    "SELECT g.provider_id, p.name AS provider_name, g.external_id, g.name, g.kind \
+const GROUP_LABEL: &str = "SELECT g.provider_id, p.name AS provider_name, g.external_id, g.name, g.kind \
     FROM directory_groups g JOIN identity_providers p ON p.id = g.provider_id";
 
 /// Values per `IN (...)` list: well under SQLite's parameter limit.
@@ -118,21 +116,12 @@ impl Store {
 
     pub async fn application(&self, id: &str) -> Result<Option<ApplicationRow>, StoreError> {
         let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = $1");
-        Ok(sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
-    pub async fn application_by_name(
-        &self,
-        name: &str,
-    ) -> Result<Option<ApplicationRow>, StoreError> {
+    pub async fn application_by_name(&self, name: &str) -> Result<Option<ApplicationRow>, StoreError> {
         let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE name = $1");
-        Ok(sqlx::query_as(&sql)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(&sql).bind(name).fetch_optional(&self.pool).await?)
     }
 
     /// Every host rule of every application.
@@ -155,11 +144,7 @@ impl Store {
     }
 
     /// Inserts an application and its hosts.
-    pub async fn insert_application(
-        &self,
-        app: NewApplication<'_>,
-        audit: &AuditRecord,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_application(&self, app: NewApplication<'_>, audit: &AuditRecord) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         insert_application_in(&mut tx, app).await?;
         insert_audit_in(&mut tx, audit).await?;
@@ -175,21 +160,20 @@ impl Store {
         audit: &AuditRecord,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE applications SET name = $2, session_duration_minutes = $3, updated_at = $4 WHERE id = $1")
-            .bind(&row.id)
-            .bind(&row.name)
-            .bind(row.session_duration_minutes)
-            .bind(row.updated_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::from_insert(e, "an application with this name"))?;
+        let done = sqlx::query(
+            "UPDATE applications SET name = $2, session_duration_minutes = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(row.session_duration_minutes)
+        .bind(row.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::from_insert(e, "an application with this name"))?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM application_hosts WHERE application_id = $1")
-            .bind(&row.id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM application_hosts WHERE application_id = $1").bind(&row.id).execute(&mut *tx).await?;
         insert_hosts_in(&mut tx, hosts).await?;
         insert_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
@@ -197,16 +181,9 @@ impl Store {
     }
 
     /// Deletes an application; its hosts and policies go with it.
-    pub async fn delete_application(
-        &self,
-        id: &str,
-        audit: &AuditRecord,
-    ) -> Result<bool, StoreError> {
+    pub async fn delete_application(&self, id: &str, audit: &AuditRecord) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("DELETE FROM applications WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let done = sqlx::query("DELETE FROM applications WHERE id = $1").bind(id).execute(&mut *tx).await?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }
@@ -219,58 +196,33 @@ impl Store {
 
     /// Every policy, by application and position.
     pub async fn all_policies(&self) -> Result<Vec<PolicyRow>, StoreError> {
-        let sql = format!(
-            "SELECT {POLICY_COLUMNS} FROM policies ORDER BY application_id, position, created_at"
-        );
+        let sql = format!("SELECT {POLICY_COLUMNS} FROM policies ORDER BY application_id, position, created_at");
         Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
     }
 
-    pub async fn application_policies(
-        &self,
-        application_id: &str,
-    ) -> Result<Vec<PolicyRow>, StoreError> {
-        let sql = format!("SELECT {POLICY_COLUMNS} FROM policies WHERE application_id = $1 ORDER BY position, created_at");
-        Ok(sqlx::query_as(&sql)
-            .bind(application_id)
-            .fetch_all(&self.pool)
-            .await?)
+    pub async fn application_policies(&self, application_id: &str) -> Result<Vec<PolicyRow>, StoreError> {
+        let sql =
+            format!("SELECT {POLICY_COLUMNS} FROM policies WHERE application_id = $1 ORDER BY position, created_at");
+        Ok(sqlx::query_as(&sql).bind(application_id).fetch_all(&self.pool).await?)
     }
 
     pub async fn policy(&self, id: &str) -> Result<Option<PolicyRow>, StoreError> {
         let sql = format!("SELECT {POLICY_COLUMNS} FROM policies WHERE id = $1");
-        Ok(sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
     /// Inserts a policy after the application's last one; returns its position.
-    pub async fn insert_policy(
-        &self,
-        row: &PolicyRow,
-        audit: &AuditRecord,
-    ) -> Result<i64, StoreError> {
+    pub async fn insert_policy(&self, row: &PolicyRow, audit: &AuditRecord) -> Result<i64, StoreError> {
         let mut tx = self.begin_write().await?;
         let position = next_position_in(&mut tx, &row.application_id).await?;
-        insert_policy_in(
-            &mut tx,
-            &PolicyRow {
-                position,
-                ..row.clone()
-            },
-        )
-        .await?;
+        insert_policy_in(&mut tx, &PolicyRow { position, ..row.clone() }).await?;
         insert_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(position)
     }
 
     /// Updates name, action, rules and enabled. `false`: no such policy.
-    pub async fn update_policy(
-        &self,
-        row: &PolicyRow,
-        audit: &AuditRecord,
-    ) -> Result<bool, StoreError> {
+    pub async fn update_policy(&self, row: &PolicyRow, audit: &AuditRecord) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE policies SET name = $2, action = $3, rules = $4, enabled = $5, updated_at = $6 WHERE id = $1",
@@ -294,24 +246,19 @@ impl Store {
     /// Deletes a policy and closes the gap in its application's positions.
     pub async fn delete_policy(&self, id: &str, audit: &AuditRecord) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let app: Option<(String,)> =
-            sqlx::query_as("SELECT application_id FROM policies WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let app: Option<(String,)> = sqlx::query_as("SELECT application_id FROM policies WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some((application_id,)) = app else {
             return Ok(false);
         };
-        sqlx::query("DELETE FROM policies WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let rest: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM policies WHERE application_id = $1 ORDER BY position, created_at",
-        )
-        .bind(&application_id)
-        .fetch_all(&mut *tx)
-        .await?;
+        sqlx::query("DELETE FROM policies WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        let rest: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM policies WHERE application_id = $1 ORDER BY position, created_at")
+                .bind(&application_id)
+                .fetch_all(&mut *tx)
+                .await?;
         let ids: Vec<String> = rest.into_iter().map(|(id,)| id).collect();
         set_positions_in(&mut tx, &application_id, &ids).await?;
         insert_audit_in(&mut tx, audit).await?;
@@ -328,11 +275,10 @@ impl Store {
         audit: &AuditRecord,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let (count,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM policies WHERE application_id = $1")
-                .bind(application_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM policies WHERE application_id = $1")
+            .bind(application_id)
+            .fetch_one(&mut *tx)
+            .await?;
         if count != ids.len() as i64 || !set_positions_in(&mut tx, application_id, ids).await? {
             return Ok(false);
         }
@@ -366,11 +312,8 @@ impl Store {
         }
         let first = next_position_in(&mut tx, application_id).await?;
         for (i, row) in rows.iter().enumerate() {
-            let row = PolicyRow {
-                application_id: application_id.to_string(),
-                position: first + i as i64,
-                ..row.clone()
-            };
+            let row =
+                PolicyRow { application_id: application_id.to_string(), position: first + i as i64, ..row.clone() };
             insert_policy_in(&mut tx, &row).await?;
         }
         insert_audit_in(&mut tx, audit).await?;
@@ -422,19 +365,14 @@ impl Store {
 
     /// (provider id, external id) of the groups that hold every user of their provider.
     pub async fn builtin_groups(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT provider_id, external_id FROM directory_groups WHERE kind = 'BUILT_IN'",
-        )
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_as("SELECT provider_id, external_id FROM directory_groups WHERE kind = 'BUILT_IN'")
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     pub async fn person(&self, id: &str) -> Result<Option<PersonRow>, StoreError> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM directory_users WHERE id = $1");
-        Ok(sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
     pub async fn person_by_external(
@@ -443,18 +381,11 @@ impl Store {
         external_id: &str,
     ) -> Result<Option<PersonRow>, StoreError> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM directory_users WHERE provider_id = $1 AND external_id = $2");
-        Ok(sqlx::query_as(&sql)
-            .bind(provider_id)
-            .bind(external_id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(&sql).bind(provider_id).bind(external_id).fetch_optional(&self.pool).await?)
     }
 
     /// Directory users with these provider ids (any provider: the caller matches the pair).
-    pub async fn people_by_external_ids(
-        &self,
-        external_ids: &[String],
-    ) -> Result<Vec<PersonRow>, StoreError> {
+    pub async fn people_by_external_ids(&self, external_ids: &[String]) -> Result<Vec<PersonRow>, StoreError> {
         self.fetch_in(&format!("SELECT {PERSON_COLUMNS} FROM directory_users WHERE external_id IN ("), external_ids)
             .await
     }
@@ -478,10 +409,7 @@ impl Store {
     }
 
     /// A user's groups as (provider id, external id), the built-in ones of their provider included.
-    pub async fn person_group_keys(
-        &self,
-        user_id: &str,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    pub async fn person_group_keys(&self, user_id: &str) -> Result<Vec<(String, String)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT g.provider_id, g.external_id FROM directory_groups g \
              WHERE g.id IN (SELECT m.group_id FROM directory_memberships m WHERE m.user_id = $1) \
@@ -493,26 +421,14 @@ impl Store {
     }
 
     /// Groups with these provider ids (any provider: the caller matches the pair).
-    pub async fn groups_by_external_ids(
-        &self,
-        external_ids: &[String],
-    ) -> Result<Vec<GroupLabelRow>, StoreError> {
+    pub async fn groups_by_external_ids(&self, external_ids: &[String]) -> Result<Vec<GroupLabelRow>, StoreError> {
         self.fetch_in(&format!("{GROUP_LABEL} WHERE g.external_id IN ("), external_ids).await
     }
 
     /// Groups whose name contains `search` (case-insensitive), by name; all when empty.
-    pub async fn search_group_labels(
-        &self,
-        search: &str,
-        limit: u32,
-    ) -> Result<Vec<GroupLabelRow>, StoreError> {
+    pub async fn search_group_labels(&self, search: &str, limit: u32) -> Result<Vec<GroupLabelRow>, StoreError> {
         let s = search.trim().to_lowercase();
-        let pattern = format!(
-            "%{}%",
-            s.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         let sql = format!(
             "{GROUP_LABEL} WHERE lower(g.name) LIKE $1 ESCAPE '\\' OR g.external_id = $2 ORDER BY g.name, g.external_id LIMIT $3"
         );
@@ -526,22 +442,14 @@ impl Store {
 
     /// (id, name) of every identity provider.
     pub async fn provider_names(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT id, name FROM identity_providers ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT id, name FROM identity_providers ORDER BY name").fetch_all(&self.pool).await?)
     }
 
     // ---------- fixtures ----------
 
     /// Stores a directory user directly, as sync would. For tests and demos only.
     #[doc(hidden)]
-    pub async fn insert_directory_person_fixture(
-        &self,
-        row: &PersonRow,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_directory_person_fixture(&self, row: &PersonRow, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO directory_users (id, provider_id, external_id, email, login, first_name, last_name, display_name, \
              okta_status, state, fingerprint, source, created_at, updated_at) \
@@ -562,12 +470,7 @@ impl Store {
 
     /// Stores a membership by row ids, as sync would. For tests and demos only.
     #[doc(hidden)]
-    pub async fn insert_membership_fixture(
-        &self,
-        group_id: &str,
-        user_id: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_membership_fixture(&self, group_id: &str, user_id: &str, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO directory_memberships (group_id, user_id, provider_id, source, created_at) \
              SELECT $1, $2, provider_id, 'sync', $3 FROM directory_groups WHERE id = $1",
@@ -626,12 +529,11 @@ async fn insert_hosts_in(tx: &mut Tx, hosts: &[HostRow]) -> Result<(), StoreErro
 }
 
 async fn next_position_in(tx: &mut Tx, application_id: &str) -> Result<i64, StoreError> {
-    let (next,): (i64,) = sqlx::query_as(
-        "SELECT COALESCE(MAX(position) + 1, 0) FROM policies WHERE application_id = $1",
-    )
-    .bind(application_id)
-    .fetch_one(&mut **tx)
-    .await?;
+    let (next,): (i64,) =
+        sqlx::query_as("SELECT COALESCE(MAX(position) + 1, 0) FROM policies WHERE application_id = $1")
+            .bind(application_id)
+            .fetch_one(&mut **tx)
+            .await?;
     Ok(next)
 }
 
@@ -656,19 +558,14 @@ async fn insert_policy_in(tx: &mut Tx, row: &PolicyRow) -> Result<(), StoreError
 }
 
 /// Positions 0, 1, 2… in the order given. `false` if one id is not the application's.
-async fn set_positions_in(
-    tx: &mut Tx,
-    application_id: &str,
-    ids: &[String],
-) -> Result<bool, StoreError> {
+async fn set_positions_in(tx: &mut Tx, application_id: &str, ids: &[String]) -> Result<bool, StoreError> {
     for (i, id) in ids.iter().enumerate() {
-        let done =
-            sqlx::query("UPDATE policies SET position = $3 WHERE id = $1 AND application_id = $2")
-                .bind(id)
-                .bind(application_id)
-                .bind(i as i64)
-                .execute(&mut **tx)
-                .await?;
+        let done = sqlx::query("UPDATE policies SET position = $3 WHERE id = $1 AND application_id = $2")
+            .bind(id)
+            .bind(application_id)
+            .bind(i as i64)
+            .execute(&mut **tx)
+            .await?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }

@@ -94,7 +94,12 @@ pub struct GroupRow {
 
 impl Store {
     /// Inserts or replaces a provider, and stores its groups, in one transaction.
-    pub async fn save_provider(&self, row: &ProviderRow, groups: &[GroupInput], source: &str) -> Result<(), StoreError> {
+    pub async fn save_provider(
+        &self,
+        row: &ProviderRow,
+        groups: &[GroupInput],
+        source: &str,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO identity_providers (id, kind, name, base_url, issuer, auth_server, client_id, client_secret_sealed, \
@@ -153,12 +158,13 @@ impl Store {
 
     /// Whether email rules trust this provider's emails without an `email_verified` claim.
     pub async fn set_provider_asserts_verified_email(&self, id: &str, asserts: bool) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE identity_providers SET asserts_verified_email = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(asserts)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE identity_providers SET asserts_verified_email = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(asserts)
+                .bind(now_ms())
+                .execute(&self.pool)
+                .await?;
         // Decisions cache people with their email's standing.
         self.changed();
         Ok(done.rows_affected() > 0)
@@ -253,4 +259,3 @@ async fn upsert_groups(
     }
     Ok(())
 }
-

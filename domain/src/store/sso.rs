@@ -101,7 +101,8 @@ impl Store {
         // Housekeeping on the way in: attempts are short-lived and never read after expiry.
         sqlx::query("DELETE FROM login_attempts WHERE expires_at < $1").bind(now_ms()).execute(&self.pool).await?;
         sqlx::query("DELETE FROM login_outcomes WHERE expires_at < $1").bind(now_ms()).execute(&self.pool).await?;
-        let sql = format!("INSERT INTO login_attempts ({ATTEMPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+        let sql =
+            format!("INSERT INTO login_attempts ({ATTEMPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
         sqlx::query(&sql)
             .bind(&a.id)
             .bind(&a.provider_id)
@@ -159,7 +160,10 @@ impl Store {
     pub async fn detach_identities(&self, provider_id: &str) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM login_attempts WHERE provider_id = $1").bind(provider_id).execute(&mut *tx).await?;
-        let done = sqlx::query("DELETE FROM user_identities WHERE provider_id = $1").bind(provider_id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM user_identities WHERE provider_id = $1")
+            .bind(provider_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         self.changed();
         Ok(done.rows_affected())
@@ -193,7 +197,11 @@ impl Store {
         Ok(ended)
     }
 
-    pub async fn identity_by_subject(&self, provider_id: &str, subject: &str) -> Result<Option<IdentityRow>, StoreError> {
+    pub async fn identity_by_subject(
+        &self,
+        provider_id: &str,
+        subject: &str,
+    ) -> Result<Option<IdentityRow>, StoreError> {
         let sql = format!("SELECT {IDENTITY_COLUMNS} FROM user_identities WHERE provider_id = $1 AND subject = $2");
         Ok(sqlx::query_as(&sql).bind(provider_id).bind(subject).fetch_optional(&self.pool).await?)
     }
@@ -209,11 +217,7 @@ impl Store {
     }
 
     /// A new console account with its first identity, in one transaction.
-    pub async fn insert_user_with_identity(
-        &self,
-        user: &UserRow,
-        identity: &IdentityRow,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_user_with_identity(&self, user: &UserRow, identity: &IdentityRow) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO users (id, email, display_name, password_hash, role, created_at, updated_at, email_verified) \
@@ -256,14 +260,16 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE user_identities SET email = $2, groups = $3, last_login_at = $4, email_verified = $5 WHERE id = $1")
-            .bind(identity_id)
-            .bind(email)
-            .bind(groups_json)
-            .bind(now)
-            .bind(email_verified)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE user_identities SET email = $2, groups = $3, last_login_at = $4, email_verified = $5 WHERE id = $1",
+        )
+        .bind(identity_id)
+        .bind(email)
+        .bind(groups_json)
+        .bind(now)
+        .bind(email_verified)
+        .execute(&mut *tx)
+        .await?;
         // The account follows the provider for a verified email only, and unless another
         // account holds that email: an unproven address must not become the account's.
         sqlx::query(
@@ -384,7 +390,11 @@ impl Store {
     }
 
     pub async fn update_role_mapping(&self, id: &str, role: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE role_mappings SET role = $2 WHERE id = $1").bind(id).bind(role).execute(&self.pool).await?;
+        let done = sqlx::query("UPDATE role_mappings SET role = $2 WHERE id = $1")
+            .bind(id)
+            .bind(role)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -398,28 +408,39 @@ impl Store {
 
     /// A provider's group as an admin typed or picked it for a role mapping: by its id, else
     /// every group of that provider with this name (more than one: the caller must refuse).
-    pub async fn directory_group_by_name(&self, provider_id: &str, name: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let by_id: Option<(String, String)> =
-            sqlx::query_as("SELECT external_id, name FROM directory_groups WHERE provider_id = $1 AND external_id = $2")
-                .bind(provider_id)
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
+    pub async fn directory_group_by_name(
+        &self,
+        provider_id: &str,
+        name: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let by_id: Option<(String, String)> = sqlx::query_as(
+            "SELECT external_id, name FROM directory_groups WHERE provider_id = $1 AND external_id = $2",
+        )
+        .bind(provider_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         if let Some(found) = by_id {
             return Ok(vec![found]);
         }
-        Ok(sqlx::query_as("SELECT external_id, name FROM directory_groups WHERE provider_id = $1 AND name = $2 ORDER BY external_id")
-            .bind(provider_id)
-            .bind(name)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT external_id, name FROM directory_groups WHERE provider_id = $1 AND name = $2 ORDER BY external_id",
+        )
+        .bind(provider_id)
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// The groups a groups claim names, at the provider that signed the person in only, by
     /// name only: a claim value is never taken for a group's id (a group may be named like
     /// another's id). A name several groups of the provider share is ambiguous: it resolves
     /// to none of them.
-    pub async fn directory_groups_by_names(&self, provider_id: &str, values: &[String]) -> Result<ClaimGroups, StoreError> {
+    pub async fn directory_groups_by_names(
+        &self,
+        provider_id: &str,
+        values: &[String],
+    ) -> Result<ClaimGroups, StoreError> {
         let mut out = ClaimGroups::default();
         for chunk in values.chunks(500) {
             let mut q: sqlx::QueryBuilder<sqlx::Sqlite> =

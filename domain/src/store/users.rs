@@ -17,7 +17,8 @@ pub struct UserRow {
     pub email_verified: bool,
 }
 
-const USER_COLUMNS: &str = "id, email, display_name, password_hash, role, disabled_at, created_at, updated_at, email_verified";
+const USER_COLUMNS: &str =
+    "id, email, display_name, password_hash, role, disabled_at, created_at, updated_at, email_verified";
 
 impl Store {
     pub async fn insert_user(
@@ -93,9 +94,8 @@ impl Store {
 
     /// Disabled admins count too: disabling the last admin must not reopen `/setup`.
     pub async fn count_admins(&self) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin'")
-                .fetch_one(&self.pool)
-                .await?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetch_one(&self.pool).await?;
         Ok(n)
     }
 

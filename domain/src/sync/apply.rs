@@ -72,7 +72,8 @@ pub(crate) async fn apply(
         chunk: inner.options.audit_chunk.max(1) as i64,
     };
     let started = std::time::Instant::now();
-    let step = |what: &str| tracing::debug!(run_id = %run_id, ms = started.elapsed().as_millis() as u64, "apply: {what}");
+    let step =
+        |what: &str| tracing::debug!(run_id = %run_id, ms = started.elapsed().as_millis() as u64, "apply: {what}");
     let mut tx = store.begin_directory().await?;
     if let Mode::Approve { .. } = mode {
         let status = tx.run_status(&run_id).await?.unwrap_or_default();
@@ -197,13 +198,21 @@ pub(crate) async fn apply(
         Mode::DryRun => {
             tx.rollback().await?;
             store
-                .record_removals(&run_id, &provider.id, settings.deprovision.as_str(), settings.admin_deprovision.as_str())
+                .record_removals(
+                    &run_id,
+                    &provider.id,
+                    settings.deprovision.as_str(),
+                    settings.admin_deprovision.as_str(),
+                )
                 .await?;
             store.record_group_removals(&run_id, &provider.id).await?;
             store.clear_stage(&run_id).await?;
             run.status = "succeeded".into();
             store.update_sync_run(&run).await?;
-            inner.audit.record_or_log(ctx.event(Action::SyncSucceeded).detail("mode", "dry_run").detail("changed", "nothing")).await;
+            inner
+                .audit
+                .record_or_log(ctx.event(Action::SyncSucceeded).detail("mode", "dry_run").detail("changed", "nothing"))
+                .await;
             let diff = diff(inner, &run, settings).await?;
             Ok(Outcome { run, diff: Some(diff) })
         }
@@ -348,7 +357,8 @@ async fn audit_created_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>) -> Result<(), 
         after = last.external_id.clone();
         let users: Vec<Value> =
             rows.iter().map(|r| json!({"id": r.external_id, "email": r.email, "name": r.display_name})).collect();
-        record(tx, ctx.event(Action::DirectoryUsersCreated).detail("count", users.len()).detail("users", users)).await?;
+        record(tx, ctx.event(Action::DirectoryUsersCreated).detail("count", users.len()).detail("users", users))
+            .await?;
     }
     Ok(())
 }
@@ -370,7 +380,10 @@ async fn audit_updated_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>) -> Result<(), 
             if r.login != r.old_login {
                 changed.push(json!({"field": "login", "from": r.old_login, "to": r.login}));
             }
-            if r.display_name != r.old_display_name || r.first_name != r.old_first_name || r.last_name != r.old_last_name {
+            if r.display_name != r.old_display_name
+                || r.first_name != r.old_first_name
+                || r.last_name != r.old_last_name
+            {
                 changed.push(json!({"field": "name", "from": r.old_display_name, "to": r.display_name}));
             }
             if r.okta_status != r.old_okta_status {
@@ -395,7 +408,8 @@ async fn audit_updated_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>) -> Result<(), 
             }
         }
         if !users.is_empty() {
-            record(tx, ctx.event(Action::DirectoryUsersUpdated).detail("count", users.len()).detail("users", users)).await?;
+            record(tx, ctx.event(Action::DirectoryUsersUpdated).detail("count", users.len()).detail("users", users))
+                .await?;
         }
     }
     Ok(())
@@ -459,7 +473,8 @@ async fn audit_memberships(tx: &mut DirectoryTx, ctx: &Ctx<'_>) -> Result<(), Sy
         if let Some((_, g)) = current {
             groups.push(g);
         }
-        record(tx, ctx.event(Action::DirectoryMembershipsChanged).detail("count", count).detail("groups", groups)).await?;
+        record(tx, ctx.event(Action::DirectoryMembershipsChanged).detail("count", count).detail("groups", groups))
+            .await?;
     }
     Ok(())
 }
@@ -481,7 +496,12 @@ struct Admins {
     active: i64,
 }
 
-async fn remove_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>, settings: &SyncSettings, admins: Admins) -> Result<Removed, SyncError> {
+async fn remove_users(
+    tx: &mut DirectoryTx,
+    ctx: &Ctx<'_>,
+    settings: &SyncSettings,
+    admins: Admins,
+) -> Result<Removed, SyncError> {
     let mut removed = Removed::default();
     let mut active_admins = admins.active;
     loop {
@@ -515,7 +535,15 @@ async fn remove_users(tx: &mut DirectoryTx, ctx: &Ctx<'_>, settings: &SyncSettin
             };
             match action {
                 DeprovisionAction::Disable => {
-                    tx.mark_user_removed(&c.id, "disabled", &c.okta_status, ctx.run_id, sessions_revoked.is_some(), ctx.now).await?;
+                    tx.mark_user_removed(
+                        &c.id,
+                        "disabled",
+                        &c.okta_status,
+                        ctx.run_id,
+                        sessions_revoked.is_some(),
+                        ctx.now,
+                    )
+                    .await?;
                     removed.disabled += 1;
                     record(
                         tx,
@@ -581,7 +609,13 @@ mod tests {
 
     #[test]
     fn group_deletions_are_weighed_on_their_own() {
-        let w = Weighed { users: (0, 100), groups: (3, 20), memberships: (5, 1000), no_users_listed: false, no_groups_listed: false };
+        let w = Weighed {
+            users: (0, 100),
+            groups: (3, 20),
+            memberships: (5, 1000),
+            no_users_listed: false,
+            no_groups_listed: false,
+        };
         let r = breaker(10, &w).unwrap();
         assert!(r.contains("3 of 20 groups (15 %)"), "{r}");
         assert!(breaker(20, &w).is_none());
@@ -589,13 +623,31 @@ mod tests {
 
     #[test]
     fn an_emptied_directory_is_held_whatever_the_threshold() {
-        let groups = Weighed { users: (0, 50), groups: (12, 12), memberships: (90, 90), no_users_listed: false, no_groups_listed: true };
+        let groups = Weighed {
+            users: (0, 50),
+            groups: (12, 12),
+            memberships: (90, 90),
+            no_users_listed: false,
+            no_groups_listed: true,
+        };
         let r = breaker(100, &groups).expect("held at 100 %");
         assert!(r.contains("no groups") && r.contains("always held"), "{r}");
-        let users = Weighed { users: (50, 50), groups: (0, 12), memberships: (0, 90), no_users_listed: true, no_groups_listed: false };
+        let users = Weighed {
+            users: (50, 50),
+            groups: (0, 12),
+            memberships: (0, 90),
+            no_users_listed: true,
+            no_groups_listed: false,
+        };
         assert!(breaker(100, &users).unwrap().contains("every user"));
         // A first run, into an empty directory, has nothing to hold.
-        let first = Weighed { users: (0, 0), groups: (0, 0), memberships: (0, 0), no_users_listed: true, no_groups_listed: true };
+        let first = Weighed {
+            users: (0, 0),
+            groups: (0, 0),
+            memberships: (0, 0),
+            no_users_listed: true,
+            no_groups_listed: true,
+        };
         assert!(breaker(100, &first).is_none());
     }
 }

@@ -59,7 +59,8 @@ pub(crate) async fn fetch(
     });
     let reverse = Mutex::new(None);
     let (tx, rx) = mpsc::channel::<StageBatch>(QUEUE);
-    let ctx = Ctx { store, client, options, plan, progress, server_start: &server_start, users: &users, reverse: &reverse };
+    let ctx =
+        Ctx { store, client, options, plan, progress, server_start: &server_start, users: &users, reverse: &reverse };
     let users = fetch_users(&ctx, tx.clone());
     let groups = fetch_groups(&ctx, tx.clone());
     // The writer is never cancelled mid-transaction: when a fetcher fails, the senders drop
@@ -317,7 +318,11 @@ async fn fetch_users(ctx: &Ctx<'_>, tx: mpsc::Sender<StageBatch>) -> Result<(u64
                     match a.embedded {
                         Some(e) => users.push(e.user),
                         None => {
-                            return Err(OktaError::BadResponse(format!("app user {} came without its user (expand=user)", a.id)).into())
+                            return Err(OktaError::BadResponse(format!(
+                                "app user {} came without its user (expand=user)",
+                                a.id
+                            ))
+                            .into())
                         }
                     }
                 }
@@ -330,7 +335,9 @@ async fn fetch_users(ctx: &Ctx<'_>, tx: mpsc::Sender<StageBatch>) -> Result<(u64
     if ctx.plan.since.is_none() {
         // Listed everyone: whoever is stored, active and was not listed is gone.
         let gone: Vec<StageUser> = match ctx.users.lock() {
-            Ok(m) => m.iter().filter(|(_, k)| k.stored && k.active && !k.seen).map(|(id, _)| gone_user(id.clone())).collect(),
+            Ok(m) => {
+                m.iter().filter(|(_, k)| k.stored && k.active && !k.seen).map(|(id, _)| gone_user(id.clone())).collect()
+            }
             Err(_) => return Err(SyncError::Internal("the user map is poisoned".into())),
         };
         for chunk in gone.chunks(1000) {
@@ -380,12 +387,14 @@ async fn fetch_groups(ctx: &Ctx<'_>, tx: mpsc::Sender<StageBatch>) -> Result<(u6
                 None => (Some("create"), listable),
                 Some(o) => {
                     let content = o.name != g.profile.name
-                        || o.description.as_deref().unwrap_or_default() != g.profile.description.as_deref().unwrap_or_default()
+                        || o.description.as_deref().unwrap_or_default()
+                            != g.profile.description.as_deref().unwrap_or_default()
                         || o.kind != g.kind;
                     let marks = o.source != "sync"
                         || o.last_updated != g.last_updated
                         || o.last_membership_updated != g.last_membership_updated;
-                    let moved = o.last_membership_updated.is_none() || o.last_membership_updated != g.last_membership_updated;
+                    let moved =
+                        o.last_membership_updated.is_none() || o.last_membership_updated != g.last_membership_updated;
                     let change = if content {
                         Some("update")
                     } else if marks {
@@ -398,7 +407,12 @@ async fn fetch_groups(ctx: &Ctx<'_>, tx: mpsc::Sender<StageBatch>) -> Result<(u6
             };
             let row_id = old.as_ref().map_or_else(new_id, |o| o.id.clone());
             if relist {
-                queue.push_back(Relist { external_id: g.id.clone(), name: g.profile.name.clone(), row_id: row_id.clone(), stored: old.is_some() });
+                queue.push_back(Relist {
+                    external_id: g.id.clone(),
+                    name: g.profile.name.clone(),
+                    row_id: row_id.clone(),
+                    stored: old.is_some(),
+                });
             }
             if let Some(change) = change {
                 out.push(StageGroup {
@@ -431,7 +445,9 @@ async fn fetch_groups(ctx: &Ctx<'_>, tx: mpsc::Sender<StageBatch>) -> Result<(u6
                     let page = match c.page::<OktaGroup>(&url).await {
                         Ok(p) => p,
                         // Okta orgs that cap `limit` at 200 may refuse more (E0000054): ask again with 200.
-                        Err(OktaError::Unexpected { status: 400, body }) if body.contains("E0000054") && limit > 200 && count == 0 => {
+                        Err(OktaError::Unexpected { status: 400, body })
+                            if body.contains("E0000054") && limit > 200 && count == 0 =>
+                        {
                             limit = 200;
                             next = Some(c.url(&format!("/api/v1/groups?{}", query(&[("limit", "200")]))));
                             continue;
@@ -460,7 +476,11 @@ async fn fetch_groups(ctx: &Ctx<'_>, tx: mpsc::Sender<StageBatch>) -> Result<(u6
                         match a.embedded {
                             Some(e) => groups.push(e.group),
                             None => {
-                                return Err(OktaError::BadResponse(format!("app group {} came without its group (expand=group)", a.id)).into())
+                                return Err(OktaError::BadResponse(format!(
+                                    "app group {} came without its group (expand=group)",
+                                    a.id
+                                ))
+                                .into())
                             }
                         }
                     }
@@ -519,7 +539,9 @@ async fn list_members(
     // Stored members: row id → provider id (looked up later when preloaded).
     let mut stored: HashMap<String, Option<String>> = match (preloaded, group.stored) {
         (Some(ids), _) => ids.into_iter().map(|id| (id, None)).collect(),
-        (None, true) => ctx.store.group_member_ids(&group.row_id).await?.into_iter().map(|(ext, id)| (id, Some(ext))).collect(),
+        (None, true) => {
+            ctx.store.group_member_ids(&group.row_id).await?.into_iter().map(|(ext, id)| (id, Some(ext))).collect()
+        }
         (None, false) => HashMap::new(),
     };
     let mut listed: HashSet<String> = HashSet::new();
@@ -542,12 +564,16 @@ async fn list_members(
                 let one = c.url(&format!("/api/v1/groups/{}", path_segment(&group.external_id)));
                 match c.get(&one).await {
                     Err(OktaError::Unexpected { status: 404, .. }) => {
-                        send(tx, StageBatch { vanished_groups: vec![group.external_id.clone()], ..Default::default() }).await?;
+                        send(tx, StageBatch { vanished_groups: vec![group.external_id.clone()], ..Default::default() })
+                            .await?;
                         return Ok(0);
                     }
                     Err(e) => return Err(e.into()),
                     Ok(_) => {
-                        return Err(SyncError::MembersNotFound { group: group.name.clone(), group_id: group.external_id.clone() })
+                        return Err(SyncError::MembersNotFound {
+                            group: group.name.clone(),
+                            group_id: group.external_id.clone(),
+                        })
                     }
                 }
             }
@@ -557,7 +583,8 @@ async fn list_members(
         ctx.page_done(&page, 0, 0, n).await;
         next = page.next;
         count += n;
-        let members: Vec<String> = page.items.into_iter().map(|m| m.id).filter(|id| listed.insert(id.clone())).collect();
+        let members: Vec<String> =
+            page.items.into_iter().map(|m| m.id).filter(|id| listed.insert(id.clone())).collect();
         ctx.resolve(members.clone()).await?;
         let memberships = {
             let m = ctx.users.lock().map_err(|_| SyncError::Internal("the user map is poisoned".into()))?;
@@ -576,7 +603,8 @@ async fn list_members(
             let mut reverse = ctx.reverse.lock().map_err(|_| SyncError::Internal("the user map is poisoned".into()))?;
             if stored.values().any(Option::is_none) && reverse.is_none() {
                 let m = ctx.users.lock().map_err(|_| SyncError::Internal("the user map is poisoned".into()))?;
-                *reverse = Some(m.iter().filter(|(_, k)| k.stored).map(|(ext, k)| (k.id.clone(), ext.clone())).collect());
+                *reverse =
+                    Some(m.iter().filter(|(_, k)| k.stored).map(|(ext, k)| (k.id.clone(), ext.clone())).collect());
             }
             stored
                 .into_iter()
@@ -656,7 +684,14 @@ mod tests {
         // New: created with the row id the map gave it.
         known.insert(
             "00u1".into(),
-            Known { id: "row-1".into(), fingerprint: String::new(), active: false, stored: false, seen: false, created: false },
+            Known {
+                id: "row-1".into(),
+                fingerprint: String::new(),
+                active: false,
+                stored: false,
+                seen: false,
+                created: false,
+            },
         );
         match classify_user(ada.clone(), &mut known) {
             Verdict::Stage(s) => assert_eq!((s.change.as_str(), s.id.as_str()), ("create", "row-1")),

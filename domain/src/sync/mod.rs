@@ -88,7 +88,9 @@ impl DeprovisionAction {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [DeprovisionAction::Disable, DeprovisionAction::Keep, DeprovisionAction::Delete].into_iter().find(|a| a.as_str() == s)
+        [DeprovisionAction::Disable, DeprovisionAction::Keep, DeprovisionAction::Delete]
+            .into_iter()
+            .find(|a| a.as_str() == s)
     }
 }
 
@@ -150,7 +152,9 @@ impl SyncSettings {
         if let Scope::App(id) = &self.scope {
             let id = id.trim();
             if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err("Enter the Okta app's ID (0oa…, from its URL in the Admin Console) for the app scope.".into());
+                return Err(
+                    "Enter the Okta app's ID (0oa…, from its URL in the Admin Console) for the app scope.".into()
+                );
             }
         }
         Ok(())
@@ -176,7 +180,8 @@ impl SyncSettings {
             },
             deprovision: DeprovisionAction::parse(&r.deprovision_action).unwrap_or(d.deprovision),
             admin_deprovision: DeprovisionAction::parse(&r.admin_deprovision_action).unwrap_or(d.admin_deprovision),
-            removal_threshold_percent: u32::try_from(r.removal_threshold_percent).unwrap_or(d.removal_threshold_percent),
+            removal_threshold_percent: u32::try_from(r.removal_threshold_percent)
+                .unwrap_or(d.removal_threshold_percent),
         }
     }
 
@@ -436,7 +441,8 @@ impl Drop for RunGuard {
     }
 }
 
-const INTERRUPTED: &str = "The run was interrupted before it finished (the server stopped or the run was cancelled). Nothing was changed.";
+const INTERRUPTED: &str =
+    "The run was interrupted before it finished (the server stopped or the run was cancelled). Nothing was changed.";
 const INTERRUPTED_FIX: &str = "Run the sync again.";
 
 /// A cheap handle the fetchers use to report progress.
@@ -464,7 +470,9 @@ impl SyncService {
 
     pub fn with_options(store: Store, secrets: SecretBox, outbound: Outbound, options: SyncOptions) -> Self {
         let audit = Audit::new(store.clone());
-        Self { inner: Arc::new(Inner { store, secrets, outbound, audit, options, running: Mutex::new(HashMap::new()) }) }
+        Self {
+            inner: Arc::new(Inner { store, secrets, outbound, audit, options, running: Mutex::new(HashMap::new()) }),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -548,9 +556,14 @@ impl SyncService {
         progress.update(|p| p.phase = Phase::Applying);
         let settings = self.settings(&run.provider_id).await?;
         let started = run.started_at;
-        let outcome = apply::apply(&self.inner, &provider, &settings, run, apply::Mode::Approve { by: actor.clone() }).await?;
+        let outcome =
+            apply::apply(&self.inner, &provider, &settings, run, apply::Mode::Approve { by: actor.clone() }).await?;
         drop(guard);
-        Ok(RunSummary { duration_ms: outcome.run.finished_at.unwrap_or(started) - started, run: outcome.run, diff: None })
+        Ok(RunSummary {
+            duration_ms: outcome.run.finished_at.unwrap_or(started) - started,
+            run: outcome.run,
+            diff: None,
+        })
     }
 
     /// Drops a run's pending diff: nothing is applied; the next run computes a fresh one.
@@ -584,7 +597,13 @@ impl SyncService {
 
     /// Saves a provider's settings. What decides who is removed (the deprovisioning actions,
     /// the removal threshold, the scope) only an Admin may change; Editors may change the schedule.
-    pub async fn save_settings(&self, provider_id: &str, settings: SyncSettings, actor: Actor, role: Role) -> Result<(), SyncError> {
+    pub async fn save_settings(
+        &self,
+        provider_id: &str,
+        settings: SyncSettings,
+        actor: Actor,
+        role: Role,
+    ) -> Result<(), SyncError> {
         settings.validate().map_err(SyncError::BadSettings)?;
         let provider = self.inner.store.provider(provider_id).await?.ok_or(SyncError::ProviderNotFound)?;
         let existing = self.inner.store.sync_settings(provider_id).await?;
@@ -595,14 +614,17 @@ impl SyncService {
             ));
         }
         if role < Role::Admin && before.enabled && !settings.enabled {
-            return Err(SyncError::AdminOnly("switch directory synchronization off (people removed at the provider would keep their access)"));
+            return Err(SyncError::AdminOnly(
+                "switch directory synchronization off (people removed at the provider would keep their access)",
+            ));
         }
         self.inner.store.save_sync_settings(&settings.to_row(provider_id, existing.as_ref())).await?;
         if before.scope != settings.scope {
             // Another scope is another set of people: the next run lists everyone.
             self.inner.store.reset_sync_watermark(provider_id).await?;
         }
-        let mut event = Event::new(actor, Action::SyncSettingsChanged).target(provider.name).detail("provider_id", provider_id);
+        let mut event =
+            Event::new(actor, Action::SyncSettingsChanged).target(provider.name).detail("provider_id", provider_id);
         if let (Ok(b), Ok(a)) = (serde_json::to_value(&before), serde_json::to_value(&settings)) {
             event = event.detail("before", b).detail("after", a);
         }
@@ -654,7 +676,8 @@ impl SyncService {
                 continue;
             }
             let full_due = row.as_ref().is_none_or(|r| {
-                r.watermark.is_none() || r.last_full_at.is_none_or(|t| now - t >= settings.full_every_hours as i64 * 3_600_000)
+                r.watermark.is_none()
+                    || r.last_full_at.is_none_or(|t| now - t >= settings.full_every_hours as i64 * 3_600_000)
             });
             let kind = if full_due { RunKind::Full } else { RunKind::Incremental };
             match self.start_in_background(&provider.id, kind, Trigger::Schedule) {
@@ -690,7 +713,14 @@ impl SyncService {
     }
 
     async fn provider_name(&self, provider_id: &str) -> String {
-        self.inner.store.provider(provider_id).await.ok().flatten().map(|p| p.name).unwrap_or_else(|| provider_id.to_string())
+        self.inner
+            .store
+            .provider(provider_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|p| p.name)
+            .unwrap_or_else(|| provider_id.to_string())
     }
 
     fn lock(&self, provider_id: &str, run_id: &str, kind: RunKind) -> Result<RunGuard, SyncError> {
@@ -719,14 +749,29 @@ impl SyncService {
                 waiting_until: None,
             },
         );
-        Ok(RunGuard { inner: self.inner.clone(), provider_id: provider_id.to_string(), run_id: run_id.to_string(), finished: false })
+        Ok(RunGuard {
+            inner: self.inner.clone(),
+            provider_id: provider_id.to_string(),
+            run_id: run_id.to_string(),
+            finished: false,
+        })
     }
 
     fn progress_handle(&self, guard: &RunGuard) -> ProgressHandle {
-        ProgressHandle { inner: self.inner.clone(), provider_id: guard.provider_id.clone(), run_id: guard.run_id.clone() }
+        ProgressHandle {
+            inner: self.inner.clone(),
+            provider_id: guard.provider_id.clone(),
+            run_id: guard.run_id.clone(),
+        }
     }
 
-    async fn run(&self, mut guard: RunGuard, provider: ProviderRow, kind: RunKind, trigger: Trigger) -> Result<RunSummary, SyncError> {
+    async fn run(
+        &self,
+        mut guard: RunGuard,
+        provider: ProviderRow,
+        kind: RunKind,
+        trigger: Trigger,
+    ) -> Result<RunSummary, SyncError> {
         let store = &self.inner.store;
         let settings_row = store.sync_settings(&provider.id).await?;
         let settings = settings_row.as_ref().map(SyncSettings::from_row).unwrap_or_default();
@@ -856,19 +901,20 @@ impl SyncService {
             Scope::App(_) => format!("{DIRECTORY_SCOPES} {APPS_READ_SCOPE}"),
         };
         let observer_progress = progress.clone();
-        let client = OktaClient::new(self.inner.outbound.clone(), &provider.base_url, credentials, self.inner.options.patience)
-            .with_scopes(&scopes)
-            .with_wait_observer(Arc::new(move |kind, wait| {
-                let until = now_ms() + wait.as_millis() as i64;
-                observer_progress.update(|p| {
-                    p.waiting_until = Some(until);
-                    match kind {
-                        WaitKind::RateLimited => p.rate_limit_waits += 1,
-                        WaitKind::Paced => p.paced_waits += 1,
-                        WaitKind::Retry => p.retries += 1,
-                    }
-                });
-            }));
+        let client =
+            OktaClient::new(self.inner.outbound.clone(), &provider.base_url, credentials, self.inner.options.patience)
+                .with_scopes(&scopes)
+                .with_wait_observer(Arc::new(move |kind, wait| {
+                    let until = now_ms() + wait.as_millis() as i64;
+                    observer_progress.update(|p| {
+                        p.waiting_until = Some(until);
+                        match kind {
+                            WaitKind::RateLimited => p.rate_limit_waits += 1,
+                            WaitKind::Paced => p.paced_waits += 1,
+                            WaitKind::Retry => p.retries += 1,
+                        }
+                    });
+                }));
         progress.update(|p| p.phase = Phase::Fetching);
         let incremental = kind == RunKind::Incremental;
         let plan = fetch::Plan {

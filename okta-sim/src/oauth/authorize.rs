@@ -109,7 +109,9 @@ fn deliver(redirect_uri: &str, mode: ResponseMode, params: &[(&str, &str)]) -> R
         ResponseMode::FormPost => {
             let inputs: String = params
                 .iter()
-                .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", html_escape(k), html_escape(v)))
+                .map(|(k, v)| {
+                    format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", html_escape(k), html_escape(v))
+                })
                 .collect();
             let body = format!(
                 "<!doctype html><html><head><meta charset=\"utf-8\"><title>Submit</title></head>\
@@ -188,12 +190,14 @@ fn validate(st: &AppState, server: &Server, p: &Form) -> Result<AuthRequest, Res
         return fail(mode, "invalid_scope", "No scopes were requested.");
     }
     if !has(&scopes, "openid") {
-        return fail(mode, "invalid_scope", "Requests for ID tokens or access tokens with OpenID scopes require the 'openid' scope.");
+        return fail(
+            mode,
+            "invalid_scope",
+            "Requests for ID tokens or access tokens with OpenID scopes require the 'openid' scope.",
+        );
     }
-    let mut known: Vec<String> = ["openid", "profile", "email", "address", "phone", "offline_access"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+    let mut known: Vec<String> =
+        ["openid", "profile", "email", "address", "phone", "offline_access"].iter().map(|s| (*s).to_owned()).collect();
     match server {
         Server::Org => known.push("groups".to_owned()),
         Server::Custom(id) => {
@@ -214,7 +218,8 @@ fn validate(st: &AppState, server: &Server, p: &Form) -> Result<AuthRequest, Res
         return fail(mode, "invalid_request", "PKCE code challenge method is not supported. Valid values: [S256]");
     }
     if let Some(c) = challenge {
-        let legal = c.len() >= 43 && c.len() <= 128 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+        let legal =
+            c.len() >= 43 && c.len() <= 128 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
         if !legal {
             return fail(mode, "invalid_request", "PKCE code challenge contains illegal characters.");
         }
@@ -225,20 +230,32 @@ fn validate(st: &AppState, server: &Server, p: &Form) -> Result<AuthRequest, Res
     let prompt_ok = prompts.iter().all(|x| matches!(*x, "none" | "login" | "consent"))
         && !(prompts.contains(&"none") && prompts.len() > 1);
     if !prompt_ok {
-        return fail(mode, "invalid_request", "Invalid value for 'prompt' parameter. Supported values: [none, consent, login, consent login]");
+        return fail(
+            mode,
+            "invalid_request",
+            "Invalid value for 'prompt' parameter. Supported values: [none, consent, login, consent login]",
+        );
     }
     let max_age = match p.value("max_age") {
         None => None,
         Some(v) => match v.parse::<i64>() {
             Ok(n) if (0..=i64::from(i32::MAX)).contains(&n) => Some(n),
             _ => {
-                return fail(mode, "invalid_request", "Invalid value for 'max_age' parameter. It should be within range 0 - 2^31-1.")
+                return fail(
+                    mode,
+                    "invalid_request",
+                    "Invalid value for 'max_age' parameter. It should be within range 0 - 2^31-1.",
+                )
             }
         },
     };
     let prompt_none = prompts.contains(&"none");
     if prompt_none && max_age == Some(0) {
-        return fail(mode, "invalid_request", "'prompt' parameter must not have the value 'none' for request with 'zero' as max_age.");
+        return fail(
+            mode,
+            "invalid_request",
+            "'prompt' parameter must not have the value 'none' for request with 'zero' as max_age.",
+        );
     }
     Ok(AuthRequest {
         server: server.clone(),
@@ -304,7 +321,14 @@ fn authorize(st: &Arc<AppState>, server: Server, headers: &HeaderMap, p: &Form) 
     }
 }
 
-fn sign_in_page(st: &AppState, status: StatusCode, tx: &str, app_label: &str, username: &str, error: Option<&str>) -> Response {
+fn sign_in_page(
+    st: &AppState,
+    status: StatusCode,
+    tx: &str,
+    app_label: &str,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
     let org = html_escape(&st.store().org.name);
     let error_html = error
         .map(|e| format!("<div class=\"o-form-error\" role=\"alert\">{}</div>", html_escape(e)))
@@ -344,7 +368,11 @@ pub(crate) async fn sign_in(State(st): State<Arc<AppState>>, body: Bytes) -> Res
     let tx_id = form.get("tx").unwrap_or_default().to_owned();
     let now = st.clock.now_secs();
     let Some(tx) = st.tokens().transactions.get(&tx_id).cloned().filter(|t| t.exp > now) else {
-        return error_page(StatusCode::BAD_REQUEST, "login_required", "Request expired, please start over and try again.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "login_required",
+            "Request expired, please start over and try again.",
+        );
     };
     let username = form.get("username").unwrap_or_default().trim().to_owned();
     let password = form.get("password").unwrap_or_default();
@@ -357,7 +385,14 @@ pub(crate) async fn sign_in(State(st): State<Arc<AppState>>, body: Bytes) -> Res
             .map(|u| u.id.clone())
     };
     let Some(user_id) = user_id else {
-        return sign_in_page(&st, StatusCode::UNAUTHORIZED, &tx_id, &tx.request.app_label, &username, Some("Unable to sign in"));
+        return sign_in_page(
+            &st,
+            StatusCode::UNAUTHORIZED,
+            &tx_id,
+            &tx.request.app_label,
+            &username,
+            Some("Unable to sign in"),
+        );
     };
     st.tokens().transactions.remove(&tx_id);
     if let Some(u) = st.store_mut().users.get_mut(&user_id) {
@@ -371,10 +406,22 @@ pub(crate) async fn sign_in(State(st): State<Arc<AppState>>, body: Bytes) -> Res
 }
 
 /// Issues the authorization code once the user is known.
-fn finish(st: &Arc<AppState>, req: &AuthRequest, user_id: &str, auth_time: i64, set_cookie: Option<String>) -> Response {
+fn finish(
+    st: &Arc<AppState>,
+    req: &AuthRequest,
+    user_id: &str,
+    auth_time: i64,
+    set_cookie: Option<String>,
+) -> Response {
     let assigned = st.store().is_assigned(&req.client_id, user_id);
     let mut resp = if !assigned {
-        redirect_error(&req.redirect_uri, req.mode, "access_denied", "User is not assigned to the client application.", Some(&req.state))
+        redirect_error(
+            &req.redirect_uri,
+            req.mode,
+            "access_denied",
+            "User is not assigned to the client application.",
+            Some(&req.state),
+        )
     } else {
         let code = random_token(32);
         let now = st.clock.now_secs();
@@ -454,17 +501,20 @@ fn logout(st: &Arc<AppState>, server: &Server, headers: &HeaderMap, p: &Form) ->
     let Some(allowed) = allowed else {
         return bad("The audience of the id_token_hint is invalid.");
     };
-    let target = match p.value("post_logout_redirect_uri") {
-        Some(uri) if allowed.iter().any(|a| a == uri) => {
-            let mut t = uri.to_owned();
-            if let Some(s) = p.value("state") {
-                t = with_query(&t, '?', &[("state", s)]);
+    let target =
+        match p.value("post_logout_redirect_uri") {
+            Some(uri) if allowed.iter().any(|a| a == uri) => {
+                let mut t = uri.to_owned();
+                if let Some(s) = p.value("state") {
+                    t = with_query(&t, '?', &[("state", s)]);
+                }
+                t
             }
-            t
-        }
-        Some(_) => return bad("The 'post_logout_redirect_uri' parameter must be a Logout redirect URI in the client app settings."),
-        None => format!("{}/", st.base_url),
-    };
+            Some(_) => return bad(
+                "The 'post_logout_redirect_uri' parameter must be a Logout redirect URI in the client app settings.",
+            ),
+            None => format!("{}/", st.base_url),
+        };
     if let Some(sid) = cookie_value(headers, &st.cookie_name) {
         st.tokens().sessions.remove(sid);
     }

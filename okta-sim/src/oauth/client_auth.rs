@@ -58,7 +58,12 @@ fn parse_basic(value: &str) -> Option<(String, String)> {
 
 /// Authenticates the client of a token-endpoint-style request. `endpoint` is the URL invoked,
 /// which a client assertion's `aud` must equal.
-pub(crate) fn authenticate(st: &Arc<AppState>, headers: &HeaderMap, form: &Form, endpoint: &str) -> Result<Client, Response> {
+pub(crate) fn authenticate(
+    st: &Arc<AppState>,
+    headers: &HeaderMap,
+    form: &Form,
+    endpoint: &str,
+) -> Result<Client, Response> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -76,7 +81,8 @@ pub(crate) fn authenticate(st: &Arc<AppState>, headers: &HeaderMap, form: &Form,
     }
 
     if let Some(b) = basic {
-        let (id, secret) = parse_basic(b).ok_or_else(|| fail("Found Authentication header but was not valid client credentials."))?;
+        let (id, secret) =
+            parse_basic(b).ok_or_else(|| fail("Found Authentication header but was not valid client credentials."))?;
         let client = lookup(st, &id).ok_or_else(|| invalid_client_id(st))?;
         if form.value("client_id").is_some_and(|fid| fid != id) {
             return Err(generic());
@@ -124,7 +130,8 @@ fn check_secret(client: &Client, secret: &str) -> Result<(), Response> {
 fn verify_assertion(st: &Arc<AppState>, form: &Form, assertion: &str, endpoint: &str) -> Result<Client, Response> {
     let jwt = ParsedJwt::parse(assertion).ok_or_else(|| fail("The parsing of the client_assertion failed."))?;
     let claimed = form.value("client_id").or(jwt.claim_str("iss")).or(jwt.claim_str("sub")).unwrap_or_default();
-    let client = lookup(st, claimed).ok_or_else(|| fail("The issuer claim for client_assertion is not a valid client_id."))?;
+    let client =
+        lookup(st, claimed).ok_or_else(|| fail("The issuer claim for client_assertion is not a valid client_id."))?;
     let alg_name = jwt.alg().unwrap_or_default();
 
     if let Some(hs) = match alg_name {
@@ -144,7 +151,8 @@ fn verify_assertion(st: &Arc<AppState>, form: &Form, assertion: &str, endpoint: 
             return Err(fail("The client_assertion signature is invalid."));
         }
     } else {
-        let alg = asymmetric_alg(alg_name).ok_or_else(|| fail("The client_assertion JWT signature algorithm is invalid."))?;
+        let alg =
+            asymmetric_alg(alg_name).ok_or_else(|| fail("The client_assertion JWT signature algorithm is invalid."))?;
         if client.auth_method() != ClientAuthMethod::PrivateKeyJwt {
             return Err(generic());
         }
@@ -154,7 +162,8 @@ fn verify_assertion(st: &Arc<AppState>, form: &Form, assertion: &str, endpoint: 
         }
         let candidates: Vec<&Value> = match jwt.kid() {
             Some(kid) => {
-                let found: Vec<&Value> = keys.iter().filter(|k| k.get("kid").and_then(Value::as_str) == Some(kid)).collect();
+                let found: Vec<&Value> =
+                    keys.iter().filter(|k| k.get("kid").and_then(Value::as_str) == Some(kid)).collect();
                 if found.is_empty() {
                     return Err(fail("The client_assertion JWT kid is invalid."));
                 }
@@ -183,7 +192,9 @@ fn verify_assertion(st: &Arc<AppState>, form: &Form, assertion: &str, endpoint: 
         return Err(fail("The audience claim for client_assertion must be the endpoint invoked for the request."));
     }
     let now = st.clock.now_secs();
-    let exp = jwt.claim_num("exp").ok_or_else(|| fail("The client_assertion must contain the 'exp' claim as seconds since epoch."))?;
+    let exp = jwt
+        .claim_num("exp")
+        .ok_or_else(|| fail("The client_assertion must contain the 'exp' claim as seconds since epoch."))?;
     if exp + SKEW_SECS < now {
         return Err(fail("The client_assertion token is expired."));
     }

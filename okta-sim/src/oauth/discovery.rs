@@ -12,14 +12,42 @@ use super::custom_server;
 use crate::errors::{OktaError, JSON_UTF8};
 use crate::state::{AppState, Server};
 
-const ALL_AUTH_METHODS: [&str; 5] = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"];
+const ALL_AUTH_METHODS: [&str; 5] =
+    ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"];
 const REQUEST_ALGS: [&str; 9] = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"];
 const DPOP_ALGS: [&str; 6] = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"];
 const OIDC_CLAIMS: [&str; 31] = [
-    "iss", "ver", "sub", "aud", "iat", "exp", "jti", "auth_time", "amr", "idp", "nonce", "name", "nickname",
-    "preferred_username", "given_name", "middle_name", "family_name", "email", "email_verified", "profile",
-    "zoneinfo", "locale", "address", "phone_number", "picture", "website", "gender", "birthdate", "updated_at",
-    "at_hash", "c_hash",
+    "iss",
+    "ver",
+    "sub",
+    "aud",
+    "iat",
+    "exp",
+    "jti",
+    "auth_time",
+    "amr",
+    "idp",
+    "nonce",
+    "name",
+    "nickname",
+    "preferred_username",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "email",
+    "email_verified",
+    "profile",
+    "zoneinfo",
+    "locale",
+    "address",
+    "phone_number",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "updated_at",
+    "at_hash",
+    "c_hash",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -39,7 +67,12 @@ fn check_client_id(st: &AppState, q: &HashMap<String, String>) -> Result<(), Res
     if let Some(id) = q.get("client_id") {
         let store = st.store();
         if !store.oidc_apps.contains_key(id) && !store.service_apps.contains_key(id) {
-            return Err(OktaError::new(StatusCode::BAD_REQUEST, "invalid_client", "Invalid value for 'client_id' parameter.").into_response());
+            return Err(OktaError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_client",
+                "Invalid value for 'client_id' parameter.",
+            )
+            .into_response());
         }
     }
     Ok(())
@@ -96,10 +129,21 @@ fn document(st: &AppState, server: &Server, kind: Kind) -> Value {
                     o.remove("userinfo_endpoint");
                     o.remove("id_token_signing_alg_values_supported");
                 }
-                d["response_types_supported"] =
-                    json!(["code", "token", "id_token", "code id_token", "code token", "id_token token", "code id_token token"]);
+                d["response_types_supported"] = json!([
+                    "code",
+                    "token",
+                    "id_token",
+                    "code id_token",
+                    "code token",
+                    "id_token token",
+                    "code id_token token"
+                ]);
                 d["grant_types_supported"] = json!([
-                    "authorization_code", "implicit", "refresh_token", "password", "client_credentials",
+                    "authorization_code",
+                    "implicit",
+                    "refresh_token",
+                    "password",
+                    "client_credentials",
                     "urn:ietf:params:oauth:grant-type:device_code"
                 ]);
                 d["claims_supported"] = json!(["ver", "jti", "iss", "aud", "iat", "exp", "cid", "uid", "scp", "sub"]);

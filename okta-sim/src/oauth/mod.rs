@@ -124,7 +124,10 @@ pub(crate) fn profile_claims(user: &User, scopes: &[String]) -> Map<String, Valu
 }
 
 pub(crate) fn too_many_groups() -> OAuthError {
-    OAuthError::bad("server_error", "The groups claim matched too many groups and must be configured to match fewer groups.")
+    OAuthError::bad(
+        "server_error",
+        "The groups claim matched too many groups and must be configured to match fewer groups.",
+    )
 }
 
 /// The app's groups claim for the user: names of matching groups, or nothing (okta-api.md §2.9).

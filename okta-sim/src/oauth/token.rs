@@ -46,7 +46,12 @@ fn creds_in_query(q: &Option<String>) -> bool {
     ["client_id", "client_secret", "client_assertion", "client_assertion_type"].iter().any(|k| f.get(k).is_some())
 }
 
-pub(crate) async fn org(State(st): State<Arc<AppState>>, headers: HeaderMap, RawQuery(q): RawQuery, body: Bytes) -> Response {
+pub(crate) async fn org(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
     token(&st, Server::Org, &headers, &q, &body)
 }
 
@@ -69,17 +74,32 @@ fn token(st: &Arc<AppState>, server: Server, headers: &HeaderMap, q: &Option<Str
     }
 }
 
-fn token_inner(st: &Arc<AppState>, server: &Server, headers: &HeaderMap, q: &Option<String>, body: &Bytes) -> Result<Response, Response> {
+fn token_inner(
+    st: &Arc<AppState>,
+    server: &Server,
+    headers: &HeaderMap,
+    q: &Option<String>,
+    body: &Bytes,
+) -> Result<Response, Response> {
     let e = |err: OAuthError| err.into_response();
     if creds_in_query(q) {
-        return Err(e(OAuthError::bad("invalid_request", "Client credentials cannot be supplied via query parameters.")));
+        return Err(e(OAuthError::bad(
+            "invalid_request",
+            "Client credentials cannot be supplied via query parameters.",
+        )));
     }
     let form = Form::parse(body);
     if form.has_duplicates() {
-        return Err(e(OAuthError::bad("invalid_request", "The request contained multiple parameters with the same name.")));
+        return Err(e(OAuthError::bad(
+            "invalid_request",
+            "The request contained multiple parameters with the same name.",
+        )));
     }
     let Some(grant) = form.value("grant_type") else {
-        return Err(e(OAuthError::bad("invalid_request", format!("The token request must specify a 'grant_type'. Valid values: [{GRANTS}]"))));
+        return Err(e(OAuthError::bad(
+            "invalid_request",
+            format!("The token request must specify a 'grant_type'. Valid values: [{GRANTS}]"),
+        )));
     };
     if !matches!(grant, "authorization_code" | "refresh_token" | "client_credentials") {
         return Err(e(OAuthError::bad(
@@ -109,23 +129,24 @@ fn token_inner(st: &Arc<AppState>, server: &Server, headers: &HeaderMap, q: &Opt
     if !configured.iter().any(|g| g == grant) {
         return Err(e(OAuthError::bad(
             "unauthorized_client",
-            format!("The client is not authorized to use the provided grant type. Configured grant types: [{}].", configured.join(", ")),
+            format!(
+                "The client is not authorized to use the provided grant type. Configured grant types: [{}].",
+                configured.join(", ")
+            ),
         )));
     }
 
     // DPoP comes after client authentication: the assertion's jti is already spent when
     // Okta asks for a nonce (okta-api.md §3.2).
-    let jkt = if client.dpop_required() {
-        Some(require_dpop(st, server, headers)?)
-    } else {
-        None
-    };
+    let jkt = if client.dpop_required() { Some(require_dpop(st, server, headers)?) } else { None };
 
     let issued = match (grant, &client) {
         ("client_credentials", Client::Service(app)) => client_credentials(st, server, app, &form, jkt.as_deref()),
         ("authorization_code", Client::Oidc(app)) => authorization_code(st, server, app, &form, jkt.as_deref()),
         ("refresh_token", Client::Oidc(app)) => refresh(st, server, app, &form, jkt.as_deref()),
-        _ => Err(OAuthError::bad("unauthorized_client", "The client is not authorized to use the provided grant type.")),
+        _ => {
+            Err(OAuthError::bad("unauthorized_client", "The client is not authorized to use the provided grant type."))
+        }
     }
     .map_err(e)?;
     Ok(ok_json(&issued.body()))
@@ -142,10 +163,7 @@ fn require_dpop(st: &Arc<AppState>, server: &Server, headers: &HeaderMap) -> Res
     };
     if st.switches().dpop_nonce_required {
         let nonces = st.nonces();
-        let ok = proof
-            .nonce
-            .as_deref()
-            .is_some_and(|n| n == nonces.current || nonces.previous.as_deref() == Some(n));
+        let ok = proof.nonce.as_deref().is_some_and(|n| n == nonces.current || nonces.previous.as_deref() == Some(n));
         if !ok {
             let current = nonces.current.clone();
             return Err(OAuthError::bad("use_dpop_nonce", "Authorization server requires nonce in DPoP proof.")
@@ -169,7 +187,13 @@ fn token_type(jkt: Option<&str>) -> &'static str {
     }
 }
 
-fn client_credentials(st: &Arc<AppState>, server: &Server, app: &ServiceApp, form: &Form, jkt: Option<&str>) -> Result<Issued, OAuthError> {
+fn client_credentials(
+    st: &Arc<AppState>,
+    server: &Server,
+    app: &ServiceApp,
+    form: &Form,
+    jkt: Option<&str>,
+) -> Result<Issued, OAuthError> {
     let scopes = split_scopes(form.get("scope").unwrap_or_default());
     if scopes.is_empty() {
         return Err(OAuthError::bad(
@@ -208,10 +232,23 @@ fn client_credentials(st: &Arc<AppState>, server: &Server, app: &ServiceApp, for
         }
     }
     let access_token = mint_access_token(st, server, &app.client_id, None, &scopes, None, jkt)?;
-    Ok(Issued { access_token, expires_in: st.switches().access_token_seconds, token_type: token_type(jkt), scope: scopes.join(" "), id_token: None, refresh_token: None })
+    Ok(Issued {
+        access_token,
+        expires_in: st.switches().access_token_seconds,
+        token_type: token_type(jkt),
+        scope: scopes.join(" "),
+        id_token: None,
+        refresh_token: None,
+    })
 }
 
-fn authorization_code(st: &Arc<AppState>, server: &Server, app: &OidcApp, form: &Form, jkt: Option<&str>) -> Result<Issued, OAuthError> {
+fn authorization_code(
+    st: &Arc<AppState>,
+    server: &Server,
+    app: &OidcApp,
+    form: &Form,
+    jkt: Option<&str>,
+) -> Result<Issued, OAuthError> {
     let code = form
         .value("code")
         .ok_or_else(|| OAuthError::bad("invalid_request", "The required parameter 'code' is missing."))?;
@@ -226,7 +263,9 @@ fn authorization_code(st: &Arc<AppState>, server: &Server, app: &OidcApp, form: 
         ));
     }
     if form.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
-        return Err(OAuthError::grant("The 'redirect_uri' does not match the redirection URI used in the authorization request."));
+        return Err(OAuthError::grant(
+            "The 'redirect_uri' does not match the redirection URI used in the authorization request.",
+        ));
     }
     match (&record.code_challenge, form.value("code_verifier")) {
         (Some(challenge), Some(verifier)) if pkce_s256(verifier) == *challenge => {}
@@ -247,7 +286,8 @@ fn authorization_code(st: &Arc<AppState>, server: &Server, app: &OidcApp, form: 
     }
     let sw = st.switches();
     let groups = groups_claim(&st.store(), app, &user.id, &scopes, server, &sw)?;
-    let access_token = mint_access_token(st, server, &app.client_id, Some(&user), &scopes, Some(record.auth_time), jkt)?;
+    let access_token =
+        mint_access_token(st, server, &app.client_id, Some(&user), &scopes, Some(record.auth_time), jkt)?;
     let id_token = if has(&scopes, "openid") {
         Some(mint_id_token(
             st,
@@ -266,17 +306,27 @@ fn authorization_code(st: &Arc<AppState>, server: &Server, app: &OidcApp, form: 
         None
     };
     let refresh_token = (has(&scopes, "offline_access") && refresh_allowed).then(|| {
-        new_refresh(st, RefreshRecord {
-            server: server.clone(),
-            client_id: app.client_id.clone(),
-            user_id: user.id.clone(),
-            scopes: scopes.clone(),
-            auth_time: record.auth_time,
-            exp: now + REFRESH_TOKEN_SECS,
-            jkt: jkt.map(str::to_owned),
-        })
+        new_refresh(
+            st,
+            RefreshRecord {
+                server: server.clone(),
+                client_id: app.client_id.clone(),
+                user_id: user.id.clone(),
+                scopes: scopes.clone(),
+                auth_time: record.auth_time,
+                exp: now + REFRESH_TOKEN_SECS,
+                jkt: jkt.map(str::to_owned),
+            },
+        )
     });
-    Ok(Issued { access_token, expires_in: st.switches().access_token_seconds, token_type: token_type(jkt), scope: scopes.join(" "), id_token, refresh_token })
+    Ok(Issued {
+        access_token,
+        expires_in: st.switches().access_token_seconds,
+        token_type: token_type(jkt),
+        scope: scopes.join(" "),
+        id_token,
+        refresh_token,
+    })
 }
 
 fn new_refresh(st: &AppState, record: RefreshRecord) -> String {
@@ -285,7 +335,13 @@ fn new_refresh(st: &AppState, record: RefreshRecord) -> String {
     token
 }
 
-fn refresh(st: &Arc<AppState>, server: &Server, app: &OidcApp, form: &Form, jkt: Option<&str>) -> Result<Issued, OAuthError> {
+fn refresh(
+    st: &Arc<AppState>,
+    server: &Server,
+    app: &OidcApp,
+    form: &Form,
+    jkt: Option<&str>,
+) -> Result<Issued, OAuthError> {
     let now = st.clock.now_secs();
     let invalid = || OAuthError::grant("The refresh token is invalid or expired.");
     let presented = form.value("refresh_token").ok_or_else(invalid)?.to_owned();
@@ -320,7 +376,8 @@ fn refresh(st: &Arc<AppState>, server: &Server, app: &OidcApp, form: &Form, jkt:
     let user = st.store().users.get(&record.user_id).filter(|u| user_is_usable(u)).cloned().ok_or_else(invalid)?;
     let sw = st.switches();
     let groups = groups_claim(&st.store(), app, &user.id, &scopes, server, &sw)?;
-    let access_token = mint_access_token(st, server, &app.client_id, Some(&user), &scopes, Some(record.auth_time), jkt)?;
+    let access_token =
+        mint_access_token(st, server, &app.client_id, Some(&user), &scopes, Some(record.auth_time), jkt)?;
     let id_token = if has(&scopes, "openid") {
         Some(mint_id_token(
             st,
@@ -344,14 +401,26 @@ fn refresh(st: &Arc<AppState>, server: &Server, app: &OidcApp, form: &Form, jkt:
     } else {
         presented
     };
-    Ok(Issued { access_token, expires_in: st.switches().access_token_seconds, token_type: token_type(jkt), scope: scopes.join(" "), id_token, refresh_token: Some(refresh_token) })
+    Ok(Issued {
+        access_token,
+        expires_in: st.switches().access_token_seconds,
+        token_type: token_type(jkt),
+        scope: scopes.join(" "),
+        id_token,
+        refresh_token: Some(refresh_token),
+    })
 }
 
 pub(crate) async fn revoke_org(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     revoke(&st, &Server::Org, &headers, &body)
 }
 
-pub(crate) async fn revoke_custom(State(st): State<Arc<AppState>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn revoke_custom(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match custom_server(&st, &id) {
         Ok(server) => revoke(&st, &server, &headers, &body),
         Err(e) => e.into_response(),

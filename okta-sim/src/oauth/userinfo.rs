@@ -13,7 +13,13 @@ use crate::errors::JSON_UTF8;
 use crate::resource::{authorization, request_urls, validate, ResourceError, Scheme};
 use crate::state::{AppState, Server};
 
-pub(crate) async fn org(State(st): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn org(
+    State(st): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     userinfo(&st, &Server::Org, &method, &uri, &headers, &body)
 }
 
@@ -40,7 +46,14 @@ fn challenge(e: &ResourceError) -> Response {
     r
 }
 
-fn userinfo(st: &Arc<AppState>, server: &Server, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Response {
+fn userinfo(
+    st: &Arc<AppState>,
+    server: &Server,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
     let (scheme, token) = match authorization(headers) {
         Some((s, t)) if s == "bearer" => (Scheme::Bearer, t),
         Some((s, t)) if s == "dpop" => (Scheme::DPoP, t),

@@ -103,8 +103,14 @@ pub async fn sign_in(browser: &Client, sim: &Sim, authorize: &str, login: &str, 
 
 /// Signs in as the sample user and returns the authorization code.
 pub async fn code_for(browser: &Client, sim: &Sim, scope: &str, challenge: &str) -> String {
-    let loc = sign_in(browser, sim, &authorize_url(sim, scope, "st-1", "n-1", challenge), sample::SIGN_IN_LOGIN, sample::SIGN_IN_PASSWORD)
-        .await;
+    let loc = sign_in(
+        browser,
+        sim,
+        &authorize_url(sim, scope, "st-1", "n-1", challenge),
+        sample::SIGN_IN_LOGIN,
+        sample::SIGN_IN_PASSWORD,
+    )
+    .await;
     param(&redirect_params(&loc), "code").unwrap_or_else(|| panic!("no code in {loc}"))
 }
 
@@ -113,7 +119,12 @@ pub async fn exchange(sim: &Sim, code: &str, verifier: &str) -> Response {
     http()
         .post(token_url(sim))
         .basic_auth(sample::OIDC_CLIENT_ID, Some(sample::OIDC_CLIENT_SECRET))
-        .form(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT), ("code_verifier", verifier)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ])
         .send()
         .await
         .unwrap()
@@ -162,7 +173,8 @@ pub async fn dpop_token(sim: &Sim, key: &DpopKey, scope: &str) -> String {
     let first = cc_request(sim, sample::SERVICE_CLIENT_ID, scope, Some(key.proof("POST", &url, None, None))).await;
     assert_eq!(first.status(), StatusCode::BAD_REQUEST);
     let nonce = first.headers().get("dpop-nonce").unwrap().to_str().unwrap().to_owned();
-    let second = cc_request(sim, sample::SERVICE_CLIENT_ID, scope, Some(key.proof("POST", &url, Some(&nonce), None))).await;
+    let second =
+        cc_request(sim, sample::SERVICE_CLIENT_ID, scope, Some(key.proof("POST", &url, Some(&nonce), None))).await;
     assert_eq!(second.status(), StatusCode::OK);
     let body = json(second).await;
     assert_eq!(body["token_type"], "DPoP");

@@ -8,8 +8,8 @@ use std::{collections::BTreeMap, net::SocketAddr, process::Command, time::Instan
 use axum::{routing::get, Router};
 use portcullis_domain::{
     audit::Actor,
-    policies::{Action, ApplicationInput, GroupRef, HostRule, PolicyInput, Rules, Selector},
     forward_auth::app_cookie_name,
+    policies::{Action, ApplicationInput, GroupRef, HostRule, PolicyInput, Rules, Selector},
     store::{access::NewAccessSession, new_id, now_ms, policies::PersonRow, GroupInput, IdentityRow, ProviderRow},
     Settings,
 };
@@ -137,7 +137,8 @@ async fn main() {
         .collect();
     store.save_provider(&row, &groups, "sync").await.expect("provider");
     let group_rows = store.provider_groups(&provider_id).await.expect("groups");
-    let mut by_external: Vec<(String, String)> = group_rows.iter().map(|g| (g.external_id.clone(), g.id.clone())).collect();
+    let mut by_external: Vec<(String, String)> =
+        group_rows.iter().map(|g| (g.external_id.clone(), g.id.clone())).collect();
     by_external.sort();
     for i in 0..USERS {
         let person = PersonRow {
@@ -164,7 +165,8 @@ async fn main() {
 
     // 200 policies: 20 applications of 10 each, Block first, then Allows over groups, domains and people.
     let admin = Actor::System;
-    let group = |i: usize| Selector::Group(GroupRef { provider_id: provider_id.clone(), external_id: format!("00g{i:06}") });
+    let group =
+        |i: usize| Selector::Group(GroupRef { provider_id: provider_id.clone(), external_id: format!("00g{i:06}") });
     let mut app_ids = Vec::new();
     for app in 0..APPS {
         let created = s
@@ -194,7 +196,12 @@ async fn main() {
                 ),
             };
             s.policies
-                .create_policy(&admin, None, &created.id, &PolicyInput { name: format!("Policy {p}"), action, rules, enabled: true })
+                .create_policy(
+                    &admin,
+                    None,
+                    &created.id,
+                    &PolicyInput { name: format!("Policy {p}"), action, rules, enabled: true },
+                )
                 .await
                 .expect("policy");
         }
@@ -263,13 +270,16 @@ async fn main() {
         .expect("verify");
     let status = first.status();
     let has_assertion = first.headers().contains_key("x-portcullis-jwt-assertion");
-    let groups_header = first.headers().get("x-portcullis-groups").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let groups_header =
+        first.headers().get("x-portcullis-groups").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
 
     let bare_m = tokio::task::block_in_place(|| wrk(&format!("http://{addr}/bare"), &headers, &a));
     let verify_m = tokio::task::block_in_place(|| wrk(&format!("http://{addr}/verify"), &headers, &a));
 
     let mut table = String::new();
-    table.push_str("| Endpoint | Requests/s | p50 | p90 | p99 | Requests | Non-2xx |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    table.push_str(
+        "| Endpoint | Requests/s | p50 | p90 | p99 | Requests | Non-2xx |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
     for (name, m) in [("bare axum handler (`/bare`)", &bare_m), ("forward auth (`/verify`)", &verify_m)] {
         table.push_str(&format!(
             "| {name} | {:.0} | {} | {} | {} | {} | {} |\n",
