@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
-use crate::api::whoami;
+use crate::api::console::whoami;
 
 /// (label, path, exact match)
 const NAV: [(&str, &str, bool); 6] = [

@@ -6,15 +6,9 @@
 //! JavaScript; data comes from server functions in [`api`].
 
 pub mod api;
-pub mod directory_api;
 mod layout;
 pub mod messages;
 mod pages;
-pub mod policies_api;
-pub mod providers_api;
-pub mod sso_api;
-#[cfg(feature = "ssr")]
-pub mod ssr;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};

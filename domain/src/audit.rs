@@ -239,6 +239,23 @@ pub enum Actor {
     System,
 }
 
+/// Who asks for a change, with what role and from where: what every service that changes
+/// something needs to check the role and write the audit entry. Built once per request by
+/// whoever authenticated it (a console session, later an API token).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    pub role: crate::Role,
+    pub ip: Option<String>,
+}
+
+impl Caller {
+    /// The caller's address, as the audit log takes it.
+    pub fn ip(&self) -> Option<&str> {
+        self.ip.as_deref()
+    }
+}
+
 /// One entry to record.
 #[derive(Debug, Clone)]
 pub struct Event {

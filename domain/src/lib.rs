@@ -7,6 +7,7 @@
 //! - [`throttle`]: slowing down password guessing.
 //! - [`trusted_proxies`]: whose `X-Forwarded-For` is believed.
 //! - [`crypto`]: secrets at rest.
+//! - [`error`]: how a domain error is classified for whoever answers the caller.
 //! - [`outbound`]: the guarded HTTP client for identity providers.
 //! - [`providers`]: identity providers and the checks that prove their settings.
 //! - [`sync`]: directory synchronization (users, groups, memberships from Okta).
@@ -19,6 +20,7 @@ pub mod accounts;
 pub mod assertion;
 pub mod audit;
 pub mod crypto;
+pub mod error;
 pub mod forward_auth;
 pub mod okta;
 pub mod outbound;
@@ -32,5 +34,6 @@ pub mod throttle;
 pub mod trusted_proxies;
 
 pub use accounts::{Accounts, ClientInfo, NewSession, Role, SessionPolicy, SignedIn};
+pub use error::{Classify, Fault};
 pub use settings::{Settings, SettingsError};
 pub use store::{Store, StoreError};

@@ -15,7 +15,7 @@ use axum::{extract::FromRef, middleware, routing::get, Router};
 use http::{header, HeaderValue};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use portcullis_app::{shell, ssr::Services, App};
+use portcullis_app::{api::ssr::Services, shell, App};
 use portcullis_domain::{
     accounts::random_token,
     assertion::Assertions,

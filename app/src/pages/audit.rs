@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use super::{error_text, query_value};
 use crate::{
-    api::audit_events,
+    api::console::audit_events,
     layout::{loading, DataTable, ErrorNote, PageHeader},
 };
 

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::providers_api::CheckReport;
+use crate::api::providers::CheckReport;
 
 #[component]
 pub fn ReportView(report: CheckReport) -> impl IntoView {

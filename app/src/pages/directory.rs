@@ -5,7 +5,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::{error_text, query_value};
 use crate::{
-    directory_api::{
+    api::directory::{
         approve_run, directory_group, directory_user, discard_run, list_directory_groups, list_directory_users,
         save_sync_settings, sync_now, sync_overview, sync_progress, GroupItem, Paged, PendingDiff, ProviderSync,
         UserItem,
@@ -532,7 +532,7 @@ fn RemovalList(title: &'static str, test_id: &'static str, total: i64, items: Ve
 #[component]
 fn SettingsForm(
     provider_id: String,
-    form: crate::directory_api::SyncSettingsForm,
+    form: crate::api::directory::SyncSettingsForm,
     on_saved: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let enabled = RwSignal::new(form.enabled);
@@ -543,7 +543,7 @@ fn SettingsForm(
     let deprovision = RwSignal::new(form.deprovision.clone());
     let admin_deprovision = RwSignal::new(form.admin_deprovision.clone());
     let threshold = RwSignal::new(form.removal_threshold_percent.to_string());
-    let save = Action::new(move |f: &crate::directory_api::SyncSettingsForm| {
+    let save = Action::new(move |f: &crate::api::directory::SyncSettingsForm| {
         let (id, f) = (provider_id.clone(), f.clone());
         async move { save_sync_settings(id, f).await }
     });
@@ -554,7 +554,7 @@ fn SettingsForm(
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        save.dispatch(crate::directory_api::SyncSettingsForm {
+        save.dispatch(crate::api::directory::SyncSettingsForm {
             enabled: enabled.get_untracked(),
             interval_minutes: interval.get_untracked().trim().parse().unwrap_or(0),
             full_every_hours: full_every.get_untracked().trim().parse().unwrap_or(0),

@@ -2,9 +2,9 @@ use leptos::prelude::*;
 
 use super::error_text;
 use crate::{
+    api::providers::{delete_provider, list_providers, set_provider_enabled, test_provider, ProviderListItem},
     layout::{ErrorNote, PageHeader},
     pages::checks::ReportView,
-    providers_api::{delete_provider, list_providers, set_provider_enabled, test_provider, ProviderListItem},
 };
 
 /// The kinds of provider one can connect. (kind, name, what it is)

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::query_value;
-use crate::{api::setup_needed, layout::ErrorNote, messages::sign_in_error, sso_api::sign_in_options};
+use crate::{api::console::setup_needed, api::sso::sign_in_options, layout::ErrorNote, messages::sign_in_error};
 
 /// `/login`: a plain form posted to the server, so it works without JavaScript.
 #[component]

@@ -7,12 +7,12 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::error_text;
 use crate::{
-    layout::{loading, DataTable, EmptyState, ErrorNote, PageHeader},
-    policies_api::{
+    api::policies::{
         application_page, create_application, delete_application, export_policies, import_policies, list_applications,
         move_policy, reorder_policies, update_application, AppForm, AppPage, AppSummary, HostForm, PolicyItem,
         SelectorItem,
     },
+    layout::{loading, DataTable, EmptyState, ErrorNote, PageHeader},
 };
 
 pub(crate) const BUTTON: &str = "inline-block rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-800 hover:bg-slate-100 disabled:cursor-not-allowed disabled:opacity-40";

@@ -9,11 +9,11 @@ use super::{
     policies::{action_badge, BUTTON, DANGER, INPUT, LABEL, LINK, PRIMARY},
 };
 use crate::{
-    layout::{loading, ErrorNote, PageHeader},
-    policies_api::{
+    api::policies::{
         create_policy, delete_policy, policy_editor, policy_preview, search_groups, search_people, update_policy,
         EditorData, PolicyForm, RulesDraft, Selector, SelectorItem,
     },
+    layout::{loading, ErrorNote, PageHeader},
 };
 
 #[component]

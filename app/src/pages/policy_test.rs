@@ -9,8 +9,8 @@ use super::{
     query_value,
 };
 use crate::{
+    api::policies::{list_applications, search_people, test_user_access, DecisionView, TestResult},
     layout::{loading, DataTable, ErrorNote, PageHeader},
-    policies_api::{list_applications, search_people, test_user_access, DecisionView, TestResult},
 };
 
 #[component]

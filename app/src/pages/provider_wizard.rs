@@ -7,12 +7,12 @@ use leptos_router::hooks::use_params_map;
 
 use super::{error_text, query_value};
 use crate::{
-    layout::{loading, ErrorNote, PageHeader},
-    pages::checks::ReportView,
-    providers_api::{
+    api::providers::{
         check_client_settings, check_directory_settings, create_provider, get_provider, update_provider, wizard_info,
         CheckReport, DirectoryForm, ProviderForm, SaveResult,
     },
+    layout::{loading, ErrorNote, PageHeader},
+    pages::checks::ReportView,
 };
 
 /// `/settings/identity-providers/new`

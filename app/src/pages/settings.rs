@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use super::error_text;
 use crate::{
-    api::console_settings,
+    api::console::console_settings,
     layout::{loading, DataTable, ErrorNote, PageHeader},
 };
 

@@ -6,7 +6,7 @@ use super::{
     query_value,
 };
 use crate::{
-    api::setup_needed,
+    api::console::setup_needed,
     layout::{loading, ErrorNote},
     messages::setup_error,
 };

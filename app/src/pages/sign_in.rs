@@ -6,12 +6,12 @@ use leptos_meta::Title;
 
 use super::{error_text, login::AuthCard, query_value};
 use crate::{
-    layout::{loading, DataTable, ErrorNote, PageHeader},
-    messages::sso_error,
-    sso_api::{
+    api::sso::{
         add_role_mapping, my_account, remove_role_mapping, role_mappings, set_break_glass, set_mapping_role,
         sign_in_refusal, test_sign_in_result, RoleMappingsData, SignInOutcome,
     },
+    layout::{loading, DataTable, ErrorNote, PageHeader},
+    messages::sso_error,
 };
 
 const ROLES: [(&str, &str, &str); 3] = [

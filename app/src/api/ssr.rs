@@ -6,13 +6,13 @@ use http::{request::Parts, StatusCode};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use portcullis_domain::{
-    audit::Actor,
+    audit::{Actor, Caller},
     forward_auth::ForwardAuth,
     policies::PolicyService,
     providers::service::ProviderService,
     sso::{roles::RoleMappings, SsoService},
     sync::SyncService,
-    Accounts, ClientInfo, Role, Settings, SignedIn, Store,
+    Accounts, Classify, ClientInfo, Fault, Role, Settings, SignedIn, Store,
 };
 
 /// What server functions work with; the server provides it as context.
@@ -83,6 +83,30 @@ pub fn require(role: Role) -> Result<SignedIn, ServerFnError> {
         }
         Some(user) => Ok(user),
     }
+}
+
+/// The caller, if they hold `role` or better: who they are, their role and their address,
+/// as the domain's services take it. Else 401/403, as [`require`].
+pub fn caller(role: Role) -> Result<Caller, ServerFnError> {
+    let user = require(role)?;
+    Ok(Caller { actor: actor(&user), role: user.role, ip: client_ip() })
+}
+
+/// The one mapping from a domain error to what the caller sees: a 4xx with the domain's
+/// message when they can act on it, a 500 with the detail in the log when it is ours.
+pub fn fail<E: Classify>(e: E) -> ServerFnError {
+    let status = match e.fault() {
+        Fault::Invalid => StatusCode::BAD_REQUEST,
+        Fault::Forbidden => StatusCode::FORBIDDEN,
+        Fault::NotFound => StatusCode::NOT_FOUND,
+        Fault::Conflict => StatusCode::CONFLICT,
+        Fault::Upstream => StatusCode::BAD_GATEWAY,
+        Fault::Internal => return internal(e),
+    };
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.set_status(status);
+    }
+    ServerFnError::new(e)
 }
 
 /// Input the caller can fix (bad, missing, conflicting): a 4xx with the message shown as it

@@ -101,8 +101,8 @@ pub struct SaveResult {
 #[server(endpoint = "providers/wizard_info")]
 pub async fn wizard_info() -> Result<RedirectInfo, ServerFnError> {
     use portcullis_domain::Role;
-    crate::ssr::require(Role::Viewer)?;
-    let s = crate::ssr::services()?;
+    crate::api::ssr::require(Role::Viewer)?;
+    let s = crate::api::ssr::services()?;
     Ok(RedirectInfo {
         redirect_uri: s.providers.redirect_uri().to_string(),
         sign_out_redirect_uri: format!("{}/login", s.settings.public_base()),
@@ -112,8 +112,8 @@ pub async fn wizard_info() -> Result<RedirectInfo, ServerFnError> {
 #[server(endpoint = "providers/list")]
 pub async fn list_providers() -> Result<Vec<ProviderListItem>, ServerFnError> {
     use portcullis_domain::Role;
-    crate::ssr::require(Role::Viewer)?;
-    let s = crate::ssr::services()?;
+    crate::api::ssr::require(Role::Viewer)?;
+    let s = crate::api::ssr::services()?;
     let views = s.providers.list().await.map_err(server::provider_error)?;
     Ok(views
         .into_iter()
@@ -126,7 +126,7 @@ pub async fn list_providers() -> Result<Vec<ProviderListItem>, ServerFnError> {
             enabled: v.enabled,
             directory_mode: v.directory_mode,
             group_count: v.group_count,
-            last_test_at: v.last_test_at.map(crate::ssr::format_time),
+            last_test_at: v.last_test_at.map(crate::api::ssr::format_time),
             last_test_ok: v.last_test_ok,
             last_test_summary: v.last_test_summary,
         })
@@ -137,8 +137,8 @@ pub async fn list_providers() -> Result<Vec<ProviderListItem>, ServerFnError> {
 #[server(endpoint = "providers/check_client", input = Json)]
 pub async fn check_client_settings(form: ProviderForm) -> Result<CheckReport, ServerFnError> {
     use portcullis_domain::Role;
-    crate::ssr::require(Role::Editor)?;
-    let s = crate::ssr::services()?;
+    crate::api::ssr::require(Role::Editor)?;
+    let s = crate::api::ssr::services()?;
     let settings = server::client_settings(&form)?;
     let outcome = s.providers.check_client(&settings).await;
     let mut report = server::report(&outcome.report);
@@ -151,11 +151,12 @@ pub async fn check_client_settings(form: ProviderForm) -> Result<CheckReport, Se
 #[server(endpoint = "providers/check_directory", input = Json)]
 pub async fn check_directory_settings(form: ProviderForm) -> Result<CheckReport, ServerFnError> {
     use portcullis_domain::{providers::normalize::normalize, Role};
-    crate::ssr::require(Role::Editor)?;
-    let s = crate::ssr::services()?;
+    crate::api::ssr::require(Role::Editor)?;
+    let s = crate::api::ssr::services()?;
     let settings = server::client_settings(&form)?;
-    let org =
-        normalize(settings.kind, &settings.base_url, &settings.auth_server).map_err(crate::ssr::bad_input)?.base_url;
+    let org = normalize(settings.kind, &settings.base_url, &settings.auth_server)
+        .map_err(crate::api::ssr::bad_input)?
+        .base_url;
     let Some(auth) = server::directory_auth(&form.directory) else {
         return Ok(CheckReport { ok: true, summary: "Directory synchronization is off".into(), ..Default::default() });
     };
@@ -170,11 +171,13 @@ pub async fn check_directory_settings(form: ProviderForm) -> Result<CheckReport,
 #[server(endpoint = "providers/create", input = Json)]
 pub async fn create_provider(form: ProviderForm) -> Result<SaveResult, ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::ssr::require(Role::Editor)?;
-    let s = crate::ssr::services()?;
+    let user = crate::api::ssr::require(Role::Editor)?;
+    let s = crate::api::ssr::services()?;
     let input = server::provider_input(&form)?;
     server::save_result(
-        s.providers.create(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), input).await,
+        s.providers
+            .create(&crate::api::ssr::actor(&user), user.role, crate::api::ssr::client_ip().as_deref(), input)
+            .await,
     )
 }
 
@@ -182,19 +185,21 @@ pub async fn create_provider(form: ProviderForm) -> Result<SaveResult, ServerFnE
 #[server(endpoint = "providers/update", input = Json)]
 pub async fn update_provider(id: String, form: ProviderForm) -> Result<SaveResult, ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::ssr::require(Role::Editor)?;
-    let s = crate::ssr::services()?;
+    let user = crate::api::ssr::require(Role::Editor)?;
+    let s = crate::api::ssr::services()?;
     let input = server::provider_input(&form)?;
     server::save_result(
-        s.providers.update(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), &id, input).await,
+        s.providers
+            .update(&crate::api::ssr::actor(&user), user.role, crate::api::ssr::client_ip().as_deref(), &id, input)
+            .await,
     )
 }
 
 #[server(endpoint = "providers/get")]
 pub async fn get_provider(id: String) -> Result<ProviderEdit, ServerFnError> {
     use portcullis_domain::Role;
-    crate::ssr::require(Role::Viewer)?;
-    let s = crate::ssr::services()?;
+    crate::api::ssr::require(Role::Viewer)?;
+    let s = crate::api::ssr::services()?;
     let v = s.providers.get(&id).await.map_err(server::provider_error)?;
     Ok(ProviderEdit {
         id: v.id,
@@ -226,11 +231,11 @@ pub async fn get_provider(id: String) -> Result<ProviderEdit, ServerFnError> {
 #[server(endpoint = "providers/test")]
 pub async fn test_provider(id: String) -> Result<CheckReport, ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::ssr::require(Role::Editor)?;
-    let s = crate::ssr::services()?;
+    let user = crate::api::ssr::require(Role::Editor)?;
+    let s = crate::api::ssr::services()?;
     let report = s
         .providers
-        .test(&crate::ssr::actor(&user), crate::ssr::client_ip().as_deref(), &id)
+        .test(&crate::api::ssr::actor(&user), crate::api::ssr::client_ip().as_deref(), &id)
         .await
         .map_err(server::provider_error)?;
     Ok(server::report(&report))
@@ -239,10 +244,10 @@ pub async fn test_provider(id: String) -> Result<CheckReport, ServerFnError> {
 #[server(endpoint = "providers/set_enabled")]
 pub async fn set_provider_enabled(id: String, enabled: bool) -> Result<(), ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::ssr::require(Role::Editor)?;
-    let s = crate::ssr::services()?;
+    let user = crate::api::ssr::require(Role::Editor)?;
+    let s = crate::api::ssr::services()?;
     s.providers
-        .set_enabled(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), &id, enabled)
+        .set_enabled(&crate::api::ssr::actor(&user), user.role, crate::api::ssr::client_ip().as_deref(), &id, enabled)
         .await
         .map_err(server::provider_error)
 }
@@ -250,10 +255,10 @@ pub async fn set_provider_enabled(id: String, enabled: bool) -> Result<(), Serve
 #[server(endpoint = "providers/delete")]
 pub async fn delete_provider(id: String) -> Result<(), ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::ssr::require(Role::Editor)?;
-    let s = crate::ssr::services()?;
+    let user = crate::api::ssr::require(Role::Editor)?;
+    let s = crate::api::ssr::services()?;
     s.providers
-        .delete(&crate::ssr::actor(&user), user.role, crate::ssr::client_ip().as_deref(), &id)
+        .delete(&crate::api::ssr::actor(&user), user.role, crate::api::ssr::client_ip().as_deref(), &id)
         .await
         .map_err(server::provider_error)
 }
@@ -275,7 +280,8 @@ mod server {
     use super::{CheckReport, CheckRow, DirectoryForm, ProviderForm, SaveResult};
 
     pub fn kind(form: &ProviderForm) -> Result<ProviderKind, ServerFnError> {
-        ProviderKind::parse(&form.kind).ok_or_else(|| crate::ssr::bad_input("Choose Okta or Generic OpenID Connect."))
+        ProviderKind::parse(&form.kind)
+            .ok_or_else(|| crate::api::ssr::bad_input("Choose Okta or Generic OpenID Connect."))
     }
 
     pub fn client_settings(form: &ProviderForm) -> Result<ClientSettings, ServerFnError> {
@@ -367,8 +373,8 @@ mod server {
 
     pub fn provider_error(e: ProviderError) -> ServerFnError {
         match e {
-            ProviderError::Store(err) => crate::ssr::internal(err),
-            ProviderError::Crypto(err) => crate::ssr::internal(err),
+            ProviderError::Store(err) => crate::api::ssr::internal(err),
+            ProviderError::Crypto(err) => crate::api::ssr::internal(err),
             other => {
                 use http::StatusCode;
                 let status = match other {
@@ -377,7 +383,7 @@ mod server {
                     ProviderError::NameTaken(_) => StatusCode::CONFLICT,
                     _ => StatusCode::BAD_REQUEST,
                 };
-                crate::ssr::refuse(status, other)
+                crate::api::ssr::refuse(status, other)
             }
         }
     }

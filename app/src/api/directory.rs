@@ -161,10 +161,10 @@ pub struct ProviderSync {
 #[server(endpoint = "directory/users")]
 pub async fn list_directory_users(search: Option<String>, offset: u32) -> Result<Paged<UserItem>, ServerFnError> {
     use portcullis_domain::{sync::DirectoryQuery, Role};
-    crate::ssr::require(Role::Viewer)?;
-    let s = crate::ssr::services()?;
+    crate::api::ssr::require(Role::Viewer)?;
+    let s = crate::api::ssr::services()?;
     let q = DirectoryQuery { search, offset, limit: server::PAGE, ..Default::default() };
-    let page = s.store.directory_users(&q).await.map_err(crate::ssr::internal)?;
+    let page = s.store.directory_users(&q).await.map_err(crate::api::ssr::internal)?;
     Ok(Paged {
         items: page.items.into_iter().map(server::user).collect(),
         total: page.total,
@@ -176,10 +176,10 @@ pub async fn list_directory_users(search: Option<String>, offset: u32) -> Result
 #[server(endpoint = "directory/groups")]
 pub async fn list_directory_groups(search: Option<String>, offset: u32) -> Result<Paged<GroupItem>, ServerFnError> {
     use portcullis_domain::{sync::DirectoryQuery, Role};
-    crate::ssr::require(Role::Viewer)?;
-    let s = crate::ssr::services()?;
+    crate::api::ssr::require(Role::Viewer)?;
+    let s = crate::api::ssr::services()?;
     let q = DirectoryQuery { search, offset, limit: server::PAGE, ..Default::default() };
-    let page = s.store.directory_groups(&q).await.map_err(crate::ssr::internal)?;
+    let page = s.store.directory_groups(&q).await.map_err(crate::api::ssr::internal)?;
     Ok(Paged {
         items: page.items.into_iter().map(server::group).collect(),
         total: page.total,
@@ -191,23 +191,23 @@ pub async fn list_directory_groups(search: Option<String>, offset: u32) -> Resul
 #[server(endpoint = "directory/user")]
 pub async fn directory_user(id: String) -> Result<UserDetail, ServerFnError> {
     use portcullis_domain::Role;
-    crate::ssr::require(Role::Viewer)?;
-    let s = crate::ssr::services()?;
-    let user = s.store.directory_user(&id).await.map_err(crate::ssr::internal)?;
-    let user = user.ok_or_else(|| crate::ssr::not_found("No such user in the directory."))?;
-    let groups = s.store.directory_user_groups(&id).await.map_err(crate::ssr::internal)?;
+    crate::api::ssr::require(Role::Viewer)?;
+    let s = crate::api::ssr::services()?;
+    let user = s.store.directory_user(&id).await.map_err(crate::api::ssr::internal)?;
+    let user = user.ok_or_else(|| crate::api::ssr::not_found("No such user in the directory."))?;
+    let groups = s.store.directory_user_groups(&id).await.map_err(crate::api::ssr::internal)?;
     Ok(UserDetail { user: server::user(user), groups: groups.into_iter().map(server::group).collect() })
 }
 
 #[server(endpoint = "directory/group")]
 pub async fn directory_group(id: String, offset: u32) -> Result<GroupDetail, ServerFnError> {
     use portcullis_domain::Role;
-    crate::ssr::require(Role::Viewer)?;
-    let s = crate::ssr::services()?;
-    let group = s.store.directory_group(&id).await.map_err(crate::ssr::internal)?;
-    let group = group.ok_or_else(|| crate::ssr::not_found("No such group in the directory."))?;
+    crate::api::ssr::require(Role::Viewer)?;
+    let s = crate::api::ssr::services()?;
+    let group = s.store.directory_group(&id).await.map_err(crate::api::ssr::internal)?;
+    let group = group.ok_or_else(|| crate::api::ssr::not_found("No such group in the directory."))?;
     let q = portcullis_domain::sync::DirectoryQuery { offset, limit: server::PAGE, ..Default::default() };
-    let page = s.store.directory_group_members(&id, &q).await.map_err(crate::ssr::internal)?;
+    let page = s.store.directory_group_members(&id, &q).await.map_err(crate::api::ssr::internal)?;
     Ok(GroupDetail {
         group: server::group(group),
         members: Paged {
@@ -223,8 +223,8 @@ pub async fn directory_group(id: String, offset: u32) -> Result<GroupDetail, Ser
 #[server(endpoint = "directory/sync_overview")]
 pub async fn sync_overview() -> Result<Vec<ProviderSync>, ServerFnError> {
     use portcullis_domain::Role;
-    crate::ssr::require(Role::Viewer)?;
-    let s = crate::ssr::services()?;
+    crate::api::ssr::require(Role::Viewer)?;
+    let s = crate::api::ssr::services()?;
     let mut out = Vec::new();
     for p in s.providers.list().await.map_err(server::provider_error)? {
         if p.directory_mode == "off" {
@@ -261,19 +261,19 @@ pub async fn sync_now(provider_id: String, kind: String) -> Result<String, Serve
         sync::{RunKind, Trigger},
         Role,
     };
-    let user = crate::ssr::require(Role::Editor)?;
-    let s = crate::ssr::services()?;
-    let kind = RunKind::parse(&kind).ok_or_else(|| crate::ssr::bad_input("Unknown kind of run."))?;
+    let user = crate::api::ssr::require(Role::Editor)?;
+    let s = crate::api::ssr::services()?;
+    let kind = RunKind::parse(&kind).ok_or_else(|| crate::api::ssr::bad_input("Unknown kind of run."))?;
     s.sync
-        .start_in_background(&provider_id, kind, Trigger::Manual { actor: crate::ssr::actor(&user) })
+        .start_in_background(&provider_id, kind, Trigger::Manual { actor: crate::api::ssr::actor(&user) })
         .map_err(server::sync_error)
 }
 
 #[server(endpoint = "directory/progress")]
 pub async fn sync_progress(provider_id: String) -> Result<Option<ProgressItem>, ServerFnError> {
     use portcullis_domain::Role;
-    crate::ssr::require(Role::Viewer)?;
-    let s = crate::ssr::services()?;
+    crate::api::ssr::require(Role::Viewer)?;
+    let s = crate::api::ssr::services()?;
     Ok(s.sync.progress(&provider_id).map(server::progress))
 }
 
@@ -281,18 +281,18 @@ pub async fn sync_progress(provider_id: String) -> Result<Option<ProgressItem>, 
 pub async fn approve_run(run_id: String) -> Result<(), ServerFnError> {
     use portcullis_domain::Role;
     // Approving applies removals held for review: Admins only.
-    let user = crate::ssr::require(Role::Admin)?;
-    let s = crate::ssr::services()?;
-    s.sync.approve(&run_id, crate::ssr::actor(&user), user.role).await.map_err(server::sync_error)?;
+    let user = crate::api::ssr::require(Role::Admin)?;
+    let s = crate::api::ssr::services()?;
+    s.sync.approve(&run_id, crate::api::ssr::actor(&user), user.role).await.map_err(server::sync_error)?;
     Ok(())
 }
 
 #[server(endpoint = "directory/discard")]
 pub async fn discard_run(run_id: String) -> Result<(), ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::ssr::require(Role::Editor)?;
-    let s = crate::ssr::services()?;
-    s.sync.discard(&run_id, crate::ssr::actor(&user)).await.map_err(server::sync_error)
+    let user = crate::api::ssr::require(Role::Editor)?;
+    let s = crate::api::ssr::services()?;
+    s.sync.discard(&run_id, crate::api::ssr::actor(&user)).await.map_err(server::sync_error)
 }
 
 #[server(endpoint = "directory/save_settings", input = leptos::server_fn::codec::Json)]
@@ -301,10 +301,11 @@ pub async fn save_sync_settings(provider_id: String, form: SyncSettingsForm) -> 
         sync::{DeprovisionAction, Scope, SyncSettings},
         Role,
     };
-    let user = crate::ssr::require(Role::Editor)?;
-    let s = crate::ssr::services()?;
-    let action =
-        |a: &str| DeprovisionAction::parse(a).ok_or_else(|| crate::ssr::bad_input("Choose disable, keep or delete."));
+    let user = crate::api::ssr::require(Role::Editor)?;
+    let s = crate::api::ssr::services()?;
+    let action = |a: &str| {
+        DeprovisionAction::parse(a).ok_or_else(|| crate::api::ssr::bad_input("Choose disable, keep or delete."))
+    };
     let settings = SyncSettings {
         enabled: form.enabled,
         interval_minutes: form.interval_minutes,
@@ -315,7 +316,10 @@ pub async fn save_sync_settings(provider_id: String, form: SyncSettingsForm) -> 
         removal_threshold_percent: form.removal_threshold_percent,
     };
     // Editors may change the schedule; the domain refuses them what decides removals.
-    s.sync.save_settings(&provider_id, settings, crate::ssr::actor(&user), user.role).await.map_err(server::sync_error)
+    s.sync
+        .save_settings(&provider_id, settings, crate::api::ssr::actor(&user), user.role)
+        .await
+        .map_err(server::sync_error)
 }
 
 #[cfg(feature = "ssr")]
@@ -330,7 +334,7 @@ mod server {
         GroupItem, GroupRemovalItem, MembershipRemovalItem, PendingDiff, ProgressItem, RemovalItem, RunItem,
         SyncSettingsForm, UserItem,
     };
-    use crate::ssr::format_time;
+    use crate::api::ssr::format_time;
 
     pub const PAGE: u32 = 50;
 
@@ -479,8 +483,8 @@ mod server {
 
     pub fn sync_error(e: SyncError) -> ServerFnError {
         match e {
-            SyncError::Store(err) => crate::ssr::internal(err),
-            e @ (SyncError::Crypto(_) | SyncError::Internal(_)) => crate::ssr::internal(e),
+            SyncError::Store(err) => crate::api::ssr::internal(err),
+            e @ (SyncError::Crypto(_) | SyncError::Internal(_)) => crate::api::ssr::internal(e),
             other => {
                 // Refusals and bad input are the caller's to fix: 4xx, not 500.
                 let status = match &other {
@@ -511,11 +515,11 @@ mod server {
 
     pub fn provider_error(e: ProviderError) -> ServerFnError {
         match e {
-            ProviderError::Store(err) => crate::ssr::internal(err),
-            ProviderError::Crypto(err) => crate::ssr::internal(err),
-            e @ ProviderError::NotFound => crate::ssr::not_found(e),
-            e @ ProviderError::NameTaken(_) => crate::ssr::refuse(http::StatusCode::CONFLICT, e),
-            other => crate::ssr::bad_input(other),
+            ProviderError::Store(err) => crate::api::ssr::internal(err),
+            ProviderError::Crypto(err) => crate::api::ssr::internal(err),
+            e @ ProviderError::NotFound => crate::api::ssr::not_found(e),
+            e @ ProviderError::NameTaken(_) => crate::api::ssr::refuse(http::StatusCode::CONFLICT, e),
+            other => crate::api::ssr::bad_input(other),
         }
     }
 }

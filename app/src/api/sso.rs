@@ -76,7 +76,7 @@ fn outcome_view(o: portcullis_domain::sso::OutcomeView) -> SignInOutcome {
 /// Store failures are the server's (500, logged); the rest is the admin's to fix (4xx).
 #[cfg(feature = "ssr")]
 fn mapping_error(e: portcullis_domain::sso::MappingError) -> ServerFnError {
-    use crate::ssr::{bad_input, internal, not_found, refuse};
+    use crate::api::ssr::{bad_input, internal, not_found, refuse};
     use portcullis_domain::sso::MappingError;
     match e {
         MappingError::Store(e) => internal(e),
@@ -89,7 +89,7 @@ fn mapping_error(e: portcullis_domain::sso::MappingError) -> ServerFnError {
 /// Anyone may ask: the sign-in page shows these before anyone is signed in.
 #[server(endpoint = "sign_in_options")]
 pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
-    use crate::ssr::{internal, services};
+    use crate::api::ssr::{internal, services};
     let s = services()?;
     let providers = s.sso.sign_in_options().await.map_err(internal)?;
     let local_restricted = s.accounts.break_glass_account().await.map_err(internal)?.is_some();
@@ -100,7 +100,7 @@ pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
 /// which groups grant a role: that would tell anyone refused how to become an admin.
 #[server(endpoint = "sign_in_refusal")]
 pub async fn sign_in_refusal(reference: String) -> Result<Option<SignInOutcome>, ServerFnError> {
-    use crate::ssr::{internal, request_cookie, services};
+    use crate::api::ssr::{internal, request_cookie, services};
     let s = services()?;
     let cookie = request_cookie(portcullis_domain::sso::login_cookie_name(s.settings.secure_cookies()));
     Ok(s.sso.outcome(&reference, None, cookie.as_deref()).await.map_err(internal)?.map(outcome_view))
@@ -109,7 +109,7 @@ pub async fn sign_in_refusal(reference: String) -> Result<Option<SignInOutcome>,
 /// A test sign-in's result, for the admin who ran it.
 #[server(endpoint = "test_sign_in_result")]
 pub async fn test_sign_in_result(reference: String) -> Result<Option<SignInOutcome>, ServerFnError> {
-    use crate::ssr::{internal, require, services};
+    use crate::api::ssr::{internal, require, services};
     use portcullis_domain::Role;
     let user = require(Role::Editor)?;
     let s = services()?;
@@ -118,7 +118,7 @@ pub async fn test_sign_in_result(reference: String) -> Result<Option<SignInOutco
 
 #[server(endpoint = "role_mappings")]
 pub async fn role_mappings() -> Result<RoleMappingsData, ServerFnError> {
-    use crate::ssr::{internal, require, services};
+    use crate::api::ssr::{internal, require, services};
     use portcullis_domain::Role;
     let user = require(Role::Viewer)?;
     let s = services()?;
@@ -152,7 +152,7 @@ pub async fn role_mappings() -> Result<RoleMappingsData, ServerFnError> {
 /// Role mappings decide who becomes an admin: only admins change them.
 #[server(endpoint = "add_role_mapping")]
 pub async fn add_role_mapping(provider_id: String, group: String, role: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{require, services};
+    use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     let user = require(Role::Admin)?;
     services()?.roles.add(&user, &provider_id, &group, &role).await.map(|_| ()).map_err(mapping_error)
@@ -160,7 +160,7 @@ pub async fn add_role_mapping(provider_id: String, group: String, role: String) 
 
 #[server(endpoint = "set_mapping_role")]
 pub async fn set_mapping_role(id: String, role: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{require, services};
+    use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     let user = require(Role::Admin)?;
     services()?.roles.set_role(&user, &id, &role).await.map_err(mapping_error)
@@ -168,7 +168,7 @@ pub async fn set_mapping_role(id: String, role: String) -> Result<(), ServerFnEr
 
 #[server(endpoint = "remove_role_mapping")]
 pub async fn remove_role_mapping(id: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{require, services};
+    use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     let user = require(Role::Admin)?;
     services()?.roles.remove(&user, &id).await.map_err(mapping_error)
@@ -177,20 +177,20 @@ pub async fn remove_role_mapping(id: String) -> Result<(), ServerFnError> {
 /// Limits password sign-in to one admin (`Some`), or opens it again (`None`/empty).
 #[server(endpoint = "set_break_glass")]
 pub async fn set_break_glass(email: Option<String>) -> Result<(), ServerFnError> {
-    use crate::ssr::{internal, require, services};
+    use crate::api::ssr::{internal, require, services};
     use portcullis_domain::{accounts::RestrictError, Role};
     let user = require(Role::Admin)?;
     let email = email.filter(|e| !e.trim().is_empty());
     match services()?.accounts.restrict_local_sign_in(&user, email.as_deref()).await {
         Ok(()) => Ok(()),
         Err(RestrictError::Store(e)) => Err(internal(e)),
-        Err(e @ RestrictError::NotAnAdmin) => Err(crate::ssr::bad_input(e)),
+        Err(e @ RestrictError::NotAnAdmin) => Err(crate::api::ssr::bad_input(e)),
     }
 }
 
 #[server(endpoint = "my_account")]
 pub async fn my_account() -> Result<AccountSummary, ServerFnError> {
-    use crate::ssr::{internal, require, services};
+    use crate::api::ssr::{internal, require, services};
     use portcullis_domain::Role;
     let user = require(Role::Viewer)?;
     let s = services()?;

@@ -51,7 +51,7 @@ pub struct SettingsOverview {
 /// Who is signed in; `None` on the sign-in and setup pages.
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
-    Ok(crate::ssr::signed_in().map(|u| Me {
+    Ok(crate::api::ssr::signed_in().map(|u| Me {
         email: u.email,
         display_name: u.display_name,
         role: u.role.label().to_string(),
@@ -61,35 +61,35 @@ pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
 /// Whether `/setup` still has work to do.
 #[server(endpoint = "setup_needed")]
 pub async fn setup_needed() -> Result<bool, ServerFnError> {
-    let services = crate::ssr::services()?;
-    services.accounts.needs_setup().await.map_err(crate::ssr::internal)
+    let services = crate::api::ssr::services()?;
+    services.accounts.needs_setup().await.map_err(crate::api::ssr::internal)
 }
 
 /// A page of the audit log, newest first.
 #[server(endpoint = "audit_events")]
 pub async fn audit_events(before: Option<String>, action: Option<String>) -> Result<AuditPageData, ServerFnError> {
     use portcullis_domain::{audit::Action, store::AuditQuery, Role};
-    crate::ssr::require(Role::Viewer)?;
-    let services = crate::ssr::services()?;
+    crate::api::ssr::require(Role::Viewer)?;
+    let services = crate::api::ssr::services()?;
     let action = action.filter(|a| Action::parse(a).is_some());
     let page = services
         .store
         .audit_page(&AuditQuery { before: before.filter(|b| !b.is_empty()), action, limit: 50 })
         .await
-        .map_err(crate::ssr::internal)?;
+        .map_err(crate::api::ssr::internal)?;
     let entries = page
         .records
         .into_iter()
         .map(|r| AuditEntry {
             action_label: Action::parse(&r.action).map(|a| a.label().to_string()).unwrap_or_else(|| r.action.clone()),
-            at: crate::ssr::format_time(r.at),
+            at: crate::api::ssr::format_time(r.at),
             id: r.id,
             actor: r.actor,
             action: r.action,
             target: r.target,
             success: r.outcome == "success",
             ip: r.ip,
-            details: crate::ssr::format_details(&r.details),
+            details: crate::api::ssr::format_details(&r.details),
         })
         .collect();
     let actions = Action::ALL.iter().map(|a| (a.as_str().to_string(), a.label().to_string())).collect();
@@ -100,8 +100,8 @@ pub async fn audit_events(before: Option<String>, action: Option<String>) -> Res
 #[server(endpoint = "console_settings")]
 pub async fn console_settings() -> Result<SettingsOverview, ServerFnError> {
     use portcullis_domain::Role;
-    crate::ssr::require(Role::Viewer)?;
-    let s = &crate::ssr::services()?.settings;
+    crate::api::ssr::require(Role::Viewer)?;
+    let s = &crate::api::ssr::services()?.settings;
     let row = |name: &str, value: String, help: &str| SettingRow { name: name.into(), value, help: help.into() };
     let rows = vec![
         row("PORTCULLIS_LISTEN", s.listen.to_string(), "Address and port the server listens on."),

@@ -225,7 +225,7 @@ mod convert {
 
     /// Input errors say what to fix, with a 4xx; store errors are logged (500).
     pub fn error(e: PolicyError) -> ServerFnError {
-        use crate::ssr::{bad_input, internal, not_found, refuse};
+        use crate::api::ssr::{bad_input, internal, not_found, refuse};
         match e {
             PolicyError::Store(e) => internal(e),
             e @ (PolicyError::ApplicationNotFound | PolicyError::PolicyNotFound | PolicyError::UserNotFound) => {
@@ -303,7 +303,7 @@ mod convert {
     pub fn app_input(f: &AppForm) -> Result<p::ApplicationInput, ServerFnError> {
         let minutes = f.session_duration_minutes.trim();
         let session_duration_minutes = minutes.parse::<u32>().map_err(|_| {
-            crate::ssr::bad_input(format!(
+            crate::api::ssr::bad_input(format!(
                 "Enter the session duration as a whole number of minutes; '{minutes}' is not one."
             ))
         })?;
@@ -321,7 +321,7 @@ mod convert {
 
     pub fn policy_input(f: &PolicyForm) -> Result<p::PolicyInput, ServerFnError> {
         let action =
-            p::Action::parse(&f.action).ok_or_else(|| crate::ssr::bad_input("Choose Allow, Block or Bypass."))?;
+            p::Action::parse(&f.action).ok_or_else(|| crate::api::ssr::bad_input("Choose Allow, Block or Bypass."))?;
         Ok(p::PolicyInput { name: f.name.clone(), action, rules: rules_in(&f.rules), enabled: f.enabled })
     }
 
@@ -376,7 +376,7 @@ mod convert {
 /// Every application, by name.
 #[server(endpoint = "policies/applications")]
 pub async fn list_applications() -> Result<AppList, ServerFnError> {
-    use crate::ssr::{require, services};
+    use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     let user = require(Role::Viewer)?;
     let s = services()?.policies;
@@ -391,7 +391,7 @@ pub async fn list_applications() -> Result<AppList, ServerFnError> {
 /// An application with its policies in order, with current group and user names.
 #[server(endpoint = "policies/application")]
 pub async fn application_page(id: String) -> Result<AppPage, ServerFnError> {
-    use crate::ssr::{require, services};
+    use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     let user = require(Role::Viewer)?;
     let s = services()?.policies;
@@ -407,7 +407,7 @@ pub async fn application_page(id: String) -> Result<AppPage, ServerFnError> {
 /// Returns the new application's id.
 #[server(endpoint = "policies/create_application", input = Json)]
 pub async fn create_application(form: AppForm) -> Result<String, ServerFnError> {
-    use crate::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::{actor, client_ip, require, services};
     use portcullis_domain::Role;
     let user = require(Role::Editor)?;
     let input = convert::app_input(&form)?;
@@ -421,7 +421,7 @@ pub async fn create_application(form: AppForm) -> Result<String, ServerFnError> 
 
 #[server(endpoint = "policies/update_application", input = Json)]
 pub async fn update_application(id: String, form: AppForm) -> Result<(), ServerFnError> {
-    use crate::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::{actor, client_ip, require, services};
     use portcullis_domain::Role;
     let user = require(Role::Editor)?;
     let input = convert::app_input(&form)?;
@@ -436,7 +436,7 @@ pub async fn update_application(id: String, form: AppForm) -> Result<(), ServerF
 /// Deletes the application and its policies.
 #[server(endpoint = "policies/delete_application")]
 pub async fn delete_application(id: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::{actor, client_ip, require, services};
     use portcullis_domain::Role;
     let user = require(Role::Editor)?;
     services()?.policies.delete_application(&actor(&user), client_ip().as_deref(), &id).await.map_err(convert::error)
@@ -445,19 +445,18 @@ pub async fn delete_application(id: String) -> Result<(), ServerFnError> {
 /// What the policy editor starts from; `policy_id` `None` for a new policy.
 #[server(endpoint = "policies/editor")]
 pub async fn policy_editor(application_id: String, policy_id: Option<String>) -> Result<EditorData, ServerFnError> {
-    use crate::ssr::{require, services};
+    use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     let user = require(Role::Viewer)?;
     let s = services()?.policies;
     let app = s.application(&application_id).await.map_err(convert::error)?;
     let views = s.policy_views(&application_id).await.map_err(convert::error)?;
-    let policy =
-        match policy_id {
-            Some(id) => Some(views.iter().find(|v| v.policy.id == id).map(convert::policy).ok_or_else(|| {
-                crate::ssr::not_found("No such policy in this application: it may have been deleted.")
-            })?),
-            None => None,
-        };
+    let policy = match policy_id {
+        Some(id) => Some(views.iter().find(|v| v.policy.id == id).map(convert::policy).ok_or_else(|| {
+            crate::api::ssr::not_found("No such policy in this application: it may have been deleted.")
+        })?),
+        None => None,
+    };
     let providers = s.providers().await.map_err(convert::error)?;
     Ok(EditorData { app: convert::app(app, views.len()), policy, providers, can_edit: user.role >= Role::Editor })
 }
@@ -465,7 +464,7 @@ pub async fn policy_editor(application_id: String, policy_id: Option<String>) ->
 /// Adds a policy after the application's last one; returns its id.
 #[server(endpoint = "policies/create_policy", input = Json)]
 pub async fn create_policy(application_id: String, form: PolicyForm) -> Result<String, ServerFnError> {
-    use crate::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::{actor, client_ip, require, services};
     use portcullis_domain::Role;
     let user = require(Role::Editor)?;
     let input = convert::policy_input(&form)?;
@@ -479,7 +478,7 @@ pub async fn create_policy(application_id: String, form: PolicyForm) -> Result<S
 
 #[server(endpoint = "policies/update_policy", input = Json)]
 pub async fn update_policy(id: String, form: PolicyForm) -> Result<(), ServerFnError> {
-    use crate::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::{actor, client_ip, require, services};
     use portcullis_domain::Role;
     let user = require(Role::Editor)?;
     let input = convert::policy_input(&form)?;
@@ -493,7 +492,7 @@ pub async fn update_policy(id: String, form: PolicyForm) -> Result<(), ServerFnE
 
 #[server(endpoint = "policies/delete_policy")]
 pub async fn delete_policy(id: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::{actor, client_ip, require, services};
     use portcullis_domain::Role;
     let user = require(Role::Editor)?;
     services()?.policies.delete_policy(&actor(&user), client_ip().as_deref(), &id).await.map_err(convert::error)
@@ -502,7 +501,7 @@ pub async fn delete_policy(id: String) -> Result<(), ServerFnError> {
 /// One place up (`up`) or down; at either end nothing changes.
 #[server(endpoint = "policies/move")]
 pub async fn move_policy(id: String, up: bool) -> Result<(), ServerFnError> {
-    use crate::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::{actor, client_ip, require, services};
     use portcullis_domain::{policies::Move, Role};
     let user = require(Role::Editor)?;
     let to = if up { Move::Up } else { Move::Down };
@@ -513,7 +512,7 @@ pub async fn move_policy(id: String, up: bool) -> Result<(), ServerFnError> {
 /// The full order after a drag: every policy of the application once.
 #[server(endpoint = "policies/reorder", input = Json)]
 pub async fn reorder_policies(application_id: String, ids: Vec<String>) -> Result<(), ServerFnError> {
-    use crate::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::{actor, client_ip, require, services};
     use portcullis_domain::Role;
     let user = require(Role::Editor)?;
     services()?
@@ -527,7 +526,7 @@ pub async fn reorder_policies(application_id: String, ids: Vec<String>) -> Resul
 /// Directory groups whose name contains `search`, for the group picker.
 #[server(endpoint = "policies/search_groups")]
 pub async fn search_groups(search: String) -> Result<Vec<GroupChoice>, ServerFnError> {
-    use crate::ssr::{require, services};
+    use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     require(Role::Viewer)?;
     let groups = services()?.policies.search_groups(&search, 20).await.map_err(convert::error)?;
@@ -545,7 +544,7 @@ pub async fn search_groups(search: String) -> Result<Vec<GroupChoice>, ServerFnE
 /// Active directory users by name, email or login, for the user picker and Test a user.
 #[server(endpoint = "policies/search_people")]
 pub async fn search_people(search: String) -> Result<Vec<PersonChoice>, ServerFnError> {
-    use crate::ssr::{require, services};
+    use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     require(Role::Viewer)?;
     let people = services()?.policies.search_users(&search, 20).await.map_err(convert::error)?;
@@ -555,7 +554,7 @@ pub async fn search_people(search: String) -> Result<Vec<PersonChoice>, ServerFn
 /// Who the draft's rules match among active directory users.
 #[server(endpoint = "policies/preview", input = Json)]
 pub async fn policy_preview(application_id: String, rules: RulesDraft) -> Result<PreviewResult, ServerFnError> {
-    use crate::ssr::{require, services};
+    use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     require(Role::Viewer)?;
     let preview =
@@ -575,13 +574,13 @@ pub async fn policy_preview(application_id: String, rules: RulesDraft) -> Result
 /// user's id, or a search (an email) that finds exactly one active user.
 #[server(endpoint = "policies/test_user")]
 pub async fn test_user_access(application_id: String, user: String) -> Result<TestResult, ServerFnError> {
-    use crate::ssr::{internal, require, services};
+    use crate::api::ssr::{internal, require, services};
     use portcullis_domain::Role;
     require(Role::Viewer)?;
     let s = services()?;
     let user = user.trim().to_string();
     if user.is_empty() {
-        return Err(crate::ssr::bad_input("Pick a user to test."));
+        return Err(crate::api::ssr::bad_input("Pick a user to test."));
     }
     let label = |name: &str, email: &str| if name.is_empty() { email.to_string() } else { format!("{name} <{email}>") };
     let (user_id, user_email, user_label) = match s.store.person(&user).await.map_err(internal)? {
@@ -592,9 +591,11 @@ pub async fn test_user_access(application_id: String, user: String) -> Result<Te
             let one = match (exact, found.len()) {
                 (Some(u), _) => u,
                 (None, 1) => &found[0],
-                (None, 0) => return Err(crate::ssr::not_found(format!("No active directory user matches '{user}'."))),
+                (None, 0) => {
+                    return Err(crate::api::ssr::not_found(format!("No active directory user matches '{user}'.")))
+                }
                 (None, n) => {
-                    return Err(crate::ssr::bad_input(format!(
+                    return Err(crate::api::ssr::bad_input(format!(
                         "{n} users match '{user}': pick one from the list, or enter a full email address."
                     )))
                 }
@@ -609,7 +610,7 @@ pub async fn test_user_access(application_id: String, user: String) -> Result<Te
 /// The application's policies as a versioned JSON document.
 #[server(endpoint = "policies/export")]
 pub async fn export_policies(application_id: String) -> Result<ExportData, ServerFnError> {
-    use crate::ssr::{require, services};
+    use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     require(Role::Viewer)?;
     let doc = services()?.policies.export(&application_id).await.map_err(convert::error)?;
@@ -633,14 +634,14 @@ pub async fn import_policies(
     document: String,
     replace: bool,
 ) -> Result<ImportSummary, ServerFnError> {
-    use crate::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::{actor, client_ip, require, services};
     use portcullis_domain::{
         policies::{ImportMode, ImportTarget, PolicyDocument},
         Role,
     };
     let user = require(Role::Editor)?;
     if document.trim().is_empty() {
-        return Err(crate::ssr::bad_input("Paste an exported policy document (JSON) first."));
+        return Err(crate::api::ssr::bad_input("Paste an exported policy document (JSON) first."));
     }
     let doc = PolicyDocument::from_json(&document).map_err(convert::error)?;
     let target = match application_id {
