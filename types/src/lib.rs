@@ -7,3 +7,8 @@
 mod role;
 
 pub use role::Role;
+pub mod policy;
+pub mod sync;
+
+pub use policy::{GroupRef, Selector, UserRef};
+pub use sync::{RunKind, RunStatus};

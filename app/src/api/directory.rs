@@ -222,6 +222,7 @@ pub async fn directory_group(id: String, offset: u32) -> Result<GroupDetail, Ser
 /// Every provider with directory synchronization: settings, recent runs, a diff awaiting approval.
 #[server(endpoint = "directory/sync_overview")]
 pub async fn sync_overview() -> Result<Vec<ProviderSync>, ServerFnError> {
+    use portcullis_domain::sync::{RunKind, RunStatus};
     use portcullis_domain::Role;
     crate::api::ssr::require(Role::Viewer)?;
     let s = crate::api::ssr::services()?;
@@ -232,16 +233,17 @@ pub async fn sync_overview() -> Result<Vec<ProviderSync>, ServerFnError> {
         }
         let settings = s.sync.settings(&p.id).await.map_err(server::sync_error)?;
         let runs = s.sync.runs(&p.id, 10).await.map_err(server::sync_error)?;
-        let awaiting = runs.iter().find(|r| r.status == "awaiting_approval").map(|r| r.id.clone());
+        let awaiting = runs.iter().find(|r| RunStatus::AwaitingApproval.is(&r.status)).map(|r| r.id.clone());
         let pending = match awaiting {
             Some(run_id) => s.sync.pending_diff(&run_id).await.map_err(server::sync_error)?.map(server::diff),
             None => None,
         };
         // The newest run, if a dry run, shows its diff too.
-        let dry_run = match runs.first().filter(|r| r.mode == "dry_run" && r.status == "succeeded") {
-            Some(r) => s.sync.pending_diff(&r.id).await.map_err(server::sync_error)?.map(server::diff),
-            None => None,
-        };
+        let dry_run =
+            match runs.first().filter(|r| RunKind::DryRun.as_str() == r.mode && RunStatus::Succeeded.is(&r.status)) {
+                Some(r) => s.sync.pending_diff(&r.id).await.map_err(server::sync_error)?.map(server::diff),
+                None => None,
+            };
         out.push(ProviderSync {
             provider_id: p.id,
             name: p.name,

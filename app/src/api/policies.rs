@@ -6,17 +6,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
-/// Who a rule is about; the same JSON shape as the domain's selector (and the export).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Selector {
-    Group { provider_id: String, external_id: String },
-    Everyone,
-    Email { email: String },
-    EmailDomain { domain: String },
-    User { provider_id: String, external_id: String },
-    IdentityProvider { provider_id: String },
-}
+pub use portcullis_types::policy::Selector;
 
 /// A selector with its current label, as the editor and the list show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,42 +228,13 @@ mod convert {
         }
     }
 
-    pub fn selector_in(s: &Selector) -> p::Selector {
-        match s.clone() {
-            Selector::Group { provider_id, external_id } => {
-                p::Selector::Group(p::GroupRef { provider_id, external_id })
-            }
-            Selector::Everyone => p::Selector::Everyone,
-            Selector::Email { email } => p::Selector::Email { email },
-            Selector::EmailDomain { domain } => p::Selector::EmailDomain { domain },
-            Selector::User { provider_id, external_id } => p::Selector::User(p::UserRef { provider_id, external_id }),
-            Selector::IdentityProvider { provider_id } => p::Selector::IdentityProvider { provider_id },
-        }
-    }
-
-    pub fn selector_out(s: &p::Selector) -> Selector {
-        match s.clone() {
-            p::Selector::Group(g) => Selector::Group { provider_id: g.provider_id, external_id: g.external_id },
-            p::Selector::Everyone => Selector::Everyone,
-            p::Selector::Email { email } => Selector::Email { email },
-            p::Selector::EmailDomain { domain } => Selector::EmailDomain { domain },
-            p::Selector::User(u) => Selector::User { provider_id: u.provider_id, external_id: u.external_id },
-            p::Selector::IdentityProvider { provider_id } => Selector::IdentityProvider { provider_id },
-        }
-    }
-
     pub fn rules_in(r: &RulesDraft) -> p::Rules {
-        let list = |l: &[Selector]| l.iter().map(selector_in).collect();
+        let list = |l: &[Selector]| l.to_vec();
         p::Rules { include: list(&r.include), require: list(&r.require), exclude: list(&r.exclude) }
     }
 
     fn item(v: &p::SelectorView) -> SelectorItem {
-        SelectorItem {
-            selector: selector_out(&v.selector),
-            kind: v.kind.clone(),
-            label: v.label.clone(),
-            missing: v.missing,
-        }
+        SelectorItem { selector: v.selector.clone(), kind: v.kind.clone(), label: v.label.clone(), missing: v.missing }
     }
 
     pub fn policy(v: &p::PolicyView) -> PolicyItem {
@@ -365,7 +326,7 @@ mod convert {
     pub fn person(u: p::UserOption) -> PersonChoice {
         PersonChoice {
             id: u.directory_user_id,
-            selector: selector_out(&u.selector),
+            selector: u.selector.clone(),
             email: u.email,
             display_name: u.display_name,
             provider_name: u.provider_name,
@@ -533,7 +494,7 @@ pub async fn search_groups(search: String) -> Result<Vec<GroupChoice>, ServerFnE
     Ok(groups
         .into_iter()
         .map(|g| GroupChoice {
-            selector: convert::selector_out(&g.selector),
+            selector: g.selector.clone(),
             name: g.name,
             provider_name: g.provider_name,
             kind: g.kind,

@@ -78,8 +78,13 @@ impl Facts for Subject {
     }
 }
 
-impl Selector {
-    pub fn matches<F: Facts + ?Sized>(&self, who: &F) -> bool {
+/// Whether a selector matches a person. A trait because `Selector` lives in the wire-types crate.
+pub trait Matches {
+    fn matches<F: Facts + ?Sized>(&self, who: &F) -> bool;
+}
+
+impl Matches for Selector {
+    fn matches<F: Facts + ?Sized>(&self, who: &F) -> bool {
         match self {
             Selector::Everyone => true,
             Selector::Group(g) => who.in_group(g),

@@ -23,7 +23,7 @@ pub mod service;
 pub mod snapshot;
 pub mod validate;
 
-pub use eval::{Decision, Facts, Outcome, Step, StepResult, Subject};
+pub use eval::{Decision, Facts, Matches, Outcome, Step, StepResult, Subject};
 pub use export::{ImportMode, ImportResult, ImportTarget, PolicyDocument, Reference};
 pub use model::{
     Action, Application, ApplicationInput, GroupRef, HostRule, Policy, PolicyInput, Rules, Selector, UserRef,

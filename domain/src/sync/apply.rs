@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::{DeprovisionAction, Diff, Inner, SyncError, SyncSettings};
+use super::{DeprovisionAction, Diff, Inner, RunStatus, SyncError, SyncSettings};
 use crate::{
     audit::{Action, Actor, Event},
     store::{now_ms, DirectoryTx, ProviderRow, SyncRunRow},
@@ -77,7 +77,7 @@ pub(crate) async fn apply(
     let mut tx = store.begin_directory().await?;
     if let Mode::Approve { .. } = mode {
         let status = tx.run_status(&run_id).await?.unwrap_or_default();
-        if status != "awaiting_approval" {
+        if !RunStatus::AwaitingApproval.is(&status) {
             tx.rollback().await?;
             return Err(SyncError::NotAwaitingApproval { status });
         }
@@ -171,7 +171,7 @@ pub(crate) async fn apply(
             .record_removals(&run_id, &provider.id, settings.deprovision.as_str(), settings.admin_deprovision.as_str())
             .await?;
         store.record_group_removals(&run_id, &provider.id).await?;
-        run.status = "awaiting_approval".into();
+        run.status = RunStatus::AwaitingApproval.as_str().into();
         run.error = Some(reason.clone());
         run.error_fix = Some(
             "Review the users, groups and memberships that would be removed. If it is right, approve the diff; if not, \
@@ -207,7 +207,7 @@ pub(crate) async fn apply(
                 .await?;
             store.record_group_removals(&run_id, &provider.id).await?;
             store.clear_stage(&run_id).await?;
-            run.status = "succeeded".into();
+            run.status = RunStatus::Succeeded.as_str().into();
             store.update_sync_run(&run).await?;
             inner
                 .audit
@@ -221,7 +221,7 @@ pub(crate) async fn apply(
                 Mode::Approve { by } => (Action::SyncApproved, Some(by.clone())),
                 _ => (Action::SyncSucceeded, None),
             };
-            run.status = if approved_by.is_some() { "approved" } else { "succeeded" }.into();
+            run.status = if approved_by.is_some() { RunStatus::Approved } else { RunStatus::Succeeded }.as_str().into();
             if let Some(by) = &approved_by {
                 run.decided_by = match by {
                     Actor::User { email, .. } => Some(email.clone()),
@@ -329,7 +329,7 @@ pub(super) async fn diff(inner: &Inner, run: &SyncRunRow, settings: &SyncSetting
         provider_id: run.provider_id.clone(),
         mode: run.mode.clone(),
         status: run.status.clone(),
-        reason: (run.status == "awaiting_approval").then(|| run.error.clone()).flatten(),
+        reason: RunStatus::AwaitingApproval.is(&run.status).then(|| run.error.clone()).flatten(),
         threshold_percent: settings.removal_threshold_percent,
         users_now,
         created: run.created,

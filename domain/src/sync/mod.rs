@@ -35,30 +35,7 @@ pub use crate::store::{
     MembershipRemovalRow as MembershipRemoval, RemovalRow as Removal, SyncRunRow as RunRow,
 };
 
-/// What a run does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunKind {
-    /// Every user, group and membership.
-    Full,
-    /// Only what changed since the last run (a full run when there was none).
-    Incremental,
-    /// A full fetch and the diff, applied to nothing.
-    DryRun,
-}
-
-impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Full => "full",
-            RunKind::Incremental => "incremental",
-            RunKind::DryRun => "dry_run",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [RunKind::Full, RunKind::Incremental, RunKind::DryRun].into_iter().find(|k| k.as_str() == s)
-    }
-}
+pub use portcullis_types::sync::{RunKind, RunStatus};
 
 /// Who started a run.
 #[derive(Debug, Clone)]
@@ -530,7 +507,9 @@ impl SyncService {
     /// The diff of a run awaiting approval or of a dry run; `None` for other runs.
     pub async fn pending_diff(&self, run_id: &str) -> Result<Option<Diff>, SyncError> {
         let run = self.run_row(run_id).await?;
-        if !(run.status == "awaiting_approval" || run.mode == RunKind::DryRun.as_str() && run.status == "succeeded") {
+        if !(RunStatus::AwaitingApproval.is(&run.status)
+            || run.mode == RunKind::DryRun.as_str() && RunStatus::Succeeded.is(&run.status))
+        {
             return Ok(None);
         }
         let settings = self.settings(&run.provider_id).await?;
@@ -544,7 +523,7 @@ impl SyncService {
             return Err(SyncError::AdminOnly("approve a run held for approval"));
         }
         let run = self.run_row(run_id).await?;
-        if run.status != "awaiting_approval" {
+        if !RunStatus::AwaitingApproval.is(&run.status) {
             return Err(SyncError::NotAwaitingApproval { status: run.status });
         }
         let provider = self.inner.store.provider(&run.provider_id).await?.ok_or(SyncError::ProviderNotFound)?;
@@ -569,11 +548,11 @@ impl SyncService {
     /// Drops a run's pending diff: nothing is applied; the next run computes a fresh one.
     pub async fn discard(&self, run_id: &str, actor: Actor) -> Result<(), SyncError> {
         let mut run = self.run_row(run_id).await?;
-        if run.status != "awaiting_approval" {
+        if !RunStatus::AwaitingApproval.is(&run.status) {
             return Err(SyncError::NotAwaitingApproval { status: run.status });
         }
         let email = actor_email(&actor);
-        run.status = "cancelled".into();
+        run.status = RunStatus::Cancelled.as_str().into();
         run.decided_by = email;
         run.decided_at = Some(now_ms());
         self.inner.store.update_sync_run(&run).await?;
@@ -667,7 +646,13 @@ impl SyncService {
             if !settings.enabled || self.progress(&provider.id).is_some() {
                 continue;
             }
-            if !self.inner.store.sync_runs_with_status(&provider.id, "awaiting_approval").await?.is_empty() {
+            if !self
+                .inner
+                .store
+                .sync_runs_with_status(&provider.id, RunStatus::AwaitingApproval.as_str())
+                .await?
+                .is_empty()
+            {
                 continue;
             }
             let last = self.inner.store.sync_runs(&provider.id, 1).await?.into_iter().next();
@@ -800,7 +785,7 @@ impl SyncService {
             },
             trigger_kind: trigger_kind.into(),
             triggered_by: actor_email(&actor),
-            status: "running".into(),
+            status: RunStatus::Running.as_str().into(),
             started_at: now_ms(),
             finished_at: None,
             users_seen: 0,
@@ -841,9 +826,9 @@ impl SyncService {
             .await;
         // A manual full or incremental run replaces a diff still waiting for approval.
         if kind != RunKind::DryRun {
-            for pending in store.sync_runs_with_status(&provider.id, "awaiting_approval").await? {
+            for pending in store.sync_runs_with_status(&provider.id, RunStatus::AwaitingApproval.as_str()).await? {
                 let mut pending = pending;
-                pending.status = "cancelled".into();
+                pending.status = RunStatus::Cancelled.as_str().into();
                 pending.error = Some(format!("Replaced by run {} before it was approved.", run.id));
                 pending.decided_at = Some(now_ms());
                 store.update_sync_run(&pending).await?;
@@ -861,7 +846,7 @@ impl SyncService {
             Err(e) => {
                 // Failed runs change nothing: staging is dropped, the directory is as it was.
                 let _ = store.clear_stage(&run.id).await;
-                run.status = "failed".into();
+                run.status = RunStatus::Failed.as_str().into();
                 run.finished_at = Some(now_ms());
                 run.error = Some(e.to_string());
                 run.error_fix = Some(e.fix());
