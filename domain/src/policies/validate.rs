@@ -80,6 +80,24 @@ pub enum PolicyError {
     Store(StoreError),
 }
 
+// The same statuses the policy server functions answer with today: a store failure is ours,
+// a missing row is 404, a clash with another row is 409, everything else is input to fix.
+impl crate::error::Classify for PolicyError {
+    fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            PolicyError::Store(_) => Fault::Internal,
+            PolicyError::ApplicationNotFound | PolicyError::PolicyNotFound | PolicyError::UserNotFound => {
+                Fault::NotFound
+            }
+            PolicyError::ApplicationNameTaken(_) | PolicyError::PolicyNameTaken(_) | PolicyError::HostTaken { .. } => {
+                Fault::Conflict
+            }
+            _ => Fault::Invalid,
+        }
+    }
+}
+
 impl From<StoreError> for PolicyError {
     fn from(e: StoreError) -> Self {
         PolicyError::Store(e)

@@ -304,6 +304,25 @@ pub enum SyncError {
     Store(#[from] StoreError),
 }
 
+// The same statuses the directory server functions answer with today.
+impl crate::error::Classify for SyncError {
+    fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            SyncError::AdminOnly(_) => Fault::Forbidden,
+            SyncError::BadSettings(_) => Fault::Invalid,
+            SyncError::ProviderNotFound | SyncError::RunNotFound => Fault::NotFound,
+            SyncError::NotAwaitingApproval { .. }
+            | SyncError::AlreadyRunning { .. }
+            | SyncError::DirectoryOff
+            | SyncError::ProviderDisabled => Fault::Conflict,
+            // The provider's answer or its stored credentials failed, not this server.
+            SyncError::Okta { .. } | SyncError::MembersNotFound { .. } | SyncError::Credentials(_) => Fault::Upstream,
+            SyncError::Crypto(_) | SyncError::Internal(_) | SyncError::Store(_) => Fault::Internal,
+        }
+    }
+}
+
 impl From<OktaError> for SyncError {
     fn from(e: OktaError) -> Self {
         let fix = e.fix();
