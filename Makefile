@@ -10,15 +10,24 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: run test release demo tools test-tools site server unit e2e clean
+.PHONY: run test lint release demo tools test-tools site server unit e2e clean
 
 ## run: build and start the console at http://127.0.0.1:3000 (SQLite in ./data)
 run: tools site server
 	mkdir -p data
 	./target/debug/portcullis
 
-## test: every test: unit, integration (real HTTP), Playwright end-to-end in Chromium
-test: test-tools site unit e2e
+## test: style and lints first, then every test: unit, integration (real HTTP), Playwright end-to-end in Chromium
+test: test-tools lint site unit e2e
+
+## lint: rustfmt, clippy with warnings as errors on every crate, no import cycles between modules
+# Clippy per package and target, as the builds: the browser crate only for wasm32.
+lint:
+	cargo fmt --all --check
+	cargo clippy -p portcullis-types -p portcullis-domain -p okta-sim -p portcullis-bench --all-targets -- -D warnings
+	cargo clippy -p portcullis-app -p portcullis-server --features portcullis-app/ssr --all-targets -- -D warnings
+	cargo clippy -p portcullis-frontend -p portcullis-types --target wasm32-unknown-unknown -- -D warnings
+	for crate in types domain app server okta-sim frontend; do python3 scripts/check-cycles.py $$crate/src; done
 
 ## demo: the Okta simulator's sample org and the console, pointed at each other
 demo: tools site
@@ -44,7 +53,7 @@ server:
 
 # Per package, never --workspace: the browser crate must not be built with server features.
 unit:
-	cargo test -p portcullis-domain -p portcullis-app -p portcullis-server -p okta-sim
+	cargo test -p portcullis-types -p portcullis-domain -p portcullis-app -p portcullis-server -p okta-sim
 
 # Uses the binaries `cargo test` just built (portcullis, okta-sim).
 e2e:

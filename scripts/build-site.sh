@@ -22,7 +22,13 @@ if [ ! -f "$pkg/portcullis_bg.wasm" ] || [ "$wasm" -nt "$pkg/portcullis_bg.wasm"
     -o "$pkg/portcullis_bg.wasm" "$pkg/portcullis_bg.wasm"
 fi
 
-tailwindcss -i style/input.css -o "$pkg/portcullis.css" --minify 2>/dev/null
+# Tailwind's errors (a bad @apply, a missing import) fail the build and are shown; only its
+# banner and timing line are dropped.
+if ! out=$(tailwindcss -i style/input.css -o "$pkg/portcullis.css" --minify 2>&1); then
+  printf '%s\n' "$out" >&2
+  exit 1
+fi
+grep -v -e '^≈ tailwindcss' -e '^Done in' -e '^$' <<<"$out" >&2 || true
 cp -R public/. "$site/"
 
 # Served pre-compressed when the browser accepts gzip.

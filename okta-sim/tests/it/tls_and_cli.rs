@@ -1,11 +1,9 @@
 //! HTTPS with the generated CA, and the `okta-sim` binary.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use okta_sim::{sample, Fixture, Options};
 use reqwest::StatusCode;
 

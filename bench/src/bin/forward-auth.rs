@@ -1,7 +1,7 @@
 //! Forward-auth benchmark: `/verify` against a bare handler on the same server, measured
 //! with wrk. See docs/forward-auth-benchmark.md.
 //!
-//! cargo run --release -p portcullis-server --features bench --bin verify-bench -- [--seconds 10] [--connections 32] [--out FILE]
+//! cargo run --release -p portcullis-bench --bin forward-auth -- [--seconds 10] [--connections 32] [--out FILE]
 
 use std::{collections::BTreeMap, net::SocketAddr, process::Command, time::Instant};
 

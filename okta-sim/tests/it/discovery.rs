@@ -1,8 +1,6 @@
 //! Discovery documents and JWKS (okta-api.md §2.1–§2.4).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use okta_sim::{sample, Fixture, Options};
 use reqwest::StatusCode;
 use serde_json::Value;

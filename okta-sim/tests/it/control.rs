@@ -1,10 +1,8 @@
 //! The HTTP control endpoint and the in-process `Control` handle.
 
-mod common;
-
 use std::time::Instant;
 
-use common::*;
+use crate::common::*;
 use okta_sim::sample;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

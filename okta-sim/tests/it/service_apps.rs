@@ -1,9 +1,7 @@
 //! Service apps: `private_key_jwt` client assertions, scopes, DPoP at the token endpoint and
 //! at the Management API (okta-api.md §3.2–§3.4).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use okta_sim::testkit::{client_assertion, client_assertion_with_claims, DpopKey};
 use okta_sim::{sample, Fixture, Options};
 use reqwest::StatusCode;

@@ -1,11 +1,9 @@
 //! Management API over a plain HTTP client: paging and `Link` lines, filters and search,
 //! errors, rate limits (okta-api.md §1, §4, §5).
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::*;
+use crate::common::*;
 use okta_sim::{generate, sample, Fixture, Options};
 use reqwest::StatusCode;
 use serde_json::Value;

@@ -1,8 +1,6 @@
 //! Driven by a client nobody here wrote: the `openidconnect` crate (v4).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use okta_sim::{sample, Options};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
 use openidconnect::{

@@ -1,9 +1,7 @@
 //! Sign-in, `/authorize`, `/token` (code and refresh), `/userinfo`, `/revoke`, `/logout`,
 //! against okta-api.md §2.5–§2.10.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use okta_sim::fixture::{ClientAuthMethod, UserStatus};
 use okta_sim::switches::{EmptyGroupsClaim, GroupsOverLimit};
 use okta_sim::{generate, sample, Fixture, Options};

@@ -1,8 +1,8 @@
 //! Directory sync benchmark against the Okta simulator.
 //!
 //! ```sh
-//! cargo run --release -p portcullis-domain --features bench --bin bench
-//! cargo run --release -p portcullis-domain --features bench --bin bench -- --sizes 10000x500 --latency-ms 20
+//! cargo run --release -p portcullis-bench --bin directory-sync
+//! cargo run --release -p portcullis-bench --bin directory-sync -- --sizes 10000x500 --latency-ms 20
 //! ```
 //!
 //! For each org size it starts the simulator in a child process (its memory is not ours),

@@ -1,0 +1,12 @@
+//! Integration tests, one binary per crate: linking one test executable instead of one per
+//! file is most of a test build's time on two cores.
+#![allow(clippy::unwrap_used)] // a test that panics on a bad value is a failing test
+
+mod common;
+mod control;
+mod discovery;
+mod management_api;
+mod oidc_flow;
+mod openidconnect_client;
+mod service_apps;
+mod tls_and_cli;
