@@ -9,6 +9,7 @@ mod role;
 pub use role::Role;
 pub mod policy;
 pub mod sync;
+pub mod url;
 
 pub use policy::{GroupRef, Selector, UserRef};
 pub use sync::{RunKind, RunStatus};
