@@ -19,6 +19,7 @@
 pub mod accounts;
 pub mod assertion;
 pub mod audit;
+pub mod cookies;
 pub mod crypto;
 pub mod error;
 pub mod forward_auth;

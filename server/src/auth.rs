@@ -10,59 +10,14 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     Extension, Form,
 };
-use http::{header, HeaderMap, HeaderValue, Method};
+use http::{header, Method};
 use portcullis_domain::{
     accounts::{InputError, SetupError, SetupForm, SignInError},
     ClientInfo, NewSession, SignedIn,
 };
 use serde::Deserialize;
 
-use crate::AppState;
-
-/// The session cookie. With an https public URL it gets the `__Host-` prefix,
-/// which browsers accept only with `Secure`, `Path=/` and no `Domain`.
-pub const SESSION_COOKIE: &str = "portcullis_session";
-const SECURE_SESSION_COOKIE: &str = "__Host-portcullis_session";
-
-fn cookie_name(state: &AppState) -> &'static str {
-    if state.services.settings.secure_cookies() {
-        SECURE_SESSION_COOKIE
-    } else {
-        SESSION_COOKIE
-    }
-}
-
-pub(crate) fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    find_cookie(headers, &|k| k == name)
-}
-
-/// The first cookie whose name passes `is`.
-pub(crate) fn find_cookie<'a>(headers: &'a HeaderMap, is: &dyn Fn(&str) -> bool) -> Option<&'a str> {
-    cookies(headers).find(|(k, _)| is(k)).map(|(_, v)| v)
-}
-
-/// Every `name=value` pair of the request's cookies.
-pub(crate) fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-}
-
-/// A `Set-Cookie` value as every Portcullis cookie has it: host-only, HttpOnly, Lax, on `/`.
-pub(crate) fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
-    // Tokens are URL-safe base64 and the rest is ours: always a valid header.
-    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> HeaderValue {
-    let max_age = i64::try_from(max_age_secs).unwrap_or(i64::MAX);
-    set_cookie(cookie_name(state), value, max_age, state.services.settings.secure_cookies())
-}
+use crate::{cookies, AppState};
 
 /// The client's address: `X-Forwarded-For` counts only when the peer is a trusted proxy.
 fn client_ip(state: &AppState, req: &Request) -> Option<String> {
@@ -78,7 +33,7 @@ pub async fn resolve_session(State(state): State<AppState>, mut req: Request, ne
         ip: client_ip(&state, &req),
         user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
     };
-    if let Some(token) = read_cookie(req.headers(), cookie_name(&state)) {
+    if let Some(token) = cookies::read_session(&state, req.headers()) {
         match state.services.accounts.session(token).await {
             Ok(Some(user)) if user.refresh_due => {
                 // Renew at the provider first: the groups, and so the role, may have changed.
@@ -165,7 +120,7 @@ pub(crate) fn encode(s: &str) -> String {
 
 pub(crate) fn signed_in_response(state: &AppState, session: NewSession, to: &str) -> Response {
     let mut response = Redirect::to(to).into_response();
-    let cookie = session_cookie(state, &session.token, session.max_age.as_secs());
+    let cookie = cookies::session(state, &session.token, session.max_age.as_secs());
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     response
 }
@@ -227,7 +182,7 @@ pub async fn logout(
         }
     }
     let mut response = Redirect::to(&target).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, "", 0));
+    response.headers_mut().insert(header::SET_COOKIE, cookies::session(&state, "", 0));
     response
 }
 
@@ -304,13 +259,5 @@ mod tests {
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
-    }
-
-    #[test]
-    fn cookies_are_found_among_others() {
-        let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; portcullis_session=abc; b=2"));
-        assert_eq!(read_cookie(&h, SESSION_COOKIE), Some("abc"));
-        assert_eq!(read_cookie(&h, "missing"), None);
     }
 }

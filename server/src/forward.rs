@@ -17,10 +17,7 @@ use portcullis_domain::{
 };
 use serde::Deserialize;
 
-use crate::{
-    auth::{cookies, encode, find_cookie, read_cookie, set_cookie},
-    AppState,
-};
+use crate::{auth::encode, cookies, AppState};
 
 /// Header values carry what the directory holds: control characters are dropped.
 fn header_value(s: &str) -> HeaderValue {
@@ -73,7 +70,7 @@ async fn decide(State(state): State<AppState>, req: axum::extract::Request, prox
     };
     // Already the client's address: X-Forwarded-For counts from trusted proxies only.
     let ip = req.extensions().get::<ClientInfo>().and_then(|c| c.ip.as_deref());
-    let cookie = |is: &dyn Fn(&str) -> bool| find_cookie(headers, is);
+    let cookie = |is: &dyn Fn(&str) -> bool| cookies::find(headers, is);
     let answer = state.services.forward_auth.decide(&original, cookie, ip, pinned(req.uri().query())).await;
     match answer {
         Ok(Answer::Allow { identity, assertion }) => {
@@ -165,7 +162,7 @@ pub async fn access(
         return hand_off(&state, &SsoSession::from(&user), &q.rd, None).await;
     }
     let secure = state.services.settings.secure_cookies();
-    if let Some(token) = read_cookie(&headers, sso_cookie_name(secure)) {
+    if let Some(token) = cookies::read(&headers, sso_cookie_name(secure)) {
         match fa.sso_session(token).await {
             Ok(Some(session)) => return hand_off(&state, &session, &q.rd, None).await,
             Ok(None) => {}
@@ -183,12 +180,11 @@ pub async fn access(
             Redirect::to(&format!("/login?next={}", encode(&here))).into_response()
         }
         [(id, _)] => {
-            let existing = crate::sso::read_login_cookie(&state, &headers);
+            let existing = cookies::read_login(&state, &headers);
             match state.services.sso.start(id, Purpose::Access, &q.rd, existing).await {
                 Ok(started) => {
                     let mut r = Redirect::to(&started.authorize_url).into_response();
-                    r.headers_mut()
-                        .insert(header::SET_COOKIE, crate::sso::login_cookie(&state, &started.browser_cookie));
+                    r.headers_mut().insert(header::SET_COOKIE, cookies::login(&state, &started.browser_cookie));
                     r
                 }
                 Err(e) => {
@@ -262,7 +258,7 @@ pub(crate) async fn finish_access(state: &AppState, user_id: &str, identity_id: 
     match state.services.forward_auth.start_sso(user_id, Some(identity_id), lifetime).await {
         Ok((token, session)) => {
             let secure = settings.secure_cookies();
-            let cookie = set_cookie(sso_cookie_name(secure), &token, (lifetime / 1000).max(1), secure);
+            let cookie = cookies::set(sso_cookie_name(secure), &token, (lifetime / 1000).max(1), secure);
             hand_off(state, &session, rd, Some(cookie)).await
         }
         Err(e) => access_failed(e.into()),
@@ -281,7 +277,8 @@ pub async fn app_callback(State(state): State<AppState>, Query(q): Query<Callbac
     match state.services.forward_auth.redeem(&q.code).await {
         Ok(Some(s)) => {
             let mut r = found(&s.return_to);
-            r.headers_mut().insert(header::SET_COOKIE, set_cookie(&s.cookie_name, &s.token, s.max_age_secs, s.secure));
+            r.headers_mut()
+                .insert(header::SET_COOKIE, cookies::set(&s.cookie_name, &s.token, s.max_age_secs, s.secure));
             r
         }
         Ok(None) => page(
@@ -300,7 +297,7 @@ pub async fn app_sign_out(
     Extension(client): Extension<ClientInfo>,
     headers: HeaderMap,
 ) -> Response {
-    let ours: Vec<(&str, &str)> = cookies(&headers)
+    let ours: Vec<(&str, &str)> = cookies::all(&headers)
         .filter(|(k, _)| forward_auth::is_app_cookie(k) || *k == sso_cookie_name(false) || *k == sso_cookie_name(true))
         .collect();
     let tokens: Vec<&str> = ours.iter().map(|(_, v)| *v).collect();
@@ -317,7 +314,7 @@ pub async fn app_sign_out(
     }
     let mut r = page(StatusCode::OK, "Signed out", "You are signed out of every application protected by Portcullis.");
     for (name, _) in &ours {
-        r.headers_mut().append(header::SET_COOKIE, set_cookie(name, "", 0, name.starts_with("__Host-")));
+        r.headers_mut().append(header::SET_COOKIE, cookies::set(name, "", 0, name.starts_with("__Host-")));
     }
     r
 }

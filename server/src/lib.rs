@@ -4,6 +4,7 @@
 
 mod api_errors;
 mod auth;
+mod cookies;
 mod csrf;
 mod forward;
 mod health;
@@ -35,7 +36,7 @@ use tower_http::{limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLaye
 /// checked before sessions or anything else read it: larger is 413.
 pub const MAX_REQUEST_BODY: usize = 1024 * 1024;
 
-pub use auth::SESSION_COOKIE;
+pub use cookies::SESSION_COOKIE;
 
 /// Why the server could not start. Each prints as one line naming the setting involved.
 #[derive(Debug, thiserror::Error)]

@@ -8,14 +8,14 @@ use axum::{
 };
 use http::{header, HeaderMap};
 use portcullis_domain::{
-    sso::{login_cookie_name, CallbackInput, Finished, Purpose, StartError},
+    sso::{CallbackInput, Finished, Purpose, StartError},
     ClientInfo, Role, SignedIn,
 };
 use serde::Deserialize;
 
 use crate::{
-    auth::{encode, read_cookie, safe_next, signed_in_response},
-    AppState,
+    auth::{encode, safe_next, signed_in_response},
+    cookies, AppState,
 };
 
 #[derive(Deserialize)]
@@ -26,17 +26,6 @@ pub struct StartForm {
     purpose: String,
     #[serde(default)]
     next: Option<String>,
-}
-
-pub(crate) fn login_cookie(state: &AppState, value: &str) -> http::HeaderValue {
-    let secure = state.services.settings.secure_cookies();
-    // Lax: the provider sends the browser back with a top-level GET, which carries it.
-    crate::auth::set_cookie(login_cookie_name(secure), value, 600, secure)
-}
-
-/// The binding cookie the browser sent, under the name this console uses.
-pub(crate) fn read_login_cookie<'a>(state: &AppState, headers: &'a HeaderMap) -> Option<&'a str> {
-    read_cookie(headers, login_cookie_name(state.services.settings.secure_cookies()))
 }
 
 /// `POST /auth/start`: a form button on the sign-in page, or Test connection's test sign-in.
@@ -67,11 +56,11 @@ pub async fn start(
         Purpose::DryRun { .. } => "/settings/identity-providers".to_string(),
         Purpose::Link { .. } => "/settings?linked=1".to_string(),
     };
-    let existing = read_login_cookie(&state, &headers);
+    let existing = cookies::read_login(&state, &headers);
     match state.services.sso.start(&form.provider, purpose, &return_to, existing).await {
         Ok(started) => {
             let mut response = Redirect::to(&started.authorize_url).into_response();
-            response.headers_mut().insert(header::SET_COOKIE, login_cookie(&state, &started.browser_cookie));
+            response.headers_mut().insert(header::SET_COOKIE, cookies::login(&state, &started.browser_cookie));
             response
         }
         Err(e) => {
@@ -98,7 +87,7 @@ pub async fn callback(
     user: Option<Extension<SignedIn>>,
     Query(input): Query<CallbackInput>,
 ) -> Response {
-    let browser = read_login_cookie(&state, &headers);
+    let browser = cookies::read_login(&state, &headers);
     let current = user.map(|Extension(u)| u);
     match state.services.sso.callback(&input, browser, current.as_ref(), &client).await {
         Ok(Finished::SignedIn { session, return_to }) => {
@@ -122,24 +111,5 @@ pub async fn callback(
             }
             Redirect::to(&url).into_response()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use portcullis_domain::sso::login_cookie_name;
-
-    #[test]
-    fn the_sign_in_binding_cookie_is_host_only_on_https() {
-        assert_eq!(login_cookie_name(true), "__Host-portcullis_login");
-        assert_eq!(login_cookie_name(false), "portcullis_login");
-        let set = crate::auth::set_cookie(login_cookie_name(true), "v", 600, true);
-        let set = set.to_str().unwrap();
-        // What browsers demand of a __Host- cookie: Secure, Path=/, no Domain.
-        assert!(set.starts_with("__Host-portcullis_login=v;"), "{set}");
-        assert!(
-            set.contains("; Secure") && set.contains("; Path=/;") && !set.to_ascii_lowercase().contains("domain="),
-            "{set}"
-        );
     }
 }

@@ -41,15 +41,15 @@ pub fn signed_in() -> Option<SignedIn> {
 /// A cookie of the request being served (the sign-in binding cookie, for the refusal page).
 pub fn request_cookie(name: &str) -> Option<String> {
     let parts = use_context::<Parts>()?;
-    parts
+    let value = parts
         .headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
+        .flat_map(portcullis_domain::cookies::pairs)
         .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+        .map(|(_, v)| v.to_string());
+    value
 }
 
 /// The caller's address, for the audit log.
