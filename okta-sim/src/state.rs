@@ -65,10 +65,35 @@ pub(crate) struct Session {
     pub auth_time: i64,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ResponseMode {
+    Query,
+    Fragment,
+    FormPost,
+}
+
+/// A validated `/authorize` request, kept while the sign-in form is answered.
+#[derive(Clone, Debug)]
+pub(crate) struct AuthRequest {
+    pub server: Server,
+    pub client_id: String,
+    pub app_label: String,
+    pub redirect_uri: String,
+    pub mode: ResponseMode,
+    pub scopes: Vec<String>,
+    pub state: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt_login: bool,
+    pub prompt_none: bool,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+}
+
 /// An `/authorize` request waiting for the sign-in form.
 #[derive(Clone, Debug)]
 pub(crate) struct AuthorizeTx {
-    pub request: crate::oauth::authorize::AuthRequest,
+    pub request: AuthRequest,
     pub exp: i64,
 }
 

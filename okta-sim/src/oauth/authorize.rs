@@ -12,32 +12,8 @@ use serde_json::Value;
 use super::{custom_server, has, split_scopes, user_is_usable, Form, CODE_SECS};
 use crate::keys::ParsedJwt;
 use crate::state::{AppState, AuthorizeTx, CodeRecord, Server, Session};
+use crate::state::{AuthRequest, ResponseMode};
 use crate::util::{html_escape, random_token};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ResponseMode {
-    Query,
-    Fragment,
-    FormPost,
-}
-
-/// A validated authorization request.
-#[derive(Clone, Debug)]
-pub(crate) struct AuthRequest {
-    pub server: Server,
-    pub client_id: String,
-    pub app_label: String,
-    pub redirect_uri: String,
-    pub mode: ResponseMode,
-    pub scopes: Vec<String>,
-    pub state: String,
-    pub nonce: Option<String>,
-    pub code_challenge: Option<String>,
-    pub prompt_login: bool,
-    pub prompt_none: bool,
-    pub max_age: Option<i64>,
-    pub login_hint: Option<String>,
-}
 
 const TX_SECS: i64 = 600;
 
