@@ -605,8 +605,22 @@ pub(crate) async fn group_users(
     json_list(items, links(&st, uri.path(), &q, next.as_deref(), limit))
 }
 
-fn app_not_found(id: &str) -> Response {
-    err(OktaError::not_found(id, "AppInstance"))
+/// The start of both app listings: the caller may read apps, the page size is allowed, the
+/// app exists.
+fn app_listing(
+    call: &Call<'_>,
+    id: &str,
+    raw: Option<String>,
+    default: usize,
+    max: usize,
+) -> Result<(Query, usize), Response> {
+    authorize(call, APPS_READ)?;
+    let q = Query::new(raw);
+    let limit = q.limit(call.st, default, max).map_err(err)?;
+    if !call.st.store().app_exists(id) {
+        return Err(err(OktaError::not_found(id, "AppInstance")));
+    }
+    Ok((q, limit))
 }
 
 pub(crate) async fn app_users(
@@ -618,18 +632,11 @@ pub(crate) async fn app_users(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let call = Call { st: &st, headers: &headers, method: &method, path: uri.path() };
-    if let Err(r) = authorize(&call, APPS_READ) {
-        return r;
-    }
-    let q = Query::new(raw);
-    let limit = match q.limit(&st, 50, 500) {
-        Ok(l) => l,
-        Err(e) => return err(e),
+    let (q, limit) = match app_listing(&call, &id, raw, 50, 500) {
+        Ok(listing) => listing,
+        Err(r) => return r,
     };
     let store = st.store();
-    if !store.app_exists(&id) {
-        return app_not_found(&id);
-    }
     let embed = q.get("expand").is_some_and(|e| e == "user");
     let base = &st.base_url;
     let (rows, more) = store.app_users_page(&id, q.get("after"), limit);
@@ -672,18 +679,11 @@ pub(crate) async fn app_groups(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let call = Call { st: &st, headers: &headers, method: &method, path: uri.path() };
-    if let Err(r) = authorize(&call, APPS_READ) {
-        return r;
-    }
-    let q = Query::new(raw);
-    let limit = match q.limit(&st, 20, 200) {
-        Ok(l) => l,
-        Err(e) => return err(e),
+    let (q, limit) = match app_listing(&call, &id, raw, 20, 200) {
+        Ok(listing) => listing,
+        Err(r) => return r,
     };
     let store = st.store();
-    if !store.app_exists(&id) {
-        return app_not_found(&id);
-    }
     let embed = q.get("expand").is_some_and(|e| e == "group");
     let base = &st.base_url;
     let empty = std::collections::BTreeMap::new();

@@ -427,16 +427,29 @@ pub(crate) async fn revoke_custom(
     }
 }
 
+/// What `/revoke` and `/introspect` both start with: an authenticated client and the
+/// `token` it asks about.
+fn client_and_token<'f>(
+    st: &Arc<AppState>,
+    server: &Server,
+    headers: &HeaderMap,
+    form: &'f Form,
+    endpoint: &str,
+) -> Result<(Client, &'f str), Response> {
+    let endpoint = format!("{}/{endpoint}", st.endpoint_base(server));
+    let client = authenticate(st, headers, form, &endpoint)?;
+    let token = form
+        .value("token")
+        .ok_or_else(|| OAuthError::bad("invalid_request", "The 'token' parameter is required.").into_response())?;
+    Ok((client, token))
+}
+
 /// Always 200 with an empty body once the client is authenticated, known token or not.
 fn revoke(st: &Arc<AppState>, server: &Server, headers: &HeaderMap, body: &Bytes) -> Response {
     let form = Form::parse(body);
-    let endpoint = format!("{}/revoke", st.endpoint_base(server));
-    let client = match authenticate(st, headers, &form, &endpoint) {
-        Ok(c) => c,
+    let (client, token) = match client_and_token(st, server, headers, &form, "revoke") {
+        Ok(found) => found,
         Err(r) => return r,
-    };
-    let Some(token) = form.value("token") else {
-        return OAuthError::bad("invalid_request", "The 'token' parameter is required.").into_response();
     };
     let mut tokens = st.tokens();
     if let Some(r) = tokens.access.get_mut(token) {
@@ -468,13 +481,9 @@ pub(crate) async fn introspect_custom(
 
 fn introspect(st: &Arc<AppState>, server: &Server, headers: &HeaderMap, body: &Bytes) -> Response {
     let form = Form::parse(body);
-    let endpoint = format!("{}/introspect", st.endpoint_base(server));
-    let client = match authenticate(st, headers, &form, &endpoint) {
-        Ok(c) => c,
+    let (client, token) = match client_and_token(st, server, headers, &form, "introspect") {
+        Ok(found) => found,
         Err(r) => return r,
-    };
-    let Some(token) = form.value("token") else {
-        return OAuthError::bad("invalid_request", "The 'token' parameter is required.").into_response();
     };
     let now = st.clock.now_secs();
     let (access, refresh) = {
