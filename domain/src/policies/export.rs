@@ -4,14 +4,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
+    error::PolicyError,
     model::{ApplicationInput, PolicyInput, Selector},
-    validate::PolicyError,
 };
 
-/// What `format` says in every export.
-pub const FORMAT: &str = "portcullis.policies";
-/// Bumped when the shape changes in a way older readers cannot follow.
-pub const FORMAT_VERSION: u32 = 1;
+pub use super::model::{FORMAT, FORMAT_VERSION};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyDocument {

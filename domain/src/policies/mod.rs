@@ -13,6 +13,7 @@
 //! Evaluation order: enabled Bypass and Block policies first, in the admin's order; then
 //! Allow policies in order; the first whose rules match decides. No match: blocked.
 
+pub mod error;
 pub mod eval;
 pub mod export;
 pub mod model;
@@ -23,6 +24,7 @@ pub mod service;
 pub mod snapshot;
 pub mod validate;
 
+pub use error::PolicyError;
 pub use eval::{Decision, Facts, Matches, Outcome, Step, StepResult, Subject};
 pub use export::{ImportMode, ImportResult, ImportTarget, PolicyDocument, Reference};
 pub use model::{
@@ -32,4 +34,3 @@ pub use service::{
     GroupOption, Labels, Move, PolicyService, PolicyView, Preview, PreviewUser, SelectorView, UserOption,
 };
 pub use snapshot::{CompiledApp, Snapshot, Verdict};
-pub use validate::PolicyError;

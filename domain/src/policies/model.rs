@@ -3,6 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What `format` says in every policy export.
+pub const FORMAT: &str = "portcullis.policies";
+/// Bumped when the export's shape changes in a way older readers cannot follow.
+pub const FORMAT_VERSION: u32 = 1;
+
 pub use portcullis_types::policy::{GroupRef, Selector, UserRef};
 
 /// The three parts of a policy's rules.
