@@ -9,26 +9,15 @@ use argon2::{
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+pub use crate::credentials::{
+    check_password_strength, fold_email, normalize_email, InputError, MAX_EMAIL_LEN, MAX_PASSWORD_CHARS,
+    MIN_PASSWORD_CHARS,
+};
 use crate::{
     audit::{Action, Actor, Audit, Event},
     store::{new_id, now_ms, Store, StoreError, UserRow},
     throttle,
 };
-
-/// What a person typed was not acceptable. Each message says what to change.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum InputError {
-    #[error("Enter an email address such as admin@example.com.")]
-    InvalidEmail,
-    #[error("Use a password of at least {MIN_PASSWORD_CHARS} characters.")]
-    PasswordTooShort,
-    #[error("Use a password of at most {MAX_PASSWORD_CHARS} characters.")]
-    PasswordTooLong,
-    #[error("The two passwords differ.")]
-    PasswordMismatch,
-    #[error("Enter a name of at most 200 characters.")]
-    NameTooLong,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
@@ -65,48 +54,6 @@ pub enum RestrictError {
 }
 
 const LOCAL_SIGN_IN_SETTING: &str = "local_sign_in_only";
-
-pub const MIN_PASSWORD_CHARS: usize = 12;
-pub const MAX_PASSWORD_CHARS: usize = 512;
-
-/// The longest email address (RFC 5321 path limit): longer input is never stored or keyed on.
-pub const MAX_EMAIL_LEN: usize = 254;
-
-/// Case folding for email comparison that cannot turn one address into another: only ASCII
-/// letters are lower-cased; every other character stays as it is (full Unicode lower-casing
-/// maps the Kelvin sign U+212A to 'k', so "\u{212A}im@corp.com" would become "kim@corp.com").
-pub fn fold_email(input: &str) -> String {
-    input.trim().to_ascii_lowercase()
-}
-
-/// Lower-cases and checks the shape of an email address.
-pub fn normalize_email(input: &str) -> Result<String, InputError> {
-    let email = fold_email(input);
-    let (local, domain) = email.split_once('@').ok_or(InputError::InvalidEmail)?;
-    let ok = !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains('@')
-        && email.len() <= MAX_EMAIL_LEN
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(email)
-    } else {
-        Err(InputError::InvalidEmail)
-    }
-}
-
-pub fn check_password_strength(password: &str) -> Result<(), InputError> {
-    let n = password.chars().count();
-    if n < MIN_PASSWORD_CHARS {
-        Err(InputError::PasswordTooShort)
-    } else if n > MAX_PASSWORD_CHARS {
-        Err(InputError::PasswordTooLong)
-    } else {
-        Ok(())
-    }
-}
 
 /// argon2id with the crate's defaults (RFC 9106's second recommendation: 19 MiB, t=2, p=1).
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {

@@ -20,6 +20,7 @@ pub mod accounts;
 pub mod assertion;
 pub mod audit;
 pub mod cookies;
+pub mod credentials;
 pub mod crypto;
 pub mod error;
 pub mod forward_auth;

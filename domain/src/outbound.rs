@@ -99,6 +99,32 @@ pub struct OutboundConfig {
     pub timeout: Duration,
 }
 
+impl OutboundError {
+    /// What an administrator can do about it, in the words of the provider checks.
+    pub fn fix(&self) -> &'static str {
+        match self {
+        Self::NotHttps { .. } => "Use the provider's https:// URL.",
+        Self::Forbidden { .. } => {
+            "Use the provider's public address. For a provider on your own network, add its host to PORTCULLIS_OUTBOUND_ALLOW."
+        }
+        Self::PortNotAllowed { .. } => {
+            "Use the port the PORTCULLIS_OUTBOUND_ALLOW entry names, or add an entry for this port."
+        }
+        Self::Dns { .. } => "Check the host name for typos; the server running Portcullis must be able to resolve it.",
+        Self::Connect { .. } | Self::Timeout { .. } => {
+            "Check that the provider is up and that the server running Portcullis can reach it (firewall, proxy)."
+        }
+        Self::Redirect { .. } => "Use the URL the provider redirects to as the Base URL.",
+        Self::Tls { .. } => {
+            "If the provider uses a private certificate authority, put its CA certificate (PEM) in a file and set PORTCULLIS_CA_FILE to it; otherwise check the provider's certificate."
+        }
+        Self::TooLarge { .. } | Self::BadUrl(_) | Self::Other { .. } => {
+            "Check the URL; if it is right, the provider answered unexpectedly."
+        }
+        }
+    }
+}
+
 impl Default for OutboundConfig {
     fn default() -> Self {
         Self {

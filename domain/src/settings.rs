@@ -13,6 +13,8 @@ use std::{
 use serde::Deserialize;
 use url::Url;
 
+pub use crate::credentials::redact_url_credentials;
+
 pub use crate::trusted_proxies::TrustedProxies;
 
 /// What is wrong with one setting.
@@ -208,7 +210,7 @@ impl Settings {
 
         let admin_email = match get("PORTCULLIS_ADMIN_EMAIL") {
             Some((name, v)) => {
-                Some(crate::accounts::normalize_email(&v).map_err(|e| SettingsError::new(name, e.to_string()))?)
+                Some(crate::credentials::normalize_email(&v).map_err(|e| SettingsError::new(name, e.to_string()))?)
             }
             None => None,
         };
@@ -227,7 +229,7 @@ impl Settings {
                 ))
             }
             (Some(_), Some(p)) => {
-                crate::accounts::check_password_strength(p.expose())
+                crate::credentials::check_password_strength(p.expose())
                     .map_err(|e| SettingsError::new("PORTCULLIS_ADMIN_PASSWORD", e.to_string()))?;
             }
             (None, None) => {}
@@ -341,58 +343,6 @@ impl std::fmt::Debug for Settings {
             .field("config_file", &self.config_file)
             .finish()
     }
-}
-
-/// Written where a credential was.
-const REDACTED: &str = "****";
-
-/// Query parameters whose values are credentials, in the spellings database drivers use.
-fn is_secret_param(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token"].iter().any(|s| n.contains(s))
-        || matches!(n.as_str(), "pwd" | "pass" | "key")
-}
-
-/// `url` fit to show: the password of its user part (`user:password@`) and the values of
-/// credential query parameters (`password=`, …) become `****`; the rest stays as typed. Plain
-/// text, not a URL parser, so that a malformed URL is redacted too; when in doubt it redacts more.
-pub fn redact_url_credentials(url: &str) -> String {
-    let mut out = String::with_capacity(url.len());
-    let rest = match url.split_once("://") {
-        Some((scheme, rest)) => {
-            out.push_str(scheme);
-            out.push_str("://");
-            // The last '@' ends the user part: a password may itself hold '@', '/', '?' or '#'.
-            match rest.rsplit_once('@') {
-                Some((userinfo, after)) if userinfo.contains(':') => {
-                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-                    out.push_str(user);
-                    out.push(':');
-                    out.push_str(REDACTED);
-                    out.push('@');
-                    after
-                }
-                _ => rest,
-            }
-        }
-        None => url,
-    };
-    match rest.split_once('?') {
-        None => out.push_str(rest),
-        Some((path, query)) => {
-            out.push_str(path);
-            out.push('?');
-            let pairs: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((name, _)) if is_secret_param(name) => format!("{name}={REDACTED}"),
-                    _ => pair.to_string(),
-                })
-                .collect();
-            out.push_str(&pairs.join("&"));
-        }
-    }
-    out
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {

@@ -60,7 +60,7 @@ impl OktaError {
     /// What the admin should do about it.
     pub fn fix(&self) -> String {
         match self {
-            OktaError::Outbound(e) => crate::providers::checks::explain_outbound(e).1,
+            OktaError::Outbound(e) => e.fix().to_string(),
             OktaError::InvalidClient(_) => "Check the Directory Sync Client ID, and that the public key of this private key is registered on the API service app (Applications → the app → General → Public keys). Paste the private key Okta showed when it generated the key.".into(),
             OktaError::ScopeNotGranted(_) => "In Okta, open the API service app → Okta API Scopes, and grant okta.users.read and okta.groups.read.".into(),
             OktaError::Forbidden { scope: Some(scope), .. } => format!("In Okta, open the API service app → Okta API Scopes, and grant {scope}."),

@@ -136,27 +136,7 @@ fn finish(
 
 /// A failure's (detail, fix) for an outbound error.
 pub fn explain_outbound(e: &OutboundError) -> (String, String) {
-    let fix = match e {
-        OutboundError::NotHttps { .. } => "Use the provider's https:// URL.",
-        OutboundError::Forbidden { .. } => {
-            "Use the provider's public address. For a provider on your own network, add its host to PORTCULLIS_OUTBOUND_ALLOW."
-        }
-        OutboundError::PortNotAllowed { .. } => {
-            "Use the port the PORTCULLIS_OUTBOUND_ALLOW entry names, or add an entry for this port."
-        }
-        OutboundError::Dns { .. } => "Check the host name for typos; the server running Portcullis must be able to resolve it.",
-        OutboundError::Connect { .. } | OutboundError::Timeout { .. } => {
-            "Check that the provider is up and that the server running Portcullis can reach it (firewall, proxy)."
-        }
-        OutboundError::Redirect { .. } => "Use the URL the provider redirects to as the Base URL.",
-        OutboundError::Tls { .. } => {
-            "If the provider uses a private certificate authority, put its CA certificate (PEM) in a file and set PORTCULLIS_CA_FILE to it; otherwise check the provider's certificate."
-        }
-        OutboundError::TooLarge { .. } | OutboundError::BadUrl(_) | OutboundError::Other { .. } => {
-            "Check the URL; if it is right, the provider answered unexpectedly."
-        }
-    };
-    (e.to_string(), fix.to_string())
+    (e.to_string(), e.fix().to_string())
 }
 
 async fn fetch_discovery(outbound: &Outbound, url: &str) -> Result<Discovery, (String, String)> {

@@ -69,7 +69,7 @@ impl AuthServer {
     }
 }
 
-pub const DEFAULT_SCOPES: &str = "openid profile email groups";
+pub use crate::store::DEFAULT_SCOPES;
 pub const DEFAULT_GROUPS_CLAIM: &str = "groups";
 
 /// Step 1 of the wizard: what the admin typed.

@@ -27,7 +27,7 @@ pub use directory::{
     RemovalRow, StageBatch, StageGroup, StageMembership, StageUser, SyncRunRow, SyncSettingsRow, UpdatedUserRow,
     UserMark,
 };
-pub use providers::{GroupInput, GroupRow, ProviderRow};
+pub use providers::{GroupInput, GroupRow, ProviderRow, DEFAULT_SCOPES};
 pub use sessions::SessionRow;
 pub use sso::{
     ClaimGroups, IdentityRow, LoginAttemptRow, LoginOutcomeRow, ProviderSessionInput, RoleMappingRow, SessionTokensRow,
@@ -72,7 +72,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating the file and its folder if needed) and migrates the database.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open { url: crate::settings::redact_url_credentials(url), source };
+        let open_err = |source| StoreError::Open { url: crate::credentials::redact_url_credentials(url), source };
         let options = SqliteConnectOptions::from_str(url)
             .map_err(open_err)?
             .create_if_missing(true)

@@ -2,6 +2,9 @@ use sqlx::FromRow;
 
 use super::{new_id, now_ms, Store, StoreError};
 
+/// The scopes a new provider asks for until an admin changes them.
+pub const DEFAULT_SCOPES: &str = "openid profile email groups";
+
 /// A provider row. The `*_sealed` fields are ciphertext; see `crypto`.
 #[derive(Debug, Clone, FromRow, PartialEq, Eq)]
 pub struct ProviderRow {
@@ -47,7 +50,7 @@ impl ProviderRow {
             auth_server: None,
             client_id: client_id.to_string(),
             client_secret_sealed,
-            scopes: crate::providers::DEFAULT_SCOPES.into(),
+            scopes: DEFAULT_SCOPES.into(),
             groups_claim: "groups".into(),
             pkce: true,
             directory_mode: "off".into(),
