@@ -94,7 +94,7 @@ fn reference(policies: &[Policy], who: &Subject) -> (Outcome, Option<String>) {
     let hits = |s: &Selector| match s {
         Selector::Everyone => true,
         Selector::Group(g) => who.groups.contains(g),
-        Selector::Email { email } => who.email_verified && who.email.to_ascii_lowercase() == email.to_ascii_lowercase(),
+        Selector::Email { email } => who.email_verified && who.email.eq_ignore_ascii_case(email),
         Selector::EmailDomain { domain } => {
             who.email_verified && who.email.to_ascii_lowercase().split('@').nth(1) == Some(domain.as_str())
         }

@@ -456,11 +456,7 @@ impl Store {
                 let mut hits = rows.iter().filter(|(_, name)| name == v);
                 match (hits.next(), hits.next()) {
                     (Some((id, name)), None) => out.resolved.push((v.clone(), id.clone(), name.clone())),
-                    (Some(_), Some(_)) => {
-                        if !out.ambiguous.contains(v) {
-                            out.ambiguous.push(v.clone());
-                        }
-                    }
+                    (Some(_), Some(_)) if !out.ambiguous.contains(v) => out.ambiguous.push(v.clone()),
                     _ => {}
                 }
             }
