@@ -80,9 +80,56 @@ pub fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Sessions are stored under the hash of their token.
-fn session_id(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+/// A session about to be issued: its token (for the cookie) and the id it is stored under.
+/// The one place sessions are made, password and SSO alike: the id must be the hash
+/// [`Accounts::session`] looks the cookie up by, or the session never resolves.
+pub(crate) struct SessionDraft {
+    pub token: String,
+    pub id: String,
+    pub now: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+    max_age: Duration,
+}
+
+impl SessionDraft {
+    pub(crate) fn new(policy: SessionPolicy, client: &ClientInfo) -> Self {
+        let token = random_token();
+        let now = now_ms();
+        Self {
+            id: crate::crypto::sha256_hex(&token),
+            token,
+            now,
+            expires_at: now + policy.lifetime.as_millis() as i64,
+            user_agent: client.user_agent.as_deref().map(|ua| truncate(ua, 300).to_string()),
+            max_age: policy.lifetime,
+        }
+    }
+
+    /// The session as the browser and the request handlers see it, once stored.
+    pub(crate) fn issued(
+        self,
+        user_id: &str,
+        email: &str,
+        display_name: &str,
+        role: Role,
+        identity_id: Option<String>,
+    ) -> NewSession {
+        NewSession {
+            token: self.token,
+            user: SignedIn {
+                user_id: user_id.to_string(),
+                email: email.to_string(),
+                display_name: display_name.to_string(),
+                role,
+                session_id: self.id,
+                identity_id,
+                refresh_due: false,
+                session_expires_at: self.expires_at,
+            },
+            max_age: self.max_age,
+        }
+    }
 }
 
 /// Compares without leaking where the first difference is.
@@ -330,26 +377,18 @@ impl Accounts {
     }
 
     async fn start_session(&self, user: &UserRow, role: Role, client: &ClientInfo) -> Result<NewSession, StoreError> {
-        let token = random_token();
-        let id = session_id(&token);
-        let now = now_ms();
-        let expires_at = now + self.policy.lifetime.as_millis() as i64;
-        let user_agent = client.user_agent.as_deref().map(|ua| truncate(ua, 300));
-        self.store.insert_session(&id, &user.id, now, expires_at, client.ip.as_deref(), user_agent).await?;
-        Ok(NewSession {
-            token,
-            user: SignedIn {
-                user_id: user.id.clone(),
-                email: user.email.clone(),
-                display_name: user.display_name.clone(),
-                role,
-                session_id: id,
-                identity_id: None,
-                refresh_due: false,
-                session_expires_at: expires_at,
-            },
-            max_age: self.policy.lifetime,
-        })
+        let draft = SessionDraft::new(self.policy, client);
+        self.store
+            .insert_session(
+                &draft.id,
+                &user.id,
+                draft.now,
+                draft.expires_at,
+                client.ip.as_deref(),
+                draft.user_agent.as_deref(),
+            )
+            .await?;
+        Ok(draft.issued(&user.id, &user.email, &user.display_name, role, None))
     }
 
     pub fn policy(&self) -> SessionPolicy {
@@ -361,7 +400,7 @@ impl Accounts {
         if token.is_empty() || token.len() > 100 {
             return Ok(None);
         }
-        let id = session_id(token);
+        let id = crate::crypto::sha256_hex(token);
         let Some((session, user)) = self.store.session_with_user(&id).await? else {
             return Ok(None);
         };

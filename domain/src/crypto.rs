@@ -99,6 +99,13 @@ impl SecretBox {
     }
 }
 
+/// Lower-case hex SHA-256: how tokens (sessions, one-time codes, sign-in state) are stored
+/// and looked up, so a database leak yields no usable token.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
 fn decode_key(text: &str) -> Option<[u8; 32]> {
     STANDARD.decode(text.trim()).ok()?.try_into().ok()
 }

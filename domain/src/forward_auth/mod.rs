@@ -16,8 +16,6 @@ use std::{
     sync::{Arc, Mutex, PoisonError, RwLock},
 };
 
-use sha2::{Digest, Sha256};
-
 pub use request::{HeaderError, OriginalRequest};
 
 use crate::{
@@ -209,7 +207,7 @@ impl std::fmt::Debug for ForwardAuth {
 }
 
 fn token_id(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    crate::crypto::sha256_hex(token)
 }
 
 /// `https://app.example.com/x?y` → (origin, host with port, path and query).
