@@ -27,4 +27,10 @@ pub trait Classify: std::error::Error {
     fn is_internal(&self) -> bool {
         self.fault() == Fault::Internal
     }
+
+    /// What the caller is shown for a fault that is not internal: the error, and what to do
+    /// about it where the error's own words do not say.
+    fn message(&self) -> String {
+        self.to_string()
+    }
 }

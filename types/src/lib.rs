@@ -8,6 +8,7 @@ mod role;
 
 pub use role::Role;
 pub mod policy;
+pub mod provider;
 pub mod sync;
 pub mod url;
 

@@ -227,21 +227,21 @@ pub async fn sync_overview() -> Result<Vec<ProviderSync>, ServerFnError> {
     crate::api::ssr::require(Role::Viewer)?;
     let s = crate::api::ssr::services()?;
     let mut out = Vec::new();
-    for p in s.providers.list().await.map_err(server::provider_error)? {
+    for p in s.providers.list().await.map_err(crate::api::ssr::fail)? {
         if p.directory_mode == "off" {
             continue;
         }
-        let settings = s.sync.settings(&p.id).await.map_err(server::sync_error)?;
-        let runs = s.sync.runs(&p.id, 10).await.map_err(server::sync_error)?;
+        let settings = s.sync.settings(&p.id).await.map_err(crate::api::ssr::fail)?;
+        let runs = s.sync.runs(&p.id, 10).await.map_err(crate::api::ssr::fail)?;
         let awaiting = runs.iter().find(|r| RunStatus::AwaitingApproval.is(&r.status)).map(|r| r.id.clone());
         let pending = match awaiting {
-            Some(run_id) => s.sync.pending_diff(&run_id).await.map_err(server::sync_error)?.map(server::diff),
+            Some(run_id) => s.sync.pending_diff(&run_id).await.map_err(crate::api::ssr::fail)?.map(server::diff),
             None => None,
         };
         // The newest run, if a dry run, shows its diff too.
         let dry_run =
             match runs.first().filter(|r| RunKind::DryRun.as_str() == r.mode && RunStatus::Succeeded.is(&r.status)) {
-                Some(r) => s.sync.pending_diff(&r.id).await.map_err(server::sync_error)?.map(server::diff),
+                Some(r) => s.sync.pending_diff(&r.id).await.map_err(crate::api::ssr::fail)?.map(server::diff),
                 None => None,
             };
         out.push(ProviderSync {
@@ -263,12 +263,12 @@ pub async fn sync_now(provider_id: String, kind: String) -> Result<String, Serve
         sync::{RunKind, Trigger},
         Role,
     };
-    let user = crate::api::ssr::require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     let s = crate::api::ssr::services()?;
     let kind = RunKind::parse(&kind).ok_or_else(|| crate::api::ssr::bad_input("Unknown kind of run."))?;
     s.sync
-        .start_in_background(&provider_id, kind, Trigger::Manual { actor: crate::api::ssr::actor(&user) })
-        .map_err(server::sync_error)
+        .start_in_background(&provider_id, kind, Trigger::Manual { actor: caller.actor.clone() })
+        .map_err(crate::api::ssr::fail)
 }
 
 #[server(endpoint = "directory/progress")]
@@ -283,18 +283,18 @@ pub async fn sync_progress(provider_id: String) -> Result<Option<ProgressItem>, 
 pub async fn approve_run(run_id: String) -> Result<(), ServerFnError> {
     use portcullis_domain::Role;
     // Approving applies removals held for review: Admins only.
-    let user = crate::api::ssr::require(Role::Admin)?;
+    let caller = crate::api::ssr::caller(Role::Admin)?;
     let s = crate::api::ssr::services()?;
-    s.sync.approve(&run_id, crate::api::ssr::actor(&user), user.role).await.map_err(server::sync_error)?;
+    s.sync.approve(&run_id, caller.actor.clone(), caller.role).await.map_err(crate::api::ssr::fail)?;
     Ok(())
 }
 
 #[server(endpoint = "directory/discard")]
 pub async fn discard_run(run_id: String) -> Result<(), ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::api::ssr::require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     let s = crate::api::ssr::services()?;
-    s.sync.discard(&run_id, crate::api::ssr::actor(&user)).await.map_err(server::sync_error)
+    s.sync.discard(&run_id, caller.actor.clone()).await.map_err(crate::api::ssr::fail)
 }
 
 #[server(endpoint = "directory/save_settings", input = leptos::server_fn::codec::Json)]
@@ -303,7 +303,7 @@ pub async fn save_sync_settings(provider_id: String, form: SyncSettingsForm) -> 
         sync::{DeprovisionAction, Scope, SyncSettings},
         Role,
     };
-    let user = crate::api::ssr::require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     let s = crate::api::ssr::services()?;
     let action = |a: &str| {
         DeprovisionAction::parse(a).ok_or_else(|| crate::api::ssr::bad_input("Choose disable, keep or delete."))
@@ -319,18 +319,14 @@ pub async fn save_sync_settings(provider_id: String, form: SyncSettingsForm) -> 
     };
     // Editors may change the schedule; the domain refuses them what decides removals.
     s.sync
-        .save_settings(&provider_id, settings, crate::api::ssr::actor(&user), user.role)
+        .save_settings(&provider_id, settings, caller.actor, caller.role)
         .await
-        .map_err(server::sync_error)
+        .map_err(crate::api::ssr::fail)
 }
 
 #[cfg(feature = "ssr")]
 mod server {
-    use leptos::prelude::ServerFnError;
-    use portcullis_domain::{
-        providers::service::ProviderError,
-        sync::{Diff, DirectoryGroupView, DirectoryUserView, Progress, RunRow, Scope, SyncError, SyncSettings},
-    };
+    use portcullis_domain::sync::{Diff, DirectoryGroupView, DirectoryUserView, Progress, RunRow, Scope, SyncSettings};
 
     use super::{
         GroupItem, GroupRemovalItem, MembershipRemovalItem, PendingDiff, ProgressItem, RemovalItem, RunItem,
@@ -480,48 +476,6 @@ mod server {
             deprovision: s.deprovision.as_str().into(),
             admin_deprovision: s.admin_deprovision.as_str().into(),
             removal_threshold_percent: s.removal_threshold_percent,
-        }
-    }
-
-    pub fn sync_error(e: SyncError) -> ServerFnError {
-        match e {
-            SyncError::Store(err) => crate::api::ssr::internal(err),
-            e @ (SyncError::Crypto(_) | SyncError::Internal(_)) => crate::api::ssr::internal(e),
-            other => {
-                // Refusals and bad input are the caller's to fix: 4xx, not 500.
-                let status = match &other {
-                    SyncError::AdminOnly(_) => Some(http::StatusCode::FORBIDDEN),
-                    SyncError::BadSettings(_) => Some(http::StatusCode::BAD_REQUEST),
-                    SyncError::ProviderNotFound | SyncError::RunNotFound => Some(http::StatusCode::NOT_FOUND),
-                    SyncError::NotAwaitingApproval { .. }
-                    | SyncError::AlreadyRunning { .. }
-                    | SyncError::DirectoryOff
-                    | SyncError::ProviderDisabled => Some(http::StatusCode::CONFLICT),
-                    // The provider's answer or its stored credentials failed, not this server.
-                    SyncError::Okta { .. } | SyncError::MembersNotFound { .. } | SyncError::Credentials(_) => {
-                        Some(http::StatusCode::BAD_GATEWAY)
-                    }
-                    _ => None,
-                };
-                if let (Some(status), Some(response)) =
-                    (status, leptos::prelude::use_context::<leptos_axum::ResponseOptions>())
-                {
-                    response.set_status(status);
-                }
-                let fix = other.fix();
-                let text = other.to_string();
-                ServerFnError::new(if fix == text { text } else { format!("{text} {fix}") })
-            }
-        }
-    }
-
-    pub fn provider_error(e: ProviderError) -> ServerFnError {
-        match e {
-            ProviderError::Store(err) => crate::api::ssr::internal(err),
-            ProviderError::Crypto(err) => crate::api::ssr::internal(err),
-            e @ ProviderError::NotFound => crate::api::ssr::not_found(e),
-            e @ ProviderError::NameTaken(_) => crate::api::ssr::refuse(http::StatusCode::CONFLICT, e),
-            other => crate::api::ssr::bad_input(other),
         }
     }
 }

@@ -368,13 +368,13 @@ pub async fn application_page(id: String) -> Result<AppPage, ServerFnError> {
 /// Returns the new application's id.
 #[server(endpoint = "policies/create_application", input = Json)]
 pub async fn create_application(form: AppForm) -> Result<String, ServerFnError> {
-    use crate::api::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::services;
     use portcullis_domain::Role;
-    let user = require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     let input = convert::app_input(&form)?;
     let app = services()?
         .policies
-        .create_application(&actor(&user), client_ip().as_deref(), &input)
+        .create_application(&caller.actor, caller.ip.as_deref(), &input)
         .await
         .map_err(convert::error)?;
     Ok(app.id)
@@ -382,13 +382,13 @@ pub async fn create_application(form: AppForm) -> Result<String, ServerFnError> 
 
 #[server(endpoint = "policies/update_application", input = Json)]
 pub async fn update_application(id: String, form: AppForm) -> Result<(), ServerFnError> {
-    use crate::api::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::services;
     use portcullis_domain::Role;
-    let user = require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     let input = convert::app_input(&form)?;
     services()?
         .policies
-        .update_application(&actor(&user), client_ip().as_deref(), &id, &input)
+        .update_application(&caller.actor, caller.ip.as_deref(), &id, &input)
         .await
         .map_err(convert::error)?;
     Ok(())
@@ -397,10 +397,10 @@ pub async fn update_application(id: String, form: AppForm) -> Result<(), ServerF
 /// Deletes the application and its policies.
 #[server(endpoint = "policies/delete_application")]
 pub async fn delete_application(id: String) -> Result<(), ServerFnError> {
-    use crate::api::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::services;
     use portcullis_domain::Role;
-    let user = require(Role::Editor)?;
-    services()?.policies.delete_application(&actor(&user), client_ip().as_deref(), &id).await.map_err(convert::error)
+    let caller = crate::api::ssr::caller(Role::Editor)?;
+    services()?.policies.delete_application(&caller.actor, caller.ip.as_deref(), &id).await.map_err(convert::error)
 }
 
 /// What the policy editor starts from; `policy_id` `None` for a new policy.
@@ -425,13 +425,13 @@ pub async fn policy_editor(application_id: String, policy_id: Option<String>) ->
 /// Adds a policy after the application's last one; returns its id.
 #[server(endpoint = "policies/create_policy", input = Json)]
 pub async fn create_policy(application_id: String, form: PolicyForm) -> Result<String, ServerFnError> {
-    use crate::api::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::services;
     use portcullis_domain::Role;
-    let user = require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     let input = convert::policy_input(&form)?;
     let policy = services()?
         .policies
-        .create_policy(&actor(&user), client_ip().as_deref(), &application_id, &input)
+        .create_policy(&caller.actor, caller.ip.as_deref(), &application_id, &input)
         .await
         .map_err(convert::error)?;
     Ok(policy.id)
@@ -439,13 +439,13 @@ pub async fn create_policy(application_id: String, form: PolicyForm) -> Result<S
 
 #[server(endpoint = "policies/update_policy", input = Json)]
 pub async fn update_policy(id: String, form: PolicyForm) -> Result<(), ServerFnError> {
-    use crate::api::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::services;
     use portcullis_domain::Role;
-    let user = require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     let input = convert::policy_input(&form)?;
     services()?
         .policies
-        .update_policy(&actor(&user), client_ip().as_deref(), &id, &input)
+        .update_policy(&caller.actor, caller.ip.as_deref(), &id, &input)
         .await
         .map_err(convert::error)?;
     Ok(())
@@ -453,32 +453,32 @@ pub async fn update_policy(id: String, form: PolicyForm) -> Result<(), ServerFnE
 
 #[server(endpoint = "policies/delete_policy")]
 pub async fn delete_policy(id: String) -> Result<(), ServerFnError> {
-    use crate::api::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::services;
     use portcullis_domain::Role;
-    let user = require(Role::Editor)?;
-    services()?.policies.delete_policy(&actor(&user), client_ip().as_deref(), &id).await.map_err(convert::error)
+    let caller = crate::api::ssr::caller(Role::Editor)?;
+    services()?.policies.delete_policy(&caller.actor, caller.ip.as_deref(), &id).await.map_err(convert::error)
 }
 
 /// One place up (`up`) or down; at either end nothing changes.
 #[server(endpoint = "policies/move")]
 pub async fn move_policy(id: String, up: bool) -> Result<(), ServerFnError> {
-    use crate::api::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::services;
     use portcullis_domain::{policies::Move, Role};
-    let user = require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     let to = if up { Move::Up } else { Move::Down };
-    services()?.policies.move_policy(&actor(&user), client_ip().as_deref(), &id, to).await.map_err(convert::error)?;
+    services()?.policies.move_policy(&caller.actor, caller.ip.as_deref(), &id, to).await.map_err(convert::error)?;
     Ok(())
 }
 
 /// The full order after a drag: every policy of the application once.
 #[server(endpoint = "policies/reorder", input = Json)]
 pub async fn reorder_policies(application_id: String, ids: Vec<String>) -> Result<(), ServerFnError> {
-    use crate::api::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::services;
     use portcullis_domain::Role;
-    let user = require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     services()?
         .policies
-        .reorder_policies(&actor(&user), client_ip().as_deref(), &application_id, &ids)
+        .reorder_policies(&caller.actor, caller.ip.as_deref(), &application_id, &ids)
         .await
         .map_err(convert::error)?;
     Ok(())
@@ -595,12 +595,12 @@ pub async fn import_policies(
     document: String,
     replace: bool,
 ) -> Result<ImportSummary, ServerFnError> {
-    use crate::api::ssr::{actor, client_ip, require, services};
+    use crate::api::ssr::services;
     use portcullis_domain::{
         policies::{ImportMode, ImportTarget, PolicyDocument},
         Role,
     };
-    let user = require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     if document.trim().is_empty() {
         return Err(crate::api::ssr::bad_input("Paste an exported policy document (JSON) first."));
     }
@@ -612,7 +612,7 @@ pub async fn import_policies(
     let mode = if replace { ImportMode::Replace } else { ImportMode::Append };
     let r = services()?
         .policies
-        .import(&actor(&user), client_ip().as_deref(), &target, &doc, mode)
+        .import(&caller.actor, caller.ip.as_deref(), &target, &doc, mode)
         .await
         .map_err(convert::error)?;
     Ok(ImportSummary {

@@ -35,20 +35,11 @@ pub struct DirectoryForm {
     pub api_token: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckRow {
-    pub id: String,
-    pub title: String,
-    /// `passed`, `warning`, `failed` or `skipped`.
-    pub status: String,
-    pub duration_ms: u64,
-    pub detail: String,
-    pub fix: Option<String>,
-}
+pub use portcullis_types::provider::{Check, ProviderKind, Status};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckReport {
-    pub rows: Vec<CheckRow>,
+    pub rows: Vec<Check>,
     pub ok: bool,
     pub summary: String,
     pub total_ms: u64,
@@ -63,8 +54,7 @@ pub struct CheckReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderListItem {
     pub id: String,
-    pub kind: String,
-    pub kind_label: String,
+    pub kind: ProviderKind,
     pub name: String,
     pub base_url: String,
     pub enabled: bool,
@@ -114,12 +104,11 @@ pub async fn list_providers() -> Result<Vec<ProviderListItem>, ServerFnError> {
     use portcullis_domain::Role;
     crate::api::ssr::require(Role::Viewer)?;
     let s = crate::api::ssr::services()?;
-    let views = s.providers.list().await.map_err(server::provider_error)?;
+    let views = s.providers.list().await.map_err(crate::api::ssr::fail)?;
     Ok(views
         .into_iter()
         .map(|v| ProviderListItem {
-            kind: v.kind.as_str().into(),
-            kind_label: v.kind.label().into(),
+            kind: v.kind,
             id: v.id,
             name: v.name,
             base_url: v.base_url,
@@ -171,28 +160,20 @@ pub async fn check_directory_settings(form: ProviderForm) -> Result<CheckReport,
 #[server(endpoint = "providers/create", input = Json)]
 pub async fn create_provider(form: ProviderForm) -> Result<SaveResult, ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::api::ssr::require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     let s = crate::api::ssr::services()?;
     let input = server::provider_input(&form)?;
-    server::save_result(
-        s.providers
-            .create(&crate::api::ssr::actor(&user), user.role, crate::api::ssr::client_ip().as_deref(), input)
-            .await,
-    )
+    server::save_result(s.providers.create(&caller.actor, caller.role, caller.ip.as_deref(), input).await)
 }
 
 /// Edit's Save.
 #[server(endpoint = "providers/update", input = Json)]
 pub async fn update_provider(id: String, form: ProviderForm) -> Result<SaveResult, ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::api::ssr::require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     let s = crate::api::ssr::services()?;
     let input = server::provider_input(&form)?;
-    server::save_result(
-        s.providers
-            .update(&crate::api::ssr::actor(&user), user.role, crate::api::ssr::client_ip().as_deref(), &id, input)
-            .await,
-    )
+    server::save_result(s.providers.update(&caller.actor, caller.role, caller.ip.as_deref(), &id, input).await)
 }
 
 #[server(endpoint = "providers/get")]
@@ -200,7 +181,7 @@ pub async fn get_provider(id: String) -> Result<ProviderEdit, ServerFnError> {
     use portcullis_domain::Role;
     crate::api::ssr::require(Role::Viewer)?;
     let s = crate::api::ssr::services()?;
-    let v = s.providers.get(&id).await.map_err(server::provider_error)?;
+    let v = s.providers.get(&id).await.map_err(crate::api::ssr::fail)?;
     Ok(ProviderEdit {
         id: v.id,
         client_secret_set: v.client_secret_set,
@@ -231,36 +212,29 @@ pub async fn get_provider(id: String) -> Result<ProviderEdit, ServerFnError> {
 #[server(endpoint = "providers/test")]
 pub async fn test_provider(id: String) -> Result<CheckReport, ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::api::ssr::require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     let s = crate::api::ssr::services()?;
-    let report = s
-        .providers
-        .test(&crate::api::ssr::actor(&user), crate::api::ssr::client_ip().as_deref(), &id)
-        .await
-        .map_err(server::provider_error)?;
+    let report = s.providers.test(&caller.actor, caller.ip.as_deref(), &id).await.map_err(crate::api::ssr::fail)?;
     Ok(server::report(&report))
 }
 
 #[server(endpoint = "providers/set_enabled")]
 pub async fn set_provider_enabled(id: String, enabled: bool) -> Result<(), ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::api::ssr::require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     let s = crate::api::ssr::services()?;
     s.providers
-        .set_enabled(&crate::api::ssr::actor(&user), user.role, crate::api::ssr::client_ip().as_deref(), &id, enabled)
+        .set_enabled(&caller.actor, caller.role, caller.ip.as_deref(), &id, enabled)
         .await
-        .map_err(server::provider_error)
+        .map_err(crate::api::ssr::fail)
 }
 
 #[server(endpoint = "providers/delete")]
 pub async fn delete_provider(id: String) -> Result<(), ServerFnError> {
     use portcullis_domain::Role;
-    let user = crate::api::ssr::require(Role::Editor)?;
+    let caller = crate::api::ssr::caller(Role::Editor)?;
     let s = crate::api::ssr::services()?;
-    s.providers
-        .delete(&crate::api::ssr::actor(&user), user.role, crate::api::ssr::client_ip().as_deref(), &id)
-        .await
-        .map_err(server::provider_error)
+    s.providers.delete(&caller.actor, caller.role, caller.ip.as_deref(), &id).await.map_err(crate::api::ssr::fail)
 }
 
 #[cfg(feature = "ssr")]
@@ -270,14 +244,14 @@ mod server {
         providers::{
             directory::DirectoryAuth,
             parse_scopes,
-            report::{Report, Status},
+            report::Report,
             service::{DirectoryInput, ProviderError, ProviderInput, Saved, SecretInput},
             AuthServer, ClientSettings, ProviderKind,
         },
         settings::Secret,
     };
 
-    use super::{CheckReport, CheckRow, DirectoryForm, ProviderForm, SaveResult};
+    use super::{CheckReport, DirectoryForm, ProviderForm, SaveResult};
 
     pub fn kind(form: &ProviderForm) -> Result<ProviderKind, ServerFnError> {
         ProviderKind::parse(&form.kind)
@@ -346,45 +320,11 @@ mod server {
 
     pub fn report(r: &Report) -> CheckReport {
         CheckReport {
-            rows: r
-                .checks
-                .iter()
-                .map(|c| CheckRow {
-                    id: c.id.clone(),
-                    title: c.title.clone(),
-                    status: match c.status {
-                        Status::Passed => "passed",
-                        Status::Warning => "warning",
-                        Status::Failed => "failed",
-                        Status::Skipped => "skipped",
-                    }
-                    .into(),
-                    duration_ms: c.duration_ms,
-                    detail: c.detail.clone(),
-                    fix: c.fix.clone(),
-                })
-                .collect(),
+            rows: r.checks.clone(),
             ok: r.ok(),
             summary: r.summary(),
             total_ms: r.total_ms,
             ..Default::default()
-        }
-    }
-
-    pub fn provider_error(e: ProviderError) -> ServerFnError {
-        match e {
-            ProviderError::Store(err) => crate::api::ssr::internal(err),
-            ProviderError::Crypto(err) => crate::api::ssr::internal(err),
-            other => {
-                use http::StatusCode;
-                let status = match other {
-                    ProviderError::AdminOnly(_) => StatusCode::FORBIDDEN,
-                    ProviderError::NotFound => StatusCode::NOT_FOUND,
-                    ProviderError::NameTaken(_) => StatusCode::CONFLICT,
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                crate::api::ssr::refuse(status, other)
-            }
         }
     }
 
@@ -405,7 +345,7 @@ mod server {
                 message: "The checks did not pass; nothing was saved. See the failed rows.".into(),
                 report: report(&r),
             }),
-            Err(e) => Err(provider_error(e)),
+            Err(e) => Err(crate::api::ssr::fail(e)),
         }
     }
 }

@@ -73,19 +73,6 @@ fn outcome_view(o: portcullis_domain::sso::OutcomeView) -> SignInOutcome {
     }
 }
 
-/// Store failures are the server's (500, logged); the rest is the admin's to fix (4xx).
-#[cfg(feature = "ssr")]
-fn mapping_error(e: portcullis_domain::sso::MappingError) -> ServerFnError {
-    use crate::api::ssr::{bad_input, internal, not_found, refuse};
-    use portcullis_domain::sso::MappingError;
-    match e {
-        MappingError::Store(e) => internal(e),
-        e @ (MappingError::UnknownProvider | MappingError::NotFound) => not_found(e),
-        e @ MappingError::Duplicate => refuse(http::StatusCode::CONFLICT, e),
-        other => bad_input(other),
-    }
-}
-
 /// Anyone may ask: the sign-in page shows these before anyone is signed in.
 #[server(endpoint = "sign_in_options")]
 pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
@@ -155,7 +142,7 @@ pub async fn add_role_mapping(provider_id: String, group: String, role: String) 
     use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     let user = require(Role::Admin)?;
-    services()?.roles.add(&user, &provider_id, &group, &role).await.map(|_| ()).map_err(mapping_error)
+    services()?.roles.add(&user, &provider_id, &group, &role).await.map(|_| ()).map_err(crate::api::ssr::fail)
 }
 
 #[server(endpoint = "set_mapping_role")]
@@ -163,7 +150,7 @@ pub async fn set_mapping_role(id: String, role: String) -> Result<(), ServerFnEr
     use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     let user = require(Role::Admin)?;
-    services()?.roles.set_role(&user, &id, &role).await.map_err(mapping_error)
+    services()?.roles.set_role(&user, &id, &role).await.map_err(crate::api::ssr::fail)
 }
 
 #[server(endpoint = "remove_role_mapping")]
@@ -171,7 +158,7 @@ pub async fn remove_role_mapping(id: String) -> Result<(), ServerFnError> {
     use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     let user = require(Role::Admin)?;
-    services()?.roles.remove(&user, &id).await.map_err(mapping_error)
+    services()?.roles.remove(&user, &id).await.map_err(crate::api::ssr::fail)
 }
 
 /// Limits password sign-in to one admin (`Some`), or opens it again (`None`/empty).

@@ -53,11 +53,11 @@ pub fn request_cookie(name: &str) -> Option<String> {
 }
 
 /// The caller's address, for the audit log.
-pub fn client_ip() -> Option<String> {
+fn client_ip() -> Option<String> {
     use_context::<Parts>().and_then(|parts| parts.extensions.get::<ClientInfo>().and_then(|c| c.ip.clone()))
 }
 
-pub fn actor(user: &SignedIn) -> Actor {
+fn actor(user: &SignedIn) -> Actor {
     Actor::User { id: user.user_id.clone(), email: user.email.clone() }
 }
 
@@ -106,7 +106,7 @@ pub fn fail<E: Classify>(e: E) -> ServerFnError {
     if let Some(response) = use_context::<ResponseOptions>() {
         response.set_status(status);
     }
-    ServerFnError::new(e)
+    ServerFnError::new(e.message())
 }
 
 /// Input the caller can fix (bad, missing, conflicting): a 4xx with the message shown as it

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::providers::CheckReport;
+use crate::api::providers::{CheckReport, Status};
 
 #[component]
 pub fn ReportView(report: CheckReport) -> impl IntoView {
@@ -22,14 +22,15 @@ pub fn ReportView(report: CheckReport) -> impl IntoView {
                     .rows
                     .into_iter()
                     .map(|row| {
-                        let (icon, label, class) = match row.status.as_str() {
-                            "passed" => ("✓", "Passed", "text-green-700"),
-                            "warning" => ("!", "Warning", "text-amber-700"),
-                            "failed" => ("✗", "Failed", "text-red-700"),
-                            _ => ("–", "Skipped", "text-slate-400"),
+                        let (icon, class) = match row.status {
+                            Status::Passed => ("✓", "text-green-700"),
+                            Status::Warning => ("!", "text-amber-700"),
+                            Status::Failed => ("✗", "text-red-700"),
+                            Status::Skipped => ("–", "text-slate-400"),
                         };
+                        let label = row.status.label();
                         view! {
-                            <li class="flex gap-3 px-3 py-2 text-sm" data-check=row.id.clone() data-status=row.status.clone()>
+                            <li class="flex gap-3 px-3 py-2 text-sm" data-check=row.id.clone() data-status=row.status.as_str()>
                                 <span aria-hidden="true" class=format!("w-4 shrink-0 font-bold {class}")>{icon}</span>
                                 <div class="min-w-0 flex-1">
                                     <p class="font-medium">

@@ -172,7 +172,7 @@ fn ProviderRow(provider: ProviderListItem, on_change: impl Fn() + Copy + Send + 
                             {move || status().0}
                         </span>
                     </p>
-                    <p class="text-sm text-slate-600">{provider.kind_label.clone()} " · " <span class="break-all">{provider.base_url.clone()}</span></p>
+                    <p class="text-sm text-slate-600">{provider.kind.label()} " · " <span class="break-all">{provider.base_url.clone()}</span></p>
                     <p class="text-xs text-slate-500">{directory}</p>
                     <p class="text-xs text-slate-500" data-testid="last-test">{move || last_test.get()}</p>
                 </div>

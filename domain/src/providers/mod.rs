@@ -11,35 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::settings::Secret;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
-    Okta,
-    /// Any OpenID Connect provider.
-    Oidc,
-}
-
-impl ProviderKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Okta => "okta",
-            ProviderKind::Oidc => "oidc",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "okta" => Some(ProviderKind::Okta),
-            "oidc" => Some(ProviderKind::Oidc),
-            _ => None,
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            ProviderKind::Okta => "Okta",
-            ProviderKind::Oidc => "Generic OpenID Connect",
-        }
-    }
-}
+pub use portcullis_types::provider::ProviderKind;
 
 /// Okta's two kinds of authorization server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

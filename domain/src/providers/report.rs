@@ -2,57 +2,7 @@
 
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Passed,
-    Warning,
-    Failed,
-    /// Not run because an earlier check failed.
-    Skipped,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Check {
-    /// Stable id, e.g. `discovery`; tests and the UI key on it.
-    pub id: String,
-    pub title: String,
-    pub status: Status,
-    pub duration_ms: u64,
-    /// What was found, in plain words.
-    pub detail: String,
-    /// For a failure or warning: what to do about it.
-    pub fix: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Report {
-    pub checks: Vec<Check>,
-    pub total_ms: u64,
-}
-
-impl Report {
-    /// Every check passed or only warned.
-    pub fn ok(&self) -> bool {
-        !self.checks.is_empty() && self.checks.iter().all(|c| matches!(c.status, Status::Passed | Status::Warning))
-    }
-
-    pub fn get(&self, id: &str) -> Option<&Check> {
-        self.checks.iter().find(|c| c.id == id)
-    }
-
-    pub fn summary(&self) -> String {
-        let count = |s| self.checks.iter().filter(|c| c.status == s).count();
-        let (failed, warned) = (count(Status::Failed), count(Status::Warning));
-        match (failed, warned) {
-            (0, 0) => format!("All {} checks passed", self.checks.len()),
-            (0, w) => format!("Passed with {w} warning{}", if w == 1 { "" } else { "s" }),
-            (f, _) => format!("{f} check{} failed", if f == 1 { "" } else { "s" }),
-        }
-    }
-}
+pub use portcullis_types::provider::{Check, Report, Status};
 
 /// Times one check and builds its row.
 pub struct Timer {

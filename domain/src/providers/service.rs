@@ -42,6 +42,22 @@ pub enum ProviderError {
     Store(StoreError),
 }
 
+impl crate::error::Classify for ProviderError {
+    fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            ProviderError::Store(_) | ProviderError::Crypto(_) => Fault::Internal,
+            ProviderError::AdminOnly(_) => Fault::Forbidden,
+            ProviderError::NotFound => Fault::NotFound,
+            ProviderError::NameTaken(_) => Fault::Conflict,
+            ProviderError::BadName
+            | ProviderError::ChecksFailed(_)
+            | ProviderError::SecretsRequired(_)
+            | ProviderError::BadBaseUrl(_) => Fault::Invalid,
+        }
+    }
+}
+
 impl From<StoreError> for ProviderError {
     fn from(e: StoreError) -> Self {
         ProviderError::Store(e)

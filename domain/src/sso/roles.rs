@@ -27,6 +27,18 @@ pub enum MappingError {
     Store(StoreError),
 }
 
+impl crate::error::Classify for MappingError {
+    fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            MappingError::Store(_) => Fault::Internal,
+            MappingError::UnknownProvider | MappingError::NotFound => Fault::NotFound,
+            MappingError::Duplicate => Fault::Conflict,
+            MappingError::NoGroup | MappingError::BadRole | MappingError::AmbiguousGroup(_) => Fault::Invalid,
+        }
+    }
+}
+
 impl From<StoreError> for MappingError {
     fn from(e: StoreError) -> Self {
         match e {

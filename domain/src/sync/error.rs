@@ -52,6 +52,15 @@ impl crate::error::Classify for SyncError {
             SyncError::Crypto(_) | SyncError::Internal(_) | SyncError::Store(_) => Fault::Internal,
         }
     }
+
+    fn message(&self) -> String {
+        let (text, fix) = (self.to_string(), self.fix());
+        if fix == text {
+            text
+        } else {
+            format!("{text} {fix}")
+        }
+    }
 }
 
 impl From<OktaError> for SyncError {
