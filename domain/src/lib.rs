@@ -37,5 +37,7 @@ pub mod trusted_proxies;
 
 pub use accounts::{Accounts, ClientInfo, NewSession, Role, SessionPolicy, SignedIn};
 pub use error::{Classify, Fault};
+/// The codes that travel in redirect URLs; the wire types crate owns them.
+pub use portcullis_types::codes;
 pub use settings::{Settings, SettingsError};
 pub use store::{Store, StoreError};

@@ -13,6 +13,7 @@ use axum::{
 use http::{header, Method};
 use portcullis_domain::{
     accounts::{InputError, SetupError, SetupForm, SignInError},
+    codes::{SetupCode, SignInCode},
     ClientInfo, NewSession, SignedIn,
 };
 use serde::Deserialize;
@@ -145,13 +146,13 @@ pub async fn login(
         Ok(session) => signed_in_response(&state, session, &next),
         Err(e) => {
             let (code, retry) = match &e {
-                SignInError::InvalidCredentials => ("invalid", None),
-                SignInError::Throttled { retry_after } => ("throttled", Some(retry_after.as_secs().max(1))),
-                SignInError::Disabled => ("disabled", None),
-                SignInError::LocalRestricted => ("local_restricted", None),
+                SignInError::InvalidCredentials => (SignInCode::Invalid, None),
+                SignInError::Throttled { retry_after } => (SignInCode::Throttled, Some(retry_after.as_secs().max(1))),
+                SignInError::Disabled => (SignInCode::Disabled, None),
+                SignInError::LocalRestricted => (SignInCode::LocalRestricted, None),
                 SignInError::Store(err) => {
                     tracing::error!(error = %err, "sign-in failed on the database");
-                    ("server", None)
+                    (SignInCode::Server, None)
                 }
             };
             let mut url = format!("/login?error={code}&email={}", encode(form.email.trim()));
@@ -229,16 +230,16 @@ pub async fn setup(
         }
         Err(e) => {
             let code = match &e {
-                SetupError::BadToken => "bad_token",
-                SetupError::AlreadyDone => "already_done",
-                SetupError::Input(InputError::InvalidEmail) => "invalid_email",
-                SetupError::Input(InputError::PasswordTooShort) => "password_short",
-                SetupError::Input(InputError::PasswordTooLong) => "password_long",
-                SetupError::Input(InputError::PasswordMismatch) => "password_mismatch",
-                SetupError::Input(InputError::NameTooLong) => "name_long",
+                SetupError::BadToken => SetupCode::BadToken,
+                SetupError::AlreadyDone => SetupCode::AlreadyDone,
+                SetupError::Input(InputError::InvalidEmail) => SetupCode::InvalidEmail,
+                SetupError::Input(InputError::PasswordTooShort) => SetupCode::PasswordShort,
+                SetupError::Input(InputError::PasswordTooLong) => SetupCode::PasswordLong,
+                SetupError::Input(InputError::PasswordMismatch) => SetupCode::PasswordMismatch,
+                SetupError::Input(InputError::NameTooLong) => SetupCode::NameLong,
                 SetupError::Store(err) => {
                     tracing::error!(error = %err, "setup failed on the database");
-                    "server"
+                    SetupCode::Server
                 }
             };
             let url =

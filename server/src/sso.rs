@@ -8,6 +8,7 @@ use axum::{
 };
 use http::{header, HeaderMap};
 use portcullis_domain::{
+    codes::{SignInCode, SsoCode},
     sso::{CallbackInput, Finished, Purpose, StartError},
     ClientInfo, Role, SignedIn,
 };
@@ -39,14 +40,14 @@ pub async fn start(
     let purpose = match (form.purpose.as_str(), user) {
         ("test", Some(u)) if u.role >= Role::Editor => Purpose::DryRun { by: u },
         ("link", Some(u)) => Purpose::Link { by: u },
-        ("test" | "link", _) => return Redirect::to("/login?error=expired").into_response(),
+        ("test" | "link", _) => return Redirect::to(&format!("/login?error={}", SignInCode::Expired)).into_response(),
         ("access", _) => Purpose::Access,
         _ => Purpose::SignIn,
     };
     if purpose == Purpose::Access {
         let rd = form.next.clone().unwrap_or_default();
         if state.services.forward_auth.application_lifetime(&rd).await.is_err() {
-            return Redirect::to("/auth/error?code=provider_not_ready").into_response();
+            return Redirect::to(&format!("/auth/error?code={}", SsoCode::ProviderNotReady)).into_response();
         }
     }
     let return_to = match &purpose {
@@ -65,13 +66,13 @@ pub async fn start(
         }
         Err(e) => {
             let code = match e {
-                StartError::NotFound => "provider_gone",
-                StartError::Disabled => "provider_disabled",
-                StartError::NotReady => "provider_not_ready",
-                StartError::ReturnTooLong => "return_too_long",
+                StartError::NotFound => SsoCode::ProviderGone,
+                StartError::Disabled => SsoCode::ProviderDisabled,
+                StartError::NotReady => SsoCode::ProviderNotReady,
+                StartError::ReturnTooLong => SsoCode::ReturnTooLong,
                 StartError::Store(err) => {
                     tracing::error!(error = %err, "could not start a sign-in");
-                    "server"
+                    SsoCode::Server
                 }
             };
             Redirect::to(&format!("/auth/error?code={code}")).into_response()
@@ -106,7 +107,7 @@ pub async fn callback(
         }
         Err(refused) => {
             let mut url = format!("/auth/error?code={}", refused.code);
-            if let Some(id) = refused.outcome_id.filter(|_| refused.code == "no_role") {
+            if let Some(id) = refused.outcome_id.filter(|_| refused.code == SsoCode::NoRole) {
                 url.push_str(&format!("&ref={}", encode(&id)));
             }
             Redirect::to(&url).into_response()

@@ -318,10 +318,7 @@ pub async fn save_sync_settings(provider_id: String, form: SyncSettingsForm) -> 
         removal_threshold_percent: form.removal_threshold_percent,
     };
     // Editors may change the schedule; the domain refuses them what decides removals.
-    s.sync
-        .save_settings(&provider_id, settings, caller.actor, caller.role)
-        .await
-        .map_err(crate::api::ssr::fail)
+    s.sync.save_settings(&provider_id, settings, caller.actor, caller.role).await.map_err(crate::api::ssr::fail)
 }
 
 #[cfg(feature = "ssr")]

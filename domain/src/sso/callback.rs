@@ -12,14 +12,14 @@ impl SsoService {
         current: Option<&SignedIn>,
         client: &ClientInfo,
     ) -> Result<Finished, Refused> {
-        let fail = |code: &'static str, provider: Option<&str>, detail: String| {
+        let fail = |code: SsoCode, provider: Option<&str>, detail: String| {
             let audit = self.audit.clone();
             let ip = client.ip.clone();
             let provider = provider.map(str::to_string);
             // Only failures before a real attempt is found cost an attacker nothing (a forged
             // state); later ones need a sign-in started and a provider's answer.
             let admitted = if provider.is_none() {
-                self.failures.admit(&["sso_failed", ip.as_deref().unwrap_or(""), code], now_ms())
+                self.failures.admit(&["sso_failed", ip.as_deref().unwrap_or(""), code.as_str()], now_ms())
             } else {
                 Some(0)
             };
@@ -28,7 +28,7 @@ impl SsoService {
                 let mut event = Event::new(Actor::Anonymous, Action::SsoSignInFailed)
                     .failed()
                     .ip(ip.as_deref())
-                    .detail("reason", code);
+                    .detail("reason", code.as_str());
                 if suppressed > 0 {
                     event = event.detail(
                         "and_more",
@@ -46,57 +46,59 @@ impl SsoService {
             }
         };
         let Some(state) = input.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 200) else {
-            return Err(fail("state_missing", None, String::new()).await);
+            return Err(fail(SsoCode::StateMissing, None, String::new()).await);
         };
         let attempt = match self.store.take_login_attempt(&sha256_hex(state)).await {
             Ok(Some(a)) => a,
-            Ok(None) => return Err(fail("state_invalid", None, "no sign-in in progress has this state".into()).await),
-            Err(e) => return Err(fail("server", None, e.to_string()).await),
+            Ok(None) => {
+                return Err(fail(SsoCode::StateInvalid, None, "no sign-in in progress has this state".into()).await)
+            }
+            Err(e) => return Err(fail(SsoCode::Server, None, e.to_string()).await),
         };
         let pid = Some(attempt.provider_id.as_str());
         if attempt.expires_at < now_ms() {
-            return Err(fail("state_expired", pid, String::new()).await);
+            return Err(fail(SsoCode::StateExpired, pid, String::new()).await);
         }
         let same_browser =
             browser_cookie.is_some_and(|c| crate::accounts::constant_time_eq(&sha256_hex(c), &attempt.browser_hash));
         if !same_browser {
-            return Err(fail("browser_mismatch", pid, "the sign-in was started in another browser".into()).await);
+            return Err(fail(SsoCode::BrowserMismatch, pid, "the sign-in was started in another browser".into()).await);
         }
         let row = match self.store.provider(&attempt.provider_id).await {
             Ok(Some(r)) => r,
-            Ok(None) => return Err(fail("provider_gone", pid, String::new()).await),
-            Err(e) => return Err(fail("server", pid, e.to_string()).await),
+            Ok(None) => return Err(fail(SsoCode::ProviderGone, pid, String::new()).await),
+            Err(e) => return Err(fail(SsoCode::Server, pid, e.to_string()).await),
         };
         // A disabled provider signs nobody in, for the console or the applications; only an
         // admin's test sign-in (which makes no session) still runs.
         if attempt.purpose != "dry_run" && !row.enabled {
-            return Err(fail("provider_disabled", pid, String::new()).await);
+            return Err(fail(SsoCode::ProviderDisabled, pid, String::new()).await);
         }
         // Mix-up defence (RFC 9207): a callback naming another issuer is not ours.
         if let Some(iss) = input.iss.as_deref() {
             if iss != row.issuer {
-                return Err(fail("issuer_mismatch", pid, format!("callback iss {iss}")).await);
+                return Err(fail(SsoCode::IssuerMismatch, pid, format!("callback iss {iss}")).await);
             }
         }
         if let Some(error) = input.error.as_deref() {
             let code = match error {
-                "access_denied" => "access_denied",
-                "login_required" | "interaction_required" | "consent_required" => "login_required",
-                _ => "provider_error",
+                "access_denied" => SsoCode::AccessDenied,
+                "login_required" | "interaction_required" | "consent_required" => SsoCode::LoginRequired,
+                _ => SsoCode::ProviderError,
             };
             let detail = format!("{error}: {}", input.error_description.as_deref().unwrap_or(""));
             return Err(fail(code, pid, detail).await);
         }
         let Some(code) = input.code.as_deref().filter(|c| !c.is_empty()) else {
-            return Err(fail("code_missing", pid, String::new()).await);
+            return Err(fail(SsoCode::CodeMissing, pid, String::new()).await);
         };
         let Some(discovery) = discovery_of(&row) else {
-            return Err(fail("provider_not_ready", pid, String::new()).await);
+            return Err(fail(SsoCode::ProviderNotReady, pid, String::new()).await);
         };
         let verifier = match self.secrets.open(&format!("login_attempt/{}", attempt.id), &attempt.pkce_verifier_sealed)
         {
             Ok(v) => v,
-            Err(e) => return Err(fail("server", pid, e.to_string()).await),
+            Err(e) => return Err(fail(SsoCode::Server, pid, e.to_string()).await),
         };
         let form = [
             ("grant_type", "authorization_code"),
@@ -108,17 +110,17 @@ impl SsoService {
             Ok(t) => t,
             Err(TokenCallError::Rejected { error, description }) => {
                 let code = match error.as_str() {
-                    "invalid_grant" => "code_rejected",
-                    "invalid_client" | "unauthorized_client" => "client_rejected",
-                    _ => "token_error",
+                    "invalid_grant" => SsoCode::CodeRejected,
+                    "invalid_client" | "unauthorized_client" => SsoCode::ClientRejected,
+                    _ => SsoCode::TokenError,
                 };
                 return Err(fail(code, pid, format!("{error}: {description}")).await);
             }
-            Err(TokenCallError::Unreachable(e)) => return Err(fail("provider_unreachable", pid, e).await),
+            Err(TokenCallError::Unreachable(e)) => return Err(fail(SsoCode::ProviderUnreachable, pid, e).await),
         };
         let Some(id_token) = tokens.id_token.as_deref() else {
             return Err(fail(
-                "no_id_token",
+                SsoCode::NoIdToken,
                 pid,
                 "the token response has no id_token: is `openid` in the scopes?".into(),
             )
@@ -136,7 +138,7 @@ impl SsoService {
         self.audit_ambiguous(&row, &person, client).await;
         let mappings = match self.store.role_mappings().await {
             Ok(m) => m,
-            Err(e) => return Err(fail("server", pid, e.to_string()).await),
+            Err(e) => return Err(fail(SsoCode::Server, pid, e.to_string()).await),
         };
         let role = roles::role_for(&mappings, &row.id, &person.groups);
 
@@ -144,7 +146,12 @@ impl SsoService {
             "dry_run" => {
                 let by = current.filter(|u| Some(&u.user_id) == attempt.started_by.as_ref());
                 let Some(by) = by else {
-                    return Err(fail("browser_mismatch", pid, "the test sign-in belongs to another admin".into()).await);
+                    return Err(fail(
+                        SsoCode::BrowserMismatch,
+                        pid,
+                        "the test sign-in belongs to another admin".into(),
+                    )
+                    .await);
                 };
                 let id = self
                     .save_outcome(
@@ -158,7 +165,7 @@ impl SsoService {
                         true,
                     )
                     .await
-                    .map_err(|e| Refused { code: "server", outcome_id: Some(e.to_string()) })?;
+                    .map_err(|e| Refused { code: SsoCode::Server, outcome_id: Some(e.to_string()) })?;
                 self.audit
                     .record_or_log(
                         Event::new(actor_of(by), Action::SsoDryRun)
@@ -174,19 +181,21 @@ impl SsoService {
             "link" => {
                 let by = current.filter(|u| Some(&u.user_id) == attempt.started_by.as_ref());
                 let Some(by) = by else {
-                    return Err(fail("browser_mismatch", pid, "the link was started by another account".into()).await);
+                    return Err(
+                        fail(SsoCode::BrowserMismatch, pid, "the link was started by another account".into()).await
+                    );
                 };
                 match self.store.identity_by_subject(&row.id, &person.subject).await {
                     Ok(Some(existing)) if existing.user_id != by.user_id => {
-                        return Err(fail("identity_taken", pid, format!("sub {}", person.subject)).await)
+                        return Err(fail(SsoCode::IdentityTaken, pid, format!("sub {}", person.subject)).await)
                     }
                     Ok(Some(_)) => {}
                     Ok(None) => {
                         if let Err(e) = self.store.insert_identity(&new_identity(&by.user_id, &row.id, &person)).await {
-                            return Err(fail("server", pid, e.to_string()).await);
+                            return Err(fail(SsoCode::Server, pid, e.to_string()).await);
                         }
                     }
-                    Err(e) => return Err(fail("server", pid, e.to_string()).await),
+                    Err(e) => return Err(fail(SsoCode::Server, pid, e.to_string()).await),
                 }
                 self.audit
                     .record_or_log(
@@ -216,7 +225,7 @@ impl SsoService {
         client: &ClientInfo,
         access: bool,
     ) -> Result<Finished, Refused> {
-        let refuse = |code: &'static str, user: Option<&UserRow>, detail: String, outcome: Option<String>| {
+        let refuse = |code: SsoCode, user: Option<&UserRow>, detail: String, outcome: Option<String>| {
             let audit = self.audit.clone();
             let ip = client.ip.clone();
             let actor =
@@ -228,7 +237,7 @@ impl SsoService {
                     .failed()
                     .target(email)
                     .ip(ip.as_deref())
-                    .detail("reason", code)
+                    .detail("reason", code.as_str())
                     .detail("provider", provider);
                 if !detail.is_empty() {
                     event = event.detail("detail", detail);
@@ -237,12 +246,12 @@ impl SsoService {
                 Refused { code, outcome_id: outcome }
             }
         };
-        let server = |e: StoreError| Refused { code: "server", outcome_id: Some(e.to_string()) };
+        let server = |e: StoreError| Refused { code: SsoCode::Server, outcome_id: Some(e.to_string()) };
 
         let (user, identity) = match self.store.identity_by_subject(&row.id, &person.subject).await.map_err(server)? {
             Some(identity) => match self.store.user_by_id(&identity.user_id).await.map_err(server)? {
                 Some(user) => (user, identity),
-                None => return Err(refuse("server", None, "identity without account".into(), None).await),
+                None => return Err(refuse(SsoCode::Server, None, "identity without account".into(), None).await),
             },
             None => match self.store.user_by_email(&person.email).await.map_err(server)? {
                 Some(existing) => {
@@ -250,10 +259,10 @@ impl SsoService {
                     // provider: both sides must have proved the address (an account made from an
                     // unverified claim proves nothing).
                     if person.email_verified != Some(true) || !existing.email_verified {
-                        return Err(refuse("email_unverified", Some(&existing), String::new(), None).await);
+                        return Err(refuse(SsoCode::EmailUnverified, Some(&existing), String::new(), None).await);
                     }
                     if existing.role.as_deref() == Some("admin") {
-                        return Err(refuse("link_admin", Some(&existing), String::new(), None).await);
+                        return Err(refuse(SsoCode::LinkAdmin, Some(&existing), String::new(), None).await);
                     }
                     let identity = new_identity(&existing.id, &row.id, &person);
                     self.store.insert_identity(&identity).await.map_err(server)?;
@@ -278,7 +287,7 @@ impl SsoService {
                             .save_outcome(row, "no_role", None, &attempt.browser_hash, &person, None, mappings, false)
                             .await
                             .ok();
-                        return Err(refuse("no_role", None, groups_detail(&person), outcome).await);
+                        return Err(refuse(SsoCode::NoRole, None, groups_detail(&person), outcome).await);
                     }
                     let now = now_ms();
                     let user = UserRow {
@@ -299,7 +308,7 @@ impl SsoService {
             },
         };
         if user.disabled_at.is_some() {
-            return Err(refuse("account_disabled", Some(&user), String::new(), None).await);
+            return Err(refuse(SsoCode::AccountDisabled, Some(&user), String::new(), None).await);
         }
         if access {
             self.remember(row, &identity.id, &user.id, &person).await;
@@ -324,7 +333,7 @@ impl SsoService {
                 .save_outcome(row, "no_role", None, &attempt.browser_hash, &person, None, mappings, false)
                 .await
                 .ok();
-            return Err(refuse("no_role", Some(&user), groups_detail(&person), outcome).await);
+            return Err(refuse(SsoCode::NoRole, Some(&user), groups_detail(&person), outcome).await);
         };
         self.remember(row, &identity.id, &user.id, &person).await;
 

@@ -24,6 +24,7 @@ use std::{
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use openidconnect::core::CoreJsonWebKeySet;
+pub use portcullis_types::codes::SsoCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -151,12 +152,12 @@ pub enum Finished {
 /// A refused sign-in: `code` is stable (URLs, tests); `outcome_id` points at what the page may show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
-    pub code: &'static str,
+    pub code: SsoCode,
     pub outcome_id: Option<String>,
 }
 
 impl Refused {
-    fn new(code: &'static str) -> Self {
+    fn new(code: SsoCode) -> Self {
         Self { code, outcome_id: None }
     }
 }

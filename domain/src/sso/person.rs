@@ -11,7 +11,7 @@ impl SsoService {
         d: &Discovery,
         mut claims: Map<String, Value>,
         access_token: &str,
-    ) -> Result<Person, (&'static str, String)> {
+    ) -> Result<Person, (SsoCode, String)> {
         let subject = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string();
         let lacks = |c: &Map<String, Value>| !c.contains_key("email") || !c.contains_key(&row.groups_claim);
         if lacks(&claims) {
@@ -24,10 +24,11 @@ impl SsoService {
                     .await
                 {
                     Ok(f) if f.status.is_success() => {
-                        let info: Map<String, Value> = f.json().map_err(|e| ("userinfo_invalid", e.to_string()))?;
+                        let info: Map<String, Value> =
+                            f.json().map_err(|e| (SsoCode::UserinfoInvalid, e.to_string()))?;
                         if info.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
                             return Err((
-                                "userinfo_subject",
+                                SsoCode::UserinfoSubject,
                                 "userinfo names another subject than the ID token".into(),
                             ));
                         }
@@ -47,7 +48,10 @@ impl SsoService {
             .map(crate::accounts::fold_email)
             .unwrap_or_default();
         if email.is_empty() {
-            return Err(("no_email", "neither the ID token nor userinfo has an email: add the `email` scope".into()));
+            return Err((
+                SsoCode::NoEmail,
+                "neither the ID token nor userinfo has an email: add the `email` scope".into(),
+            ));
         }
         let email_verified = match claims.get("email_verified") {
             Some(Value::Bool(b)) => Some(*b),
@@ -75,7 +79,7 @@ impl SsoService {
                     None => {
                         let known = match self.store.directory_groups_by_names(&row.id, &names).await {
                             Ok(k) => k,
-                            Err(e) => return Err(("server", e.to_string())),
+                            Err(e) => return Err((SsoCode::Server, e.to_string())),
                         };
                         let mut groups = Vec::with_capacity(names.len());
                         for name in names {

@@ -100,21 +100,21 @@ impl SsoService {
     }
 }
 
-pub(super) fn token_code(e: &TokenError) -> &'static str {
+pub(super) fn token_code(e: &TokenError) -> SsoCode {
     match e.code() {
-        "malformed" => "token_malformed",
-        "algorithm" => "token_algorithm",
-        "signature" => "token_signature",
-        "unknown_key" => "token_unknown_key",
-        "ambiguous_key" => "token_unknown_key",
-        "issuer" => "token_issuer",
-        "audience" => "token_audience",
-        "azp" => "token_audience",
-        "nonce" => "token_nonce",
-        "expired" => "token_expired",
-        "iat_future" => "token_iat_future",
-        "nbf" => "token_iat_future",
-        "at_hash" => "token_at_hash",
-        _ => "token_invalid",
+        "malformed" => SsoCode::TokenMalformed,
+        "algorithm" => SsoCode::TokenAlgorithm,
+        "signature" => SsoCode::TokenSignature,
+        "unknown_key" => SsoCode::TokenUnknownKey,
+        "ambiguous_key" => SsoCode::TokenUnknownKey,
+        "issuer" => SsoCode::TokenIssuer,
+        "audience" => SsoCode::TokenAudience,
+        "azp" => SsoCode::TokenAudience,
+        "nonce" => SsoCode::TokenNonce,
+        "expired" => SsoCode::TokenExpired,
+        "iat_future" => SsoCode::TokenIatFuture,
+        "nbf" => SsoCode::TokenIatFuture,
+        "at_hash" => SsoCode::TokenAtHash,
+        _ => SsoCode::TokenInvalid,
     }
 }

@@ -290,7 +290,7 @@ fn session_of(result: Result<Finished, Refused>) -> NewSession {
 
 fn code_of(result: &Result<Finished, Refused>) -> &'static str {
     match result {
-        Err(r) => r.code,
+        Err(r) => r.code.as_str(),
         Ok(f) => panic!("expected a refusal, got {f:?}"),
     }
 }
