@@ -10,6 +10,7 @@ pub use role::Role;
 pub mod codes;
 pub mod policy;
 pub mod provider;
+pub mod sso;
 pub mod sync;
 pub mod url;
 

@@ -12,19 +12,8 @@ pub struct SignInChoices {
     pub local_restricted: bool,
 }
 
-/// A refusal or a test sign-in, as the pages show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SignInOutcome {
-    pub provider_name: String,
-    pub subject: String,
-    pub email: String,
-    pub name: String,
-    pub email_verified: Option<bool>,
-    pub groups: Vec<String>,
-    pub groups_source: String,
-    pub role: Option<String>,
-    pub claims: Option<String>,
-}
+/// A refusal or a test sign-in, as the pages show it (the domain's own view, no token ever).
+pub use portcullis_types::sso::SignInOutcome;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MappingRow {
@@ -58,21 +47,6 @@ pub struct AccountSummary {
     pub has_password: bool,
 }
 
-#[cfg(feature = "ssr")]
-fn outcome_view(o: portcullis_domain::sso::OutcomeView) -> SignInOutcome {
-    SignInOutcome {
-        provider_name: o.provider_name,
-        subject: o.subject,
-        email: o.email,
-        name: o.name,
-        email_verified: o.email_verified,
-        groups: o.groups,
-        groups_source: o.groups_source,
-        role: o.role,
-        claims: o.claims,
-    }
-}
-
 /// Anyone may ask: the sign-in page shows these before anyone is signed in.
 #[server(endpoint = "sign_in_options")]
 pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
@@ -90,7 +64,7 @@ pub async fn sign_in_refusal(reference: String) -> Result<Option<SignInOutcome>,
     use crate::api::ssr::{internal, request_cookie, services};
     let s = services()?;
     let cookie = request_cookie(portcullis_domain::sso::login_cookie_name(s.settings.secure_cookies()));
-    Ok(s.sso.outcome(&reference, None, cookie.as_deref()).await.map_err(internal)?.map(outcome_view))
+    s.sso.outcome(&reference, None, cookie.as_deref()).await.map_err(internal)
 }
 
 /// A test sign-in's result, for the admin who ran it.
@@ -100,7 +74,7 @@ pub async fn test_sign_in_result(reference: String) -> Result<Option<SignInOutco
     use portcullis_domain::Role;
     let user = require(Role::Editor)?;
     let s = services()?;
-    Ok(s.sso.outcome(&reference, Some(&user), None).await.map_err(internal)?.map(outcome_view))
+    s.sso.outcome(&reference, Some(&user), None).await.map_err(internal)
 }
 
 #[server(endpoint = "role_mappings")]

@@ -25,7 +25,7 @@ use std::{
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use openidconnect::core::CoreJsonWebKeySet;
 pub use portcullis_types::codes::SsoCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -162,26 +162,8 @@ impl Refused {
     }
 }
 
-/// What the refusal page and the test sign-in page show. No token, ever.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct OutcomeView {
-    pub kind: String,
-    pub provider_id: String,
-    pub provider_name: String,
-    pub subject: String,
-    pub email: String,
-    pub name: String,
-    pub email_verified: Option<bool>,
-    pub groups: Vec<String>,
-    /// Where the groups came from: the named claim, userinfo, the directory API, or nowhere.
-    pub groups_source: String,
-    pub role: Option<String>,
-    /// Every mapping of this provider: group name → role. For the admin's test sign-in only: a
-    /// refused person is told no role applies, never which groups would grant one.
-    pub mappings: Vec<(String, String)>,
-    /// The ID token's claims, for the test sign-in only.
-    pub claims: Option<String>,
-}
+/// What the refusal page and the test sign-in page show; the wire type.
+pub use portcullis_types::sso::SignInOutcome as OutcomeView;
 
 /// The token endpoint's answer.
 #[derive(Debug, Deserialize)]
