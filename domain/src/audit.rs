@@ -331,6 +331,19 @@ impl Audit {
         self.store.insert_audit(&event.into_record()).await
     }
 
+    /// A page of the log, newest first: older than `before`, of one action if it names one
+    /// (an unknown action name is ignored rather than matching nothing).
+    pub async fn page(
+        &self,
+        before: Option<String>,
+        action: Option<String>,
+        limit: u32,
+    ) -> Result<crate::store::AuditPage, StoreError> {
+        let action = action.filter(|a| Action::parse(a).is_some());
+        let before = before.filter(|b| !b.is_empty());
+        self.store.audit_page(&crate::store::AuditQuery { before, action, limit }).await
+    }
+
     /// Records, and logs instead of failing when the database refuses: an
     /// audit write must not turn a sign-out into an error page.
     pub async fn record_or_log(&self, event: Event) {

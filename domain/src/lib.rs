@@ -22,6 +22,7 @@ pub mod audit;
 pub mod cookies;
 pub mod credentials;
 pub mod crypto;
+pub mod directory;
 pub mod error;
 pub mod forward_auth;
 pub mod okta;

@@ -20,7 +20,9 @@ use portcullis_app::{api::ssr::Services, shell, App};
 use portcullis_domain::{
     accounts::random_token,
     assertion::Assertions,
+    audit::Audit,
     crypto::SecretBox,
+    directory::DirectoryService,
     forward_auth::ForwardAuth,
     outbound::{Outbound, OutboundConfig},
     policies::PolicyService,
@@ -81,6 +83,8 @@ impl SetupToken {
 pub struct AppState {
     pub leptos: LeptosOptions,
     pub services: Services,
+    /// For readiness only: handlers and server functions go through the services.
+    pub store: Store,
     pub setup_token: SetupToken,
 }
 
@@ -139,10 +143,20 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
     let roles = RoleMappings::new(store.clone());
     let policies = PolicyService::new(store.clone());
     let forward_auth = ForwardAuth::new(store.clone(), policies.clone(), assertions.clone());
-    let services =
-        Services { settings: Arc::new(settings), store, accounts, providers, sync, sso, roles, policies, forward_auth };
+    let services = Services {
+        settings: Arc::new(settings),
+        accounts,
+        audit: Audit::new(store.clone()),
+        directory: DirectoryService::new(store.clone()),
+        providers,
+        sync,
+        sso,
+        roles,
+        policies,
+        forward_auth,
+    };
     spawn_key_rotation(assertions);
-    Ok(AppState { leptos, services, setup_token })
+    Ok(AppState { leptos, services, store, setup_token })
 }
 
 /// Signing keys rotate on their own, and keys another replica made are picked up.

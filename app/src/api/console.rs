@@ -68,15 +68,9 @@ pub async fn setup_needed() -> Result<bool, ServerFnError> {
 /// A page of the audit log, newest first.
 #[server(endpoint = "audit_events")]
 pub async fn audit_events(before: Option<String>, action: Option<String>) -> Result<AuditPageData, ServerFnError> {
-    use portcullis_domain::{audit::Action, store::AuditQuery, Role};
+    use portcullis_domain::{audit::Action, Role};
     crate::api::ssr::require(Role::Viewer)?;
-    let services = crate::api::ssr::services()?;
-    let action = action.filter(|a| Action::parse(a).is_some());
-    let page = services
-        .store
-        .audit_page(&AuditQuery { before: before.filter(|b| !b.is_empty()), action, limit: 50 })
-        .await
-        .map_err(crate::api::ssr::internal)?;
+    let page = crate::api::ssr::services()?.audit.page(before, action, 50).await.map_err(crate::api::ssr::internal)?;
     let entries = page
         .records
         .into_iter()

@@ -164,7 +164,7 @@ pub async fn list_directory_users(search: Option<String>, offset: u32) -> Result
     crate::api::ssr::require(Role::Viewer)?;
     let s = crate::api::ssr::services()?;
     let q = DirectoryQuery { search, offset, limit: server::PAGE, ..Default::default() };
-    let page = s.store.directory_users(&q).await.map_err(crate::api::ssr::internal)?;
+    let page = s.directory.users(&q).await.map_err(crate::api::ssr::internal)?;
     Ok(Paged {
         items: page.items.into_iter().map(server::user).collect(),
         total: page.total,
@@ -179,7 +179,7 @@ pub async fn list_directory_groups(search: Option<String>, offset: u32) -> Resul
     crate::api::ssr::require(Role::Viewer)?;
     let s = crate::api::ssr::services()?;
     let q = DirectoryQuery { search, offset, limit: server::PAGE, ..Default::default() };
-    let page = s.store.directory_groups(&q).await.map_err(crate::api::ssr::internal)?;
+    let page = s.directory.groups(&q).await.map_err(crate::api::ssr::internal)?;
     Ok(Paged {
         items: page.items.into_iter().map(server::group).collect(),
         total: page.total,
@@ -193,9 +193,8 @@ pub async fn directory_user(id: String) -> Result<UserDetail, ServerFnError> {
     use portcullis_domain::Role;
     crate::api::ssr::require(Role::Viewer)?;
     let s = crate::api::ssr::services()?;
-    let user = s.store.directory_user(&id).await.map_err(crate::api::ssr::internal)?;
-    let user = user.ok_or_else(|| crate::api::ssr::not_found("No such user in the directory."))?;
-    let groups = s.store.directory_user_groups(&id).await.map_err(crate::api::ssr::internal)?;
+    let found = s.directory.user(&id).await.map_err(crate::api::ssr::internal)?;
+    let (user, groups) = found.ok_or_else(|| crate::api::ssr::not_found("No such user in the directory."))?;
     Ok(UserDetail { user: server::user(user), groups: groups.into_iter().map(server::group).collect() })
 }
 
@@ -204,10 +203,9 @@ pub async fn directory_group(id: String, offset: u32) -> Result<GroupDetail, Ser
     use portcullis_domain::Role;
     crate::api::ssr::require(Role::Viewer)?;
     let s = crate::api::ssr::services()?;
-    let group = s.store.directory_group(&id).await.map_err(crate::api::ssr::internal)?;
-    let group = group.ok_or_else(|| crate::api::ssr::not_found("No such group in the directory."))?;
     let q = portcullis_domain::sync::DirectoryQuery { offset, limit: server::PAGE, ..Default::default() };
-    let page = s.store.directory_group_members(&id, &q).await.map_err(crate::api::ssr::internal)?;
+    let found = s.directory.group(&id, &q).await.map_err(crate::api::ssr::internal)?;
+    let (group, page) = found.ok_or_else(|| crate::api::ssr::not_found("No such group in the directory."))?;
     Ok(GroupDetail {
         group: server::group(group),
         members: Paged {

@@ -209,24 +209,9 @@ pub struct ImportSummary {
 #[cfg(feature = "ssr")]
 mod convert {
     use leptos::prelude::ServerFnError;
-    use portcullis_domain::policies::{self as p, PolicyError};
+    use portcullis_domain::policies as p;
 
     use super::*;
-
-    /// Input errors say what to fix, with a 4xx; store errors are logged (500).
-    pub fn error(e: PolicyError) -> ServerFnError {
-        use crate::api::ssr::{bad_input, internal, not_found, refuse};
-        match e {
-            PolicyError::Store(e) => internal(e),
-            e @ (PolicyError::ApplicationNotFound | PolicyError::PolicyNotFound | PolicyError::UserNotFound) => {
-                not_found(e)
-            }
-            e @ (PolicyError::ApplicationNameTaken(_)
-            | PolicyError::PolicyNameTaken(_)
-            | PolicyError::HostTaken { .. }) => refuse(http::StatusCode::CONFLICT, e),
-            other => bad_input(other),
-        }
-    }
 
     pub fn rules_in(r: &RulesDraft) -> p::Rules {
         let list = |l: &[Selector]| l.to_vec();
@@ -342,8 +327,8 @@ pub async fn list_applications() -> Result<AppList, ServerFnError> {
     let user = require(Role::Viewer)?;
     let s = services()?.policies;
     let mut apps = Vec::new();
-    for a in s.applications().await.map_err(convert::error)? {
-        let count = s.policies(&a.id).await.map_err(convert::error)?.len();
+    for a in s.applications().await.map_err(crate::api::ssr::fail)? {
+        let count = s.policies(&a.id).await.map_err(crate::api::ssr::fail)?.len();
         apps.push(convert::app(a, count));
     }
     Ok(AppList { apps, can_edit: user.role >= Role::Editor })
@@ -356,8 +341,8 @@ pub async fn application_page(id: String) -> Result<AppPage, ServerFnError> {
     use portcullis_domain::Role;
     let user = require(Role::Viewer)?;
     let s = services()?.policies;
-    let app = s.application(&id).await.map_err(convert::error)?;
-    let views = s.policy_views(&id).await.map_err(convert::error)?;
+    let app = s.application(&id).await.map_err(crate::api::ssr::fail)?;
+    let views = s.policy_views(&id).await.map_err(crate::api::ssr::fail)?;
     Ok(AppPage {
         app: convert::app(app, views.len()),
         policies: views.iter().map(convert::policy).collect(),
@@ -376,7 +361,7 @@ pub async fn create_application(form: AppForm) -> Result<String, ServerFnError> 
         .policies
         .create_application(&caller.actor, caller.ip.as_deref(), &input)
         .await
-        .map_err(convert::error)?;
+        .map_err(crate::api::ssr::fail)?;
     Ok(app.id)
 }
 
@@ -390,7 +375,7 @@ pub async fn update_application(id: String, form: AppForm) -> Result<(), ServerF
         .policies
         .update_application(&caller.actor, caller.ip.as_deref(), &id, &input)
         .await
-        .map_err(convert::error)?;
+        .map_err(crate::api::ssr::fail)?;
     Ok(())
 }
 
@@ -400,7 +385,11 @@ pub async fn delete_application(id: String) -> Result<(), ServerFnError> {
     use crate::api::ssr::services;
     use portcullis_domain::Role;
     let caller = crate::api::ssr::caller(Role::Editor)?;
-    services()?.policies.delete_application(&caller.actor, caller.ip.as_deref(), &id).await.map_err(convert::error)
+    services()?
+        .policies
+        .delete_application(&caller.actor, caller.ip.as_deref(), &id)
+        .await
+        .map_err(crate::api::ssr::fail)
 }
 
 /// What the policy editor starts from; `policy_id` `None` for a new policy.
@@ -410,15 +399,15 @@ pub async fn policy_editor(application_id: String, policy_id: Option<String>) ->
     use portcullis_domain::Role;
     let user = require(Role::Viewer)?;
     let s = services()?.policies;
-    let app = s.application(&application_id).await.map_err(convert::error)?;
-    let views = s.policy_views(&application_id).await.map_err(convert::error)?;
+    let app = s.application(&application_id).await.map_err(crate::api::ssr::fail)?;
+    let views = s.policy_views(&application_id).await.map_err(crate::api::ssr::fail)?;
     let policy = match policy_id {
         Some(id) => Some(views.iter().find(|v| v.policy.id == id).map(convert::policy).ok_or_else(|| {
             crate::api::ssr::not_found("No such policy in this application: it may have been deleted.")
         })?),
         None => None,
     };
-    let providers = s.providers().await.map_err(convert::error)?;
+    let providers = s.providers().await.map_err(crate::api::ssr::fail)?;
     Ok(EditorData { app: convert::app(app, views.len()), policy, providers, can_edit: user.role >= Role::Editor })
 }
 
@@ -433,7 +422,7 @@ pub async fn create_policy(application_id: String, form: PolicyForm) -> Result<S
         .policies
         .create_policy(&caller.actor, caller.ip.as_deref(), &application_id, &input)
         .await
-        .map_err(convert::error)?;
+        .map_err(crate::api::ssr::fail)?;
     Ok(policy.id)
 }
 
@@ -447,7 +436,7 @@ pub async fn update_policy(id: String, form: PolicyForm) -> Result<(), ServerFnE
         .policies
         .update_policy(&caller.actor, caller.ip.as_deref(), &id, &input)
         .await
-        .map_err(convert::error)?;
+        .map_err(crate::api::ssr::fail)?;
     Ok(())
 }
 
@@ -456,7 +445,7 @@ pub async fn delete_policy(id: String) -> Result<(), ServerFnError> {
     use crate::api::ssr::services;
     use portcullis_domain::Role;
     let caller = crate::api::ssr::caller(Role::Editor)?;
-    services()?.policies.delete_policy(&caller.actor, caller.ip.as_deref(), &id).await.map_err(convert::error)
+    services()?.policies.delete_policy(&caller.actor, caller.ip.as_deref(), &id).await.map_err(crate::api::ssr::fail)
 }
 
 /// One place up (`up`) or down; at either end nothing changes.
@@ -466,7 +455,11 @@ pub async fn move_policy(id: String, up: bool) -> Result<(), ServerFnError> {
     use portcullis_domain::{policies::Move, Role};
     let caller = crate::api::ssr::caller(Role::Editor)?;
     let to = if up { Move::Up } else { Move::Down };
-    services()?.policies.move_policy(&caller.actor, caller.ip.as_deref(), &id, to).await.map_err(convert::error)?;
+    services()?
+        .policies
+        .move_policy(&caller.actor, caller.ip.as_deref(), &id, to)
+        .await
+        .map_err(crate::api::ssr::fail)?;
     Ok(())
 }
 
@@ -480,7 +473,7 @@ pub async fn reorder_policies(application_id: String, ids: Vec<String>) -> Resul
         .policies
         .reorder_policies(&caller.actor, caller.ip.as_deref(), &application_id, &ids)
         .await
-        .map_err(convert::error)?;
+        .map_err(crate::api::ssr::fail)?;
     Ok(())
 }
 
@@ -490,7 +483,7 @@ pub async fn search_groups(search: String) -> Result<Vec<GroupChoice>, ServerFnE
     use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     require(Role::Viewer)?;
-    let groups = services()?.policies.search_groups(&search, 20).await.map_err(convert::error)?;
+    let groups = services()?.policies.search_groups(&search, 20).await.map_err(crate::api::ssr::fail)?;
     Ok(groups
         .into_iter()
         .map(|g| GroupChoice {
@@ -508,7 +501,7 @@ pub async fn search_people(search: String) -> Result<Vec<PersonChoice>, ServerFn
     use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     require(Role::Viewer)?;
-    let people = services()?.policies.search_users(&search, 20).await.map_err(convert::error)?;
+    let people = services()?.policies.search_users(&search, 20).await.map_err(crate::api::ssr::fail)?;
     Ok(people.into_iter().map(convert::person).collect())
 }
 
@@ -518,8 +511,11 @@ pub async fn policy_preview(application_id: String, rules: RulesDraft) -> Result
     use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     require(Role::Viewer)?;
-    let preview =
-        services()?.policies.preview(&application_id, &convert::rules_in(&rules)).await.map_err(convert::error)?;
+    let preview = services()?
+        .policies
+        .preview(&application_id, &convert::rules_in(&rules))
+        .await
+        .map_err(crate::api::ssr::fail)?;
     Ok(PreviewResult {
         matched: preview.matched,
         total: preview.total,
@@ -535,37 +531,18 @@ pub async fn policy_preview(application_id: String, rules: RulesDraft) -> Result
 /// user's id, or a search (an email) that finds exactly one active user.
 #[server(endpoint = "policies/test_user")]
 pub async fn test_user_access(application_id: String, user: String) -> Result<TestResult, ServerFnError> {
-    use crate::api::ssr::{internal, require, services};
+    use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     require(Role::Viewer)?;
     let s = services()?;
-    let user = user.trim().to_string();
-    if user.is_empty() {
-        return Err(crate::api::ssr::bad_input("Pick a user to test."));
-    }
-    let label = |name: &str, email: &str| if name.is_empty() { email.to_string() } else { format!("{name} <{email}>") };
-    let (user_id, user_email, user_label) = match s.store.person(&user).await.map_err(internal)? {
-        Some(p) => (p.id.clone(), p.email.clone(), label(&p.display_name, &p.email)),
-        None => {
-            let found = s.policies.search_users(&user, 20).await.map_err(convert::error)?;
-            let exact = found.iter().find(|u| u.email.eq_ignore_ascii_case(&user));
-            let one = match (exact, found.len()) {
-                (Some(u), _) => u,
-                (None, 1) => &found[0],
-                (None, 0) => {
-                    return Err(crate::api::ssr::not_found(format!("No active directory user matches '{user}'.")))
-                }
-                (None, n) => {
-                    return Err(crate::api::ssr::bad_input(format!(
-                        "{n} users match '{user}': pick one from the list, or enter a full email address."
-                    )))
-                }
-            };
-            (one.directory_user_id.clone(), one.email.clone(), label(&one.display_name, &one.email))
-        }
-    };
-    let decision = s.policies.test_user(&user_id, &application_id).await.map_err(convert::error)?;
-    Ok(TestResult { user_id, user_email, user_label, decision: convert::decision(decision) })
+    let person = s.policies.test_person(&user).await.map_err(crate::api::ssr::fail)?;
+    let decision = s.policies.test_user(&person.id, &application_id).await.map_err(crate::api::ssr::fail)?;
+    Ok(TestResult {
+        user_id: person.id,
+        user_email: person.email,
+        user_label: person.label,
+        decision: convert::decision(decision),
+    })
 }
 
 /// The application's policies as a versioned JSON document.
@@ -574,7 +551,7 @@ pub async fn export_policies(application_id: String) -> Result<ExportData, Serve
     use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     require(Role::Viewer)?;
-    let doc = services()?.policies.export(&application_id).await.map_err(convert::error)?;
+    let doc = services()?.policies.export(&application_id).await.map_err(crate::api::ssr::fail)?;
     let base: String = doc
         .application
         .as_ref()
@@ -604,7 +581,7 @@ pub async fn import_policies(
     if document.trim().is_empty() {
         return Err(crate::api::ssr::bad_input("Paste an exported policy document (JSON) first."));
     }
-    let doc = PolicyDocument::from_json(&document).map_err(convert::error)?;
+    let doc = PolicyDocument::from_json(&document).map_err(crate::api::ssr::fail)?;
     let target = match application_id {
         Some(id) => ImportTarget::Existing(id),
         None => ImportTarget::New,
@@ -614,7 +591,7 @@ pub async fn import_policies(
         .policies
         .import(&caller.actor, caller.ip.as_deref(), &target, &doc, mode)
         .await
-        .map_err(convert::error)?;
+        .map_err(crate::api::ssr::fail)?;
     Ok(ImportSummary {
         application_id: r.application_id,
         created_application: r.created_application,

@@ -98,16 +98,15 @@ pub async fn role_mappings() -> Result<RoleMappingsData, ServerFnError> {
             role: m.role,
         })
         .collect();
-    let providers: Vec<(String, String)> =
-        s.store.providers().await.map_err(internal)?.into_iter().map(|p| (p.id, p.name)).collect();
-    let mut groups = Vec::new();
-    for (id, _) in &providers {
-        for (group_id, name) in s.sso.known_groups(id).await.map_err(internal)? {
-            groups.push((id.clone(), group_id, name));
-        }
-    }
+    let choices = s.sso.mapping_choices().await.map_err(internal)?;
     let break_glass = s.accounts.break_glass_account().await.map_err(internal)?;
-    Ok(RoleMappingsData { mappings, providers, groups, break_glass, can_edit: user.role >= Role::Admin })
+    Ok(RoleMappingsData {
+        mappings,
+        providers: choices.providers,
+        groups: choices.groups,
+        break_glass,
+        can_edit: user.role >= Role::Admin,
+    })
 }
 
 /// Role mappings decide who becomes an admin: only admins change them.
@@ -155,19 +154,11 @@ pub async fn my_account() -> Result<AccountSummary, ServerFnError> {
     use portcullis_domain::Role;
     let user = require(Role::Viewer)?;
     let s = services()?;
-    let providers = s.store.providers().await.map_err(internal)?;
-    let identities = s.store.identities_of_user(&user.user_id).await.map_err(internal)?;
-    let name_of = |id: &str| providers.iter().find(|p| p.id == id).map(|p| p.name.clone()).unwrap_or_default();
-    let linked = identities.iter().map(|i| (name_of(&i.provider_id), i.email.clone())).collect();
-    let linkable = s
-        .sso
-        .sign_in_options()
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .filter(|(id, _)| !identities.iter().any(|i| &i.provider_id == id))
-        .collect();
-    let has_password =
-        s.store.user_by_id(&user.user_id).await.map_err(internal)?.is_some_and(|u| u.password_hash.is_some());
-    Ok(AccountSummary { email: user.email, linked, linkable, has_password })
+    let methods = s.sso.sign_in_methods(&user.user_id).await.map_err(internal)?;
+    Ok(AccountSummary {
+        email: user.email,
+        linked: methods.linked,
+        linkable: methods.linkable,
+        has_password: methods.has_password,
+    })
 }

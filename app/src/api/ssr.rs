@@ -6,21 +6,23 @@ use http::{request::Parts, StatusCode};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use portcullis_domain::{
-    audit::{Actor, Caller},
+    audit::{Actor, Audit, Caller},
+    directory::DirectoryService,
     forward_auth::ForwardAuth,
     policies::PolicyService,
     providers::service::ProviderService,
     sso::{roles::RoleMappings, SsoService},
     sync::SyncService,
-    Accounts, Classify, ClientInfo, Fault, Role, Settings, SignedIn, Store,
+    Accounts, Classify, ClientInfo, Fault, Role, Settings, SignedIn,
 };
 
 /// What server functions work with; the server provides it as context.
 #[derive(Clone, Debug)]
 pub struct Services {
     pub settings: Arc<Settings>,
-    pub store: Store,
     pub accounts: Accounts,
+    pub audit: Audit,
+    pub directory: DirectoryService,
     pub providers: ProviderService,
     pub sync: SyncService,
     pub sso: SsoService,

@@ -118,7 +118,7 @@ async fn main() {
     let settings = Settings::load(&env).expect("settings");
     let state = portcullis_server::prepare(settings).await.expect("prepare");
     let s = state.services.clone();
-    let store = &s.store;
+    let store = &state.store;
     let mut rng = StdRng::seed_from_u64(7);
     let started = Instant::now();
 

@@ -20,6 +20,12 @@ pub enum PolicyError {
     PolicyNotFound,
     #[error("No such directory user: they may have been removed by a sync.")]
     UserNotFound,
+    #[error("Pick a user to test.")]
+    NoTestUser,
+    #[error("No active directory user matches '{0}'.")]
+    NoUserMatches(String),
+    #[error("{count} users match '{query}': pick one from the list, or enter a full email address.")]
+    SeveralUsersMatch { count: usize, query: String },
     #[error("Enter a name of 1 to 100 characters.")]
     BadName,
     #[error("An application named '{0}' exists already; choose another name.")]
@@ -83,9 +89,10 @@ impl crate::error::Classify for PolicyError {
         use crate::error::Fault;
         match self {
             PolicyError::Store(_) => Fault::Internal,
-            PolicyError::ApplicationNotFound | PolicyError::PolicyNotFound | PolicyError::UserNotFound => {
-                Fault::NotFound
-            }
+            PolicyError::ApplicationNotFound
+            | PolicyError::PolicyNotFound
+            | PolicyError::UserNotFound
+            | PolicyError::NoUserMatches(_) => Fault::NotFound,
             PolicyError::ApplicationNameTaken(_) | PolicyError::PolicyNameTaken(_) | PolicyError::HostTaken { .. } => {
                 Fault::Conflict
             }

@@ -5,6 +5,7 @@
 //! Every way a sign-in can fail ends in a [`Refused`] with a stable code, an audit
 //! entry, and no session.
 
+mod account;
 mod callback;
 mod outcome;
 mod person;
@@ -29,6 +30,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+pub use account::{MappingChoices, SignInMethods};
 pub use roles::{MappingError, RoleMappingView};
 use verify::{Expected, TokenError};
 

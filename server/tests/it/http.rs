@@ -34,7 +34,7 @@ async fn start(extra: &[(&str, &str)]) -> TestServer {
     let settings = Settings::load(&env).unwrap();
     let state = portcullis_server::prepare(settings).await.unwrap();
     let setup_token = state.setup_token.get().await;
-    let store = state.services.store.clone();
+    let store = state.store.clone();
     tokio::spawn(portcullis_server::serve(listener, state));
     let client = Client::builder().redirect(Policy::none()).build().unwrap();
     TestServer { base: format!("http://{addr}"), data, client, setup_token, store }

@@ -40,7 +40,7 @@ mod transfer;
 pub use pickers::{GroupOption, Labels, SelectorView, UserOption};
 pub use policies::{Move, PolicyView};
 use preview::DirectoryIndex;
-pub use preview::{Preview, PreviewUser, PREVIEW_LIST};
+pub use preview::{Preview, PreviewUser, TestPerson, PREVIEW_LIST};
 use rows::*;
 
 #[derive(Debug, Default)]

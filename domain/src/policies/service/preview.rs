@@ -66,7 +66,45 @@ impl Facts for IndexedFacts<'_> {
     }
 }
 
+/// The person "Test a user" tests: a directory user's id, email and how to name them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestPerson {
+    pub id: String,
+    pub email: String,
+    /// `Name <email>`, or the email alone.
+    pub label: String,
+}
+
+impl TestPerson {
+    fn new(id: String, email: String, name: &str) -> Self {
+        let label = if name.is_empty() { email.clone() } else { format!("{name} <{email}>") };
+        Self { id, email, label }
+    }
+}
+
 impl PolicyService {
+    /// Who "Test a user" means by `query`: a directory user's id, or a search (an email) that
+    /// finds exactly one active user; an exact email wins over other matches.
+    pub async fn test_person(&self, query: &str) -> Result<TestPerson, PolicyError> {
+        let query = query.trim();
+        if query.is_empty() {
+            return Err(PolicyError::NoTestUser);
+        }
+        if let Some(p) = self.store.person(query).await? {
+            return Ok(TestPerson::new(p.id, p.email, &p.display_name));
+        }
+        let found = self.search_users(query, 20).await?;
+        let exact = found.iter().find(|u| u.email.eq_ignore_ascii_case(query));
+        let one = match (exact, found.as_slice()) {
+            (Some(u), _) | (None, [u]) => u,
+            (None, []) => return Err(PolicyError::NoUserMatches(query.to_string())),
+            (None, several) => {
+                return Err(PolicyError::SeveralUsersMatch { count: several.len(), query: query.to_string() })
+            }
+        };
+        Ok(TestPerson::new(one.directory_user_id.clone(), one.email.clone(), &one.display_name))
+    }
+
     // ---------- preview and test ----------
 
     /// Who a draft's rules match among active directory users (its action does not matter).
