@@ -6,6 +6,7 @@
 //! JavaScript; data comes from server functions in [`api`].
 
 pub mod api;
+mod components;
 mod layout;
 pub mod messages;
 mod pages;
@@ -51,55 +52,55 @@ pub fn App() -> impl IntoView {
         <div id="console" class="min-h-full" data-hydrated=move || hydrated.get().to_string()>
             <Router>
                 <Routes fallback=pages::NotFound>
-                    <Route ssr=SsrMode::Async path=path!("/login") view=pages::login::LoginPage />
-                    <Route ssr=SsrMode::Async path=path!("/setup") view=pages::setup::SetupPage />
-                    <Route ssr=SsrMode::Async path=path!("/auth/error") view=pages::sign_in::SignInErrorPage />
+                    <Route ssr=SsrMode::Async path=path!("/login") view=pages::auth::login::LoginPage />
+                    <Route ssr=SsrMode::Async path=path!("/setup") view=pages::auth::setup::SetupPage />
+                    <Route ssr=SsrMode::Async path=path!("/auth/error") view=pages::auth::refusal::SignInErrorPage />
                     <ParentRoute ssr=SsrMode::Async path=path!("") view=layout::ConsoleLayout>
                         <Route ssr=SsrMode::Async path=path!("") view=pages::overview::Overview />
                         <Route ssr=SsrMode::Async path=path!("/settings/identity-providers")
-                            view=pages::identity_providers::IdentityProviders
+                            view=pages::settings::identity_providers::IdentityProviders
                         />
                         <Route
                             ssr=SsrMode::Async
                             path=path!("/settings/identity-providers/new")
-                            view=pages::provider_wizard::NewProvider
+                            view=pages::settings::provider_wizard::NewProvider
                         />
                         <Route
                             ssr=SsrMode::Async
                             path=path!("/settings/identity-providers/:id/edit")
-                            view=pages::provider_wizard::EditProvider
+                            view=pages::settings::provider_wizard::EditProvider
                         />
                         <Route ssr=SsrMode::Async path=path!("/directory") view=pages::directory::Directory />
                         <Route
                             ssr=SsrMode::Async
                             path=path!("/directory/users/:id")
-                            view=pages::directory::DirectoryUserPage
+                            view=pages::directory::user::DirectoryUserPage
                         />
                         <Route
                             ssr=SsrMode::Async
                             path=path!("/directory/groups/:id")
-                            view=pages::directory::DirectoryGroupPage
+                            view=pages::directory::group::DirectoryGroupPage
                         />
                         <Route ssr=SsrMode::Async path=path!("/policies") view=pages::policies::Policies />
-                        <Route ssr=SsrMode::Async path=path!("/policies/new") view=pages::policies::NewApplication />
-                        <Route ssr=SsrMode::Async path=path!("/policies/test") view=pages::policy_test::TestUserPage />
-                        <Route ssr=SsrMode::Async path=path!("/policies/apps/:id") view=pages::policies::ApplicationPage />
+                        <Route ssr=SsrMode::Async path=path!("/policies/new") view=pages::policies::application::NewApplication />
+                        <Route ssr=SsrMode::Async path=path!("/policies/test") view=pages::policies::test::TestUserPage />
+                        <Route ssr=SsrMode::Async path=path!("/policies/apps/:id") view=pages::policies::application::ApplicationPage />
                         <Route
                             ssr=SsrMode::Async
                             path=path!("/policies/apps/:id/policies/:policy_id")
-                            view=pages::policy_editor::PolicyEditorPage
+                            view=pages::policies::editor::PolicyEditorPage
                         />
                         <Route ssr=SsrMode::Async path=path!("/audit") view=pages::audit::AuditLog />
                         <Route ssr=SsrMode::Async path=path!("/settings") view=pages::settings::SettingsPage />
                         <Route
                             ssr=SsrMode::Async
                             path=path!("/settings/role-mappings")
-                            view=pages::sign_in::RoleMappingsPage
+                            view=pages::settings::role_mappings::RoleMappingsPage
                         />
                         <Route
                             ssr=SsrMode::Async
                             path=path!("/settings/identity-providers/:id/test-sign-in")
-                            view=pages::sign_in::TestSignInPage
+                            view=pages::settings::test_sign_in::TestSignInPage
                         />
                     </ParentRoute>
                 </Routes>

@@ -1,16 +1,9 @@
 pub mod audit;
-pub mod checks;
+pub mod auth;
 pub mod directory;
-pub mod identity_providers;
-pub mod login;
 pub mod overview;
 pub mod policies;
-pub mod policy_editor;
-pub mod policy_test;
-pub mod provider_wizard;
 pub mod settings;
-pub mod setup;
-pub mod sign_in;
 
 use leptos::prelude::*;
 

@@ -1,18 +1,16 @@
-//! The Connect wizard (`/settings/identity-providers/new?kind=okta`) and Edit
-//! (`/settings/identity-providers/{id}/edit`). Every Continue runs real checks
-//! on the server; Finish and Save run them all again before saving.
+//! `/settings/identity-providers/new` and `/:id/edit`: the Connect wizard and the edit form.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::{error_text, query_value};
+use crate::components::*;
+use crate::pages::{error_text, query_value};
 use crate::{
     api::providers::{
         check_client_settings, check_directory_settings, create_provider, get_provider, update_provider, wizard_info,
         CheckReport, DirectoryForm, ProviderForm, SaveResult,
     },
     layout::{loading, ErrorNote, PageHeader},
-    pages::checks::ReportView,
 };
 
 /// `/settings/identity-providers/new`
@@ -72,7 +70,7 @@ pub fn EditProvider() -> impl IntoView {
 }
 
 #[derive(Clone, Copy)]
-struct Fields {
+pub(crate) struct Fields {
     kind: RwSignal<String>,
     name: RwSignal<String>,
     base_url: RwSignal<String>,
@@ -134,16 +132,13 @@ impl Fields {
     }
 }
 
-const STEP_CLIENT: u8 = 1;
-const STEP_DIRECTORY: u8 = 2;
-const STEP_FINISH: u8 = 3;
-const STEP_DONE: u8 = 4;
-
-const PRIMARY: &str = "rounded-md bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 disabled:opacity-50";
-const SECONDARY: &str = "rounded-md border border-slate-300 bg-white px-4 py-2 text-sm font-medium hover:bg-slate-100";
+pub(crate) const STEP_CLIENT: u8 = 1;
+pub(crate) const STEP_DIRECTORY: u8 = 2;
+pub(crate) const STEP_FINISH: u8 = 3;
+pub(crate) const STEP_DONE: u8 = 4;
 
 #[component]
-fn Wizard(
+pub(crate) fn Wizard(
     initial: ProviderForm,
     edit_id: Option<String>,
     client_secret_set: bool,
@@ -290,16 +285,16 @@ fn Wizard(
                 <div class="flex gap-2">
                     {if editing {
                         view! {
-                            <a href="/settings/identity-providers" class=SECONDARY>"Cancel"</a>
-                            <button type="submit" class=PRIMARY disabled=move || save.pending().get()>
+                            <a href="/settings/identity-providers" class="btn-secondary">"Cancel"</a>
+                            <button type="submit" class="btn-primary" disabled=move || save.pending().get()>
                                 {move || if save.pending().get() { "Checking…" } else { "Save" }}
                             </button>
                         }
                             .into_any()
                     } else {
                         view! {
-                            <a href="/settings/identity-providers" class=SECONDARY>"Cancel"</a>
-                            <button type="submit" class=PRIMARY disabled=move || client_check.pending().get()>
+                            <a href="/settings/identity-providers" class="btn-secondary">"Cancel"</a>
+                            <button type="submit" class="btn-primary" disabled=move || client_check.pending().get()>
                                 {move || if client_check.pending().get() { "Checking…" } else { "Continue" }}
                             </button>
                         }
@@ -322,8 +317,8 @@ fn Wizard(
                 </p>
                 <DirectoryFields f directory_secret_set=false />
                 <div class="flex gap-2">
-                    <button type="button" class=SECONDARY on:click=move |_| step.set(STEP_CLIENT)>"Back"</button>
-                    <button type="submit" class=PRIMARY disabled=move || directory_check.pending().get()>
+                    <button type="button" class="btn-secondary" on:click=move |_| step.set(STEP_CLIENT)>"Back"</button>
+                    <button type="submit" class="btn-primary" disabled=move || directory_check.pending().get()>
                         {move || if directory_check.pending().get() { "Checking…" } else { "Continue" }}
                     </button>
                 </div>
@@ -359,12 +354,12 @@ fn Wizard(
                 <div class="flex gap-2">
                     <button
                         type="button"
-                        class=SECONDARY
+                        class="btn-secondary"
                         on:click=move |_| step.set(if okta() { STEP_DIRECTORY } else { STEP_CLIENT })
                     >
                         "Back"
                     </button>
-                    <button type="submit" class=PRIMARY disabled=move || save.pending().get()>
+                    <button type="submit" class="btn-primary" disabled=move || save.pending().get()>
                         {move || if save.pending().get() { "Checking and saving…" } else { "Finish" }}
                     </button>
                 </div>
@@ -423,7 +418,7 @@ fn Wizard(
 }
 
 #[component]
-fn StepLabel(number: u8, label: &'static str, step: RwSignal<u8>) -> impl IntoView {
+pub(crate) fn StepLabel(number: u8, label: &'static str, step: RwSignal<u8>) -> impl IntoView {
     let class = move || {
         let s = step.get();
         if s == number {
@@ -442,7 +437,7 @@ fn StepLabel(number: u8, label: &'static str, step: RwSignal<u8>) -> impl IntoVi
 }
 
 #[component]
-fn DirectoryFields(f: Fields, directory_secret_set: bool) -> impl IntoView {
+pub(crate) fn DirectoryFields(f: Fields, directory_secret_set: bool) -> impl IntoView {
     let service_app = move || f.dir_mode.get() != "api_token";
     view! {
         <fieldset class="space-y-4">
@@ -498,82 +493,9 @@ fn DirectoryFields(f: Fields, directory_secret_set: bool) -> impl IntoView {
     }
 }
 
-#[component]
-fn TextField(
-    label: &'static str,
-    id: &'static str,
-    value: RwSignal<String>,
-    #[prop(optional)] help: Option<&'static str>,
-    #[prop(optional)] placeholder: Option<&'static str>,
-) -> impl IntoView {
-    view! {
-        <div>
-            <label for=id class="block text-sm font-medium text-slate-700">{label}</label>
-            <input
-                id=id
-                type="text"
-                bind:value=value
-                placeholder=placeholder
-                autocomplete="off"
-                spellcheck="false"
-                class="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200"
-            />
-            {help.map(|h| view! { <p class="mt-1 text-xs text-slate-500">{h}</p> })}
-        </div>
-    }
-}
-
-/// A write-only field: when a value is stored, it shows "set" and a Replace button.
-#[component]
-fn SecretField(
-    label: &'static str,
-    id: &'static str,
-    value: RwSignal<String>,
-    set: bool,
-    #[prop(optional)] multiline: bool,
-    #[prop(optional)] help: Option<&'static str>,
-) -> impl IntoView {
-    let replacing = RwSignal::new(!set);
-    let input_class = "mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 font-mono text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200";
-    view! {
-        <div>
-            <label for=id class="block text-sm font-medium text-slate-700">{label}</label>
-            <Show
-                when=move || replacing.get()
-                fallback=move || {
-                    view! {
-                        <div class="mt-1 flex items-center gap-3 text-sm">
-                            <span class="rounded bg-slate-100 px-2 py-1 text-slate-700" data-testid=format!("{id}-set")>
-                                "Set (hidden)"
-                            </span>
-                            <button
-                                type="button"
-                                class="font-medium text-indigo-700 underline"
-                                aria-label=format!("Replace {label}")
-                                on:click=move |_| replacing.set(true)
-                            >
-                                "Replace"
-                            </button>
-                        </div>
-                    }
-                }
-            >
-                {if multiline {
-                    view! { <textarea id=id rows="6" bind:value=value autocomplete="off" spellcheck="false" class=input_class></textarea> }
-                        .into_any()
-                } else {
-                    view! { <input id=id type="password" bind:value=value autocomplete="new-password" class=input_class /> }
-                        .into_any()
-                }}
-            </Show>
-            {help.map(|h| view! { <p class="mt-1 text-xs text-slate-500">{h}</p> })}
-        </div>
-    }
-}
-
 /// What to register in Okta, with copy buttons.
 #[component]
-fn RedirectUris(redirect: String, sign_out: String, okta: bool) -> impl IntoView {
+pub(crate) fn RedirectUris(redirect: String, sign_out: String, okta: bool) -> impl IntoView {
     let where_ = if okta {
         "In Okta: Applications → Create App Integration → OIDC, Web Application. Register these URIs:"
     } else {
@@ -586,39 +508,6 @@ fn RedirectUris(redirect: String, sign_out: String, okta: bool) -> impl IntoView
                 <CopyRow label="Sign-in redirect URI" value=redirect />
                 <CopyRow label="Sign-out redirect URI" value=sign_out />
             </dl>
-        </div>
-    }
-}
-
-#[component]
-fn CopyRow(label: &'static str, value: String) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let text = value.clone();
-    let copy = move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            if let Some(window) = web_sys::window() {
-                let _ = window.navigator().clipboard().write_text(&text);
-            }
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = &text;
-        copied.set(true);
-    };
-    view! {
-        <div class="flex flex-wrap items-center gap-2">
-            <dt class="w-44 shrink-0 font-medium text-indigo-900">{label}</dt>
-            <dd class="flex min-w-0 items-center gap-2">
-                <code class="break-all rounded bg-white px-2 py-1" data-testid="redirect-uri">{value}</code>
-                <button
-                    type="button"
-                    class="rounded border border-indigo-200 bg-white px-2 py-1 text-xs font-medium text-indigo-800 hover:bg-indigo-100"
-                    aria-label=format!("Copy {label}")
-                    on:click=copy
-                >
-                    {move || if copied.get() { "Copied" } else { "Copy" }}
-                </button>
-            </dd>
         </div>
     }
 }

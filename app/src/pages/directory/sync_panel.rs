@@ -1,225 +1,18 @@
-//! `/directory`: synchronized users and groups, and a sync panel per provider.
+//! A provider's sync panel on `/directory`: run now, progress, history, held removals, settings.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
-use super::{error_text, query_value};
+use crate::pages::error_text;
 use crate::{
     api::directory::{
-        approve_run, directory_group, directory_user, discard_run, list_directory_groups, list_directory_users,
-        save_sync_settings, sync_now, sync_overview, sync_progress, GroupItem, Paged, PendingDiff, ProviderSync,
-        UserItem,
+        approve_run, discard_run, save_sync_settings, sync_now, sync_progress, PendingDiff, ProviderSync,
     },
-    layout::{loading, DataTable, EmptyState, ErrorNote, PageHeader},
+    layout::{DataTable, ErrorNote},
 };
-
-const BUTTON: &str = "rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium hover:bg-slate-100 disabled:opacity-50";
-const PRIMARY: &str =
-    "rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50";
-const LINK: &str = "font-medium text-indigo-700 underline";
-
-#[component]
-pub fn Directory() -> impl IntoView {
-    let tab = query_value("tab");
-    let search = query_value("q");
-    let offset = query_value("offset");
-    let is_groups = move || tab.get().as_deref() == Some("groups");
-    let version = RwSignal::new(0u32);
-    let overview = Resource::new(move || version.get(), |_| sync_overview());
-    let offset_n = move || offset.get().and_then(|o| o.parse::<u32>().ok()).unwrap_or(0);
-    let users =
-        Resource::new(move || (search.get(), offset_n(), version.get()), |(q, o, _)| list_directory_users(q, o));
-    let groups =
-        Resource::new(move || (search.get(), offset_n(), version.get()), |(q, o, _)| list_directory_groups(q, o));
-
-    view! {
-        <PageHeader
-            title="Directory"
-            intro="The users, groups and memberships synchronized from your identity providers."
-        />
-        <Suspense fallback=loading>
-            {move || Suspend::new(async move {
-                match overview.await {
-                    Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
-                    Ok(list) if list.is_empty() => {
-                        view! {
-                            <EmptyState title="No provider synchronizes its directory yet">
-                                <p>
-                                    "Users and groups appear here once an identity provider with directory synchronization (an API service app or an API token) is connected: they are then kept current, on a schedule and with Sync now."
-                                </p>
-                                <p>
-                                    "First: "
-                                    <a href="/settings/identity-providers" class=LINK>"connect an identity provider"</a>
-                                    "."
-                                </p>
-                            </EmptyState>
-                        }
-                            .into_any()
-                    }
-                    Ok(list) => {
-                        list.into_iter()
-                            .map(|p| view! { <SyncPanel provider=p on_change=move || version.update(|v| *v += 1) /> })
-                            .collect_view()
-                            .into_any()
-                    }
-                }
-            })}
-        </Suspense>
-
-        <nav class="mt-8 mb-3 flex gap-2 border-b border-slate-200 text-sm" aria-label="Directory">
-            <a
-                href="/directory"
-                class="-mb-px border-b-2 px-3 py-2 aria-[current=page]:border-indigo-600 aria-[current=page]:font-semibold border-transparent"
-                aria-current=move || (!is_groups()).then_some("page")
-            >
-                "Users"
-            </a>
-            <a
-                href="/directory?tab=groups"
-                class="-mb-px border-b-2 px-3 py-2 aria-[current=page]:border-indigo-600 aria-[current=page]:font-semibold border-transparent"
-                aria-current=move || is_groups().then_some("page")
-            >
-                "Groups"
-            </a>
-        </nav>
-        <form method="get" action="/directory" class="mb-3 flex gap-2">
-            <input type="hidden" name="tab" value=move || tab.get().unwrap_or_default() />
-            <label for="directory-search" class="sr-only">"Search"</label>
-            <input
-                id="directory-search"
-                name="q"
-                type="search"
-                value=move || search.get().unwrap_or_default()
-                placeholder=move || if is_groups() { "Search groups by name" } else { "Search users by name or email" }
-                class="w-full max-w-md rounded-md border border-slate-300 px-3 py-1.5 text-sm"
-            />
-            <button type="submit" class=BUTTON>"Search"</button>
-        </form>
-        <Suspense fallback=loading>
-            {move || Suspend::new(async move {
-                if is_groups() {
-                    match groups.await {
-                        Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
-                        Ok(page) => view! { <GroupTable page search=search.get_untracked() /> }.into_any(),
-                    }
-                } else {
-                    match users.await {
-                        Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
-                        Ok(page) => view! { <UserTable page base="/directory?".to_string() search=search.get_untracked() /> }.into_any(),
-                    }
-                }
-            })}
-        </Suspense>
-    }
-}
-
-/// "1–50 of 1,234" with Previous / Next links that keep the search.
-#[component]
-fn Pager(total: i64, offset: u32, limit: u32, base: String, search: Option<String>) -> impl IntoView {
-    let q = search.map(|s| format!("&q={}", encode(&s))).unwrap_or_default();
-    let end = (offset as i64 + limit as i64).min(total);
-    let prev = (offset > 0).then(|| format!("{base}offset={}{q}", offset.saturating_sub(limit)));
-    let next = (end < total).then(|| format!("{base}offset={end}{q}"));
-    view! {
-        <div class="mt-2 flex items-center gap-4 text-sm text-slate-600" data-testid="pager">
-            <span>{if total == 0 { "None".to_string() } else { format!("{}–{} of {}", offset + 1, end, total) }}</span>
-            {prev.map(|href| view! { <a href=href class=LINK>"Previous"</a> })}
-            {next.map(|href| view! { <a href=href class=LINK>"Next"</a> })}
-        </div>
-    }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn state_badge(state: &str) -> (&'static str, &'static str) {
-    match state {
-        "active" => ("Active", "bg-green-100 text-green-800"),
-        "disabled" => ("Disabled", "bg-slate-200 text-slate-700"),
-        "kept" => ("Kept (gone in Okta)", "bg-amber-100 text-amber-800"),
-        _ => ("Unknown", "bg-slate-100 text-slate-600"),
-    }
-}
-
-#[component]
-fn UserTable(page: Paged<UserItem>, base: String, search: Option<String>) -> impl IntoView {
-    if page.items.is_empty() {
-        return view! { <p class="text-sm text-slate-600" data-testid="user-list-empty">"No users match."</p> }
-            .into_any();
-    }
-    let Paged { items, total, offset, limit } = page;
-    view! {
-        <DataTable headers=&["User", "Okta status", "State", "Provider", "Console role"] testid="user-list">
-            {items
-                .into_iter()
-                .map(|u| {
-                    let (label, class) = state_badge(&u.state);
-                    view! {
-                        <tr data-email=u.email.clone()>
-                            <td class="px-4 py-2">
-                                <a href=format!("/directory/users/{}", u.id) class="font-medium text-indigo-700 hover:underline">
-                                    {if u.name.is_empty() { u.email.clone() } else { u.name.clone() }}
-                                </a>
-                                <p class="text-xs text-slate-500">{u.email.clone()}</p>
-                            </td>
-                            <td class="px-4 py-2 text-xs">{u.okta_status}</td>
-                            <td class="px-4 py-2">
-                                <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {class}") data-testid="user-state">{label}</span>
-                            </td>
-                            <td class="px-4 py-2">{u.provider}</td>
-                            <td class="px-4 py-2 text-xs">{u.account_role.unwrap_or_default()}</td>
-                        </tr>
-                    }
-                })
-                .collect_view()}
-        </DataTable>
-        <Pager total offset limit base search />
-    }
-    .into_any()
-}
-
-#[component]
-fn GroupTable(page: Paged<GroupItem>, search: Option<String>) -> impl IntoView {
-    if page.items.is_empty() {
-        return view! { <p class="text-sm text-slate-600">"No groups match."</p> }.into_any();
-    }
-    let Paged { items, total, offset, limit } = page;
-    view! {
-        <DataTable headers=&["Group", "Type", "Members", "Provider", "Provider ID"] testid="group-list">
-            {items
-                .into_iter()
-                .map(|g| {
-                    let row_name = g.name.clone();
-                    view! {
-                        <tr data-group=row_name>
-                            <td class="px-4 py-2">
-                                <a href=format!("/directory/groups/{}", g.id) class="font-medium text-indigo-700 hover:underline">{g.name}</a>
-                                <p class="text-xs text-slate-500">{g.description.unwrap_or_default()}</p>
-                            </td>
-                            <td class="px-4 py-2 text-xs">{g.kind}</td>
-                            <td class="px-4 py-2" data-testid="member-count">{g.member_count}</td>
-                            <td class="px-4 py-2">{g.provider}</td>
-                            <td class="px-4 py-2 font-mono text-xs">{g.external_id}</td>
-                        </tr>
-                    }
-                })
-                .collect_view()}
-        </DataTable>
-        <Pager total offset limit base="/directory?tab=groups&".to_string() search />
-        <p class="mt-3 text-xs text-slate-500">"Groups are kept by their provider ID, so a renamed group keeps its policies."</p>
-    }
-    .into_any()
-}
 
 /// Sync now, Dry run, live progress, the diff awaiting approval, settings and history.
 #[component]
-fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+pub(crate) fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     let id = provider.provider_id.clone();
     let error = RwSignal::new(None::<String>);
     // Polls progress once a second while a run is going, then reloads the page's data.
@@ -329,10 +122,10 @@ fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Send + Sync +
                         })}
                 </div>
                 <div class="flex gap-2">
-                    <button type="button" class=PRIMARY disabled=move || running.get() on:click=move |_| { start.dispatch("full"); }>
+                    <button type="button" class="btn-primary" disabled=move || running.get() on:click=move |_| { start.dispatch("full"); }>
                         "Sync now"
                     </button>
-                    <button type="button" class=BUTTON disabled=move || running.get() on:click=move |_| { start.dispatch("dry_run"); }>
+                    <button type="button" class="btn" disabled=move || running.get() on:click=move |_| { start.dispatch("dry_run"); }>
                         "Dry run"
                     </button>
                 </div>
@@ -396,10 +189,10 @@ fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Send + Sync +
                             {d.reason.clone().map(|r| view! { <p class="text-sm text-amber-900">{r}</p> })}
                             <DiffList diff=d.clone() />
                             <div class="mt-2 flex gap-2">
-                                <button type="button" class=PRIMARY on:click=move |_| { decide.dispatch((run_id.clone(), true)); }>
+                                <button type="button" class="btn-primary" on:click=move |_| { decide.dispatch((run_id.clone(), true)); }>
                                     "Approve and apply"
                                 </button>
-                                <button type="button" class=BUTTON on:click=move |_| { decide.dispatch((run_id2.clone(), false)); }>
+                                <button type="button" class="btn" on:click=move |_| { decide.dispatch((run_id2.clone(), false)); }>
                                     "Discard"
                                 </button>
                             </div>
@@ -466,7 +259,7 @@ fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Send + Sync +
 }
 
 #[component]
-fn DiffList(diff: PendingDiff) -> impl IntoView {
+pub(crate) fn DiffList(diff: PendingDiff) -> impl IntoView {
     let shown = diff.removals.len() as i64;
     view! {
         <ul class="mt-2 max-h-48 list-disc overflow-y-auto pl-5 text-sm" data-testid="diff-list">
@@ -516,7 +309,7 @@ fn DiffList(diff: PendingDiff) -> impl IntoView {
 
 /// One kind of removal a held run would make: the first rows, and how many more there are.
 #[component]
-fn RemovalList(title: &'static str, test_id: &'static str, total: i64, items: Vec<String>) -> impl IntoView {
+pub(crate) fn RemovalList(title: &'static str, test_id: &'static str, total: i64, items: Vec<String>) -> impl IntoView {
     let more = total - items.len() as i64;
     (!items.is_empty()).then(|| {
         view! {
@@ -530,7 +323,7 @@ fn RemovalList(title: &'static str, test_id: &'static str, total: i64, items: Ve
 }
 
 #[component]
-fn SettingsForm(
+pub(crate) fn SettingsForm(
     provider_id: String,
     form: crate::api::directory::SyncSettingsForm,
     on_saved: impl Fn() + Copy + Send + Sync + 'static,
@@ -609,7 +402,7 @@ fn SettingsForm(
                 </span>
             </label>
             <div class="sm:col-span-2 flex items-center gap-3">
-                <button type="submit" class=PRIMARY>"Save settings"</button>
+                <button type="submit" class="btn-primary">"Save settings"</button>
                 {move || match save.value().get() {
                     Some(Ok(())) => view! { <span class="text-green-800" role="status">"Saved."</span> }.into_any(),
                     Some(Err(e)) => view! { <span class="text-red-800" role="alert">{error_text(&e)}</span> }.into_any(),
@@ -617,88 +410,5 @@ fn SettingsForm(
                 }}
             </div>
         </form>
-    }
-}
-
-/// `/directory/users/{id}`: a user, where they came from, and their groups.
-#[component]
-pub fn DirectoryUserPage() -> impl IntoView {
-    let params = use_params_map();
-    let user = Resource::new(move || params.with(|p| p.get("id").unwrap_or_default()), directory_user);
-    view! {
-        <Suspense fallback=loading>
-            {move || Suspend::new(async move {
-                match user.await {
-                    Err(e) => view! { <PageHeader title="User" /> <ErrorNote message=error_text(&e) /> }.into_any(),
-                    Ok(d) => {
-                        let u = d.user;
-                        let (label, class) = state_badge(&u.state);
-                        view! {
-                            <p class="mb-2 text-sm"><a href="/directory" class=LINK>"← Directory"</a></p>
-                            <leptos_meta::Title text=u.email.clone() />
-                            <h1 class="text-2xl font-semibold">{if u.name.is_empty() { u.email.clone() } else { u.name.clone() }}</h1>
-                            <dl class="mt-3 grid grid-cols-1 gap-x-6 gap-y-1 text-sm sm:grid-cols-[max-content_1fr]">
-                                <dt class="text-slate-600">"Email"</dt><dd>{u.email.clone()}</dd>
-                                <dt class="text-slate-600">"State"</dt>
-                                <dd><span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {class}")>{label}</span></dd>
-                                <dt class="text-slate-600">"Okta status"</dt><dd>{u.okta_status.clone()}</dd>
-                                <dt class="text-slate-600">"Provider"</dt><dd>{format!("{} (ID {})", u.provider, u.external_id)}</dd>
-                                <dt class="text-slate-600">"Came from"</dt>
-                                <dd>{format!("{}{}", u.source, u.last_changed_run.clone().map(|r| format!(", last changed by sync run {r}")).unwrap_or_default())}</dd>
-                                <dt class="text-slate-600">"Console role"</dt><dd>{u.account_role.clone().unwrap_or_else(|| "none".into())}</dd>
-                            </dl>
-                            <h2 class="mt-6 mb-2 font-semibold">{format!("Groups ({})", d.groups.len())}</h2>
-                            <ul class="list-disc pl-5 text-sm" data-testid="user-groups">
-                                {d.groups
-                                    .into_iter()
-                                    .map(|g| view! { <li><a href=format!("/directory/groups/{}", g.id) class=LINK>{g.name}</a></li> })
-                                    .collect_view()}
-                            </ul>
-                        }
-                            .into_any()
-                    }
-                }
-            })}
-        </Suspense>
-    }
-}
-
-/// `/directory/groups/{id}`: a group and its members.
-#[component]
-pub fn DirectoryGroupPage() -> impl IntoView {
-    let params = use_params_map();
-    let offset = query_value("offset");
-    let group = Resource::new(
-        move || {
-            (
-                params.with(|p| p.get("id").unwrap_or_default()),
-                offset.get().and_then(|o| o.parse().ok()).unwrap_or(0u32),
-            )
-        },
-        |(id, offset)| directory_group(id, offset),
-    );
-    view! {
-        <Suspense fallback=loading>
-            {move || Suspend::new(async move {
-                match group.await {
-                    Err(e) => view! { <PageHeader title="Group" /> <ErrorNote message=error_text(&e) /> }.into_any(),
-                    Ok(d) => {
-                        let g = d.group;
-                        let base = format!("/directory/groups/{}?", g.id);
-                        view! {
-                            <p class="mb-2 text-sm"><a href="/directory?tab=groups" class=LINK>"← Groups"</a></p>
-                            <leptos_meta::Title text=g.name.clone() />
-                            <h1 class="text-2xl font-semibold">{g.name.clone()}</h1>
-                            <p class="text-sm text-slate-600">
-                                {format!("{} · {} · provider ID {} · {} members · from {}", g.provider, g.kind, g.external_id, g.member_count, g.source)}
-                            </p>
-                            <h2 class="mt-6 mb-2 font-semibold">"Members"</h2>
-                            <UserTable page=d.members base search=None />
-                        }
-                            .into_any()
-                    }
-                }
-            })}
-        </Suspense>
     }
 }

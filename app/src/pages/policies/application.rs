@@ -1,125 +1,17 @@
-//! The policy builder: `/policies` (applications), `/policies/new` (a new application) and
-//! `/policies/apps/{id}` (hosts, session duration, the ordered policies, export and import).
-//! The policy editor is in `policy_editor`, Test a user in `policy_test`.
+//! `/policies/new` and `/policies/apps/:id`: an application, its hostnames and its ordered policies.
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use super::error_text;
+use super::*;
+use crate::pages::error_text;
 use crate::{
     api::policies::{
-        application_page, create_application, delete_application, export_policies, import_policies, list_applications,
-        move_policy, reorder_policies, update_application, AppForm, AppPage, AppSummary, HostForm, PolicyItem,
-        SelectorItem,
+        application_page, create_application, delete_application, move_policy, reorder_policies, update_application,
+        AppForm, AppPage, HostForm, PolicyItem, SelectorItem,
     },
-    layout::{loading, DataTable, EmptyState, ErrorNote, PageHeader},
+    layout::{loading, DataTable, ErrorNote, PageHeader},
 };
-
-pub(crate) const BUTTON: &str = "inline-block rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-800 hover:bg-slate-100 disabled:cursor-not-allowed disabled:opacity-40";
-pub(crate) const PRIMARY: &str = "inline-block rounded-md bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 disabled:opacity-50";
-pub(crate) const DANGER: &str = "rounded-md border border-red-300 bg-white px-3 py-1.5 text-sm font-medium text-red-700 hover:bg-red-50 disabled:opacity-50";
-pub(crate) const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200 disabled:bg-slate-50";
-pub(crate) const LABEL: &str = "block text-sm font-medium text-slate-700";
-pub(crate) const LINK: &str = "font-medium text-indigo-700 underline";
-
-/// "24 hours", "90 minutes", "7 days".
-pub(crate) fn duration_label(minutes: u32) -> String {
-    let plural = |n: u32, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    if minutes.is_multiple_of(1440) {
-        plural(minutes / 1440, "day")
-    } else if minutes.is_multiple_of(60) {
-        plural(minutes / 60, "hour")
-    } else {
-        plural(minutes, "minute")
-    }
-}
-
-/// (label, badge classes) of a policy action.
-pub(crate) fn action_badge(action: &str) -> (&'static str, &'static str) {
-    match action {
-        "allow" => ("Allow", "bg-green-100 text-green-800"),
-        "block" => ("Block", "bg-red-100 text-red-800"),
-        "bypass" => ("Bypass", "bg-amber-100 text-amber-900"),
-        _ => ("Unknown", "bg-slate-100 text-slate-700"),
-    }
-}
-
-/// `/policies`
-#[component]
-pub fn Policies() -> impl IntoView {
-    let list = Resource::new(|| (), |_| list_applications());
-    view! {
-        <PageHeader
-            title="Policies"
-            intro="Applications and the ordered Allow, Block and Bypass policies that decide who may reach them. Rules are built from the synchronized directory: groups are kept by their provider ID, so renaming a group in Okta keeps its policies."
-        />
-        <Suspense fallback=loading>
-            {move || Suspend::new(async move {
-                match list.await {
-                    Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
-                    Ok(list) => view! { <ApplicationList apps=list.apps can_edit=list.can_edit /> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-#[component]
-fn ApplicationList(apps: Vec<AppSummary>, can_edit: bool) -> impl IntoView {
-    let empty = apps.is_empty();
-    view! {
-        <div class="mb-4 flex flex-wrap gap-2">
-            <Show when=move || can_edit>
-                <a href="/policies/new" class=PRIMARY>"New application"</a>
-            </Show>
-            <a href="/policies/test" class=BUTTON>"Test a user"</a>
-        </div>
-        {if empty {
-            view! {
-                <EmptyState title="No applications yet">
-                    <p>
-                        "An application is a site behind Portcullis: its hostnames (and optional path prefixes), how long a sign-in lasts, and the policies that decide who gets in. Policies are built from the directory's groups and people, with a live preview of who they match."
-                    </p>
-                    <p>
-                        "The directory comes from an "
-                        <a href="/settings/identity-providers" class=LINK>"identity provider"</a>
-                        " whose groups are synchronized in the "
-                        <a href="/directory" class=LINK>"Directory"</a>
-                        "."
-                    </p>
-                </EmptyState>
-            }
-                .into_any()
-        } else {
-            view! {
-                <DataTable headers=&["Application", "Hostnames", "Session duration", "Policies"] testid="application-list">
-                    {apps
-                        .into_iter()
-                        .map(|a| {
-                            let hosts = a.host_labels().join(", ");
-                            view! {
-                                <tr data-application=a.name.clone()>
-                                    <td class="px-4 py-2">
-                                        <a href=format!("/policies/apps/{}", a.id) class="font-medium text-indigo-700 hover:underline">
-                                            {a.name.clone()}
-                                        </a>
-                                    </td>
-                                    <td class="px-4 py-2 font-mono text-xs">{hosts}</td>
-                                    <td class="px-4 py-2">{duration_label(a.session_duration_minutes)}</td>
-                                    <td class="px-4 py-2" data-testid="policy-count">{a.policy_count}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </DataTable>
-            }
-                .into_any()
-        }}
-        <Show when=move || can_edit>
-            <ImportPanel application_id=None />
-        </Show>
-    }
-}
 
 /// `/policies/new`
 #[component]
@@ -129,7 +21,7 @@ pub fn NewApplication() -> impl IntoView {
     let initial =
         AppForm { name: String::new(), hosts: vec![HostForm::default()], session_duration_minutes: "1440".into() };
     view! {
-        <p class="mb-2 text-sm"><a href="/policies" class=LINK>"← Policies"</a></p>
+        <p class="mb-2 text-sm"><a href="/policies" class="link">"← Policies"</a></p>
         <PageHeader
             title="New application"
             intro="The site Portcullis protects: the hostnames it answers on, and how long a sign-in lasts before people sign in again. Add its policies next."
@@ -139,7 +31,7 @@ pub fn NewApplication() -> impl IntoView {
 }
 
 #[derive(Clone, Copy)]
-struct HostRow {
+pub(crate) struct HostRow {
     key: u32,
     hostname: RwSignal<String>,
     prefix: RwSignal<String>,
@@ -147,7 +39,7 @@ struct HostRow {
 
 /// Name, hostnames with optional path prefixes, session duration; creates or updates.
 #[component]
-fn ApplicationForm(
+pub(crate) fn ApplicationForm(
     initial: AppForm,
     edit_id: Option<String>,
     submit_label: &'static str,
@@ -207,10 +99,10 @@ fn ApplicationForm(
     let hours = move || minutes.get().trim().parse::<u32>().ok().filter(|m| *m > 0).map(duration_label);
     view! {
         <form class="max-w-3xl space-y-5 rounded-lg border border-slate-200 bg-white p-5" on:submit=submit data-testid="application-form">
-            <label class=LABEL>
+            <label class="field-label">
                 "Name"
                 <input
-                    class=INPUT
+                    class="field-input"
                     required
                     maxlength="100"
                     placeholder="Team wiki"
@@ -245,7 +137,7 @@ fn ApplicationForm(
                                     />
                                     <button
                                         type="button"
-                                        class=BUTTON
+                                        class="btn"
                                         aria-label=move || format!("Remove hostname {}", number())
                                         disabled=move || hosts.with(|l| l.len() <= 1)
                                         on:click=move |_| hosts.update(|l| l.retain(|h| h.key != row.key))
@@ -257,14 +149,14 @@ fn ApplicationForm(
                         }
                     </For>
                 </ul>
-                <button type="button" class=format!("{BUTTON} mt-2") on:click=move |_| hosts.update(|l| l.push(new_row(HostForm::default())))>
+                <button type="button" class="btn mt-2" on:click=move |_| hosts.update(|l| l.push(new_row(HostForm::default())))>
                     "Add hostname"
                 </button>
             </fieldset>
-            <label class=LABEL>
+            <label class="field-label">
                 "Session duration (minutes)"
                 <input
-                    class=format!("{INPUT} max-w-40")
+                    class="field-input max-w-40"
                     type="number"
                     min="5"
                     max="43200"
@@ -281,7 +173,7 @@ fn ApplicationForm(
             <Show when=move || saved.get() && edit_id.is_some()>
                 <p role="status" class="text-sm text-green-800">"Saved."</p>
             </Show>
-            <button type="submit" class=PRIMARY disabled=move || save.pending().get()>{submit_label}</button>
+            <button type="submit" class="btn-primary" disabled=move || save.pending().get()>{submit_label}</button>
         </form>
     }
 }
@@ -297,7 +189,7 @@ pub fn ApplicationPage() -> impl IntoView {
     // Outlives the reload that follows an import.
     let import_message = RwSignal::new(None::<Result<String, String>>);
     view! {
-        <p class="mb-2 text-sm"><a href="/policies" class=LINK>"← Policies"</a></p>
+        <p class="mb-2 text-sm"><a href="/policies" class="link">"← Policies"</a></p>
         <Transition fallback=loading>
             {move || Suspend::new(async move {
                 match page.await {
@@ -310,7 +202,7 @@ pub fn ApplicationPage() -> impl IntoView {
 }
 
 #[component]
-fn ApplicationView(
+pub(crate) fn ApplicationView(
     page: AppPage,
     reload: Callback<()>,
     import_message: RwSignal<Option<Result<String, String>>>,
@@ -350,9 +242,9 @@ fn ApplicationView(
             </div>
             <div class="flex flex-wrap gap-2">
                 <Show when=move || can_edit>
-                    <button type="button" class=BUTTON on:click=move |_| editing.update(|e| *e = !*e)>"Edit application"</button>
+                    <button type="button" class="btn" on:click=move |_| editing.update(|e| *e = !*e)>"Edit application"</button>
                 </Show>
-                <a href=format!("/policies/test?app={}", app.id) class=BUTTON>"Test a user"</a>
+                <a href=format!("/policies/test?app={}", app.id) class="btn">"Test a user"</a>
             </div>
         </div>
         <Show when=move || editing.get()>
@@ -362,16 +254,16 @@ fn ApplicationView(
                     <Show
                         when=move || delete_confirm.get()
                         fallback=move || view! {
-                            <button type="button" class=DANGER on:click=move |_| delete_confirm.set(true)>"Delete application"</button>
+                            <button type="button" class="btn-danger" on:click=move |_| delete_confirm.set(true)>"Delete application"</button>
                         }
                     >
                         {
                             view! {
                                 <span class="text-sm text-slate-700">"Delete the application and all its policies?"</span>
-                                <button type="button" class=DANGER on:click=move |_| { delete.dispatch(app_id.get_value()); }>
+                                <button type="button" class="btn-danger" on:click=move |_| { delete.dispatch(app_id.get_value()); }>
                                     "Yes, delete it"
                                 </button>
-                                <button type="button" class=BUTTON on:click=move |_| delete_confirm.set(false)>"Keep it"</button>
+                                <button type="button" class="btn" on:click=move |_| delete_confirm.set(false)>"Keep it"</button>
                             }
                         }
                     </Show>
@@ -400,7 +292,12 @@ pub(crate) fn selector_list(items: &[SelectorItem]) -> String {
 }
 
 #[component]
-fn PolicyList(app_id: String, policies: Vec<PolicyItem>, can_edit: bool, reload: Callback<()>) -> impl IntoView {
+pub(crate) fn PolicyList(
+    app_id: String,
+    policies: Vec<PolicyItem>,
+    can_edit: bool,
+    reload: Callback<()>,
+) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let moving = Action::new(move |(id, up): &(String, bool)| move_policy(id.clone(), *up));
     let reorder = Action::new({
@@ -451,7 +348,7 @@ fn PolicyList(app_id: String, policies: Vec<PolicyItem>, can_edit: bool, reload:
                     </p>
                 </div>
                 <Show when=move || can_edit>
-                    <a href=new_href.clone() class=PRIMARY>"Add policy"</a>
+                    <a href=new_href.clone() class="btn-primary">"Add policy"</a>
                 </Show>
             </div>
             {move || error.get().map(|m| view! { <div class="mb-3"><ErrorNote message=m /></div> })}
@@ -512,7 +409,7 @@ fn PolicyList(app_id: String, policies: Vec<PolicyItem>, can_edit: bool, reload:
                                                 <div class="flex gap-1">
                                                     <button
                                                         type="button"
-                                                        class=BUTTON
+                                                        class="btn"
                                                         disabled=move || i == 0 || busy()
                                                         on:click={
                                                             let id = id_up.clone();
@@ -526,7 +423,7 @@ fn PolicyList(app_id: String, policies: Vec<PolicyItem>, can_edit: bool, reload:
                                                     </button>
                                                     <button
                                                         type="button"
-                                                        class=BUTTON
+                                                        class="btn"
                                                         disabled=move || i + 1 == count || busy()
                                                         on:click={
                                                             let id = id_down.clone();
@@ -558,7 +455,7 @@ fn PolicyList(app_id: String, policies: Vec<PolicyItem>, can_edit: bool, reload:
 
 /// Firefox starts a drag only with data set on it.
 #[cfg(feature = "hydrate")]
-fn mark_drag(ev: &leptos::ev::DragEvent) {
+pub(crate) fn mark_drag(ev: &leptos::ev::DragEvent) {
     use wasm_bindgen::JsCast;
     if let Some(dt) = ev.unchecked_ref::<drag::WithData>().data_transfer() {
         dt.set_data("text/plain", "policy");
@@ -566,7 +463,7 @@ fn mark_drag(ev: &leptos::ev::DragEvent) {
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn mark_drag(_ev: &leptos::ev::DragEvent) {}
+pub(crate) fn mark_drag(_ev: &leptos::ev::DragEvent) {}
 
 #[cfg(feature = "hydrate")]
 mod drag {
@@ -580,168 +477,5 @@ mod drag {
         pub type Transfer;
         #[wasm_bindgen(method, js_name = setData)]
         pub fn set_data(this: &Transfer, format: &str, data: &str);
-    }
-}
-
-/// "Export JSON": the document, shown and downloadable.
-#[component]
-fn ExportPanel(application_id: String) -> impl IntoView {
-    let export = Action::new(move |id: &String| export_policies(id.clone()));
-    view! {
-        <section aria-labelledby="export-heading" class="mb-6 rounded-lg border border-slate-200 bg-white p-4">
-            <div class="flex flex-wrap items-center justify-between gap-2">
-                <div>
-                    <h2 id="export-heading" class="font-medium">"Export"</h2>
-                    <p class="text-sm text-slate-600">
-                        "The application and its policies as a versioned JSON document, to keep in version control or import elsewhere."
-                    </p>
-                </div>
-                <button
-                    type="button"
-                    class=BUTTON
-                    disabled=move || export.pending().get()
-                    on:click={
-                        let id = application_id.clone();
-                        move |_| {
-                            export.dispatch(id.clone());
-                        }
-                    }
-                >
-                    "Export JSON"
-                </button>
-            </div>
-            {move || {
-                export
-                    .value()
-                    .get()
-                    .map(|r| match r {
-                        Err(e) => view! { <div class="mt-3"><ErrorNote message=error_text(&e) /></div> }.into_any(),
-                        Ok(doc) => {
-                            let href = format!("data:application/json;charset=utf-8,{}", percent_encode(&doc.json));
-                            view! {
-                                <div class="mt-3 space-y-2">
-                                    <textarea
-                                        readonly
-                                        rows="14"
-                                        aria-label="Exported policies (JSON)"
-                                        class="block w-full rounded-md border border-slate-300 bg-slate-50 p-2 font-mono text-xs"
-                                        data-testid="export-json"
-                                        prop:value=doc.json.clone()
-                                    >
-                                        {doc.json.clone()}
-                                    </textarea>
-                                    <a href=href download=doc.file_name.clone() class=BUTTON>
-                                        {format!("Download {}", doc.file_name)}
-                                    </a>
-                                </div>
-                            }
-                                .into_any()
-                        }
-                    })
-            }}
-        </section>
-    }
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// "Import JSON": into this application (replace or append), or as a new application.
-#[component]
-fn ImportPanel(
-    application_id: Option<String>,
-    #[prop(optional)] on_done: Option<Callback<()>>,
-    #[prop(optional)] message: Option<RwSignal<Option<Result<String, String>>>>,
-) -> impl IntoView {
-    let open = RwSignal::new(false);
-    let text = RwSignal::new(String::new());
-    let replace = RwSignal::new(true);
-    let into_existing = application_id.is_some();
-    let navigate = use_navigate();
-    let import = Action::new({
-        let application_id = application_id.clone();
-        move |(doc, replace): &(String, bool)| import_policies(application_id.clone(), doc.clone(), *replace)
-    });
-    let message = message.unwrap_or_else(|| RwSignal::new(None));
-    Effect::new(move |_| match import.value().get() {
-        Some(Ok(r)) => {
-            text.set(String::new());
-            if r.created_application {
-                navigate(&format!("/policies/apps/{}", r.application_id), Default::default());
-            } else {
-                let replaced = if r.replaced > 0 { format!(", replacing {}", r.replaced) } else { String::new() };
-                message.set(Some(Ok(format!("Imported {} policies{replaced}.", r.imported))));
-                if let Some(done) = on_done {
-                    done.run(());
-                }
-            }
-        }
-        Some(Err(e)) => message.set(Some(Err(error_text(&e)))),
-        None => {}
-    });
-    let (title, intro) = if into_existing {
-        ("Import", "Policies from an exported JSON document. The whole document is checked first: a document with a mistake changes nothing.")
-    } else {
-        ("Import an application", "A new application with its policies, from an exported JSON document (it needs the export's application section).")
-    };
-    view! {
-        <section aria-labelledby="import-heading" class="mt-6 rounded-lg border border-slate-200 bg-white p-4">
-            <div class="flex flex-wrap items-center justify-between gap-2">
-                <div>
-                    <h2 id="import-heading" class="font-medium">{title}</h2>
-                    <p class="text-sm text-slate-600">{intro}</p>
-                </div>
-                <button type="button" class=BUTTON aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
-                    "Import JSON"
-                </button>
-            </div>
-            {move || message.get().map(|m| match m {
-                Ok(t) => view! { <p role="status" class="mt-3 text-sm text-green-800" data-testid="import-result">{t}</p> }.into_any(),
-                Err(t) => view! { <div class="mt-3"><ErrorNote message=t /></div> }.into_any(),
-            })}
-            <Show when=move || open.get()>
-                <form
-                    class="mt-3 space-y-3"
-                    on:submit=move |ev| {
-                        ev.prevent_default();
-                        message.set(None);
-                        import.dispatch((text.get_untracked(), replace.get_untracked()));
-                    }
-                >
-                    <label class=LABEL>
-                        "Policy document (JSON)"
-                        <textarea
-                            rows="10"
-                            class=format!("{INPUT} font-mono text-xs")
-                            placeholder="{\"format\": \"portcullis.policies\", \"version\": 1, …}"
-                            prop:value=move || text.get()
-                            on:input=move |ev| text.set(event_target_value(&ev))
-                        ></textarea>
-                    </label>
-                    <Show when=move || into_existing>
-                        <fieldset class="space-y-1 text-sm">
-                            <legend class="font-medium text-slate-700">"The application's current policies"</legend>
-                            <label class="flex items-center gap-2">
-                                <input type="radio" name="import-mode" prop:checked=move || replace.get() on:change=move |_| replace.set(true) />
-                                "Replace them with the document's"
-                            </label>
-                            <label class="flex items-center gap-2">
-                                <input type="radio" name="import-mode" prop:checked=move || !replace.get() on:change=move |_| replace.set(false) />
-                                "Keep them, and add the document's after them"
-                            </label>
-                        </fieldset>
-                    </Show>
-                    <button type="submit" class=PRIMARY disabled=move || import.pending().get()>
-                        {if into_existing { "Import policies" } else { "Import as new application" }}
-                    </button>
-                </form>
-            </Show>
-        </section>
     }
 }

@@ -1,10 +1,10 @@
+//! `/setup`: the first admin, with the one-time token from the server's log.
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{
-    login::{AuthCard, Field, SubmitButton},
-    query_value,
-};
+use crate::components::*;
+use crate::pages::query_value;
 use crate::{
     api::console::setup_needed,
     layout::{loading, ErrorNote},

@@ -1,13 +1,10 @@
-//! `/policies/apps/{id}/policies/{policy_id}` (`new` for a new policy): the policy editor,
-//! with the three rule parts, pickers fed by the directory, and a live preview of who matches.
+//! `/policies/apps/:id/policies/:policy_id`: the policy editor with its live preview.
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use super::{
-    error_text,
-    policies::{action_badge, BUTTON, DANGER, INPUT, LABEL, LINK, PRIMARY},
-};
+use crate::components::*;
+use crate::pages::{error_text, policies::action_badge};
 use crate::{
     api::policies::{
         create_policy, delete_policy, policy_editor, policy_preview, search_groups, search_people, update_policy,
@@ -39,14 +36,14 @@ pub fn PolicyEditorPage() -> impl IntoView {
     }
 }
 
-const ACTIONS: [(&str, &str, &str); 3] = [
+pub(crate) const ACTIONS: [(&str, &str, &str); 3] = [
     ("allow", "Allow", "let matching people in (Allow policies are checked after Bypass and Block)"),
     ("block", "Block", "keep matching people out, whatever the Allow policies say"),
     ("bypass", "Bypass", "let requests through without the Allow policies; with Everyone, without signing in"),
 ];
 
 #[component]
-fn PolicyEditor(data: EditorData) -> impl IntoView {
+pub(crate) fn PolicyEditor(data: EditorData) -> impl IntoView {
     let EditorData { app, policy, providers, can_edit } = data;
     let existing_id = policy.as_ref().map(|p| p.id.clone());
     let is_new = existing_id.is_none();
@@ -106,7 +103,7 @@ fn PolicyEditor(data: EditorData) -> impl IntoView {
     let help = move || ACTIONS.iter().find(|(v, _, _)| *v == action.get()).map(|(_, _, h)| *h).unwrap_or_default();
 
     view! {
-        <p class="mb-2 text-sm"><a href=app_href.clone() class=LINK>{format!("← {}", app.name)}</a></p>
+        <p class="mb-2 text-sm"><a href=app_href.clone() class="link">{format!("← {}", app.name)}</a></p>
         <PageHeader title=title />
         <Show when=move || !can_edit>
             <p class="mb-4 rounded-md bg-slate-100 p-3 text-sm text-slate-700">"You can look at this policy; changing policies needs the Editor role."</p>
@@ -115,10 +112,10 @@ fn PolicyEditor(data: EditorData) -> impl IntoView {
             // Enter in a picker adds a rule; only the Save button submits.
             <form class="space-y-5" on:submit=submit data-testid="policy-form">
                 <div class="grid gap-4 rounded-lg border border-slate-200 bg-white p-4 sm:grid-cols-[1fr_12rem]">
-                    <label class=LABEL>
+                    <label class="field-label">
                         "Policy name"
                         <input
-                            class=INPUT
+                            class="field-input"
                             required
                             maxlength="100"
                             placeholder="Engineers"
@@ -132,9 +129,9 @@ fn PolicyEditor(data: EditorData) -> impl IntoView {
                             }
                         />
                     </label>
-                    <label class=LABEL>
+                    <label class="field-label">
                         "Action"
-                        <select class=INPUT aria-label="Action" disabled=!can_edit on:change=move |ev| action.set(event_target_value(&ev))>
+                        <select class="field-input" aria-label="Action" disabled=!can_edit on:change=move |ev| action.set(event_target_value(&ev))>
                             {ACTIONS
                                 .iter()
                                 .map(|(value, label, _)| view! { <option value=*value selected=initial_action == *value>{*label}</option> })
@@ -183,8 +180,8 @@ fn PolicyEditor(data: EditorData) -> impl IntoView {
                 {move || error.get().map(|m| view! { <ErrorNote message=m /> })}
                 <Show when=move || can_edit>
                     <div class="flex flex-wrap items-center gap-2">
-                        <button type="submit" class=PRIMARY disabled=move || save.pending().get()>"Save policy"</button>
-                        <a href=app_href.clone() class=BUTTON>"Cancel"</a>
+                        <button type="submit" class="btn-primary" disabled=move || save.pending().get()>"Save policy"</button>
+                        <a href=app_href.clone() class="btn">"Cancel"</a>
                         {existing_id
                             .clone()
                             .map(|id| {
@@ -193,15 +190,15 @@ fn PolicyEditor(data: EditorData) -> impl IntoView {
                                         <Show
                                             when=move || confirm_delete.get()
                                             fallback=move || view! {
-                                                <button type="button" class=DANGER on:click=move |_| confirm_delete.set(true)>"Delete policy"</button>
+                                                <button type="button" class="btn-danger" on:click=move |_| confirm_delete.set(true)>"Delete policy"</button>
                                             }
                                         >
                                             {
                                                 let id = id.clone();
                                                 view! {
                                                     <span class="text-sm">"Delete this policy?"</span>
-                                                    <button type="button" class=DANGER on:click=move |_| { remove.dispatch(id.clone()); }>"Yes, delete it"</button>
-                                                    <button type="button" class=BUTTON on:click=move |_| confirm_delete.set(false)>"Keep it"</button>
+                                                    <button type="button" class="btn-danger" on:click=move |_| { remove.dispatch(id.clone()); }>"Yes, delete it"</button>
+                                                    <button type="button" class="btn" on:click=move |_| confirm_delete.set(false)>"Keep it"</button>
                                                 }
                                             }
                                         </Show>
@@ -217,7 +214,7 @@ fn PolicyEditor(data: EditorData) -> impl IntoView {
 }
 
 /// The rule types, as the picker offers them.
-const KINDS: [(&str, &str); 6] = [
+pub(crate) const KINDS: [(&str, &str); 6] = [
     ("group", "Okta group"),
     ("everyone", "Everyone"),
     ("email", "Email address"),
@@ -228,7 +225,7 @@ const KINDS: [(&str, &str); 6] = [
 
 /// One of Include, Require, Exclude: its rules, and a picker to add one.
 #[component]
-fn RulePart(
+pub(crate) fn RulePart(
     legend: &'static str,
     help: &'static str,
     items: RwSignal<Vec<SelectorItem>>,
@@ -363,11 +360,11 @@ fn RulePart(
             </ul>
             <Show when=move || can_edit>
                 <div class="grid gap-3 border-t border-slate-100 pt-3 sm:grid-cols-[14rem_1fr]">
-                    <label class=LABEL>
+                    <label class="field-label">
                         "Rule type"
                         <select
                             aria-label="Rule type"
-                            class=INPUT
+                            class="field-input"
                             on:change=move |ev| {
                                 kind.set(event_target_value(&ev));
                                 text.set(String::new());
@@ -469,7 +466,7 @@ fn RulePart(
                             <p class="mb-2 text-sm text-slate-600">"Everyone who signs in, with any identity provider."</p>
                             <button
                                 type="button"
-                                class=BUTTON
+                                class="btn"
                                 on:click=move |_| add(SelectorItem { selector: Selector::Everyone, kind: "Everyone".into(), label: "Everyone".into(), missing: false })
                             >
                                 "Add Everyone"
@@ -477,10 +474,10 @@ fn RulePart(
                         </Show>
                         <Show when=is("email")>
                             <div class="flex items-end gap-2">
-                                <label class=format!("{LABEL} flex-1")>
+                                <label class="field-label flex-1">
                                     "Email address"
                                     <input
-                                        class=INPUT
+                                        class="field-input"
                                         type="email"
                                         placeholder="name@example.com"
                                         prop:value=move || text.get()
@@ -488,34 +485,34 @@ fn RulePart(
                                         on:keydown=enter_adds
                                     />
                                 </label>
-                                <button type="button" class=BUTTON on:click=move |_| add_typed()>"Add email"</button>
+                                <button type="button" class="btn" on:click=move |_| add_typed()>"Add email"</button>
                             </div>
                         </Show>
                         <Show when=is("email_domain")>
                             <div class="flex items-end gap-2">
-                                <label class=format!("{LABEL} flex-1")>
+                                <label class="field-label flex-1">
                                     "Email domain"
                                     <input
-                                        class=INPUT
+                                        class="field-input"
                                         placeholder="example.com"
                                         prop:value=move || text.get()
                                         on:input=move |ev| text.set(event_target_value(&ev))
                                         on:keydown=enter_adds
                                     />
                                 </label>
-                                <button type="button" class=BUTTON on:click=move |_| add_typed()>"Add domain"</button>
+                                <button type="button" class="btn" on:click=move |_| add_typed()>"Add domain"</button>
                             </div>
                             <p class="mt-1 text-xs text-slate-500">"The part after '@'; sub-domains do not match."</p>
                         </Show>
                         <Show when=is("identity_provider")>
                             <div class="flex items-end gap-2">
-                                <label class=format!("{LABEL} flex-1")>
+                                <label class="field-label flex-1">
                                     "Identity provider"
-                                    <select class=INPUT aria-label="Identity provider" on:change=move |ev| provider.set(event_target_value(&ev))>
+                                    <select class="field-input" aria-label="Identity provider" on:change=move |ev| provider.set(event_target_value(&ev))>
                                         {providers.get_value().into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
                                     </select>
                                 </label>
-                                <button type="button" class=BUTTON disabled=no_providers on:click=move |_| add_provider()>
+                                <button type="button" class="btn" disabled=no_providers on:click=move |_| add_provider()>
                                     "Add provider"
                                 </button>
                             </div>
@@ -528,32 +525,8 @@ fn RulePart(
     }
 }
 
-/// "Matches N of M users", with the list, for the draft's rules; recomputed on the server
-/// 300 ms after the rules stop changing.
-/// A search field for a picker. Enter must not submit the policy form.
 #[component]
-fn SearchBox(label: &'static str, placeholder: &'static str, text: RwSignal<String>) -> impl IntoView {
-    view! {
-        <label class=LABEL>
-            {label}
-            <input
-                class=INPUT
-                type="search"
-                placeholder=placeholder
-                prop:value=move || text.get()
-                on:input=move |ev| text.set(event_target_value(&ev))
-                on:keydown=|ev| {
-                    if ev.key() == "Enter" {
-                        ev.prevent_default();
-                    }
-                }
-            />
-        </label>
-    }
-}
-
-#[component]
-fn PreviewPanel(application_id: String, draft: Memo<RulesDraft>) -> impl IntoView {
+pub(crate) fn PreviewPanel(application_id: String, draft: Memo<RulesDraft>) -> impl IntoView {
     let settled = RwSignal::new(draft.get_untracked());
     #[cfg(feature = "hydrate")]
     {

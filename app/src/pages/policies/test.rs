@@ -1,13 +1,8 @@
-//! `/policies/test?app=…&user=…`: Test a user. The decision for a directory user on an
-//! application, and why: which policy and rule matched, or why none did.
+//! `/policies/test`: Test a user against an application's policies.
 
 use leptos::prelude::*;
 
-use super::{
-    error_text,
-    policies::{action_badge, BUTTON, INPUT, LABEL, LINK, PRIMARY},
-    query_value,
-};
+use crate::pages::{error_text, policies::action_badge, query_value};
 use crate::{
     api::policies::{list_applications, search_people, test_user_access, DecisionView, TestResult},
     layout::{loading, DataTable, ErrorNote, PageHeader},
@@ -28,7 +23,7 @@ pub fn TestUserPage() -> impl IntoView {
         },
     );
     view! {
-        <p class="mb-2 text-sm"><a href="/policies" class=LINK>"← Policies"</a></p>
+        <p class="mb-2 text-sm"><a href="/policies" class="link">"← Policies"</a></p>
         <PageHeader
             title="Test a user"
             intro="Pick a person from the synchronized directory and an application: see whether they would get in, and which policy and rule decided."
@@ -41,7 +36,7 @@ pub fn TestUserPage() -> impl IntoView {
                     Ok(list) if list.apps.is_empty() => {
                         view! {
                             <p class="text-sm text-slate-600">
-                                "There is no application to test yet: " <a href="/policies/new" class=LINK>"create one"</a> " first."
+                                "There is no application to test yet: " <a href="/policies/new" class="link">"create one"</a> " first."
                             </p>
                         }
                             .into_any()
@@ -71,7 +66,7 @@ pub fn TestUserPage() -> impl IntoView {
 /// A plain GET form: the result has its own address, and the page works without JavaScript
 /// (type an email); with it, matching people are listed while typing.
 #[component]
-fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: String) -> impl IntoView {
+pub(crate) fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: String) -> impl IntoView {
     let text = RwSignal::new(typed.clone());
     let people = Resource::new(
         move || text.get(),
@@ -86,9 +81,9 @@ fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: String) -> i
     let show_results = RwSignal::new(false);
     view! {
         <form method="get" action="/policies/test" class="grid max-w-3xl gap-4 rounded-lg border border-slate-200 bg-white p-4 sm:grid-cols-2" data-testid="test-form">
-            <label class=LABEL>
+            <label class="field-label">
                 "Application"
-                <select name="app" class=INPUT aria-label="Application">
+                <select name="app" class="field-input" aria-label="Application">
                     {apps
                         .into_iter()
                         .map(|(id, name)| {
@@ -99,11 +94,11 @@ fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: String) -> i
                 </select>
             </label>
             <div>
-                <label class=LABEL>
+                <label class="field-label">
                     "User"
                     <input
                         name="user"
-                        class=INPUT
+                        class="field-input"
                         type="search"
                         autocomplete="off"
                         placeholder="Name or email"
@@ -157,14 +152,14 @@ fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: String) -> i
                 </Show>
             </div>
             <div class="sm:col-span-2">
-                <button type="submit" class=PRIMARY>"Test a user"</button>
+                <button type="submit" class="btn-primary">"Test a user"</button>
             </div>
         </form>
     }
 }
 
 #[component]
-fn DecisionPanel(result: TestResult) -> impl IntoView {
+pub(crate) fn DecisionPanel(result: TestResult) -> impl IntoView {
     let TestResult { user_label, user_id: _, user_email: _, decision } = result;
     let DecisionView { outcome, outcome_label, permits, application_name, policy_name, summary, steps } = decision;
     let banner = if permits {
@@ -211,7 +206,7 @@ fn DecisionPanel(result: TestResult) -> impl IntoView {
                 }
                     .into_any()
             }}
-            <a href="/policies" class=BUTTON>"Back to policies"</a>
+            <a href="/policies" class="btn">"Back to policies"</a>
         </section>
     }
 }

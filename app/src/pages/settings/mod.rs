@@ -1,6 +1,14 @@
+//! `/settings`: the server's settings and the signed-in person's account.
+
+pub mod account;
+pub mod identity_providers;
+pub mod provider_wizard;
+pub mod role_mappings;
+pub mod test_sign_in;
+
 use leptos::prelude::*;
 
-use super::error_text;
+use crate::pages::error_text;
 use crate::{
     api::console::console_settings,
     layout::{loading, DataTable, ErrorNote, PageHeader},
@@ -15,7 +23,7 @@ pub fn SettingsPage() -> impl IntoView {
             title="Settings"
             intro="Your account, and the settings this server started with. Change those with PORTCULLIS_* environment variables or portcullis.toml, then restart."
         />
-        <crate::pages::sign_in::MyAccountPanel />
+        <crate::pages::settings::account::MyAccountPanel />
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match settings.await {

@@ -1,14 +1,16 @@
+//! `/settings/identity-providers`: the connected providers and the catalogue to connect one.
+
 use leptos::prelude::*;
 
-use super::error_text;
+use crate::components::*;
+use crate::pages::error_text;
 use crate::{
     api::providers::{delete_provider, list_providers, set_provider_enabled, test_provider, ProviderListItem},
     layout::{ErrorNote, PageHeader},
-    pages::checks::ReportView,
 };
 
 /// The kinds of provider one can connect. (kind, name, what it is)
-const CATALOGUE: [(&str, &str, &str); 2] = [
+pub(crate) const CATALOGUE: [(&str, &str, &str); 2] = [
     (
         "okta",
         "Okta",
@@ -98,7 +100,10 @@ pub fn IdentityProviders() -> impl IntoView {
 }
 
 #[component]
-fn ProviderRow(provider: ProviderListItem, on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+pub(crate) fn ProviderRow(
+    provider: ProviderListItem,
+    on_change: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let id = provider.id.clone();
     let name = provider.name.clone();
     let confirming = RwSignal::new(false);

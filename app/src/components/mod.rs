@@ -1,0 +1,13 @@
+//! Pieces of view used across pages.
+
+pub mod auth_card;
+pub mod check_report;
+pub mod fields;
+pub mod pager;
+pub mod search_box;
+
+pub use auth_card::*;
+pub use check_report::*;
+pub use fields::*;
+pub use pager::*;
+pub use search_box::*;

@@ -1,0 +1,5 @@
+//! `/login`, `/setup` and `/auth/error`: the pages before a session.
+
+pub mod login;
+pub mod refusal;
+pub mod setup;

@@ -1,0 +1,51 @@
+//! `/directory/groups/:id`: one synced group and its members.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::*;
+use crate::pages::{error_text, query_value};
+use crate::{
+    api::directory::directory_group,
+    layout::{loading, ErrorNote, PageHeader},
+};
+
+/// `/directory/groups/{id}`: a group and its members.
+#[component]
+pub fn DirectoryGroupPage() -> impl IntoView {
+    let params = use_params_map();
+    let offset = query_value("offset");
+    let group = Resource::new(
+        move || {
+            (
+                params.with(|p| p.get("id").unwrap_or_default()),
+                offset.get().and_then(|o| o.parse().ok()).unwrap_or(0u32),
+            )
+        },
+        |(id, offset)| directory_group(id, offset),
+    );
+    view! {
+        <Suspense fallback=loading>
+            {move || Suspend::new(async move {
+                match group.await {
+                    Err(e) => view! { <PageHeader title="Group" /> <ErrorNote message=error_text(&e) /> }.into_any(),
+                    Ok(d) => {
+                        let g = d.group;
+                        let base = format!("/directory/groups/{}?", g.id);
+                        view! {
+                            <p class="mb-2 text-sm"><a href="/directory?tab=groups" class="link">"← Groups"</a></p>
+                            <leptos_meta::Title text=g.name.clone() />
+                            <h1 class="text-2xl font-semibold">{g.name.clone()}</h1>
+                            <p class="text-sm text-slate-600">
+                                {format!("{} · {} · provider ID {} · {} members · from {}", g.provider, g.kind, g.external_id, g.member_count, g.source)}
+                            </p>
+                            <h2 class="mt-6 mb-2 font-semibold">"Members"</h2>
+                            <UserTable page=d.members base search=None />
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
