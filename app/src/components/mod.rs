@@ -5,9 +5,11 @@ pub mod check_report;
 pub mod fields;
 pub mod pager;
 pub mod search_box;
+pub mod search_results;
 
 pub use auth_card::*;
 pub use check_report::*;
 pub use fields::*;
 pub use pager::*;
 pub use search_box::*;
+pub use search_results::*;

@@ -388,29 +388,20 @@ pub(crate) fn RulePart(
                                             view! { <p class="mt-2 text-sm text-slate-500">"No group matches. Groups come from directory synchronization."</p> }.into_any()
                                         }
                                         Ok(list) => {
-                                            view! {
-                                                <ul class="mt-2 max-h-56 divide-y divide-slate-100 overflow-y-auto rounded-md border border-slate-200" data-testid="group-results">
-                                                    {list
-                                                        .into_iter()
-                                                        .map(|g| {
-                                                            let item = SelectorItem { selector: g.selector.clone(), kind: "Group".into(), label: g.name.clone(), missing: false };
-                                                            view! {
-                                                                <li>
-                                                                    <button
-                                                                        type="button"
-                                                                        class="flex w-full items-baseline justify-between gap-2 px-3 py-1.5 text-left text-sm hover:bg-indigo-50"
-                                                                        aria-label=format!("Add group {}", g.name)
-                                                                        on:click=move |_| add(item.clone())
-                                                                    >
-                                                                        <span class="font-medium">{g.name.clone()}</span>
-                                                                        <span class="text-xs text-slate-500">{format!("{} · {}", g.provider_name, g.kind)}</span>
-                                                                    </button>
-                                                                </li>
-                                                            }
-                                                        })
-                                                        .collect_view()}
-                                                </ul>
-                                            }
+                                            let hits = list
+                                                .into_iter()
+                                                .map(|g| {
+                                                    let item = SelectorItem { selector: g.selector.clone(), kind: "Group".into(), label: g.name.clone(), missing: false };
+                                                    Hit {
+                                                        aria_label: format!("Add group {}", g.name),
+                                                        detail: None,
+                                                        source: Some(format!("{} · {}", g.provider_name, g.kind)),
+                                                        name: g.name,
+                                                        on_pick: Callback::new(move |()| add(item.clone())),
+                                                    }
+                                                })
+                                                .collect::<Vec<_>>();
+                                            view! { <SearchResults test_id="group-results" hits /> }
                                                 .into_any()
                                         }
                                     }
@@ -430,32 +421,20 @@ pub(crate) fn RulePart(
                                             view! { <p class="mt-2 text-sm text-slate-500">"No active directory user matches."</p> }.into_any()
                                         }
                                         Ok(list) => {
-                                            view! {
-                                                <ul class="mt-2 max-h-56 divide-y divide-slate-100 overflow-y-auto rounded-md border border-slate-200" data-testid="user-results">
-                                                    {list
-                                                        .into_iter()
-                                                        .map(|u| {
-                                                            let item = SelectorItem { selector: u.selector.clone(), kind: "User".into(), label: u.label(), missing: false };
-                                                            view! {
-                                                                <li>
-                                                                    <button
-                                                                        type="button"
-                                                                        class="flex w-full items-baseline justify-between gap-2 px-3 py-1.5 text-left text-sm hover:bg-indigo-50"
-                                                                        aria-label=format!("Add user {}", u.email)
-                                                                        on:click=move |_| add(item.clone())
-                                                                    >
-                                                                        <span>
-                                                                            <span class="font-medium">{if u.display_name.is_empty() { u.email.clone() } else { u.display_name.clone() }}</span>
-                                                                            <span class="ml-2 text-xs text-slate-500">{u.email.clone()}</span>
-                                                                        </span>
-                                                                        <span class="text-xs text-slate-500">{u.provider_name.clone()}</span>
-                                                                    </button>
-                                                                </li>
-                                                            }
-                                                        })
-                                                        .collect_view()}
-                                                </ul>
-                                            }
+                                            let hits = list
+                                                .into_iter()
+                                                .map(|u| {
+                                                    let item = SelectorItem { selector: u.selector.clone(), kind: "User".into(), label: u.label(), missing: false };
+                                                    Hit {
+                                                        aria_label: format!("Add user {}", u.email),
+                                                        name: if u.display_name.is_empty() { u.email.clone() } else { u.display_name.clone() },
+                                                        detail: Some(u.email),
+                                                        source: Some(u.provider_name),
+                                                        on_pick: Callback::new(move |()| add(item.clone())),
+                                                    }
+                                                })
+                                                .collect::<Vec<_>>();
+                                            view! { <SearchResults test_id="user-results" hits /> }
                                                 .into_any()
                                         }
                                     }

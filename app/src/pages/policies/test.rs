@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::{Hit, SearchResults};
+
 use crate::pages::{error_text, policies::action_badge, query_value};
 use crate::{
     api::policies::{list_applications, search_people, test_user_access, DecisionView, TestResult},
@@ -118,32 +120,23 @@ pub(crate) fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: S
                                 Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
                                 Ok(list) if list.is_empty() => ().into_any(),
                                 Ok(list) => {
-                                    view! {
-                                        <ul class="mt-1 max-h-56 divide-y divide-slate-100 overflow-y-auto rounded-md border border-slate-200" data-testid="user-results">
-                                            {list
-                                                .into_iter()
-                                                .map(|u| {
-                                                    let email = u.email.clone();
-                                                    view! {
-                                                        <li>
-                                                            <button
-                                                                type="button"
-                                                                class="w-full px-3 py-1.5 text-left text-sm hover:bg-indigo-50"
-                                                                aria-label=format!("Pick {}", u.email)
-                                                                on:click=move |_| {
-                                                                    text.set(email.clone());
-                                                                    show_results.set(false);
-                                                                }
-                                                            >
-                                                                <span class="font-medium">{if u.display_name.is_empty() { u.email.clone() } else { u.display_name.clone() }}</span>
-                                                                <span class="ml-2 text-xs text-slate-500">{u.email.clone()}</span>
-                                                            </button>
-                                                        </li>
-                                                    }
-                                                })
-                                                .collect_view()}
-                                        </ul>
-                                    }
+                                    let hits = list
+                                        .into_iter()
+                                        .map(|u| {
+                                            let email = u.email.clone();
+                                            Hit {
+                                                aria_label: format!("Pick {}", u.email),
+                                                name: if u.display_name.is_empty() { u.email.clone() } else { u.display_name.clone() },
+                                                detail: Some(u.email),
+                                                source: None,
+                                                on_pick: Callback::new(move |()| {
+                                                    text.set(email.clone());
+                                                    show_results.set(false);
+                                                }),
+                                            }
+                                        })
+                                        .collect::<Vec<_>>();
+                                    view! { <SearchResults test_id="user-results" hits /> }
                                         .into_any()
                                 }
                             }
