@@ -386,6 +386,7 @@ impl Accounts {
                 draft.expires_at,
                 client.ip.as_deref(),
                 draft.user_agent.as_deref(),
+                None,
             )
             .await?;
         Ok(draft.issued(&user.id, &user.email, &user.display_name, role, None))

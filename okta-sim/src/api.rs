@@ -4,7 +4,10 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use std::convert::Infallible;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
@@ -28,11 +31,39 @@ pub(crate) enum Principal {
     OAuth { admin_role: bool },
 }
 
-struct Call<'a> {
-    st: &'a AppState,
-    headers: &'a HeaderMap,
-    method: &'a Method,
-    path: &'a str,
+/// One Management API request, taken apart once for every handler: who asks (headers), how
+/// (method, path) and for what (query).
+pub(crate) struct Call {
+    st: Arc<AppState>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+    q: Query,
+}
+
+impl FromRequestParts<Arc<AppState>> for Call {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, st: &Arc<AppState>) -> Result<Call, Infallible> {
+        Ok(Call {
+            st: st.clone(),
+            headers: parts.headers.clone(),
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            q: Query::new(parts.uri.query().map(str::to_owned)),
+        })
+    }
+}
+
+impl Call {
+    fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// A page of `items` with Okta's `Link` headers.
+    fn list(&self, items: Vec<Value>, next: Option<&str>, limit: usize) -> Result<Response, Response> {
+        Ok(json_list(items, links(&self.st, self.path(), &self.q, next, limit)))
+    }
 }
 
 fn www_authenticate(
@@ -51,9 +82,9 @@ fn www_authenticate(
     )
 }
 
-fn resource_error(call: &Call<'_>, scope: &str, e: ResourceError) -> Response {
+fn resource_error(call: &Call, scope: &str, e: ResourceError) -> Response {
     let sw = call.st.switches();
-    let challenge = www_authenticate(call.st, e.scheme, scope, e.error, &e.description, call.path);
+    let challenge = www_authenticate(&call.st, e.scheme, scope, e.error, &e.description, call.path());
     let mut resp = match e.status {
         StatusCode::UNAUTHORIZED if sw.invalid_token_body == ResourceErrorBody::Okta => {
             OktaError::invalid_token().into_response()
@@ -71,10 +102,10 @@ fn resource_error(call: &Call<'_>, scope: &str, e: ResourceError) -> Response {
 }
 
 /// Authenticates and checks that the caller holds one of `scopes` (the first is reported).
-fn authorize(call: &Call<'_>, scopes: &[&str]) -> Result<Principal, Response> {
-    let st = call.st;
+fn authorize(call: &Call, scopes: &[&str]) -> Result<Principal, Response> {
+    let st = &*call.st;
     let needed = scopes.first().copied().unwrap_or_default();
-    let Some((scheme, cred)) = authorization(call.headers) else {
+    let Some((scheme, cred)) = authorization(&call.headers) else {
         return Err(OktaError::invalid_session().into_response());
     };
     let principal = match scheme.as_str() {
@@ -87,8 +118,8 @@ fn authorize(call: &Call<'_>, scopes: &[&str]) -> Result<Principal, Response> {
         }
         "bearer" | "dpop" => {
             let scheme = if scheme == "dpop" { Scheme::DPoP } else { Scheme::Bearer };
-            let urls = request_urls(st, call.headers, call.path);
-            let record = validate(st, call.headers, scheme, &cred, call.method.as_str(), &urls)
+            let urls = request_urls(st, &call.headers, call.path());
+            let record = validate(st, &call.headers, scheme, &cred, call.method.as_str(), &urls)
                 .map_err(|e| resource_error(call, needed, e))?;
             if record.server != Server::Org {
                 return Err(resource_error(
@@ -115,7 +146,7 @@ fn authorize(call: &Call<'_>, scopes: &[&str]) -> Result<Principal, Response> {
                     needed,
                     "insufficient_scope",
                     "The access token provided does not contain the required scopes.",
-                    call.path,
+                    call.path(),
                 );
                 if let Ok(v) = HeaderValue::from_str(&challenge) {
                     resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
@@ -399,32 +430,17 @@ fn err(e: OktaError) -> Response {
 
 // ---------- handlers ----------
 
-pub(crate) async fn list_users(
-    State(st): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let call = Call { st: &st, headers: &headers, method: &method, path: uri.path() };
-    if let Err(r) = authorize(&call, USERS_READ) {
-        return r;
-    }
-    let q = Query::new(raw);
-    let expr = match expression(&q, &USER_FILTER, &USER_SEARCH) {
-        Ok(e) => e,
-        Err(e) => return err(e),
-    };
+pub(crate) async fn list_users(call: Call) -> Result<Response, Response> {
+    let (st, q) = (&call.st, &call.q);
+    authorize(&call, USERS_READ)?;
+    let expr = expression(q, &USER_FILTER, &USER_SEARCH).map_err(err)?;
     let store = st.store();
     let type_id = store.org.user_type_id.clone();
     let base = &st.base_url;
 
     if let Some(term) = q.get("q") {
         // Simple prefix match, not paginated, DEPROVISIONED left out (okta-api.md §4.2).
-        let limit = match q.limit(&st, 10, 200) {
-            Ok(l) => l,
-            Err(e) => return err(e),
-        };
+        let limit = q.limit(st, 10, 200).map_err(err)?;
         let term = term.to_lowercase();
         let hit = |u: &User| {
             u.status != UserStatus::Deprovisioned
@@ -434,208 +450,126 @@ pub(crate) async fn list_users(
         };
         let items: Vec<Value> =
             store.users.values().filter(|u| hit(u)).take(limit).map(|u| user_json(base, &type_id, u, false)).collect();
-        return json_list(items, links(&st, uri.path(), &q, None, limit));
+        return call.list(items, None, limit);
     }
 
-    let limit = match q.limit(&st, 200, 200) {
-        Ok(l) => l,
-        Err(e) => return err(e),
-    };
+    let limit = q.limit(st, 200, 200).map_err(err)?;
     let (users, next) = page(range_after(&store.users, q.get("after")), limit, |u: &User| match &expr {
         Some((e, dialect)) => dialect.matches(e, &UserAttrs(u, &type_id)),
         None => u.status != UserStatus::Deprovisioned,
     });
     let items = users.into_iter().map(|u| user_json(base, &type_id, u, false)).collect();
-    json_list(items, links(&st, uri.path(), &q, next.as_deref(), limit))
+    call.list(items, next.as_deref(), limit)
 }
 
-pub(crate) async fn get_user(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let call = Call { st: &st, headers: &headers, method: &method, path: uri.path() };
-    if let Err(r) = authorize(&call, USERS_READ) {
-        return r;
-    }
+pub(crate) async fn get_user(call: Call, Path(id): Path<String>) -> Result<Response, Response> {
+    let st = &call.st;
+    authorize(&call, USERS_READ)?;
     let store = st.store();
     match store.find_user(&id) {
-        Some(u) => axum::Json(user_json(&st.base_url, &store.org.user_type_id, u, true)).into_response(),
-        None => err(OktaError::not_found(&id, "User")),
+        Some(u) => Ok(axum::Json(user_json(&st.base_url, &store.org.user_type_id, u, true)).into_response()),
+        None => Err(err(OktaError::not_found(&id, "User"))),
     }
 }
 
-pub(crate) async fn user_groups(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let call = Call { st: &st, headers: &headers, method: &method, path: uri.path() };
-    if let Err(r) = authorize(&call, USERS_READ) {
-        return r;
-    }
-    let q = Query::new(raw);
+pub(crate) async fn user_groups(call: Call, Path(id): Path<String>) -> Result<Response, Response> {
+    let (st, q) = (&call.st, &call.q);
+    authorize(&call, USERS_READ)?;
     let store = st.store();
     let Some(user) = store.find_user(&id) else {
-        return err(OktaError::not_found(&id, "User"));
+        return Err(err(OktaError::not_found(&id, "User")));
     };
     let ids = store.groups_of(&user.id);
     let groups: Vec<(&String, &Group)> = ids.iter().filter_map(|g| store.groups.get_key_value(g)).collect();
     if st.switches().user_groups_paged {
-        let limit = match q.limit(&st, 200, 10_000) {
-            Ok(l) => l,
-            Err(e) => return err(e),
-        };
+        let limit = q.limit(st, 200, 10_000).map_err(err)?;
         let after = q.get("after");
         let iter = groups.into_iter().filter(|(k, _)| after.is_none_or(|a| k.as_str() > a));
         let (page_items, next) = page(iter, limit, |_| true);
         let items = page_items.into_iter().map(|g| group_json(&st.base_url, &store, g, false)).collect();
-        return json_list(items, links(&st, uri.path(), &q, next.as_deref(), limit));
+        return call.list(items, next.as_deref(), limit);
     }
     // Unpaged by default (okta-api.md §4.4, §8.5): `limit` accepted and ignored, only `self`.
     let items = groups.into_iter().map(|(_, g)| group_json(&st.base_url, &store, g, false)).collect();
-    json_list(items, links(&st, uri.path(), &q, None, 0))
+    call.list(items, None, 0)
 }
 
-pub(crate) async fn list_groups(
-    State(st): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let call = Call { st: &st, headers: &headers, method: &method, path: uri.path() };
-    if let Err(r) = authorize(&call, GROUPS_READ) {
-        return r;
-    }
-    let q = Query::new(raw);
-    let expr = match expression(&q, &GROUP_FILTER, &GROUP_SEARCH) {
-        Ok(e) => e,
-        Err(e) => return err(e),
-    };
+pub(crate) async fn list_groups(call: Call) -> Result<Response, Response> {
+    let (st, q) = (&call.st, &call.q);
+    authorize(&call, GROUPS_READ)?;
+    let expr = expression(q, &GROUP_FILTER, &GROUP_SEARCH).map_err(err)?;
     let stats = q.get("expand").is_some_and(|e| e.split(',').any(|x| x == "stats"));
     let store = st.store();
     let base = &st.base_url;
 
     if let Some(term) = q.get("q") {
         // Name prefix, exact matches first, no paging (okta-api.md §4.5).
-        let limit = match q.limit(&st, 300, 10_000) {
-            Ok(l) => l,
-            Err(e) => return err(e),
-        };
+        let limit = q.limit(st, 300, 10_000).map_err(err)?;
         let term = term.to_lowercase();
         let mut hits: Vec<&Group> =
             store.groups.values().filter(|g| g.name().to_lowercase().starts_with(&term)).collect();
         hits.sort_by_key(|g| g.name().to_lowercase() != term);
         let items = hits.into_iter().take(limit).map(|g| group_json(base, &store, g, stats)).collect();
-        return json_list(items, links(&st, uri.path(), &q, None, limit));
+        return call.list(items, None, limit);
     }
 
     let default = st.switches().groups_default_limit.max(1) as usize;
-    let limit = match q.limit(&st, default, 10_000) {
-        Ok(l) => l,
-        Err(e) => return err(e),
-    };
+    let limit = q.limit(st, default, 10_000).map_err(err)?;
     if st.switches().empty_group_list {
-        return json_list(Vec::new(), links(&st, uri.path(), &q, None, limit));
+        return call.list(Vec::new(), None, limit);
     }
     let (groups, next) = page(range_after(&store.groups, q.get("after")), limit, |g: &Group| match &expr {
         Some((e, dialect)) => dialect.matches(e, &GroupAttrs(g)),
         None => true,
     });
     let items = groups.into_iter().map(|g| group_json(base, &store, g, stats)).collect();
-    json_list(items, links(&st, uri.path(), &q, next.as_deref(), limit))
+    call.list(items, next.as_deref(), limit)
 }
 
 fn group_not_found(st: &AppState, id: &str) -> Response {
     err(OktaError::not_found(id, &st.switches().group_not_found_type))
 }
 
-pub(crate) async fn get_group(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let call = Call { st: &st, headers: &headers, method: &method, path: uri.path() };
-    if let Err(r) = authorize(&call, GROUPS_READ) {
-        return r;
-    }
-    let q = Query::new(raw);
+pub(crate) async fn get_group(call: Call, Path(id): Path<String>) -> Result<Response, Response> {
+    let (st, q) = (&call.st, &call.q);
+    authorize(&call, GROUPS_READ)?;
     let stats = q.get("expand").is_some_and(|e| e.split(',').any(|x| x == "stats"));
     let store = st.store();
     match store.groups.get(&id) {
-        Some(g) => axum::Json(group_json(&st.base_url, &store, g, stats)).into_response(),
-        None => group_not_found(&st, &id),
+        Some(g) => Ok(axum::Json(group_json(&st.base_url, &store, g, stats)).into_response()),
+        None => Err(group_not_found(st, &id)),
     }
 }
 
-pub(crate) async fn group_users(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let call = Call { st: &st, headers: &headers, method: &method, path: uri.path() };
-    if let Err(r) = authorize(&call, GROUPS_READ) {
-        return r;
-    }
-    let q = Query::new(raw);
-    let limit = match q.limit(&st, 1000, 10_000) {
-        Ok(l) => l,
-        Err(e) => return err(e),
-    };
+pub(crate) async fn group_users(call: Call, Path(id): Path<String>) -> Result<Response, Response> {
+    let (st, q) = (&call.st, &call.q);
+    authorize(&call, GROUPS_READ)?;
+    let limit = q.limit(st, 1000, 10_000).map_err(err)?;
     let store = st.store();
     if !store.groups.contains_key(&id) || st.switches().group_members_not_found {
-        return group_not_found(&st, &id);
+        return Err(group_not_found(st, &id));
     }
     let (users, more) = store.members_page(&id, q.get("after"), limit);
     let next = if more { users.last().map(|u| u.id.clone()) } else { None };
     let type_id = &store.org.user_type_id;
     let items = users.into_iter().map(|u| user_json(&st.base_url, type_id, u, false)).collect();
-    json_list(items, links(&st, uri.path(), &q, next.as_deref(), limit))
+    call.list(items, next.as_deref(), limit)
 }
 
 /// The start of both app listings: the caller may read apps, the page size is allowed, the
 /// app exists.
-fn app_listing(
-    call: &Call<'_>,
-    id: &str,
-    raw: Option<String>,
-    default: usize,
-    max: usize,
-) -> Result<(Query, usize), Response> {
+fn app_listing(call: &Call, id: &str, default: usize, max: usize) -> Result<usize, Response> {
     authorize(call, APPS_READ)?;
-    let q = Query::new(raw);
-    let limit = q.limit(call.st, default, max).map_err(err)?;
+    let limit = call.q.limit(&call.st, default, max).map_err(err)?;
     if !call.st.store().app_exists(id) {
         return Err(err(OktaError::not_found(id, "AppInstance")));
     }
-    Ok((q, limit))
+    Ok(limit)
 }
 
-pub(crate) async fn app_users(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let call = Call { st: &st, headers: &headers, method: &method, path: uri.path() };
-    let (q, limit) = match app_listing(&call, &id, raw, 50, 500) {
-        Ok(listing) => listing,
-        Err(r) => return r,
-    };
+pub(crate) async fn app_users(call: Call, Path(id): Path<String>) -> Result<Response, Response> {
+    let (st, q) = (&call.st, &call.q);
+    let limit = app_listing(&call, &id, 50, 500)?;
     let store = st.store();
     let embed = q.get("expand").is_some_and(|e| e == "user");
     let base = &st.base_url;
@@ -667,22 +601,12 @@ pub(crate) async fn app_users(
             v
         })
         .collect();
-    json_list(items, links(&st, uri.path(), &q, next.as_deref(), limit))
+    call.list(items, next.as_deref(), limit)
 }
 
-pub(crate) async fn app_groups(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let call = Call { st: &st, headers: &headers, method: &method, path: uri.path() };
-    let (q, limit) = match app_listing(&call, &id, raw, 20, 200) {
-        Ok(listing) => listing,
-        Err(r) => return r,
-    };
+pub(crate) async fn app_groups(call: Call, Path(id): Path<String>) -> Result<Response, Response> {
+    let (st, q) = (&call.st, &call.q);
+    let limit = app_listing(&call, &id, 20, 200)?;
     let store = st.store();
     let embed = q.get("expand").is_some_and(|e| e == "group");
     let base = &st.base_url;
@@ -716,7 +640,7 @@ pub(crate) async fn app_groups(
             Some(v)
         })
         .collect();
-    json_list(items, links(&st, uri.path(), &q, next.as_deref(), limit))
+    call.list(items, next.as_deref(), limit)
 }
 
 /// Unknown `/api/v1/*` paths.

@@ -349,20 +349,20 @@ impl SsoService {
         let tokens_expire_at =
             tokens.refresh_token.as_ref().map(|_| now + tokens.expires_in.unwrap_or(3600).max(1) * 1000);
         self.store
-            .insert_provider_session(
+            .insert_session(
                 &session_id,
                 &user.id,
                 now,
                 draft.expires_at,
                 client.ip.as_deref(),
                 draft.user_agent.as_deref(),
-                &ProviderSessionInput {
+                Some(&ProviderSessionInput {
                     identity_id: &identity.id,
                     refresh_token_sealed: refresh_sealed.as_deref(),
                     id_token_sealed: id_token_sealed.as_deref(),
                     tokens_expire_at,
                     role: role.as_str(),
-                },
+                }),
             )
             .await
             .map_err(server)?;

@@ -28,10 +28,8 @@ pub use directory::{
     UserMark,
 };
 pub use providers::{GroupInput, GroupRow, ProviderRow, DEFAULT_SCOPES};
-pub use sessions::SessionRow;
-pub use sso::{
-    ClaimGroups, IdentityRow, LoginAttemptRow, LoginOutcomeRow, ProviderSessionInput, RoleMappingRow, SessionTokensRow,
-};
+pub use sessions::{ProviderSessionInput, SessionRow};
+pub use sso::{ClaimGroups, IdentityRow, LoginAttemptRow, LoginOutcomeRow, RoleMappingRow, SessionTokensRow};
 pub use throttle::ThrottleRow;
 pub use users::UserRow;
 

@@ -15,6 +15,16 @@ pub struct SessionRow {
     pub identity_id: Option<String>,
 }
 
+/// What a session signed in through a provider stores besides the session itself.
+#[derive(Debug, Clone)]
+pub struct ProviderSessionInput<'a> {
+    pub identity_id: &'a str,
+    pub refresh_token_sealed: Option<&'a str>,
+    pub id_token_sealed: Option<&'a str>,
+    pub tokens_expire_at: Option<i64>,
+    pub role: &'a str,
+}
+
 impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn insert_session(
@@ -25,10 +35,12 @@ impl Store {
         expires_at: i64,
         ip: Option<&str>,
         user_agent: Option<&str>,
+        provider: Option<&ProviderSessionInput<'_>>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent) \
-             VALUES ($1, $2, $3, $3, $4, $5, $6)",
+            "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, \
+                                   identity_id, refresh_token_sealed, id_token_sealed, tokens_expire_at, role) \
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(id)
         .bind(user_id)
@@ -36,6 +48,11 @@ impl Store {
         .bind(expires_at)
         .bind(ip)
         .bind(user_agent)
+        .bind(provider.map(|p| p.identity_id))
+        .bind(provider.and_then(|p| p.refresh_token_sealed))
+        .bind(provider.and_then(|p| p.id_token_sealed))
+        .bind(provider.and_then(|p| p.tokens_expire_at))
+        .bind(provider.map(|p| p.role))
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -81,16 +81,6 @@ pub struct SessionTokensRow {
     pub role: Option<String>,
 }
 
-/// What a provider session stores.
-#[derive(Debug, Clone)]
-pub struct ProviderSessionInput<'a> {
-    pub identity_id: &'a str,
-    pub refresh_token_sealed: Option<&'a str>,
-    pub id_token_sealed: Option<&'a str>,
-    pub tokens_expire_at: Option<i64>,
-    pub role: &'a str,
-}
-
 const ATTEMPT_COLUMNS: &str =
     "id, provider_id, purpose, browser_hash, nonce, pkce_verifier_sealed, return_to, started_by, created_at, expires_at";
 const IDENTITY_COLUMNS: &str =
@@ -290,38 +280,6 @@ impl Store {
         // After the commit: a reader woken by the change number must see the new data.
         tx.commit().await?;
         self.changed();
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub async fn insert_provider_session(
-        &self,
-        id: &str,
-        user_id: &str,
-        now: i64,
-        expires_at: i64,
-        ip: Option<&str>,
-        user_agent: Option<&str>,
-        p: &ProviderSessionInput<'_>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, \
-                                   identity_id, refresh_token_sealed, id_token_sealed, tokens_expire_at, role) \
-             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(id)
-        .bind(user_id)
-        .bind(now)
-        .bind(expires_at)
-        .bind(ip)
-        .bind(user_agent)
-        .bind(p.identity_id)
-        .bind(p.refresh_token_sealed)
-        .bind(p.id_token_sealed)
-        .bind(p.tokens_expire_at)
-        .bind(p.role)
-        .execute(&self.pool)
-        .await?;
         Ok(())
     }
 

@@ -7,15 +7,16 @@ use okta_sim::{
     ControlOp, Fixture, Options, Sim,
 };
 use portcullis_domain::{
-    audit::{Action, Actor},
+    audit::Action,
     crypto::SecretBox,
     okta::Patience,
-    outbound::{parse_allow_list, Outbound, OutboundConfig},
     providers::service::secret_context,
     store::{new_id, now_ms, AuditQuery, DirectoryQuery, IdentityRow, ProviderRow, RoleMappingRow, Store},
     sync::{DeprovisionAction, Phase, RunKind, Scope, SyncError, SyncOptions, SyncService, SyncSettings, Trigger},
     Role,
 };
+
+use super::support::{admin, editor, file_store, loopback_outbound, okta_provider};
 
 struct Env {
     sim: Sim,
@@ -31,18 +32,11 @@ enum Auth {
     ServiceApp,
 }
 
-fn outbound(timeout: Duration) -> Outbound {
-    // The simulator listens on loopback over http: allowed explicitly, as an admin would.
-    Outbound::new(OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), timeout, ..Default::default() })
-        .unwrap()
-}
-
 async fn env_with(fixture: Fixture, options: SyncOptions, auth: Auth, timeout: Duration) -> Env {
     let creds = fixture.credentials("http://unused");
     let sim = Sim::start_local(fixture, Options::default()).await.unwrap();
     // A database file, as in production: a run cancelled mid-query closes its connection.
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}/portcullis.db", dir.path().display())).await.unwrap();
+    let (dir, store) = file_store().await;
     let secrets = SecretBox::from_key(&[3u8; 32]);
     let id = new_id();
     let (mode, client_id, secret) = match auth {
@@ -52,19 +46,18 @@ async fn env_with(fixture: Fixture, options: SyncOptions, auth: Auth, timeout: D
         }
     };
     let row = ProviderRow {
-        directory_mode: mode.into(),
         directory_client_id: client_id,
         directory_secret_sealed: Some(secrets.seal(&secret_context(&id, "directory_secret"), &secret)),
-        ..ProviderRow::new_okta(
+        ..okta_provider(
             &id,
             "Acme Okta",
             sim.base_url(),
-            "0oaclient",
+            mode,
             secrets.seal(&secret_context(&id, "client_secret"), "secret"),
         )
     };
     store.save_provider(&row, &[], "wizard").await.unwrap();
-    let svc = SyncService::with_options(store.clone(), secrets, outbound(timeout), options);
+    let svc = SyncService::with_options(store.clone(), secrets, loopback_outbound(Some(timeout)), options);
     Env { sim, _dir: dir, store, svc, provider_id: id }
 }
 
@@ -74,10 +67,6 @@ async fn env(fixture: Fixture, options: SyncOptions) -> Env {
 
 fn small_pages() -> SyncOptions {
     SyncOptions { user_page: 50, group_page: 7, member_page: 25, ..SyncOptions::default() }
-}
-
-fn admin() -> Actor {
-    Actor::User { id: "admin-1".into(), email: "root@example.com".into() }
 }
 
 fn manual() -> Trigger {
@@ -212,7 +201,7 @@ async fn account_with_session(store: &Store, email: &str, role: Option<&str>) ->
     let id = new_id();
     store.insert_user(&id, email, email, None, role).await.unwrap();
     let now = now_ms();
-    store.insert_session(&new_id(), &id, now, now + 3_600_000, None, None).await.unwrap();
+    store.insert_session(&new_id(), &id, now, now + 3_600_000, None, None, None).await.unwrap();
     id
 }
 
@@ -248,10 +237,6 @@ async fn map_group(e: &Env, group_name: &str, role: &str) {
         created_at: now_ms(),
     };
     e.store.insert_role_mapping(&m).await.unwrap();
-}
-
-fn editor() -> Actor {
-    Actor::User { id: "editor-1".into(), email: "ed@example.com".into() }
 }
 
 #[tokio::test]

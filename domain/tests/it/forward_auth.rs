@@ -7,9 +7,11 @@ use portcullis_domain::{
     crypto::SecretBox,
     forward_auth::{AccessError, Answer, ForwardAuth, OriginalRequest, SsoSession},
     policies::{Action, ApplicationInput, GroupRef, HostRule, PolicyInput, PolicyService, Rules, Selector},
-    store::{new_id, now_ms, policies::PersonRow, AuditQuery, GroupInput, IdentityRow, ProviderRow},
+    store::{new_id, now_ms, policies::PersonRow, AuditQuery, IdentityRow},
     Role, SignedIn, Store,
 };
+
+use super::support::{group_input, okta_provider};
 
 struct World {
     store: Store,
@@ -30,17 +32,9 @@ async fn world() -> World {
     let store = Store::in_memory().await.unwrap();
     let provider = new_id();
     let now = now_ms();
-    let row = ProviderRow {
-        directory_mode: "off".into(),
-        ..ProviderRow::new_okta(&provider, "Okta", "https://acme.okta.example", "c", "x".into())
-    };
-    let groups = [("00gEng", "Engineering"), ("00gCon", "Contractors")].map(|(id, name)| GroupInput {
-        external_id: id.into(),
-        name: name.into(),
-        description: None,
-        kind: "OKTA_GROUP".into(),
-        last_updated: None,
-    });
+    let row = okta_provider(&provider, "Okta", "https://acme.okta.example", "off", "x".into());
+    let groups =
+        [("00gEng", "Engineering"), ("00gCon", "Contractors")].map(|(id, name)| group_input(id, name, "OKTA_GROUP"));
     store.save_provider(&row, &groups, "sync").await.unwrap();
     let eng = store.provider_groups(&provider).await.unwrap().into_iter().find(|g| g.external_id == "00gEng").unwrap();
     let person = PersonRow {
@@ -169,7 +163,7 @@ async fn sign_in_to(w: &World, from: &SsoSession, url: &str) -> (String, String,
 /// Ada's console session, as the console would have it.
 async fn console(w: &World) -> SsoSession {
     w.store
-        .insert_session(&w.ada.session_id, &w.ada.user_id, now_ms(), w.ada.session_expires_at, None, None)
+        .insert_session(&w.ada.session_id, &w.ada.user_id, now_ms(), w.ada.session_expires_at, None, None, None)
         .await
         .unwrap();
     SsoSession::from(&w.ada)

@@ -7,3 +7,4 @@ mod forward_auth;
 mod policies;
 mod providers;
 mod sso;
+mod support;

@@ -1,13 +1,15 @@
 //! The policy builder against an in-memory database with a small synced directory.
 
 use portcullis_domain::{
-    audit::{Action as AuditAction, Actor},
+    audit::Action as AuditAction,
     policies::{
         Action, ApplicationInput, GroupRef, HostRule, ImportMode, ImportTarget, Move, Outcome, PolicyDocument,
         PolicyError, PolicyInput, PolicyService, Rules, Selector, StepResult, UserRef,
     },
-    store::{new_id, now_ms, policies::PersonRow, AuditQuery, GroupInput, ProviderRow, Store},
+    store::{new_id, now_ms, policies::PersonRow, AuditQuery, ProviderRow, Store},
 };
+
+use super::support::{admin, file_store, group_input, okta_provider};
 
 const OKTA: &str = "prov-okta";
 
@@ -16,25 +18,8 @@ struct Env {
     svc: PolicyService,
 }
 
-fn admin() -> Actor {
-    Actor::User { id: "admin-1".into(), email: "admin@example.com".into() }
-}
-
 fn provider(id: &str, name: &str) -> ProviderRow {
-    ProviderRow {
-        directory_mode: "api_token".into(),
-        ..ProviderRow::new_okta(id, name, &format!("https://{id}.okta.test"), "0oaclient", "sealed".into())
-    }
-}
-
-fn group_input(external_id: &str, name: &str, kind: &str) -> GroupInput {
-    GroupInput {
-        external_id: external_id.into(),
-        name: name.into(),
-        description: None,
-        kind: kind.into(),
-        last_updated: None,
-    }
+    okta_provider(id, name, &format!("https://{id}.okta.test"), "api_token", "sealed".into())
 }
 
 /// Okta with Everyone (built in), Engineering and Contractors; Ann and Bob in Engineering,
@@ -553,9 +538,8 @@ fn service_futures_are_send(svc: &PolicyService, doc: &PolicyDocument, rules: &R
 /// ("database is locked") when another connection wrote in between; seen as a 500 in the console.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_moves_on_a_file_database_all_succeed() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("portcullis.db").display());
-    let e = env_on(Store::open(&url).await.unwrap()).await;
+    let (_dir, store) = file_store().await;
+    let e = env_on(store).await;
     let app = e.app("Wiki", &[("wiki.example.test", "/")]).await;
     let first = e.policy(&app, "First", Action::Allow, include(vec![group("00gEng")])).await;
     let second = e.policy(&app, "Second", Action::Allow, include(vec![group("00gCon")])).await;

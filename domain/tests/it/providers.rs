@@ -13,6 +13,8 @@ use portcullis_domain::{
     settings::Secret,
 };
 
+use super::support::loopback_outbound;
+
 const REDIRECT: &str = "http://127.0.0.1:3000/auth/callback";
 
 struct Env {
@@ -24,10 +26,7 @@ struct Env {
 async fn env() -> Env {
     let sim = Sim::start_local(Fixture::sample(), Options::default()).await.unwrap();
     let creds = Fixture::sample().credentials(sim.base_url());
-    // The simulator listens on loopback over http: allowed explicitly, as an admin would.
-    let outbound =
-        Outbound::new(OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), ..Default::default() }).unwrap();
-    Env { sim, creds, outbound }
+    Env { sim, creds, outbound: loopback_outbound(None) }
 }
 
 impl Env {

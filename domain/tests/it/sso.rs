@@ -9,7 +9,6 @@ use portcullis_domain::{
     accounts::{Accounts, ClientInfo, NewSession, Role, SessionPolicy, SignedIn},
     audit::{Action, Actor},
     crypto::SecretBox,
-    outbound::{parse_allow_list, Outbound, OutboundConfig},
     providers::{
         service::{DirectoryInput, ProviderError, ProviderInput, ProviderService, SecretInput},
         AuthServer, ProviderKind,
@@ -24,6 +23,8 @@ use serde_json::Value;
 
 /// The console's public address as the sample app registers it; never contacted: the
 /// callback URL is only read from the simulator's `Location` header.
+use super::support::{admin, editor, file_store, loopback_outbound};
+
 const PUBLIC_BASE: &str = "http://127.0.0.1:3000";
 const SCOPES: &str = "openid profile email groups offline_access";
 const ADA: &str = sample::SIGN_IN_LOGIN;
@@ -96,18 +97,15 @@ async fn env_kind(
     let mut sw = Fixture::sample().switches.clone();
     switches(&mut sw);
     let sim = Sim::start_local(Fixture::sample(), Options { switches: Some(sw), ..Options::default() }).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, store) = file_store().await;
     let db_url = format!("sqlite://{}/portcullis.db", dir.path().display());
-    let store = Store::open(&db_url).await.unwrap();
     let secrets = SecretBox::from_key(&[7u8; 32]);
-    // The simulator listens on loopback over http: allowed explicitly, as an admin would.
-    let outbound =
-        Outbound::new(OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), ..Default::default() }).unwrap();
+    let outbound = loopback_outbound(None);
     let providers =
         ProviderService::new(store.clone(), secrets.clone(), outbound.clone(), format!("{PUBLIC_BASE}/auth/callback"));
     let saved = providers
         .create(
-            &Actor::User { id: "admin-1".into(), email: "root@example.com".into() },
+            &admin(),
             Role::Admin,
             None,
             ProviderInput {
@@ -988,10 +986,7 @@ mod trust {
     async fn synced_env() -> (Env, SyncService) {
         let directory = DirectoryInput::ApiToken(SecretInput::Replace(Secret::new(sample::API_TOKEN)));
         let e = env_full(|_| {}, directory).await;
-        let outbound =
-            Outbound::new(OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), ..Default::default() })
-                .unwrap();
-        let sync = SyncService::new(e.store.clone(), SecretBox::from_key(&[7u8; 32]), outbound);
+        let sync = SyncService::new(e.store.clone(), SecretBox::from_key(&[7u8; 32]), loopback_outbound(None));
         sync.sync_now(&e.provider_id, RunKind::Full, Trigger::Schedule).await.unwrap();
         (e, sync)
     }
@@ -1000,14 +995,7 @@ mod trust {
         let mut run = sync.sync_now(&e.provider_id, RunKind::Full, Trigger::Schedule).await.unwrap();
         if run.run.status == "awaiting_approval" {
             // A small directory trips the removal breaker: an admin approves.
-            run = sync
-                .approve(
-                    &run.run.id,
-                    Actor::User { id: "admin-1".into(), email: "root@example.com".into() },
-                    Role::Admin,
-                )
-                .await
-                .unwrap();
+            run = sync.approve(&run.run.id, admin(), Role::Admin).await.unwrap();
         }
         assert!(matches!(run.run.status.as_str(), "succeeded" | "approved"), "{:?}", run.run);
     }
@@ -1031,14 +1019,7 @@ mod trust {
         let mut settings = sync.settings(&e.provider_id).await.unwrap();
         settings.deprovision = portcullis_domain::sync::DeprovisionAction::Keep;
         settings.admin_deprovision = portcullis_domain::sync::DeprovisionAction::Keep;
-        sync.save_settings(
-            &e.provider_id,
-            settings,
-            Actor::User { id: "admin-1".into(), email: "root@example.com".into() },
-            Role::Admin,
-        )
-        .await
-        .unwrap();
+        sync.save_settings(&e.provider_id, settings, admin(), Role::Admin).await.unwrap();
         let gate = gate(&e, Selector::EmailDomain { domain: "example.com".into() }).await;
         let cookie = gate.enter(&e, ADA).await;
         assert!(matches!(gate.decide(&cookie).await, Answer::Allow { .. }), "active: let in");
@@ -1071,10 +1052,6 @@ mod trust {
 /// Who may point a provider somewhere else, and what that does to the people it signed in.
 mod provider_trust {
     use super::*;
-
-    fn actor() -> Actor {
-        Actor::User { id: "editor-1".into(), email: "ed@example.com".into() }
-    }
 
     /// The env's provider as the edit form submits it, pointed at `base_url`.
     fn edit(base_url: &str, client_secret: SecretInput) -> ProviderInput {
@@ -1114,23 +1091,25 @@ mod provider_trust {
         let before = e.store.provider(&e.provider_id).await.unwrap().unwrap();
         let new = e
             .providers
-            .create(&actor(), Role::Editor, None, edit(&elsewhere, SecretInput::Replace(Secret::new("x"))))
+            .create(&editor(), Role::Editor, None, edit(&elsewhere, SecretInput::Replace(Secret::new("x"))))
             .await;
         assert!(matches!(new, Err(ProviderError::AdminOnly(_))), "{new:?}");
-        let moved =
-            e.providers.update(&actor(), Role::Editor, None, &e.provider_id, edit(&elsewhere, SecretInput::Keep)).await;
+        let moved = e
+            .providers
+            .update(&editor(), Role::Editor, None, &e.provider_id, edit(&elsewhere, SecretInput::Keep))
+            .await;
         assert!(matches!(moved, Err(ProviderError::AdminOnly(_))), "{moved:?}");
         let mut other_client = edit(e.sim.base_url(), SecretInput::Keep);
         other_client.client_id = "0oaSomeoneElse".into();
-        let moved = e.providers.update(&actor(), Role::Editor, None, &e.provider_id, other_client).await;
+        let moved = e.providers.update(&editor(), Role::Editor, None, &e.provider_id, other_client).await;
         assert!(matches!(moved, Err(ProviderError::AdminOnly(_))), "{moved:?}");
-        let deleted = e.providers.delete(&actor(), Role::Editor, None, &e.provider_id).await;
+        let deleted = e.providers.delete(&editor(), Role::Editor, None, &e.provider_id).await;
         assert!(matches!(deleted, Err(ProviderError::AdminOnly(_))), "{deleted:?}");
         e.providers
-            .set_enabled(&actor(), Role::Editor, None, &e.provider_id, false)
+            .set_enabled(&editor(), Role::Editor, None, &e.provider_id, false)
             .await
             .expect("an Editor may switch a provider off");
-        let enabled = e.providers.set_enabled(&actor(), Role::Editor, None, &e.provider_id, true).await;
+        let enabled = e.providers.set_enabled(&editor(), Role::Editor, None, &e.provider_id, true).await;
         assert!(matches!(enabled, Err(ProviderError::AdminOnly(_))), "{enabled:?}");
         let after = e.store.provider(&e.provider_id).await.unwrap().unwrap();
         assert_eq!((after.base_url, after.client_id), (before.base_url, before.client_id));
@@ -1138,17 +1117,17 @@ mod provider_trust {
         // Where groups come from decides roles: a claim people set themselves would make anyone an Admin.
         let mut claim = edit(e.sim.base_url(), SecretInput::Keep);
         claim.groups_claim = "nickname".into();
-        let r = e.providers.update(&actor(), Role::Editor, None, &e.provider_id, claim).await;
+        let r = e.providers.update(&editor(), Role::Editor, None, &e.provider_id, claim).await;
         assert!(matches!(r, Err(ProviderError::AdminOnly(_))), "{r:?}");
         let mut scopes = edit(e.sim.base_url(), SecretInput::Keep);
         scopes.scopes = "openid profile email".into();
-        let r = e.providers.update(&actor(), Role::Editor, None, &e.provider_id, scopes).await;
+        let r = e.providers.update(&editor(), Role::Editor, None, &e.provider_id, scopes).await;
         assert!(matches!(r, Err(ProviderError::AdminOnly(_))), "{r:?}");
         // Other fields stay an Editor's to change.
         let mut renamed = edit(e.sim.base_url(), SecretInput::Keep);
         renamed.name = "Acme Okta (prod)".into();
         e.providers
-            .update(&actor(), Role::Editor, None, &e.provider_id, renamed)
+            .update(&editor(), Role::Editor, None, &e.provider_id, renamed)
             .await
             .expect("a rename is an Editor's");
     }
@@ -1158,20 +1137,20 @@ mod provider_trust {
         let e = env().await;
         let (elsewhere, hits) = listener().await;
         let moved =
-            e.providers.update(&actor(), Role::Admin, None, &e.provider_id, edit(&elsewhere, SecretInput::Keep)).await;
+            e.providers.update(&editor(), Role::Admin, None, &e.provider_id, edit(&elsewhere, SecretInput::Keep)).await;
         assert!(matches!(moved, Err(ProviderError::SecretsRequired(_))), "{moved:?}");
         assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the stored secret never left for the new host");
         let with_dir = ProviderInput {
             directory: DirectoryInput::ApiToken(SecretInput::Keep),
             ..edit(&elsewhere, SecretInput::Replace(Secret::new(sample::OIDC_CLIENT_SECRET)))
         };
-        let moved = e.providers.update(&actor(), Role::Admin, None, &e.provider_id, with_dir).await;
+        let moved = e.providers.update(&editor(), Role::Admin, None, &e.provider_id, with_dir).await;
         assert!(matches!(moved, Err(ProviderError::SecretsRequired(_))), "directory credentials too: {moved:?}");
         assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
         // The same Base URL typed differently is not a change.
         let same = edit(&format!("{}/", e.sim.base_url()), SecretInput::Keep);
         e.providers
-            .update(&actor(), Role::Admin, None, &e.provider_id, same)
+            .update(&editor(), Role::Admin, None, &e.provider_id, same)
             .await
             .expect("same endpoint, stored secret");
     }
@@ -1185,7 +1164,7 @@ mod provider_trust {
         let other = Sim::start_local(Fixture::sample(), Options::default()).await.unwrap();
         let input = edit(other.base_url(), SecretInput::Replace(Secret::new(sample::OIDC_CLIENT_SECRET)));
         e.providers
-            .update(&actor(), Role::Admin, None, &e.provider_id, input)
+            .update(&editor(), Role::Admin, None, &e.provider_id, input)
             .await
             .expect("an Admin re-points with the secret");
         assert_eq!(e.count("user_identities").await, 0, "identities are detached");
@@ -1208,9 +1187,9 @@ mod provider_trust {
             asserts_verified_email: Some(true),
             ..edit(e.sim.base_url(), SecretInput::Keep)
         };
-        let r = e.providers.update(&actor(), Role::Editor, None, &e.provider_id, trusted.clone()).await;
+        let r = e.providers.update(&editor(), Role::Editor, None, &e.provider_id, trusted.clone()).await;
         assert!(matches!(r, Err(ProviderError::AdminOnly(_))), "{r:?}");
-        e.providers.update(&actor(), Role::Admin, None, &e.provider_id, trusted).await.unwrap();
+        e.providers.update(&editor(), Role::Admin, None, &e.provider_id, trusted).await.unwrap();
         assert!(e.store.provider(&e.provider_id).await.unwrap().unwrap().asserts_verified_email);
     }
 
@@ -1229,7 +1208,7 @@ mod provider_trust {
         let started =
             e.sso.start(&e.provider_id, Purpose::Access, "https://wiki.example.test/", Some(&b.cookie)).await.unwrap();
         let input = callback_of(&b.at_provider(&started.authorize_url, ADA).await);
-        e.providers.set_enabled(&actor(), Role::Editor, None, &e.provider_id, false).await.unwrap();
+        e.providers.set_enabled(&editor(), Role::Editor, None, &e.provider_id, false).await.unwrap();
         assert!(e.callback(&b, &input).await.is_err(), "no application session from a disabled provider");
         assert_eq!(e.count("access_sessions").await, 0);
     }
@@ -1257,7 +1236,7 @@ mod provider_trust {
         let e = env().await;
         e.signed_in(&browser(), ADA).await;
         assert_eq!(e.sessions().await, 1);
-        e.providers.set_enabled(&actor(), Role::Editor, None, &e.provider_id, false).await.unwrap();
+        e.providers.set_enabled(&editor(), Role::Editor, None, &e.provider_id, false).await.unwrap();
         assert_eq!(e.sessions().await, 0);
         let (_, _, _, details) = e.audit(Action::ProviderDisabled).await.into_iter().next().unwrap();
         assert_eq!(details["sessions_ended"], 1);

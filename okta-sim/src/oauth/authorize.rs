@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::Value;
 
-use super::{custom_server, has, split_scopes, user_is_usable, Form, CODE_SECS};
+use super::{has, split_scopes, user_is_usable, Form, CODE_SECS};
 use crate::keys::ParsedJwt;
 use crate::state::{AppState, AuthorizeTx, CodeRecord, Server, Session};
 use crate::state::{AuthRequest, ResponseMode};
@@ -25,28 +25,15 @@ fn params_of(method: &Method, query: Option<String>, body: &Bytes) -> Form {
     }
 }
 
-pub(crate) async fn org(
+pub(crate) async fn handler(
+    server: Server,
     State(st): State<Arc<AppState>>,
     method: Method,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Response {
-    authorize(&st, Server::Org, &headers, &params_of(&method, q, &body))
-}
-
-pub(crate) async fn custom(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    match custom_server(&st, &id) {
-        Ok(server) => authorize(&st, server, &headers, &params_of(&method, q, &body)),
-        Err(e) => e.into_response(),
-    }
+    authorize(&st, server, &headers, &params_of(&method, q, &body))
 }
 
 /// Okta shows errors before the redirect URI is trusted on its own page, not at the client.
@@ -426,28 +413,15 @@ fn finish(
     resp
 }
 
-pub(crate) async fn logout_org(
+pub(crate) async fn logout_handler(
+    server: Server,
     State(st): State<Arc<AppState>>,
     method: Method,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Response {
-    logout(&st, &Server::Org, &headers, &params_of(&method, q, &body))
-}
-
-pub(crate) async fn logout_custom(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    match custom_server(&st, &id) {
-        Ok(server) => logout(&st, &server, &headers, &params_of(&method, q, &body)),
-        Err(e) => e.into_response(),
-    }
+    logout(&st, &server, &headers, &params_of(&method, q, &body))
 }
 
 fn logout(st: &Arc<AppState>, server: &Server, headers: &HeaderMap, p: &Form) -> Response {

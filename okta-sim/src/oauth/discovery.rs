@@ -3,12 +3,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::custom_server;
 use crate::errors::{OktaError, JSON_UTF8};
 use crate::state::{AppState, Server};
 
@@ -153,49 +152,32 @@ fn document(st: &AppState, server: &Server, kind: Kind) -> Value {
     d
 }
 
-pub(crate) async fn org_oidc(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Response {
+pub(crate) async fn oidc(
+    server: Server,
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if let Err(r) = check_client_id(&st, &q) {
         return r;
     }
-    json_response(StatusCode::OK, &document(&st, &Server::Org, Kind::Oidc))
+    json_response(StatusCode::OK, &document(&st, &server, Kind::Oidc))
 }
 
-/// Served only with the `orgOauthMetadata` switch (okta-api.md §8.1); same body as the OIDC document.
-pub(crate) async fn org_oauth(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Response {
-    if !st.switches().org_oauth_metadata {
+/// The org server serves it only with the `orgOauthMetadata` switch (okta-api.md §8.1), with
+/// the same body as its OIDC document.
+pub(crate) async fn oauth(
+    server: Server,
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if server == Server::Org && !st.switches().org_oauth_metadata {
         return OktaError::path_not_found().into_response();
     }
     if let Err(r) = check_client_id(&st, &q) {
         return r;
     }
-    json_response(StatusCode::OK, &document(&st, &Server::Org, Kind::Oidc))
-}
-
-pub(crate) async fn custom_oidc(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    custom(&st, &id, &q, Kind::Oidc)
-}
-
-pub(crate) async fn custom_oauth(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    custom(&st, &id, &q, Kind::OAuth)
-}
-
-fn custom(st: &AppState, id: &str, q: &HashMap<String, String>, kind: Kind) -> Response {
-    let server = match custom_server(st, id) {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
-    if let Err(r) = check_client_id(st, q) {
-        return r;
-    }
-    json_response(StatusCode::OK, &document(st, &server, kind))
+    let kind = if server == Server::Org { Kind::Oidc } else { Kind::OAuth };
+    json_response(StatusCode::OK, &document(&st, &server, kind))
 }
 
 fn keys_response(st: &AppState) -> Response {
@@ -206,21 +188,11 @@ fn keys_response(st: &AppState) -> Response {
     r
 }
 
-pub(crate) async fn org_keys(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Err(r) = check_client_id(&st, &q) {
-        return r;
-    }
-    keys_response(&st)
-}
-
-pub(crate) async fn custom_keys(
+pub(crate) async fn keys(
+    _server: Server,
     State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(e) = custom_server(&st, &id) {
-        return e.into_response();
-    }
     if let Err(r) = check_client_id(&st, &q) {
         return r;
     }

@@ -9,7 +9,10 @@ pub(crate) mod userinfo;
 
 use std::sync::Arc;
 
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use crate::errors::{OAuthError, OktaError};
@@ -23,12 +26,19 @@ pub(crate) const ID_TOKEN_SECS: i64 = 3600;
 pub(crate) const REFRESH_TOKEN_SECS: i64 = 90 * 86_400;
 pub(crate) const CODE_SECS: i64 = 300;
 
-/// The server named in the path: 404 `E0000007 (AuthorizationServer)` when unknown.
-pub(crate) fn custom_server(st: &AppState, id: &str) -> Result<Server, OktaError> {
-    if st.store().auth_servers.contains_key(id) {
-        Ok(Server::Custom(id.to_owned()))
-    } else {
-        Err(OktaError::not_found(id, "AuthorizationServer"))
+/// The server a route speaks for: the org server for `/oauth2/v1/*`, the custom server named
+/// in `/oauth2/{as}/v1/*` (404 `E0000007 (AuthorizationServer)` when unknown), so one handler
+/// serves both.
+impl FromRequestParts<Arc<AppState>> for Server {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &Arc<AppState>) -> Result<Server, Response> {
+        match Option::<Path<String>>::from_request_parts(parts, st).await {
+            Ok(None) => Ok(Server::Org),
+            Ok(Some(Path(id))) if st.store().auth_servers.contains_key(&id) => Ok(Server::Custom(id)),
+            Ok(Some(Path(id))) => Err(OktaError::not_found(&id, "AuthorizationServer").into_response()),
+            Err(rejection) => Err(rejection.into_response()),
+        }
     }
 }
 

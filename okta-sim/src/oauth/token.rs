@@ -4,15 +4,15 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::client_auth::authenticate;
 use super::{
-    custom_server, groups_claim, has, mint_access_token, mint_id_token, pkce_s256, split_scopes, user_is_usable, Form,
-    IdTokenInput, Issued, REFRESH_TOKEN_SECS,
+    groups_claim, has, mint_access_token, mint_id_token, pkce_s256, split_scopes, user_is_usable, Form, IdTokenInput,
+    Issued, REFRESH_TOKEN_SECS,
 };
 use crate::dpop::check_proof;
 use crate::errors::{no_store, OAuthError, JSON_UTF8};
@@ -46,26 +46,14 @@ fn creds_in_query(q: &Option<String>) -> bool {
     ["client_id", "client_secret", "client_assertion", "client_assertion_type"].iter().any(|k| f.get(k).is_some())
 }
 
-pub(crate) async fn org(
+pub(crate) async fn handler(
+    server: Server,
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Response {
-    token(&st, Server::Org, &headers, &q, &body)
-}
-
-pub(crate) async fn custom(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    match custom_server(&st, &id) {
-        Ok(server) => token(&st, server, &headers, &q, &body),
-        Err(e) => e.into_response(),
-    }
+    token(&st, server, &headers, &q, &body)
 }
 
 fn token(st: &Arc<AppState>, server: Server, headers: &HeaderMap, q: &Option<String>, body: &Bytes) -> Response {
@@ -411,20 +399,13 @@ fn refresh(
     })
 }
 
-pub(crate) async fn revoke_org(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    revoke(&st, &Server::Org, &headers, &body)
-}
-
-pub(crate) async fn revoke_custom(
+pub(crate) async fn revoke_handler(
+    server: Server,
     State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match custom_server(&st, &id) {
-        Ok(server) => revoke(&st, &server, &headers, &body),
-        Err(e) => e.into_response(),
-    }
+    revoke(&st, &server, &headers, &body)
 }
 
 /// What `/revoke` and `/introspect` both start with: an authenticated client and the
@@ -463,20 +444,13 @@ fn revoke(st: &Arc<AppState>, server: &Server, headers: &HeaderMap, body: &Bytes
     StatusCode::OK.into_response()
 }
 
-pub(crate) async fn introspect_org(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    introspect(&st, &Server::Org, &headers, &body)
-}
-
-pub(crate) async fn introspect_custom(
+pub(crate) async fn introspect_handler(
+    server: Server,
     State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match custom_server(&st, &id) {
-        Ok(server) => introspect(&st, &server, &headers, &body),
-        Err(e) => e.into_response(),
-    }
+    introspect(&st, &server, &headers, &body)
 }
 
 fn introspect(st: &Arc<AppState>, server: &Server, headers: &HeaderMap, body: &Bytes) -> Response {

@@ -3,38 +3,25 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::{custom_server, groups_claim, has, profile_claims, user_is_usable, Form};
+use super::{groups_claim, has, profile_claims, user_is_usable, Form};
 use crate::errors::JSON_UTF8;
 use crate::resource::{authorization, request_urls, validate, ResourceError, Scheme};
 use crate::state::{AppState, Server};
 
-pub(crate) async fn org(
+pub(crate) async fn handler(
+    server: Server,
     State(st): State<Arc<AppState>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    userinfo(&st, &Server::Org, &method, &uri, &headers, &body)
-}
-
-pub(crate) async fn custom(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match custom_server(&st, &id) {
-        Ok(server) => userinfo(&st, &server, &method, &uri, &headers, &body),
-        Err(e) => e.into_response(),
-    }
+    userinfo(&st, &server, &method, &uri, &headers, &body)
 }
 
 fn challenge(e: &ResourceError) -> Response {

@@ -27,13 +27,7 @@ impl PolicyService {
         let input = validate::application(input)?;
         self.check_application(&input, None).await?;
         let now = now_ms();
-        let row = ApplicationRow {
-            id: new_id(),
-            name: input.name.clone(),
-            session_duration_minutes: i64::from(input.session_duration_minutes),
-            created_at: now,
-            updated_at: now,
-        };
+        let row = new_application_row(&input, now);
         let hosts = host_rows(&row.id, &input.hosts);
         let record = Event::new(actor.clone(), audit::Action::ApplicationCreated)
             .target(row.name.clone())

@@ -67,17 +67,7 @@ impl PolicyService {
         }
         self.check_references(&input.rules, &HashSet::new(), &HashMap::new()).await?;
         let now = now_ms();
-        let mut policy = Policy {
-            id: new_id(),
-            application_id: application_id.to_string(),
-            position: 0,
-            name: input.name,
-            action: input.action,
-            rules: input.rules,
-            enabled: input.enabled,
-            created_at: now,
-            updated_at: now,
-        };
+        let mut policy = new_policy(application_id, input, now);
         let record = Event::new(actor.clone(), audit::Action::PolicyCreated)
             .target(policy.name.clone())
             .ip(ip)

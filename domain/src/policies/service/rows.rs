@@ -32,6 +32,32 @@ pub(super) fn application_from(row: ApplicationRow, hosts: &mut HashMap<String, 
     }
 }
 
+/// A new application's row, from validated input.
+pub(super) fn new_application_row(input: &ApplicationInput, now: i64) -> ApplicationRow {
+    ApplicationRow {
+        id: new_id(),
+        name: input.name.clone(),
+        session_duration_minutes: i64::from(input.session_duration_minutes),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// A new policy, from validated input; its position is given when it is stored.
+pub(super) fn new_policy(application_id: &str, input: PolicyInput, now: i64) -> Policy {
+    Policy {
+        id: new_id(),
+        application_id: application_id.to_string(),
+        position: 0,
+        name: input.name,
+        action: input.action,
+        rules: input.rules,
+        enabled: input.enabled,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 pub(super) fn host_rows(application_id: &str, hosts: &[HostRule]) -> Vec<HostRow> {
     hosts
         .iter()

@@ -57,14 +57,7 @@ impl PolicyService {
                     PolicyError::Store(e) => PolicyError::Store(e),
                     other => PolicyError::ImportApplication(Box::new(other)),
                 })?;
-                let now = now_ms();
-                let row = ApplicationRow {
-                    id: new_id(),
-                    name: input.name.clone(),
-                    session_duration_minutes: i64::from(input.session_duration_minutes),
-                    created_at: now,
-                    updated_at: now,
-                };
+                let row = new_application_row(&input, now_ms());
                 (row.id.clone(), Some((row, input.hosts)), input.name)
             }
         };
@@ -90,17 +83,7 @@ impl PolicyService {
                 return Err(wrap(PolicyError::PolicyNameTaken(input.name)));
             }
             self.check_references(&input.rules, &HashSet::new(), &hints).await.map_err(wrap)?;
-            rows.push(policy_row(&Policy {
-                id: new_id(),
-                application_id: application_id.clone(),
-                position: 0,
-                name: input.name,
-                action: input.action,
-                rules: input.rules,
-                enabled: input.enabled,
-                created_at: now,
-                updated_at: now,
-            }));
+            rows.push(policy_row(&new_policy(&application_id, input, now)));
         }
         let record = Event::new(actor.clone(), audit::Action::PoliciesImported)
             .target(app_name)

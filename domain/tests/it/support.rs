@@ -1,0 +1,56 @@
+//! Fixtures every integration test module builds the same way: the people acting, a database
+//! file, a provider row, an outbound client that may reach the simulator on loopback.
+
+use std::time::Duration;
+
+use portcullis_domain::{
+    audit::Actor,
+    outbound::{parse_allow_list, Outbound, OutboundConfig},
+    store::{GroupInput, ProviderRow, Store},
+};
+
+/// The administrator who acts in the tests (`root@example.com`, as the audit log shows them).
+pub fn admin() -> Actor {
+    Actor::User { id: "admin-1".into(), email: "root@example.com".into() }
+}
+
+/// An Editor: may change policies, not what decides roles.
+pub fn editor() -> Actor {
+    Actor::User { id: "editor-1".into(), email: "ed@example.com".into() }
+}
+
+/// A database file, as in production (a cancelled query closes its connection; several
+/// connections really run at once). Keep the directory alive as long as the store.
+pub async fn file_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}/portcullis.db", dir.path().display())).await.unwrap();
+    (dir, store)
+}
+
+/// An Okta provider row with the given directory mode and sealed client secret.
+pub fn okta_provider(id: &str, name: &str, base_url: &str, directory_mode: &str, secret_sealed: String) -> ProviderRow {
+    ProviderRow {
+        directory_mode: directory_mode.into(),
+        ..ProviderRow::new_okta(id, name, base_url, "0oaclient", secret_sealed)
+    }
+}
+
+/// A group as a directory sync stores it.
+pub fn group_input(external_id: &str, name: &str, kind: &str) -> GroupInput {
+    GroupInput {
+        external_id: external_id.into(),
+        name: name.into(),
+        description: None,
+        kind: kind.into(),
+        last_updated: None,
+    }
+}
+
+/// The simulator listens on loopback over http: allowed explicitly, as an admin would.
+pub fn loopback_outbound(timeout: Option<Duration>) -> Outbound {
+    let mut config = OutboundConfig { allow: parse_allow_list("127.0.0.1").unwrap(), ..Default::default() };
+    if let Some(timeout) = timeout {
+        config.timeout = timeout;
+    }
+    Outbound::new(config).unwrap()
+}
