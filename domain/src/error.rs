@@ -19,6 +19,31 @@ pub enum Fault {
     Internal,
 }
 
+impl Fault {
+    /// The HTTP status every front door answers with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Fault::Invalid => 400,
+            Fault::Forbidden => 403,
+            Fault::NotFound => 404,
+            Fault::Conflict => 409,
+            Fault::Upstream => 502,
+            Fault::Internal => 500,
+        }
+    }
+}
+
+/// What a caller without a session is told.
+pub const SESSION_ENDED: &str = "Your session has ended. Sign in again.";
+
+/// What a caller below the role an operation needs is told.
+pub fn role_needed(needed: crate::Role, has: crate::Role) -> String {
+    format!("This needs the {} role; you are signed in as {}.", needed.label(), has.label())
+}
+
+/// What a caller sees for an internal failure, whose detail stays in the log.
+pub const INTERNAL_MESSAGE: &str = "The server could not complete this. Details are in its log.";
+
 /// Implemented by every domain error that reaches a caller.
 pub trait Classify: std::error::Error {
     fn fault(&self) -> Fault;

@@ -205,22 +205,23 @@ test('export as JSON, and import: a bad document changes nothing, a good one rep
   await signIn(page, true);
   await page.goto(appUrl);
   await ready(page, true);
-  await page.getByRole('button', { name: 'Export JSON' }).click();
-  const exported = page.getByTestId('export-json');
-  await expect(exported).toHaveValue(/"format": "portcullis.policies"/);
-  const text = await exported.inputValue();
+  // One click downloads the document.
+  const download = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Export JSON' }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toBe('team-wiki.policies.json');
+  const text = readFileSync((await file.path())!, 'utf8');
+  expect(text).toContain('"format": "portcullis.policies"');
   const doc = JSON.parse(text);
   expect(doc.version).toBe(1);
   expect(doc.application.name).toBe(APP);
   expect(doc.policies.map((p: any) => p.name)).toEqual(['Engineers', 'Block contractors']);
   expect(doc.policies[0].rules.include[0]).toMatchObject({ type: 'group', external_id: ENGINEERING.id });
-  // Groups by their provider id, with today's name beside it for people reading the file.
+  // Groups by their provider id, with today's name beside it for people reading the file, and
+  // the provider by what identifies it on any console.
   expect(doc.references).toContainEqual(expect.objectContaining({ label: 'Engineering' }));
-  const download = page.waitForEvent('download');
-  await page.getByRole('link', { name: /^Download / }).click();
-  const file = await download;
-  expect(file.suggestedFilename()).toBe('team-wiki.policies.json');
-  expect(readFileSync((await file.path())!, 'utf8')).toContain('"format": "portcullis.policies"');
+  const providerId = doc.policies[0].rules.include[0].provider_id;
+  expect(doc.providers).toEqual([expect.objectContaining({ id: providerId, name: PROVIDER })]);
 
   // Not an export at all.
   await page.getByRole('button', { name: 'Import JSON' }).click();
@@ -253,7 +254,14 @@ test('export as JSON, and import: a bad document changes nothing, a good one rep
     ],
   };
   await page.getByRole('button', { name: 'Import JSON' }).click();
-  await page.getByLabel('Policy document (JSON)').fill(JSON.stringify(modified, null, 2));
+  // From a file, as the export was saved.
+  await page.getByLabel('Choose file…').setInputFiles({
+    name: 'modified.policies.json',
+    mimeType: 'application/json',
+    buffer: Buffer.from(JSON.stringify(modified, null, 2)),
+  });
+  await expect(page.getByText('Loaded modified.policies.json.')).toBeVisible();
+  await expect(page.getByLabel('Policy document (JSON)')).toHaveValue(/Everyone at example.com/);
   await page.getByRole('button', { name: 'Import policies' }).click();
   await expect(page.getByTestId('import-result')).toHaveText('Imported 2 policies, replacing 2.');
   await expect.poll(() => policyNames(page)).toEqual(['Engineering team', 'Everyone at example.com']);
@@ -271,7 +279,16 @@ test('export as JSON, and import: a bad document changes nothing, a good one rep
     ...doc,
     application: { ...doc.application, name: `${APP} (staging)`, hosts: [{ hostname: 'wiki.staging.example.test', path_prefix: '/' }] },
   };
-  await page.getByLabel('Policy document (JSON)').fill(JSON.stringify(staging));
+  // As another console exports it: its own id for a provider of another org, unknown here.
+  // The import says so and offers this console's providers; the one chosen is used.
+  const elsewhere = JSON.parse(JSON.stringify(staging).replaceAll(providerId, 'console-2-provider'));
+  elsewhere.providers[0].issuer = 'https://other-org.okta.example';
+  await page.getByLabel('Policy document (JSON)').fill(JSON.stringify(elsewhere));
+  await page.getByRole('button', { name: 'Import as new application' }).click();
+  await expect(page.getByRole('alert')).toContainText('which is not connected here');
+  const mapping = page.getByTestId('provider-mapping');
+  await expect(mapping).toContainText('Not connected here');
+  await mapping.getByRole('combobox').selectOption(providerId);
   await page.getByRole('button', { name: 'Import as new application' }).click();
   await expect(page.getByRole('heading', { name: `${APP} (staging)` })).toBeVisible();
   await expect(page.getByTestId('application-summary')).toContainText('wiki.staging.example.test');
@@ -318,8 +335,9 @@ test('a Viewer sees policies and tests users, but cannot change them', async ({ 
     await expect(viewer.getByRole('link', { name: 'Add policy' })).toHaveCount(0);
     await expect(viewer.getByRole('button', { name: 'Move up' })).toHaveCount(0);
     await expect(viewer.getByRole('button', { name: 'Import JSON' })).toHaveCount(0);
-    await viewer.getByRole('button', { name: 'Export JSON' }).click();
-    await expect(viewer.getByTestId('export-json')).toHaveValue(/portcullis\.policies/);
+    const viewerDownload = viewer.waitForEvent('download');
+    await viewer.getByRole('link', { name: 'Export JSON' }).click();
+    expect(readFileSync((await (await viewerDownload).path())!, 'utf8')).toContain('portcullis.policies');
     await viewer.locator('tr[data-policy="Engineering team"]').getByRole('link', { name: 'Engineering team' }).click();
     await expect(viewer.getByText('changing policies needs the Editor role')).toBeVisible();
     await expect(viewer.getByLabel('Policy name')).toBeDisabled();

@@ -80,7 +80,14 @@ test('the Okta wizard checks every step, syncs groups with a DPoP service app, a
   await expect(page.getByRole('heading', { name: 'Directory synchronization' })).toBeVisible();
   await page.getByLabel('Enable directory synchronization').check();
   await page.getByLabel('Directory Sync Client ID').fill(dpopServiceApp.clientId);
-  await page.getByLabel('Directory Sync Private Key').fill(PRIVATE_KEY);
+  // The key as the file Okta's Generate new key saves, picked rather than pasted.
+  await page.getByLabel('Choose file…').setInputFiles({
+    name: 'private-key.json',
+    mimeType: 'application/json',
+    buffer: Buffer.from(PRIVATE_KEY),
+  });
+  await expect(page.getByText('Loaded private-key.json.')).toBeVisible();
+  await expect(page.getByLabel('Directory Sync Private Key')).toHaveValue(PRIVATE_KEY);
   await page.getByRole('button', { name: 'Continue' }).click();
   await expect(page.locator('[data-check="directory_token"]')).toContainText('DPoP-bound');
   await expect(page.locator('[data-check="directory_groups"]')).toContainText(/\d+ groups: /);

@@ -6,6 +6,7 @@ mod api_errors;
 mod auth;
 mod cookies;
 mod csrf;
+mod downloads;
 mod forward;
 mod health;
 mod sso;
@@ -217,6 +218,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/.portcullis/sign_out", get(forward::app_sign_out).post(forward::app_sign_out))
         .route("/.portcullis/jwks.json", get(forward::jwks))
         .route("/.well-known/portcullis/jwks.json", get(forward::jwks))
+        .route("/policies/apps/{id}/export.json", get(downloads::policy_export))
         .merge(extra)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();

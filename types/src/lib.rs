@@ -14,5 +14,5 @@ pub mod sso;
 pub mod sync;
 pub mod url;
 
-pub use policy::{GroupRef, Selector, UserRef};
+pub use policy::{ExportedProvider, GroupRef, ProviderMatch, ProviderMatchKind, ProviderOption, Selector, UserRef};
 pub use sync::{RunKind, RunStatus};

@@ -71,3 +71,61 @@ impl Selector {
         }
     }
 }
+
+impl Selector {
+    /// The provider a selector is about, if any: what an import maps to this console's.
+    pub fn provider_id_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Selector::Group(GroupRef { provider_id, .. })
+            | Selector::User(UserRef { provider_id, .. })
+            | Selector::IdentityProvider { provider_id } => Some(provider_id),
+            Selector::Everyone | Selector::Email { .. } | Selector::EmailDomain { .. } => None,
+        }
+    }
+}
+
+/// A provider as a policy export names it: the id its rules use on the exporting console, and
+/// what identifies the same provider on any console (its issuer and client ID).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportedProvider {
+    pub id: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+}
+
+/// A provider connected to this console, as an import offers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderOption {
+    pub id: String,
+    pub name: String,
+    pub issuer: String,
+}
+
+/// How one of a file's providers is found here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderMatchKind {
+    /// One provider with the same issuer and client ID: the same app.
+    SameApp,
+    /// One provider with the same issuer and another client ID: the same directory.
+    SameIssuer,
+    /// Picked by the administrator.
+    Chosen,
+    /// Several providers match: the administrator picks one.
+    Several,
+    /// None matches: the administrator picks one (its groups and users are checked) or
+    /// connects the provider first.
+    NotConnected,
+}
+
+/// One of a file's providers and the provider that stands for it here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderMatch {
+    pub in_file: ExportedProvider,
+    pub kind: ProviderMatchKind,
+    /// The provider used here; `None` until the administrator picks one.
+    pub chosen: Option<String>,
+    /// What to pick from: the matching providers, or every provider when none matches.
+    pub candidates: Vec<ProviderOption>,
+}

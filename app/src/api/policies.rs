@@ -6,7 +6,8 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
-pub use portcullis_types::policy::Selector;
+pub use portcullis_types::policy::{ProviderMatch, ProviderMatchKind, Selector};
+use std::collections::BTreeMap;
 
 /// A selector with its current label, as the editor and the list show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,12 +191,6 @@ pub struct TestResult {
     pub user_id: String,
     pub user_email: String,
     pub decision: DecisionView,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExportData {
-    pub json: String,
-    pub file_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -545,22 +540,18 @@ pub async fn test_user_access(application_id: String, user: String) -> Result<Te
     })
 }
 
-/// The application's policies as a versioned JSON document.
-#[server(endpoint = "policies/export")]
-pub async fn export_policies(application_id: String) -> Result<ExportData, ServerFnError> {
-    use crate::api::ssr::{require, services};
-    use portcullis_domain::Role;
-    require(Role::Viewer)?;
-    let doc = services()?.policies.export(&application_id).await.map_err(crate::api::ssr::fail)?;
-    let base: String = doc
-        .application
-        .as_ref()
-        .map(|a| a.name.as_str())
-        .unwrap_or("application")
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
-        .collect();
-    Ok(ExportData { json: doc.to_json(), file_name: format!("{}.policies.json", base.trim_matches('-')) })
+/// How the providers a document's rules name are found here (`providers`: the
+/// administrator's choices so far, file id → provider id here).
+#[server(endpoint = "policies/import_plan", input = Json)]
+pub async fn import_plan(
+    document: String,
+    #[server(default)] providers: BTreeMap<String, String>,
+) -> Result<Vec<ProviderMatch>, ServerFnError> {
+    use crate::api::ssr::{fail, services};
+    use portcullis_domain::{policies::PolicyDocument, Role};
+    crate::api::ssr::require(Role::Editor)?;
+    let doc = PolicyDocument::from_json(&document).map_err(fail)?;
+    services()?.policies.import_plan(&doc, &providers).await.map_err(fail)
 }
 
 /// Imports a document: into this application (`replace`: its policies become the document's;
@@ -571,6 +562,7 @@ pub async fn import_policies(
     application_id: Option<String>,
     document: String,
     replace: bool,
+    #[server(default)] providers: BTreeMap<String, String>,
 ) -> Result<ImportSummary, ServerFnError> {
     use crate::api::ssr::services;
     use portcullis_domain::{
@@ -589,7 +581,7 @@ pub async fn import_policies(
     let mode = if replace { ImportMode::Replace } else { ImportMode::Append };
     let r = services()?
         .policies
-        .import(&caller.actor, caller.ip.as_deref(), &target, &doc, mode)
+        .import(&caller.actor, caller.ip.as_deref(), &target, &doc, mode, &providers)
         .await
         .map_err(crate::api::ssr::fail)?;
     Ok(ImportSummary {

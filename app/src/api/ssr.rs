@@ -13,7 +13,7 @@ use portcullis_domain::{
     providers::service::ProviderService,
     sso::{roles::RoleMappings, SsoService},
     sync::SyncService,
-    Accounts, Classify, ClientInfo, Fault, Role, Settings, SignedIn,
+    Accounts, Classify, ClientInfo, Role, Settings, SignedIn,
 };
 
 /// What server functions work with; the server provides it as context.
@@ -73,15 +73,11 @@ pub fn require(role: Role) -> Result<SignedIn, ServerFnError> {
     match signed_in() {
         None => {
             set_status(StatusCode::UNAUTHORIZED);
-            Err(ServerFnError::new("Your session has ended. Sign in again."))
+            Err(ServerFnError::new(portcullis_domain::error::SESSION_ENDED))
         }
         Some(user) if user.role < role => {
             set_status(StatusCode::FORBIDDEN);
-            Err(ServerFnError::new(format!(
-                "This needs the {} role; you are signed in as {}.",
-                role.label(),
-                user.role.label()
-            )))
+            Err(ServerFnError::new(portcullis_domain::error::role_needed(role, user.role)))
         }
         Some(user) => Ok(user),
     }
@@ -97,14 +93,10 @@ pub fn caller(role: Role) -> Result<Caller, ServerFnError> {
 /// The one mapping from a domain error to what the caller sees: a 4xx with the domain's
 /// message when they can act on it, a 500 with the detail in the log when it is ours.
 pub fn fail<E: Classify>(e: E) -> ServerFnError {
-    let status = match e.fault() {
-        Fault::Invalid => StatusCode::BAD_REQUEST,
-        Fault::Forbidden => StatusCode::FORBIDDEN,
-        Fault::NotFound => StatusCode::NOT_FOUND,
-        Fault::Conflict => StatusCode::CONFLICT,
-        Fault::Upstream => StatusCode::BAD_GATEWAY,
-        Fault::Internal => return internal(e),
-    };
+    if e.is_internal() {
+        return internal(e);
+    }
+    let status = StatusCode::from_u16(e.fault().http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     if let Some(response) = use_context::<ResponseOptions>() {
         response.set_status(status);
     }
@@ -138,7 +130,7 @@ pub fn internal(e: impl std::fmt::Display) -> ServerFnError {
     if let Some(response) = use_context::<ResponseOptions>() {
         response.set_status(StatusCode::INTERNAL_SERVER_ERROR);
     }
-    ServerFnError::new("The server could not complete this. Details are in its log.")
+    ServerFnError::new(portcullis_domain::error::INTERNAL_MESSAGE)
 }
 
 /// `2026-11-23 14:05:09 UTC`

@@ -63,7 +63,20 @@ pub(crate) fn SecretField(
                 }
             >
                 {if multiline {
-                    view! { <textarea id=id rows="6" bind:value=value autocomplete="off" spellcheck="false" class=input_class></textarea> }
+                    let status = RwSignal::new(None);
+                    view! {
+                        <textarea
+                            id=id
+                            rows="6"
+                            bind:value=value
+                            autocomplete="off"
+                            spellcheck="false"
+                            class=input_class
+                            on:dragover=crate::components::allow_drop
+                            on:drop=crate::components::drop_handler(value, status, None)
+                        ></textarea>
+                        <crate::components::FilePick field_id=id value=value accept=".json,.pem,.key,.txt,application/json" status=status />
+                    }
                         .into_any()
                 } else {
                     view! { <input id=id type="password" bind:value=value autocomplete="new-password" class=input_class /> }

@@ -3,6 +3,7 @@
 pub mod auth_card;
 pub mod check_report;
 pub mod fields;
+pub mod file_text;
 pub mod pager;
 pub mod search_box;
 pub mod search_results;
@@ -10,6 +11,7 @@ pub mod search_results;
 pub use auth_card::*;
 pub use check_report::*;
 pub use fields::*;
+pub use file_text::*;
 pub use pager::*;
 pub use search_box::*;
 pub use search_results::*;

@@ -78,6 +78,10 @@ pub enum PolicyError {
     ImportPolicy { index: usize, name: String, source: Box<PolicyError> },
     #[error("The export's application: {0}")]
     ImportApplication(Box<PolicyError>),
+    #[error("The file's rules use the provider '{name}' ({issuer}), and several providers here match it: choose which one stands for it.")]
+    ProviderChoiceNeeded { name: String, issuer: String },
+    #[error("The file's rules use the provider '{name}' ({issuer}), which is not connected here: connect it first, or choose which provider stands for it.")]
+    ProviderNotConnected { name: String, issuer: String },
     #[error(transparent)]
     Store(StoreError),
 }

@@ -1,5 +1,6 @@
 //! The export document: one application's policies, versioned. The REST API uses the same shape.
 
+use portcullis_types::ExportedProvider;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -28,6 +29,10 @@ pub struct PolicyDocument {
     /// reading the file and for hints when an id is unknown. Ignored otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<Reference>,
+    /// The providers the rules name, by what identifies them on any console: an import maps
+    /// each to a provider connected there. Absent in older exports: their ids are used as is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<ExportedProvider>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +50,7 @@ impl PolicyDocument {
             application,
             policies,
             references: vec![],
+            providers: vec![],
         }
     }
 
@@ -66,6 +72,15 @@ impl PolicyDocument {
             return Err(PolicyError::UnsupportedVersion(version));
         }
         serde_json::from_value(value).map_err(|e| PolicyError::BadDocument(e.to_string()))
+    }
+
+    /// `team-wiki.policies.json`: the application's name in [a-z0-9-], safe in any header.
+    pub fn file_name(&self) -> String {
+        let name = self.application.as_ref().map(|a| a.name.as_str()).unwrap_or("application");
+        let slug: String =
+            name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+        let slug = slug.split('-').filter(|part| !part.is_empty()).collect::<Vec<_>>().join("-");
+        format!("{}.policies.json", if slug.is_empty() { "application" } else { &slug })
     }
 
     pub fn to_json(&self) -> String {

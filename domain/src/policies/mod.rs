@@ -30,6 +30,7 @@ pub use export::{ImportMode, ImportResult, ImportTarget, PolicyDocument, Referen
 pub use model::{
     Action, Application, ApplicationInput, GroupRef, HostRule, Policy, PolicyInput, Rules, Selector, UserRef,
 };
+pub use portcullis_types::{ExportedProvider, ProviderMatch, ProviderMatchKind, ProviderOption};
 pub use service::{
     GroupOption, Labels, Move, PolicyService, PolicyView, Preview, PreviewUser, SelectorView, UserOption,
 };

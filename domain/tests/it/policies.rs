@@ -1,10 +1,13 @@
 //! The policy builder against an in-memory database with a small synced directory.
 
+use std::collections::BTreeMap;
+
 use portcullis_domain::{
     audit::Action as AuditAction,
     policies::{
-        Action, ApplicationInput, GroupRef, HostRule, ImportMode, ImportTarget, Move, Outcome, PolicyDocument,
-        PolicyError, PolicyInput, PolicyService, Rules, Selector, StepResult, UserRef,
+        Action, ApplicationInput, ExportedProvider, GroupRef, HostRule, ImportMode, ImportTarget, Move, Outcome,
+        PolicyDocument, PolicyError, PolicyInput, PolicyService, ProviderMatchKind, Rules, Selector, StepResult,
+        UserRef,
     },
     store::{new_id, now_ms, policies::PersonRow, AuditQuery, ProviderRow, Store},
 };
@@ -440,13 +443,18 @@ async fn export_and_import_round_trip_and_a_bad_file_changes_nothing() {
     // As a new application: the same policies, under another name and host.
     let mut parsed = PolicyDocument::from_json(&json).unwrap();
     assert_eq!(parsed, doc);
-    let err = e.svc.import(&admin(), None, &ImportTarget::New, &parsed, ImportMode::Replace).await.unwrap_err();
+    let err = e
+        .svc
+        .import(&admin(), None, &ImportTarget::New, &parsed, ImportMode::Replace, &BTreeMap::new())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("already"), "same name and host as the original: {err}");
     if let Some(app) = parsed.application.as_mut() {
         app.name = "Wiki staging".into();
         app.hosts = vec![HostRule::new("wiki.staging.example.com", "/")];
     }
-    let result = e.svc.import(&admin(), None, &ImportTarget::New, &parsed, ImportMode::Replace).await.unwrap();
+    let result =
+        e.svc.import(&admin(), None, &ImportTarget::New, &parsed, ImportMode::Replace, &BTreeMap::new()).await.unwrap();
     assert!(result.created_application);
     assert_eq!(result.imported, 2);
     let copy = e.svc.export(&result.application_id).await.unwrap();
@@ -457,7 +465,7 @@ async fn export_and_import_round_trip_and_a_bad_file_changes_nothing() {
     e.policy(&other, "Old", Action::Allow, include(vec![Selector::Everyone])).await;
     let r = e
         .svc
-        .import(&admin(), None, &ImportTarget::Existing(other.clone()), &parsed, ImportMode::Replace)
+        .import(&admin(), None, &ImportTarget::Existing(other.clone()), &parsed, ImportMode::Replace, &BTreeMap::new())
         .await
         .unwrap();
     assert_eq!((r.imported, r.replaced, r.created_application), (2, 1, false));
@@ -465,7 +473,7 @@ async fn export_and_import_round_trip_and_a_bad_file_changes_nothing() {
     assert_eq!(e.svc.application(&other).await.unwrap().name, "Grafana", "settings of an existing application stay");
     let err = e
         .svc
-        .import(&admin(), None, &ImportTarget::Existing(other.clone()), &parsed, ImportMode::Append)
+        .import(&admin(), None, &ImportTarget::Existing(other.clone()), &parsed, ImportMode::Append, &BTreeMap::new())
         .await
         .unwrap_err();
     assert!(
@@ -485,7 +493,7 @@ async fn export_and_import_round_trip_and_a_bad_file_changes_nothing() {
         .push(portcullis_domain::policies::Reference { selector: group("00gGhost"), label: "Ghost team".into() });
     let err = e
         .svc
-        .import(&admin(), None, &ImportTarget::Existing(other.clone()), &bad, ImportMode::Replace)
+        .import(&admin(), None, &ImportTarget::Existing(other.clone()), &bad, ImportMode::Replace, &BTreeMap::new())
         .await
         .unwrap_err();
     assert!(matches!(&err, PolicyError::ImportPolicy { index: 2, .. }), "{err}");
@@ -498,7 +506,14 @@ async fn export_and_import_round_trip_and_a_bad_file_changes_nothing() {
     empty_include.policies[1].rules.include.clear();
     assert!(e
         .svc
-        .import(&admin(), None, &ImportTarget::Existing(other.clone()), &empty_include, ImportMode::Replace)
+        .import(
+            &admin(),
+            None,
+            &ImportTarget::Existing(other.clone()),
+            &empty_include,
+            ImportMode::Replace,
+            &BTreeMap::new()
+        )
         .await
         .is_err());
     assert_eq!(e.names(&other).await, ["No contractors", "Engineers"]);
@@ -507,7 +522,7 @@ async fn export_and_import_round_trip_and_a_bad_file_changes_nothing() {
     assert!(matches!(PolicyDocument::from_json(&future), Err(PolicyError::UnsupportedVersion(2))));
     let no_app = PolicyDocument::new(None, vec![]);
     assert!(matches!(
-        e.svc.import(&admin(), None, &ImportTarget::New, &no_app, ImportMode::Replace).await,
+        e.svc.import(&admin(), None, &ImportTarget::New, &no_app, ImportMode::Replace, &BTreeMap::new()).await,
         Err(PolicyError::ImportNeedsApplication)
     ));
 
@@ -516,6 +531,89 @@ async fn export_and_import_round_trip_and_a_bad_file_changes_nothing() {
     assert!(imports.iter().any(|(t, d)| t.as_deref() == Some("Grafana") && d["mode"] == "replace"));
     // A new application by import is one audited change: no separate ApplicationCreated row.
     assert_eq!(e.audit(AuditAction::ApplicationCreated).await.len(), 2);
+}
+
+/// Two consoles connected to the same Okta app know its provider under different ids: an
+/// import finds the file's provider by issuer and client ID, and asks when several match.
+#[tokio::test]
+async fn policies_move_between_consoles_connected_to_the_same_okta_app() {
+    /// A console with the same Okta app under `ids` and Engineering synced.
+    async fn console(ids: &[&str]) -> PolicyService {
+        let store = Store::in_memory().await.unwrap();
+        for id in ids {
+            let row =
+                okta_provider(id, &format!("Okta {id}"), "https://prov-okta.okta.test", "api_token", "sealed".into());
+            store.save_provider(&row, &[group_input("00gEng", "Engineering", "OKTA_GROUP")], "sync").await.unwrap();
+        }
+        PolicyService::new(store)
+    }
+
+    let first = env().await;
+    let wiki = first.app("Wiki", &[("wiki.example.com", "/")]).await;
+    let rules = Rules {
+        include: vec![group("00gEng")],
+        require: vec![Selector::IdentityProvider { provider_id: OKTA.into() }],
+        ..Default::default()
+    };
+    first.policy(&wiki, "Engineers", Action::Allow, rules).await;
+    let doc = PolicyDocument::from_json(&first.svc.export(&wiki).await.unwrap().to_json()).unwrap();
+    assert_eq!(
+        doc.providers,
+        [ExportedProvider {
+            id: OKTA.into(),
+            name: "Acme Okta".into(),
+            issuer: "https://prov-okta.okta.test".into(),
+            client_id: "0oaclient".into(),
+        }]
+    );
+
+    // The second console: the same Okta app under its own id, the same groups synced.
+    let none = BTreeMap::new();
+    let second = console(&["second-okta"]).await;
+    let plan = second.import_plan(&doc, &none).await.unwrap();
+    assert_eq!((plan[0].kind, plan[0].chosen.as_deref()), (ProviderMatchKind::SameApp, Some("second-okta")));
+    let r = second.import(&admin(), None, &ImportTarget::New, &doc, ImportMode::Replace, &none).await.unwrap();
+    let imported = second.policies(&r.application_id).await.unwrap();
+    assert_eq!(
+        imported[0].rules.include,
+        [Selector::Group(GroupRef { provider_id: "second-okta".into(), external_id: "00gEng".into() })]
+    );
+    assert_eq!(imported[0].rules.require, [Selector::IdentityProvider { provider_id: "second-okta".into() }]);
+
+    // Without the providers section (as exports were before) the first console's id is unknown here.
+    let legacy = PolicyDocument { providers: vec![], ..doc.clone() };
+    let err = console(&["third-okta"])
+        .await
+        .import(&admin(), None, &ImportTarget::New, &legacy, ImportMode::Replace, &none)
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, PolicyError::ImportPolicy { .. }), "{err}");
+
+    // The same app connected twice: the administrator chooses, and only an existing provider.
+    let twice = console(&["okta-a", "okta-b"]).await;
+    let err = twice.import(&admin(), None, &ImportTarget::New, &doc, ImportMode::Replace, &none).await.unwrap_err();
+    assert!(matches!(&err, PolicyError::ProviderChoiceNeeded { name, .. } if name == "Acme Okta"), "{err}");
+    let plan = twice.import_plan(&doc, &none).await.unwrap();
+    assert_eq!(plan[0].kind, ProviderMatchKind::Several);
+    assert_eq!(plan[0].candidates.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["okta-a", "okta-b"]);
+    let wrong = BTreeMap::from([(OKTA.to_string(), "nope".to_string())]);
+    let err = twice.import(&admin(), None, &ImportTarget::New, &doc, ImportMode::Replace, &wrong).await.unwrap_err();
+    assert!(matches!(err, PolicyError::UnknownProvider(_)), "{err}");
+    let pick_b = BTreeMap::from([(OKTA.to_string(), "okta-b".to_string())]);
+    let r = twice.import(&admin(), None, &ImportTarget::New, &doc, ImportMode::Replace, &pick_b).await.unwrap();
+    assert_eq!(
+        twice.policies(&r.application_id).await.unwrap()[0].rules.require,
+        [Selector::IdentityProvider { provider_id: "okta-b".into() }]
+    );
+
+    // Another org entirely: not connected, and every provider is offered.
+    let store = Store::in_memory().await.unwrap();
+    store.save_provider(&provider("elsewhere", "Other Okta"), &[], "sync").await.unwrap();
+    let other = PolicyService::new(store);
+    let err = other.import(&admin(), None, &ImportTarget::New, &doc, ImportMode::Replace, &none).await.unwrap_err();
+    assert!(matches!(err, PolicyError::ProviderNotConnected { .. }), "{err}");
+    let plan = other.import_plan(&doc, &none).await.unwrap();
+    assert_eq!((plan[0].kind, plan[0].candidates.len()), (ProviderMatchKind::NotConnected, 1));
 }
 
 /// axum handlers need `Send` futures: no lock guard may be held across an await.
@@ -528,7 +626,7 @@ fn service_futures_are_send(svc: &PolicyService, doc: &PolicyDocument, rules: &R
     send(svc.test_user("u", "a"));
     send(svc.policy_views("a"));
     send(svc.create_policy(&who, None, "a", input));
-    send(svc.import(&who, None, &ImportTarget::New, doc, ImportMode::Replace));
+    send(svc.import(&who, None, &ImportTarget::New, doc, ImportMode::Replace, &BTreeMap::new()));
     send(svc.export("a"));
     send(svc.subject_for("p", "u"));
 }

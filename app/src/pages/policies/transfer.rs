@@ -1,70 +1,32 @@
 //! Export and import of an application's policies.
 
+use std::collections::BTreeMap;
+
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
+use crate::components::{allow_drop, drop_handler, FilePick};
 use crate::pages::error_text;
 use crate::{
-    api::policies::{export_policies, import_policies},
+    api::policies::{import_plan, import_policies, ProviderMatch, ProviderMatchKind},
     layout::ErrorNote,
 };
 
-/// "Export JSON": the document, shown and downloadable.
+/// "Export JSON": one click downloads the document (a plain link, so it works without JavaScript).
 #[component]
 pub(crate) fn ExportPanel(application_id: String) -> impl IntoView {
-    let export = Action::new(move |id: &String| export_policies(id.clone()));
+    let href = format!("/policies/apps/{}/export.json", portcullis_types::url::encode(&application_id));
     view! {
         <section aria-labelledby="export-heading" class="mb-6 rounded-lg border border-slate-200 bg-white p-4">
             <div class="flex flex-wrap items-center justify-between gap-2">
                 <div>
                     <h2 id="export-heading" class="font-medium">"Export"</h2>
                     <p class="text-sm text-slate-600">
-                        "The application and its policies as a versioned JSON document, to keep in version control or import elsewhere."
+                        "The application and its policies as a versioned JSON document, to keep in version control or import into another console. Providers are named by issuer and client ID, so the import finds them there."
                     </p>
                 </div>
-                <button
-                    type="button"
-                    class="btn"
-                    disabled=move || export.pending().get()
-                    on:click={
-                        let id = application_id.clone();
-                        move |_| {
-                            export.dispatch(id.clone());
-                        }
-                    }
-                >
-                    "Export JSON"
-                </button>
+                <a href=href download="" class="btn">"Export JSON"</a>
             </div>
-            {move || {
-                export
-                    .value()
-                    .get()
-                    .map(|r| match r {
-                        Err(e) => view! { <div class="mt-3"><ErrorNote message=error_text(&e) /></div> }.into_any(),
-                        Ok(doc) => {
-                            let href = format!("data:application/json;charset=utf-8,{}", portcullis_types::url::encode(&doc.json));
-                            view! {
-                                <div class="mt-3 space-y-2">
-                                    <textarea
-                                        readonly
-                                        rows="14"
-                                        aria-label="Exported policies (JSON)"
-                                        class="block w-full rounded-md border border-slate-300 bg-slate-50 p-2 font-mono text-xs"
-                                        data-testid="export-json"
-                                        prop:value=doc.json.clone()
-                                    >
-                                        {doc.json.clone()}
-                                    </textarea>
-                                    <a href=href download=doc.file_name.clone() class="btn">
-                                        {format!("Download {}", doc.file_name)}
-                                    </a>
-                                </div>
-                            }
-                                .into_any()
-                        }
-                    })
-            }}
         </section>
     }
 }
@@ -79,16 +41,30 @@ pub(crate) fn ImportPanel(
     let open = RwSignal::new(false);
     let text = RwSignal::new(String::new());
     let replace = RwSignal::new(true);
+    // The administrator's picks: the file's provider id → a provider here.
+    let choices = RwSignal::new(BTreeMap::<String, String>::new());
     let into_existing = application_id.is_some();
     let navigate = use_navigate();
+    let plan = Action::new(move |(doc, choices): &(String, BTreeMap<String, String>)| {
+        import_plan(doc.clone(), choices.clone())
+    });
+    let check = Callback::new(move |()| {
+        choices.set(BTreeMap::new());
+        if !text.get_untracked().trim().is_empty() {
+            plan.dispatch((text.get_untracked(), BTreeMap::new()));
+        }
+    });
     let import = Action::new({
         let application_id = application_id.clone();
-        move |(doc, replace): &(String, bool)| import_policies(application_id.clone(), doc.clone(), *replace)
+        move |(doc, replace, choices): &(String, bool, BTreeMap<String, String>)| {
+            import_policies(application_id.clone(), doc.clone(), *replace, choices.clone())
+        }
     });
     let message = message.unwrap_or_else(|| RwSignal::new(None));
     Effect::new(move |_| match import.value().get() {
         Some(Ok(r)) => {
             text.set(String::new());
+            plan.value().set(None);
             if r.created_application {
                 navigate(&format!("/policies/apps/{}", r.application_id), Default::default());
             } else {
@@ -99,9 +75,14 @@ pub(crate) fn ImportPanel(
                 }
             }
         }
-        Some(Err(e)) => message.set(Some(Err(error_text(&e)))),
+        Some(Err(e)) => {
+            message.set(Some(Err(error_text(&e))));
+            // A provider to choose shows its choice beside the error.
+            plan.dispatch((text.get_untracked(), choices.get_untracked()));
+        }
         None => {}
     });
+    let file_status = RwSignal::new(None);
     let (title, intro) = if into_existing {
         ("Import", "Policies from an exported JSON document. The whole document is checked first: a document with a mistake changes nothing.")
     } else {
@@ -128,19 +109,27 @@ pub(crate) fn ImportPanel(
                     on:submit=move |ev| {
                         ev.prevent_default();
                         message.set(None);
-                        import.dispatch((text.get_untracked(), replace.get_untracked()));
+                        import.dispatch((text.get_untracked(), replace.get_untracked(), choices.get_untracked()));
                     }
                 >
-                    <label class="field-label">
-                        "Policy document (JSON)"
+                    <div>
+                        <label for="import-document" class="field-label">"Policy document (JSON)"</label>
                         <textarea
+                            id="import-document"
                             rows="10"
                             class="field-input font-mono text-xs"
                             placeholder="{\"format\": \"portcullis.policies\", \"version\": 1, …}"
                             prop:value=move || text.get()
                             on:input=move |ev| text.set(event_target_value(&ev))
+                            on:change=move |_| check.run(())
+                            on:dragover=allow_drop
+                            on:drop=drop_handler(text, file_status, Some(check))
                         ></textarea>
-                    </label>
+                        <FilePick field_id="import-document" value=text accept=".json,application/json" on_loaded=check status=file_status />
+                    </div>
+                    {move || plan.value().get().and_then(Result::ok).filter(|p| !p.is_empty()).map(|matches| {
+                        view! { <ProviderMapping matches=matches choices=choices /> }
+                    })}
                     <Show when=move || into_existing>
                         <fieldset class="space-y-1 text-sm">
                             <legend class="font-medium text-slate-700">"The application's current policies"</legend>
@@ -160,5 +149,63 @@ pub(crate) fn ImportPanel(
                 </form>
             </Show>
         </section>
+    }
+}
+
+/// Which provider here stands for each provider the file's rules name.
+#[component]
+fn ProviderMapping(matches: Vec<ProviderMatch>, choices: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
+    view! {
+        <fieldset class="space-y-3 rounded-md border border-slate-200 p-3 text-sm" data-testid="provider-mapping">
+            <legend class="px-1 font-medium text-slate-700">"Identity providers in the file"</legend>
+            {matches
+                .into_iter()
+                .map(|m| {
+                    let file_id = m.in_file.id.clone();
+                    let select_id = format!("provider-map-{}", m.in_file.id);
+                    let needs_choice = m.chosen.is_none();
+                    let how = match m.kind {
+                        ProviderMatchKind::SameApp => "Found here: the same issuer and client ID.",
+                        ProviderMatchKind::SameIssuer => "Found here: the same issuer, with another client ID.",
+                        ProviderMatchKind::Chosen => "Chosen by you.",
+                        ProviderMatchKind::Several => "Several providers here match it: choose the one its rules should use.",
+                        ProviderMatchKind::NotConnected => "Not connected here: connect it first, or choose the provider whose groups and users its rules should use.",
+                    };
+                    let chosen = m.chosen.clone().unwrap_or_default();
+                    view! {
+                        <div data-provider=m.in_file.name.clone()>
+                            <label for=select_id.clone() class="field-label">
+                                {format!("{} ({})", m.in_file.name, m.in_file.issuer)}
+                            </label>
+                            <select
+                                id=select_id
+                                class="field-input"
+                                aria-invalid=needs_choice.then_some("true")
+                                on:change=move |ev| {
+                                    let picked = event_target_value(&ev);
+                                    choices.update(|c| {
+                                        if picked.is_empty() {
+                                            c.remove(&file_id);
+                                        } else {
+                                            c.insert(file_id.clone(), picked);
+                                        }
+                                    });
+                                }
+                            >
+                                <option value="" selected=needs_choice>"Choose a provider…"</option>
+                                {m.candidates
+                                    .into_iter()
+                                    .map(|c| {
+                                        let selected = c.id == chosen;
+                                        view! { <option value=c.id selected=selected>{format!("{} ({})", c.name, c.issuer)}</option> }
+                                    })
+                                    .collect_view()}
+                            </select>
+                            <p class=if needs_choice { "mt-1 text-xs text-amber-800" } else { "mt-1 text-xs text-slate-500" }>{how}</p>
+                        </div>
+                    }
+                })
+                .collect_view()}
+        </fieldset>
     }
 }

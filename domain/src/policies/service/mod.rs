@@ -3,13 +3,14 @@
 //! import, labels with current names, and the compiled snapshot for forward auth.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, PoisonError, RwLock,
     },
 };
 
+use portcullis_types::{ExportedProvider, ProviderMatch, ProviderMatchKind, ProviderOption};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -25,7 +26,7 @@ use crate::{
     store::{
         new_id, now_ms,
         policies::{ApplicationRow, DirectoryStamp, HostRow, NewApplication, PersonRow, PolicyRow},
-        DirectoryQuery, Store, StoreError,
+        DirectoryQuery, ProviderRow, Store, StoreError,
     },
 };
 

@@ -18,9 +18,19 @@ impl PolicyService {
             .filter(|s| seen.insert((*s).clone()))
             .map(|s| Reference { selector: s.clone(), label: labels.label(s) })
             .collect();
+        let used = used_providers(policies.iter().map(|p| &p.rules));
+        let providers = self
+            .store
+            .providers()
+            .await?
+            .into_iter()
+            .filter(|p| used.contains(&p.id))
+            .map(|p| ExportedProvider { id: p.id, name: p.name, issuer: p.issuer, client_id: p.client_id })
+            .collect();
         Ok(PolicyDocument {
             exported_at: Some(now_ms()),
             references,
+            providers,
             ..PolicyDocument::new(
                 Some(ApplicationInput {
                     name: app.name,
@@ -43,8 +53,10 @@ impl PolicyService {
         target: &ImportTarget,
         doc: &PolicyDocument,
         mode: ImportMode,
+        choices: &BTreeMap<String, String>,
     ) -> Result<ImportResult, PolicyError> {
         doc.check_header()?;
+        let doc = &self.mapped(doc, choices).await?;
         let (application_id, new_app, app_name) = match target {
             ImportTarget::Existing(id) => {
                 let row = self.store.application(id).await?.ok_or(PolicyError::ApplicationNotFound)?;
@@ -119,4 +131,99 @@ impl PolicyService {
         self.changed().await;
         Ok(ImportResult { application_id, created_application: new_app.is_some(), imported: rows.len(), replaced })
     }
+}
+
+impl PolicyService {
+    /// How each provider the file's rules name is found here: by issuer and client ID (the
+    /// same app), else by issuer (the same directory), else as the administrator chooses in
+    /// `choices` (file id → provider id here).
+    pub async fn import_plan(
+        &self,
+        doc: &PolicyDocument,
+        choices: &BTreeMap<String, String>,
+    ) -> Result<Vec<ProviderMatch>, PolicyError> {
+        let here = self.store.providers().await?;
+        let option =
+            |p: &ProviderRow| ProviderOption { id: p.id.clone(), name: p.name.clone(), issuer: p.issuer.clone() };
+        let used = used_providers(doc.policies.iter().map(|p| &p.rules));
+        let mut plan = Vec::new();
+        for exported in doc.providers.iter().filter(|p| used.contains(&p.id)) {
+            let same_issuer: Vec<&ProviderRow> =
+                here.iter().filter(|p| same_issuer(&p.issuer, &exported.issuer)).collect();
+            let same_app: Vec<&ProviderRow> =
+                same_issuer.iter().copied().filter(|p| p.client_id == exported.client_id).collect();
+            let (kind, matching) = match (same_app.as_slice(), same_issuer.as_slice()) {
+                ([one], _) => (ProviderMatchKind::SameApp, vec![*one]),
+                ([], [one]) => (ProviderMatchKind::SameIssuer, vec![*one]),
+                ([], []) => (ProviderMatchKind::NotConnected, here.iter().collect()),
+                ([], several) => (ProviderMatchKind::Several, several.to_vec()),
+                (several, _) => (ProviderMatchKind::Several, several.to_vec()),
+            };
+            let automatic = match kind {
+                ProviderMatchKind::SameApp | ProviderMatchKind::SameIssuer => Some(matching[0].id.clone()),
+                _ => None,
+            };
+            let (kind, chosen) = match choices.get(&exported.id) {
+                Some(id) if here.iter().any(|p| &p.id == id) => {
+                    if automatic.as_ref() == Some(id) {
+                        (kind, automatic)
+                    } else {
+                        (ProviderMatchKind::Chosen, Some(id.clone()))
+                    }
+                }
+                Some(id) => return Err(PolicyError::UnknownProvider(id.clone())),
+                None => (kind, automatic),
+            };
+            let candidates = match kind {
+                ProviderMatchKind::Several => matching.into_iter().map(option).collect(),
+                _ => here.iter().map(option).collect(),
+            };
+            plan.push(ProviderMatch { in_file: exported.clone(), kind, chosen, candidates });
+        }
+        Ok(plan)
+    }
+
+    /// The document with its rules' provider ids turned into this console's, or the first
+    /// provider that needs the administrator's choice.
+    async fn mapped(
+        &self,
+        doc: &PolicyDocument,
+        choices: &BTreeMap<String, String>,
+    ) -> Result<PolicyDocument, PolicyError> {
+        let mut map = HashMap::new();
+        for m in self.import_plan(doc, choices).await? {
+            let Some(chosen) = m.chosen else {
+                let (name, issuer) = (m.in_file.name, m.in_file.issuer);
+                return Err(match m.kind {
+                    ProviderMatchKind::Several => PolicyError::ProviderChoiceNeeded { name, issuer },
+                    _ => PolicyError::ProviderNotConnected { name, issuer },
+                });
+            };
+            map.insert(m.in_file.id, chosen);
+        }
+        let mut doc = doc.clone();
+        let rename = |s: &mut Selector| {
+            if let Some(id) = s.provider_id_mut() {
+                if let Some(here) = map.get(id.as_str()) {
+                    id.clone_from(here);
+                }
+            }
+        };
+        for policy in &mut doc.policies {
+            let rules = &mut policy.rules;
+            rules.include.iter_mut().chain(&mut rules.require).chain(&mut rules.exclude).for_each(rename);
+        }
+        doc.references.iter_mut().for_each(|r| rename(&mut r.selector));
+        Ok(doc)
+    }
+}
+
+/// The provider ids rules name.
+fn used_providers<'r>(rules: impl Iterator<Item = &'r Rules>) -> HashSet<String> {
+    rules.flat_map(|r| r.selectors()).filter_map(|s| s.clone().provider_id_mut().map(|id| id.clone())).collect()
+}
+
+/// Issuers compare without a trailing slash: `https://acme.okta.com/` is `https://acme.okta.com`.
+fn same_issuer(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }
