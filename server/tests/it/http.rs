@@ -619,3 +619,39 @@ async fn bad_input_to_server_functions_is_a_4xx_that_shows_the_message_not_a_500
     let r = form("/api/providers/test", &[("id", "nope")]).await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_policy_export_downloads_as_a_file_for_any_signed_in_role() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    let hash = portcullis_domain::accounts::hash_password(PASSWORD).unwrap();
+    let id = portcullis_domain::store::new_id();
+    s.store.insert_user(&id, "vera@example.com", "", Some(&hash), Some("viewer")).await.unwrap();
+    let app = portcullis_domain::policies::PolicyService::new(s.store.clone())
+        .create_application(
+            &portcullis_domain::audit::Actor::System,
+            None,
+            &portcullis_domain::policies::ApplicationInput {
+                name: "Team Wiki".into(),
+                hosts: vec![portcullis_domain::policies::HostRule::new("wiki.example.test", "/")],
+                session_duration_minutes: 60,
+            },
+        )
+        .await
+        .unwrap();
+    let path = format!("/policies/apps/{}/export.json", app.id);
+
+    let anonymous = s.get(&path, None).await;
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER, "no session: sign in first");
+
+    let (viewer, _) = session_cookie(&s.sign_in("vera@example.com", PASSWORD).await).unwrap();
+    let r = s.get(&path, Some(&viewer)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::CONTENT_DISPOSITION], "attachment; filename=\"team-wiki.policies.json\"");
+    assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+    let doc: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(doc["format"], "portcullis.policies");
+    assert_eq!(doc["application"]["name"], "Team Wiki");
+
+    let missing = s.get("/policies/apps/no-such-app/export.json", Some(&viewer)).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
