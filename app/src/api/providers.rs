@@ -23,6 +23,9 @@ pub struct ProviderForm {
     #[serde(default)]
     pub asserts_verified_email: bool,
     pub directory: DirectoryForm,
+    /// Confirmed at Finish: connect the same app (issuer and client ID) a second time.
+    #[serde(default)]
+    pub connect_again: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,14 +125,17 @@ pub async fn list_providers() -> Result<Vec<ProviderListItem>, ServerFnError> {
         .collect())
 }
 
-/// Step 1's Continue.
+/// Step 1's Continue; `editing` is the provider being edited, if any.
 #[server(endpoint = "providers/check_client", input = Json)]
-pub async fn check_client_settings(form: ProviderForm) -> Result<CheckReport, ServerFnError> {
+pub async fn check_client_settings(
+    form: ProviderForm,
+    #[server(default)] editing: Option<String>,
+) -> Result<CheckReport, ServerFnError> {
     use portcullis_domain::Role;
     crate::api::ssr::require(Role::Editor)?;
     let s = crate::api::ssr::services()?;
     let settings = server::client_settings(&form)?;
-    let outcome = s.providers.check_client(&settings).await;
+    let outcome = s.providers.check_client(&settings, editing.as_deref()).await;
     let mut report = server::report(&outcome.report);
     report.base_url = outcome.normalized.as_ref().map(|n| n.base_url.clone());
     report.auth_server = outcome.normalized.as_ref().map(|n| n.auth_server.label());
@@ -315,6 +321,7 @@ mod server {
                     private_key: secret_input(&d.private_key),
                 },
             },
+            connect_again: form.connect_again,
         })
     }
 

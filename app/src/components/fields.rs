@@ -8,22 +8,51 @@ pub(crate) fn TextField(
     id: &'static str,
     value: RwSignal<String>,
     #[prop(optional)] help: Option<&'static str>,
-    #[prop(optional)] placeholder: Option<&'static str>,
+    #[prop(optional, into)] placeholder: MaybeProp<String>,
+    /// What is wrong with the value, from the last check: marks the field and says why.
+    #[prop(optional, into)]
+    error: MaybeProp<String>,
 ) -> impl IntoView {
+    let help_id = format!("{id}-help");
+    let error_id = format!("{id}-error");
+    let described_by = {
+        let (help_id, error_id) = (help_id.clone(), error_id.clone());
+        move || {
+            let mut ids = Vec::new();
+            if error.get().is_some() {
+                ids.push(error_id.clone());
+            }
+            if help.is_some() {
+                ids.push(help_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
     view! {
         <div>
-            <label for=id class="block text-sm font-medium text-slate-700">{label}</label>
+            <label for=id class="field-label">{label}</label>
             <input
                 id=id
                 type="text"
                 bind:value=value
-                placeholder=placeholder
+                placeholder=move || placeholder.get()
                 autocomplete="off"
                 spellcheck="false"
-                class="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200"
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=described_by
+                class="field-input aria-invalid:border-red-500 aria-invalid:ring-2 aria-invalid:ring-red-200"
             />
-            {help.map(|h| view! { <p class="mt-1 text-xs text-slate-500">{h}</p> })}
+            <FieldError id=error_id error />
+            {help.map(|h| view! { <p id=help_id class="mt-1 text-xs text-slate-600">{h}</p> })}
         </div>
+    }
+}
+
+/// The message under a field at fault, linked from it with `aria-describedby`.
+#[component]
+fn FieldError(id: String, error: MaybeProp<String>) -> impl IntoView {
+    move || {
+        error.get().map(|e| view! { <p id=id.clone() class="mt-1 text-xs font-medium text-red-700">{e}</p> })
     }
 }
 
@@ -36,12 +65,19 @@ pub(crate) fn SecretField(
     set: bool,
     #[prop(optional)] multiline: bool,
     #[prop(optional)] help: Option<&'static str>,
+    #[prop(optional, into)] error: MaybeProp<String>,
 ) -> impl IntoView {
+    let error_id = format!("{id}-error");
+    let invalid = move || error.get().is_some().then_some("true");
+    let described_by = {
+        let error_id = error_id.clone();
+        move || error.get().map(|_| error_id.clone())
+    };
     let replacing = RwSignal::new(!set);
-    let input_class = "mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 font-mono text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200";
+    let input_class = "field-input font-mono aria-invalid:border-red-500 aria-invalid:ring-2 aria-invalid:ring-red-200";
     view! {
         <div>
-            <label for=id class="block text-sm font-medium text-slate-700">{label}</label>
+            <label for=id class="field-label">{label}</label>
             <Show
                 when=move || replacing.get()
                 fallback=move || {
@@ -72,6 +108,8 @@ pub(crate) fn SecretField(
                             autocomplete="off"
                             spellcheck="false"
                             class=input_class
+                            aria-invalid=invalid
+                            aria-describedby=described_by.clone()
                             on:dragover=crate::components::allow_drop
                             on:drop=crate::components::drop_handler(value, status, None)
                         ></textarea>
@@ -79,11 +117,22 @@ pub(crate) fn SecretField(
                     }
                         .into_any()
                 } else {
-                    view! { <input id=id type="password" bind:value=value autocomplete="new-password" class=input_class /> }
+                    view! {
+                        <input
+                            id=id
+                            type="password"
+                            bind:value=value
+                            autocomplete="new-password"
+                            class=input_class
+                            aria-invalid=invalid
+                            aria-describedby=described_by.clone()
+                        />
+                    }
                         .into_any()
                 }}
             </Show>
-            {help.map(|h| view! { <p class="mt-1 text-xs text-slate-500">{h}</p> })}
+            <FieldError id=error_id error />
+            {help.map(|h| view! { <p class="mt-1 text-xs text-slate-600">{h}</p> })}
         </div>
     }
 }

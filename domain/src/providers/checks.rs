@@ -50,7 +50,7 @@ pub async fn check_client(outbound: &Outbound, settings: &ClientSettings, redire
 
     // 1. The Base URL.
     let timer = Timer::start("base_url", "Base URL");
-    let normalized =
+    let mut normalized =
         match normalize(settings.kind, &settings.base_url, &settings.auth_server) {
             Ok(n) => {
                 let mut detail = format!("Expecting the issuer {}.", n.issuer);
@@ -62,10 +62,11 @@ pub async fn check_client(outbound: &Outbound, settings: &ClientSettings, redire
                 n
             }
             Err(e) => {
-                checks.push(timer.failed(
-                    e.to_string(),
-                    "Enter the URL of your identity provider, e.g. https://dev-123456.okta.com.",
-                ));
+                let example = match settings.kind {
+                    ProviderKind::Okta => "Enter your Okta org's URL, e.g. https://dev-123456.okta.com.",
+                    ProviderKind::Oidc => "Enter your provider's issuer URL, e.g. https://login.example.com/realms/main.",
+                };
+                checks.push(timer.failed(e.to_string(), example));
                 return finish(checks, started, None, None);
             }
         };
@@ -88,6 +89,13 @@ pub async fn check_client(outbound: &Outbound, settings: &ClientSettings, redire
     };
 
     let timer = Timer::start("issuer", "Issuer matches the Base URL");
+    // Auth0 and authentik state their issuer with a trailing slash, which the Base URL loses;
+    // tokens carry it exactly as stated, so that is the issuer kept.
+    let slash_only = settings.kind == ProviderKind::Oidc
+        && discovery.issuer.strip_suffix('/').is_some_and(|i| i == normalized.issuer);
+    if slash_only {
+        normalized.issuer.clone_from(&discovery.issuer);
+    }
     if discovery.issuer == normalized.issuer {
         checks.push(timer.passed(format!("The provider says its issuer is {}, as expected.", discovery.issuer)));
     } else {

@@ -8,7 +8,7 @@ use super::{
     checks::{check_client, ClientCheckOutcome},
     directory::{check_directory, DirectoryAuth, DirectoryCheckOutcome},
     parse_scopes,
-    report::Report,
+    report::{Check, Report, Status},
     AuthServer, ClientSettings, ProviderKind,
 };
 use crate::{
@@ -36,6 +36,8 @@ pub enum ProviderError {
     SecretsRequired(&'static str),
     #[error("{0}")]
     BadBaseUrl(String),
+    #[error("'{0}' is connected already with this issuer and client ID: edit it instead, or confirm that you want to connect the same app a second time (people will see two sign-in buttons for it).")]
+    AlreadyConnected(String),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
     #[error(transparent)]
@@ -49,7 +51,7 @@ impl crate::error::Classify for ProviderError {
             ProviderError::Store(_) | ProviderError::Crypto(_) => Fault::Internal,
             ProviderError::AdminOnly(_) => Fault::Forbidden,
             ProviderError::NotFound => Fault::NotFound,
-            ProviderError::NameTaken(_) => Fault::Conflict,
+            ProviderError::NameTaken(_) | ProviderError::AlreadyConnected(_) => Fault::Conflict,
             ProviderError::BadName
             | ProviderError::ChecksFailed(_)
             | ProviderError::SecretsRequired(_)
@@ -94,6 +96,8 @@ pub struct ProviderInput {
     /// `None` keeps the stored value (a new provider: on for Okta, off otherwise).
     pub asserts_verified_email: Option<bool>,
     pub directory: DirectoryInput,
+    /// Saves even when another provider has the same issuer and client ID.
+    pub connect_again: bool,
 }
 
 /// What the list and the edit form show: never a secret, only whether one is set.
@@ -155,9 +159,45 @@ impl ProviderService {
         &self.redirect_uri
     }
 
-    /// Step 1's Continue.
-    pub async fn check_client(&self, s: &ClientSettings) -> ClientCheckOutcome {
-        check_client(&self.outbound, s, &self.redirect_uri).await
+    /// Step 1's Continue; `editing` is the provider being edited, if any. The same app
+    /// connected already is a warning here and refused at Finish unless confirmed.
+    pub async fn check_client(&self, s: &ClientSettings, editing: Option<&str>) -> ClientCheckOutcome {
+        let mut outcome = check_client(&self.outbound, s, &self.redirect_uri).await;
+        if let Some(n) = outcome.normalized.as_ref().filter(|_| outcome.report.ok()) {
+            match self.same_app(&n.issuer, &s.client_id, editing).await {
+                Ok(Some(other)) => outcome.report.checks.push(Check {
+                    id: "duplicate".into(),
+                    title: "Not connected already".into(),
+                    status: Status::Warning,
+                    duration_ms: 0,
+                    detail: format!(
+                        "'{}' is connected already with this issuer and client ID. A second connection shows a second, identical sign-in button.",
+                        other.name
+                    ),
+                    fix: Some(format!(
+                        "Edit '{}' instead; or, to connect the same app twice on purpose, confirm at Finish.",
+                        other.name
+                    )),
+                }),
+                Ok(None) => {}
+                // The checks stand on their own; Finish looks again and refuses on a store error.
+                Err(e) => tracing::warn!(error = %e, "could not look for the same app connected already"),
+            }
+        }
+        outcome
+    }
+
+    /// Another provider with this issuer and client ID: the same app.
+    async fn same_app(
+        &self,
+        issuer: &str,
+        client_id: &str,
+        except: Option<&str>,
+    ) -> Result<Option<ProviderRow>, StoreError> {
+        let issuer = issuer.trim_end_matches('/');
+        Ok(self.store.providers().await?.into_iter().find(|p| {
+            Some(p.id.as_str()) != except && p.issuer.trim_end_matches('/') == issuer && p.client_id == client_id.trim()
+        }))
     }
 
     /// Step 2's Continue. `org` is the normalised Base URL from step 1.
@@ -189,7 +229,7 @@ impl ProviderService {
         settings: &ClientSettings,
         directory: Option<&DirectoryAuth>,
     ) -> (Report, ClientCheckOutcome, Option<DirectoryCheckOutcome>) {
-        let client = self.check_client(settings).await;
+        let client = check_client(&self.outbound, settings, &self.redirect_uri).await;
         let mut report = client.report.clone();
         let mut dir = None;
         if let (Some(auth), Some(n)) = (directory, &client.normalized) {
@@ -297,13 +337,18 @@ impl ProviderService {
         directory: Option<DirectoryAuth>,
         existing: Option<ProviderRow>,
     ) -> Result<Saved, ProviderError> {
-        let asserts_verified_email = input.asserts_verified_email;
+        let (asserts_verified_email, connect_again) = (input.asserts_verified_email, input.connect_again);
         let settings = self.client_settings(&input, secret);
         let (report, client, dir) = self.check_all(&settings, directory.as_ref()).await;
         let normalized = match (&client.normalized, report.ok()) {
             (Some(n), true) => n.clone(),
             _ => return Err(ProviderError::ChecksFailed(Box::new(report))),
         };
+        if !connect_again {
+            if let Some(other) = self.same_app(&normalized.issuer, &settings.client_id, Some(id)).await? {
+                return Err(ProviderError::AlreadyConnected(other.name));
+            }
+        }
         // Same Base URL, another issuer in its discovery document: another provider, as above.
         if role < Role::Admin && existing.as_ref().is_some_and(|e| e.issuer != normalized.issuer) {
             return Err(ProviderError::AdminOnly("accept a provider whose issuer changed"));

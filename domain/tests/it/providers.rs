@@ -291,3 +291,39 @@ async fn over_https_the_provider_ca_must_be_trusted_through_the_ca_file() {
     let r = check_client(&trusted, &settings, REDIRECT).await.report;
     assert!(r.ok(), "{r:#?}");
 }
+
+/// Auth0 (`https://tenant.auth0.com/`) and authentik state their issuer with a trailing slash.
+#[tokio::test]
+async fn a_generic_provider_whose_issuer_ends_in_a_slash_passes_and_keeps_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let body = serde_json::json!({
+        "issuer": format!("{base}/"),
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/oauth/token"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+    })
+    .to_string();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    let e = env().await;
+    let settings = ClientSettings { kind: ProviderKind::Oidc, base_url: format!("{base}/"), ..e.client() };
+    let outcome = check_client(&e.outbound, &settings, REDIRECT).await;
+    assert_eq!(status(&outcome.report, "issuer"), Status::Passed, "{:?}", outcome.report);
+    assert_eq!(outcome.normalized.unwrap().issuer, format!("{base}/"), "tokens are checked against it exactly");
+}

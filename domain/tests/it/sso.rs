@@ -11,7 +11,7 @@ use portcullis_domain::{
     crypto::SecretBox,
     providers::{
         service::{DirectoryInput, ProviderError, ProviderInput, ProviderService, SecretInput},
-        AuthServer, ProviderKind,
+        parse_scopes, AuthServer, ClientSettings, ProviderKind,
     },
     settings::Secret,
     sso::{roles::RoleMappings, CallbackInput, Finished, Purpose, Refused, SsoService},
@@ -120,6 +120,7 @@ async fn env_kind(
                 pkce: true,
                 asserts_verified_email: None,
                 directory,
+                connect_again: false,
             },
         )
         .await
@@ -1067,7 +1068,43 @@ mod provider_trust {
             pkce: true,
             asserts_verified_email: None,
             directory: DirectoryInput::Off,
+            connect_again: false,
         }
+    }
+
+    #[tokio::test]
+    async fn the_same_app_connected_again_is_a_warning_at_continue_and_refused_at_finish_unless_confirmed() {
+        let e = env().await;
+        let settings = ClientSettings {
+            kind: ProviderKind::Okta,
+            name: "Acme Okta again".into(),
+            base_url: e.sim.base_url().into(),
+            client_id: sample::OIDC_CLIENT_ID.into(),
+            client_secret: Secret::new(sample::OIDC_CLIENT_SECRET),
+            auth_server: AuthServer::Org,
+            scopes: parse_scopes(SCOPES),
+            groups_claim: "groups".into(),
+            pkce: true,
+        };
+        let report = e.providers.check_client(&settings, None).await.report;
+        assert!(report.ok(), "a warning, not a failure: {report:?}");
+        let duplicate = report.get("duplicate").expect("the same app is named at Continue");
+        assert_eq!(duplicate.status, portcullis_domain::providers::report::Status::Warning);
+        assert!(duplicate.detail.contains("'Acme Okta' is connected already"), "{}", duplicate.detail);
+        // Editing the provider itself is not a second connection.
+        let report = e.providers.check_client(&settings, Some(&e.provider_id)).await.report;
+        assert!(report.get("duplicate").is_none());
+
+        let again = ProviderInput {
+            name: "Acme Okta again".into(),
+            ..edit(e.sim.base_url(), SecretInput::Replace(Secret::new(sample::OIDC_CLIENT_SECRET)))
+        };
+        let refused = e.providers.create(&admin(), Role::Admin, None, again.clone()).await;
+        assert!(matches!(&refused, Err(ProviderError::AlreadyConnected(name)) if name == "Acme Okta"), "{refused:?}");
+        assert_eq!(e.providers.list().await.unwrap().len(), 1, "nothing saved");
+        let confirmed = ProviderInput { connect_again: true, ..again };
+        e.providers.create(&admin(), Role::Admin, None, confirmed).await.unwrap();
+        assert_eq!(e.providers.list().await.unwrap().len(), 2);
     }
 
     /// A host that counts who connects to it: stands for an IdP an attacker runs.
