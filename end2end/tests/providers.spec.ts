@@ -54,6 +54,15 @@ test('a wrong client secret fails its check with the fix and does not move on', 
   await expect(row).toHaveAttribute('data-status', 'failed');
   await expect(row).toContainText('wrong Client ID or Client secret');
   await expect(row).toContainText('How to fix');
+  // The failure is where the eyes and the keyboard are, and the field at fault says so.
+  await expect(row).toBeFocused();
+  await expect(row).toBeInViewport();
+  const secret = page.getByLabel('Client secret');
+  await expect(secret).toHaveAttribute('aria-invalid', 'true');
+  const describedBy = (await secret.getAttribute('aria-describedby'))!;
+  await expect(page.locator(`[id="${describedBy}"]`)).toContainText('Client');
+  // What passed is one line, opened on demand.
+  await expect(page.getByTestId('passed-checks').locator('summary')).toHaveText(/\d+ checks passed/);
   await expect(page.locator('[data-check="discovery"]')).toHaveAttribute('data-status', 'passed');
   await expect(page.getByRole('heading', { name: 'Directory synchronization' })).toHaveCount(0);
 });
@@ -160,16 +169,53 @@ test('Edit shows secrets as set, keeps them on save, and re-checks', async ({ pa
 test('a generic OpenID Connect provider connects without the directory step', async ({ page }) => {
   await signIn(page, true);
   await openConnect(page, 'Generic OpenID Connect');
+  // Its own words: no Okta, and where each provider keeps the values.
+  await expect(page.getByLabel('Base URL')).not.toHaveAttribute('placeholder', /okta/);
+  await expect(page.getByText('General tab in Okta')).toHaveCount(0);
+  await page.getByLabel('Provider', { exact: true }).selectOption('Keycloak');
+  await expect(page.getByLabel('Base URL')).toHaveAttribute('placeholder', /\/realms\//);
+  await expect(page.getByText('Group Membership, token claim name groups')).toBeVisible();
+  await expect(page.getByLabel('Name')).toHaveValue('Keycloak');
+  await page.getByLabel('Provider', { exact: true }).selectOption('Microsoft Entra ID');
+  await expect(page.getByText('copy its Value, not its Secret ID')).toBeVisible();
+  await expect(page.getByRole('list', { name: 'Steps' })).toContainText('2. Finish');
   await page.getByLabel('Name').fill('Corporate SSO');
   await page.getByLabel('Base URL').fill(`${SIM}/oauth2/default`);
   await page.getByLabel('Client ID').fill(oidcApp.clientId);
   await page.getByLabel('Client secret').fill(oidcApp.clientSecret);
+  await page.getByLabel('Scopes').fill('openid profile email groups');
   await page.getByRole('button', { name: 'Continue' }).click();
   // The default custom server lists no groups scope: a warning, and the wizard goes on.
   await expect(page.locator('[data-check="scopes"]')).toHaveAttribute('data-status', 'warning');
   await expect(page.getByRole('heading', { name: 'Finish' })).toBeVisible();
   await page.getByRole('button', { name: 'Finish' }).click();
   await expect(page.getByTestId('connected')).toContainText('Provider connected');
+});
+
+test('the same Okta app connected again is a warning at Continue and needs a confirmation at Finish', async ({ page }) => {
+  await signIn(page, true);
+  await openConnect(page, 'Okta');
+  await page.getByLabel('Name').fill('Okta again');
+  await fillClientSettings(page);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.locator('[data-check="duplicate"]')).toHaveAttribute('data-status', 'warning');
+  await expect(page.locator('[data-check="duplicate"]')).toContainText("'Acme Okta (prod)' is connected already");
+  // Focus moved to the new step.
+  await expect(page.getByRole('heading', { name: 'Directory synchronization' })).toBeFocused();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByRole('heading', { name: 'Finish' })).toBeFocused();
+  await page.getByRole('button', { name: 'Finish' }).click();
+  await expect(page.getByRole('alert')).toContainText('connected already with this issuer and client ID');
+  await page.getByLabel('Connect this app a second time').check();
+  await page.getByRole('button', { name: 'Finish' }).click();
+  await expect(page.getByTestId('connected')).toContainText('Okta connected');
+  // Removed again: the sign-in tests expect one button.
+  await page.goto('/settings/identity-providers');
+  await ready(page, true);
+  const row = page.getByTestId('provider-row').filter({ hasText: 'Okta again' });
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await row.getByRole('button', { name: 'Delete provider' }).click();
+  await expect(page.getByTestId('provider-row').filter({ hasText: 'Okta again' })).toHaveCount(0);
 });
 
 test('a provider can be disabled, enabled and deleted after confirmation', async ({ page }) => {

@@ -210,6 +210,7 @@ pub async fn get_provider(id: String) -> Result<ProviderEdit, ServerFnError> {
                 private_key: String::new(),
                 api_token: String::new(),
             },
+            connect_again: false,
         },
     })
 }

@@ -11,7 +11,8 @@ use crate::api::providers::{Check, CheckReport, Status};
 pub fn ReportView(report: CheckReport, #[prop(optional)] focus_problem: bool) -> impl IntoView {
     let banner_class =
         if report.ok { "border-green-200 bg-green-50 text-green-900" } else { "border-red-200 bg-red-50 text-red-900" };
-    let (passed, problems): (Vec<Check>, Vec<Check>) = report.rows.into_iter().partition(|c| c.status == Status::Passed);
+    let (passed, problems): (Vec<Check>, Vec<Check>) =
+        report.rows.into_iter().partition(|c| c.status == Status::Passed);
     let first_failure = NodeRef::<leptos::html::Li>::new();
     let first_failed_index = problems.iter().position(|c| c.status == Status::Failed);
     if focus_problem {
@@ -29,10 +30,9 @@ pub fn ReportView(report: CheckReport, #[prop(optional)] focus_problem: bool) ->
                 {report.summary.clone()}
                 <span class="ml-2 font-normal text-slate-700">{format!("({} ms)", report.total_ms)}</span>
             </p>
-            <Show when=move || !problems.is_empty()>
+            {(!problems.is_empty()).then(|| view! {
                 <ul class="mb-2 divide-y divide-slate-100 rounded-md border border-slate-200 bg-white">
                     {problems
-                        .clone()
                         .into_iter()
                         .enumerate()
                         .map(|(i, row)| {
@@ -41,7 +41,7 @@ pub fn ReportView(report: CheckReport, #[prop(optional)] focus_problem: bool) ->
                         })
                         .collect_view()}
                 </ul>
-            </Show>
+            })}
             {(passed_count > 0).then(|| {
                 let summary = if passed_count == 1 { "1 check passed".to_string() } else { format!("{passed_count} checks passed") };
                 view! {

@@ -51,9 +51,7 @@ pub(crate) fn TextField(
 /// The message under a field at fault, linked from it with `aria-describedby`.
 #[component]
 fn FieldError(id: String, error: MaybeProp<String>) -> impl IntoView {
-    move || {
-        error.get().map(|e| view! { <p id=id.clone() class="mt-1 text-xs font-medium text-red-700">{e}</p> })
-    }
+    move || error.get().map(|e| view! { <p id=id.clone() class="mt-1 text-xs font-medium text-red-700">{e}</p> })
 }
 
 /// A write-only field: when a value is stored, it shows "set" and a Replace button.

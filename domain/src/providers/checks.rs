@@ -50,26 +50,25 @@ pub async fn check_client(outbound: &Outbound, settings: &ClientSettings, redire
 
     // 1. The Base URL.
     let timer = Timer::start("base_url", "Base URL");
-    let mut normalized =
-        match normalize(settings.kind, &settings.base_url, &settings.auth_server) {
-            Ok(n) => {
-                let mut detail = format!("Expecting the issuer {}.", n.issuer);
-                for change in &n.changes {
-                    detail.push(' ');
-                    detail.push_str(change);
-                }
-                checks.push(timer.passed(detail));
-                n
+    let mut normalized = match normalize(settings.kind, &settings.base_url, &settings.auth_server) {
+        Ok(n) => {
+            let mut detail = format!("Expecting the issuer {}.", n.issuer);
+            for change in &n.changes {
+                detail.push(' ');
+                detail.push_str(change);
             }
-            Err(e) => {
-                let example = match settings.kind {
-                    ProviderKind::Okta => "Enter your Okta org's URL, e.g. https://dev-123456.okta.com.",
-                    ProviderKind::Oidc => "Enter your provider's issuer URL, e.g. https://login.example.com/realms/main.",
-                };
-                checks.push(timer.failed(e.to_string(), example));
-                return finish(checks, started, None, None);
-            }
-        };
+            checks.push(timer.passed(detail));
+            n
+        }
+        Err(e) => {
+            let example = match settings.kind {
+                ProviderKind::Okta => "Enter your Okta org's URL, e.g. https://dev-123456.okta.com.",
+                ProviderKind::Oidc => "Enter your provider's issuer URL, e.g. https://login.example.com/realms/main.",
+            };
+            checks.push(timer.failed(e.to_string(), example));
+            return finish(checks, started, None, None);
+        }
+    };
 
     // 2. The discovery document, and its issuer.
     let timer = Timer::start("discovery", "Discovery document");

@@ -344,7 +344,13 @@ impl ProviderService {
             (Some(n), true) => n.clone(),
             _ => return Err(ProviderError::ChecksFailed(Box::new(report))),
         };
-        if !connect_again {
+        // Only a save that makes it the same app as another asks: an edit of one of two
+        // connections made on purpose does not.
+        let becomes_same_app = existing.as_ref().is_none_or(|e| {
+            e.issuer.trim_end_matches('/') != normalized.issuer.trim_end_matches('/')
+                || e.client_id != settings.client_id
+        });
+        if becomes_same_app && !connect_again {
             if let Some(other) = self.same_app(&normalized.issuer, &settings.client_id, Some(id)).await? {
                 return Err(ProviderError::AlreadyConnected(other.name));
             }

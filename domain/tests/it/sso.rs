@@ -10,8 +10,9 @@ use portcullis_domain::{
     audit::{Action, Actor},
     crypto::SecretBox,
     providers::{
+        parse_scopes,
         service::{DirectoryInput, ProviderError, ProviderInput, ProviderService, SecretInput},
-        parse_scopes, AuthServer, ClientSettings, ProviderKind,
+        AuthServer, ClientSettings, ProviderKind,
     },
     settings::Secret,
     sso::{roles::RoleMappings, CallbackInput, Finished, Purpose, Refused, SsoService},

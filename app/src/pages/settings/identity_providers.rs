@@ -225,7 +225,7 @@ pub(crate) fn ProviderRow(
                 test.value()
                     .get()
                     .map(|result| match result {
-                        Ok(report) => view! { <div class="mt-3"><ReportView report /></div> }.into_any(),
+                        Ok(report) => view! { <div class="mt-3"><ReportView report focus_problem=true /></div> }.into_any(),
                         Err(e) => view! { <div class="mt-3"><ErrorNote message=error_text(&e) /></div> }.into_any(),
                     })
             }}

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod identity_providers;
+pub mod presets;
 pub mod provider_wizard;
 pub mod role_mappings;
 pub mod test_sign_in;

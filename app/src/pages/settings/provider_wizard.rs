@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
+use super::presets::{preset, Preset, PRESETS};
 use crate::components::*;
 use crate::pages::{error_text, query_value};
 use crate::{
@@ -17,15 +18,17 @@ use crate::{
 #[component]
 pub fn NewProvider() -> impl IntoView {
     let kind = query_value("kind");
+    let preset_key = query_value("preset");
     move || {
         let kind = kind.get().filter(|k| k == "oidc").unwrap_or_else(|| "okta".into());
         let okta = kind == "okta";
+        let p = preset(&preset_key.get().unwrap_or_default());
         let initial = ProviderForm {
             name: if okta { "Okta".into() } else { String::new() },
             kind,
             auth_server: "Org".into(),
-            scopes: "openid profile email groups".into(),
-            groups_claim: "groups".into(),
+            scopes: if okta { "openid profile email groups".into() } else { p.scopes.into() },
+            groups_claim: if okta { "groups".into() } else { p.groups_claim.into() },
             pkce: true,
             // Okta only lets verified addresses sign in; a generic provider may not.
             asserts_verified_email: okta,
@@ -35,7 +38,7 @@ pub fn NewProvider() -> impl IntoView {
         let title = if okta { "Connect Okta" } else { "Connect an OpenID Connect provider" };
         view! {
             <PageHeader title=title intro="Nothing is saved until every check has passed and you click Finish." />
-            <Wizard initial edit_id=None client_secret_set=false directory_secret_set=false />
+            <Wizard initial edit_id=None client_secret_set=false directory_secret_set=false preset=p.key />
         }
     }
 }
@@ -86,6 +89,7 @@ pub(crate) struct Fields {
     dir_client_id: RwSignal<String>,
     dir_private_key: RwSignal<String>,
     dir_api_token: RwSignal<String>,
+    connect_again: RwSignal<bool>,
 }
 
 impl Fields {
@@ -106,6 +110,7 @@ impl Fields {
             dir_client_id: RwSignal::new(f.directory.client_id),
             dir_private_key: RwSignal::new(f.directory.private_key),
             dir_api_token: RwSignal::new(f.directory.api_token),
+            connect_again: RwSignal::new(f.connect_again),
         }
     }
 
@@ -128,6 +133,7 @@ impl Fields {
                 private_key: self.dir_private_key.get_untracked(),
                 api_token: self.dir_api_token.get_untracked(),
             },
+            connect_again: self.connect_again.get_untracked(),
         }
     }
 }
@@ -137,20 +143,50 @@ pub(crate) const STEP_DIRECTORY: u8 = 2;
 pub(crate) const STEP_FINISH: u8 = 3;
 pub(crate) const STEP_DONE: u8 = 4;
 
+/// The field a failed check is about, so it can be marked: the check ids are the domain's.
+fn field_of(check_id: &str, directory_mode: &str) -> Option<&'static str> {
+    Some(match check_id {
+        "base_url" | "discovery" | "issuer" | "metadata" | "jwks" => "base-url",
+        "client_credentials" => "client-secret",
+        "scopes" => "scopes",
+        "groups_source" => "groups-claim",
+        "directory_credentials" | "directory_token" | "directory_groups" | "directory_users" => {
+            if directory_mode == "api_token" {
+                "api-token"
+            } else {
+                "dir-private-key"
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// The first failed check of a report, as (field id, what to do).
+fn fault_of(report: &CheckReport, directory_mode: &str) -> Option<(&'static str, String)> {
+    let failed = report.rows.iter().find(|c| c.status == crate::api::providers::Status::Failed)?;
+    let field = field_of(&failed.id, directory_mode)?;
+    Some((field, failed.fix.clone().unwrap_or_else(|| failed.detail.clone())))
+}
+
 #[component]
 pub(crate) fn Wizard(
     initial: ProviderForm,
     edit_id: Option<String>,
     client_secret_set: bool,
     directory_secret_set: bool,
+    /// For a generic provider: whose words and defaults to show (see `presets`).
+    #[prop(optional)]
+    preset: Option<&'static str>,
 ) -> impl IntoView {
     let f = Fields::new(initial);
     let editing = edit_id.is_some();
     let okta = move || f.kind.get() == "okta";
     let step = RwSignal::new(STEP_CLIENT);
     let info = Resource::new(|| (), |_| wizard_info());
+    let chosen = RwSignal::new(super::presets::preset(preset.unwrap_or("other")));
+    let words = Signal::derive(move || chosen.get());
 
-    let client_check = Action::new(move |form: &ProviderForm| check_client_settings(form.clone()));
+    let client_check = Action::new(move |form: &ProviderForm| check_client_settings(form.clone(), None));
     let directory_check = Action::new(move |form: &ProviderForm| check_directory_settings(form.clone()));
     let save = Action::new({
         let edit_id = edit_id.clone();
@@ -163,6 +199,29 @@ pub(crate) fn Wizard(
                 }
             }
         }
+    });
+
+    // The field the newest failed report is about, with its fix.
+    let fault = Memo::new(move |_| {
+        let mode = f.dir_mode.get();
+        let latest = match step.get() {
+            STEP_CLIENT if !editing => client_check.value().get().and_then(Result::ok),
+            STEP_DIRECTORY => directory_check.value().get().and_then(Result::ok),
+            _ => save.value().get().and_then(Result::ok).map(|r| r.report),
+        };
+        latest.and_then(|r| fault_of(&r, &mode))
+    });
+    let error_for = move |field: &'static str| {
+        Signal::derive(move || fault.get().filter(|(id, _)| *id == field).map(|(_, fix)| fix))
+    };
+    // The same app connected already: Finish needs a confirmation.
+    let duplicate = Memo::new(move |_| {
+        client_check
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .and_then(|r| r.rows.into_iter().find(|c| c.id == "duplicate"))
+            .map(|c| c.detail)
     });
 
     // Step 1 passed: take the normalised Base URL, move on.
@@ -191,6 +250,24 @@ pub(crate) fn Wizard(
             step.set(STEP_DONE);
         }
     });
+    // Focus follows the wizard: each new step's heading, so keyboard and screen reader users
+    // start where the page now asks something.
+    let headings = [NodeRef::<leptos::html::H2>::new(); 3];
+    Effect::new(move |previous: Option<u8>| {
+        let now = step.get();
+        if previous.is_some_and(|p| p != now) {
+            let index = match now {
+                STEP_CLIENT => Some(0),
+                STEP_DIRECTORY => Some(1),
+                STEP_FINISH => Some(2),
+                _ => None,
+            };
+            if let Some(h) = index.and_then(|i| headings[i].get()) {
+                let _ = h.focus();
+            }
+        }
+        now
+    });
 
     let continue_client = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -211,10 +288,11 @@ pub(crate) fn Wizard(
 
     let show_report = move |value: Option<Result<CheckReport, ServerFnError>>| {
         value.map(|r| match r {
-            Ok(report) => view! { <div class="mt-4"><ReportView report /></div> }.into_any(),
+            Ok(report) => view! { <div class="mt-4"><ReportView report focus_problem=true /></div> }.into_any(),
             Err(e) => view! { <div class="mt-4"><ErrorNote message=error_text(&e) /></div> }.into_any(),
         })
     };
+    let heading = "text-lg font-semibold focus:outline-none";
 
     view! {
         <noscript>
@@ -224,11 +302,14 @@ pub(crate) fn Wizard(
         </noscript>
         <Show when=move || !editing>
             <ol class="mb-6 flex flex-wrap gap-2 text-sm" aria-label="Steps">
-                <StepLabel number=1 label="Client settings" step />
+                <StepLabel number=1 of=STEP_CLIENT label="Client settings" step />
                 <Show when=okta>
-                    <StepLabel number=2 label="Directory synchronization" step />
+                    <StepLabel number=2 of=STEP_DIRECTORY label="Directory synchronization" step />
                 </Show>
-                <StepLabel number=3 label="Finish" step />
+                {move || {
+                    let number = if okta() { 3 } else { 2 };
+                    view! { <StepLabel number of=STEP_FINISH label="Finish" step /> }
+                }}
             </ol>
         </Show>
 
@@ -237,22 +318,43 @@ pub(crate) fn Wizard(
             <form class="space-y-5 rounded-lg border border-slate-200 bg-white p-5" on:submit=move |ev| {
                 if editing { finish(ev) } else { continue_client(ev) }
             }>
-                <h2 class="text-lg font-semibold">"Client settings"</h2>
+                <h2 class=heading tabindex="-1" node_ref=headings[0]>"Client settings"</h2>
+                <Show when=move || !okta() && !editing>
+                    <PresetPicker chosen f />
+                </Show>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
-                        info.await.ok().map(|i| view! { <RedirectUris redirect=i.redirect_uri sign_out=i.sign_out_redirect_uri okta=okta() /> })
+                        info.await.ok().map(|i| {
+                            let intro = if okta() {
+                                "In Okta: Applications → Create App Integration → OIDC, Web Application. Register these URIs:"
+                            } else {
+                                words.get().register
+                            };
+                            view! { <RedirectUris redirect=i.redirect_uri sign_out=i.sign_out_redirect_uri intro /> }
+                        })
                     })}
                 </Suspense>
                 <TextField label="Name" id="name" value=f.name help="How admins and people signing in see this provider." />
-                <TextField
-                    label="Base URL"
-                    id="base-url"
-                    value=f.base_url
-                    placeholder="https://dev-123456.okta.com"
-                    help="Your Okta org's URL. Spaces, a trailing slash, a pasted discovery URL or the -admin address are corrected."
-                />
-                <TextField label="Client ID" id="client-id" value=f.client_id help="From the app's General tab in Okta." />
-                <SecretField label="Client secret" id="client-secret" value=f.client_secret set=client_secret_set />
+                {move || {
+                    let w = words.get();
+                    let (placeholder, base_help, id_help) = if okta() {
+                        (
+                            "https://dev-123456.okta.com",
+                            "Your Okta org's URL. Spaces, a trailing slash, a pasted discovery URL or the -admin address are corrected.",
+                            "From the app's General tab in Okta.",
+                        )
+                    } else {
+                        (w.base_url_placeholder, w.base_url_help, w.client_id_help)
+                    };
+                    view! {
+                        <TextField label="Base URL" id="base-url" value=f.base_url placeholder=placeholder help=base_help error=error_for("base-url") />
+                        <TextField label="Client ID" id="client-id" value=f.client_id help=id_help />
+                    }
+                }}
+                {move || {
+                    let help = if okta() { "From the app's General tab in Okta: Client Credentials." } else { words.get().client_secret_help };
+                    view! { <SecretField label="Client secret" id="client-secret" value=f.client_secret set=client_secret_set help error=error_for("client-secret") /> }
+                }}
                 <Show when=okta>
                     <TextField
                         label="Authorization server"
@@ -261,25 +363,34 @@ pub(crate) fn Wizard(
                         help="Org (issuer = the org URL), or a custom authorization server ID such as default."
                     />
                 </Show>
-                <TextField label="Scopes" id="scopes" value=f.scopes help="Space-separated. groups puts the user's Okta groups in the ID token." />
-                <TextField label="Groups claim" id="groups-claim" value=f.groups_claim help="The ID token claim that carries the groups." />
+                {move || {
+                    let (scopes_help, groups_help) = if okta() {
+                        ("Space-separated. groups puts the user's Okta groups in the ID token.", "The ID token claim that carries the groups.")
+                    } else {
+                        ("Space-separated. openid is required; profile and email give the name and address.", words.get().groups_help)
+                    };
+                    view! {
+                        <TextField label="Scopes" id="scopes" value=f.scopes help=scopes_help error=error_for("scopes") />
+                        <TextField label="Groups claim" id="groups-claim" value=f.groups_claim help=groups_help error=error_for("groups-claim") />
+                    }
+                }}
                 <label class="flex items-center gap-2 text-sm font-medium text-slate-700">
                     <input type="checkbox" bind:checked=f.pkce class="h-4 w-4 rounded border-slate-300" />
                     "PKCE"
-                    <span class="font-normal text-slate-500">"(S256; recommended)"</span>
+                    <span class="font-normal text-slate-600">"(S256; recommended)"</span>
                 </label>
                 <label class="flex items-start gap-2 text-sm font-medium text-slate-700">
                     <input type="checkbox" bind:checked=f.asserts_verified_email class="mt-0.5 h-4 w-4 rounded border-slate-300" />
                     <span>
                         "Emails from this provider are verified"
-                        <span class="block font-normal text-slate-500">
+                        <span class="block font-normal text-slate-600">
                             "Email rules and account linking trust its addresses even without an email_verified claim. Leave off for providers where people choose their own address. Admin only."
                         </span>
                     </span>
                 </label>
 
                 <Show when=move || editing && okta()>
-                    <DirectoryFields f directory_secret_set />
+                    <DirectoryFields f directory_secret_set error=Signal::derive(move || fault.get().filter(|(id, _)| id.starts_with("dir") || *id == "api-token").map(|(_, fix)| fix)) />
                 </Show>
 
                 <div class="flex gap-2">
@@ -303,7 +414,8 @@ pub(crate) fn Wizard(
                 </div>
             </form>
         </Show>
-        // Each step's report stays in view through Finish: the admin sees what passed.
+        // Step 1's report in full while it is the step; afterwards folded (its passed checks in
+        // one line), so the next step's questions and errors stay near the top.
         <Show when=move || !editing && step.get() < STEP_DONE>
             <div data-testid="client-report">{move || show_report(client_check.value().get())}</div>
         </Show>
@@ -311,11 +423,11 @@ pub(crate) fn Wizard(
         // Step 2: directory synchronization (Okta).
         <Show when=move || !editing && step.get() == STEP_DIRECTORY>
             <form class="space-y-5 rounded-lg border border-slate-200 bg-white p-5" on:submit=continue_directory>
-                <h2 class="text-lg font-semibold">"Directory synchronization"</h2>
+                <h2 class=heading tabindex="-1" node_ref=headings[1]>"Directory synchronization"</h2>
                 <p class="text-sm text-slate-600">
                     "Keeps a current copy of your Okta users, groups and memberships, so policies can use groups before anyone signs in. Needs an API service app (recommended: Public key / Private key, scopes okta.users.read and okta.groups.read, an admin role such as Read-only Administrator) or an API token."
                 </p>
-                <DirectoryFields f directory_secret_set=false />
+                <DirectoryFields f directory_secret_set=false error=Signal::derive(move || fault.get().map(|(_, fix)| fix)) />
                 <div class="flex gap-2">
                     <button type="button" class="btn-secondary" on:click=move |_| step.set(STEP_CLIENT)>"Back"</button>
                     <button type="submit" class="btn-primary" disabled=move || directory_check.pending().get()>
@@ -328,10 +440,10 @@ pub(crate) fn Wizard(
             <div data-testid="directory-report">{move || show_report(directory_check.value().get())}</div>
         </Show>
 
-        // Step 3: finish.
+        // The last step: finish.
         <Show when=move || !editing && step.get() == STEP_FINISH>
             <form class="space-y-4 rounded-lg border border-slate-200 bg-white p-5" on:submit=finish>
-                <h2 class="text-lg font-semibold">"Finish"</h2>
+                <h2 class=heading tabindex="-1" node_ref=headings[2]>"Finish"</h2>
                 <dl class="grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-[max-content_1fr]">
                     <dt class="font-medium text-slate-600">"Name"</dt>
                     <dd>{move || f.name.get()}</dd>
@@ -350,6 +462,15 @@ pub(crate) fn Wizard(
                         }}
                     </dd>
                 </dl>
+                {move || duplicate.get().map(|detail| view! {
+                    <div class="rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900" data-testid="duplicate-warning">
+                        <p>{detail}</p>
+                        <label class="mt-2 flex items-center gap-2 font-medium">
+                            <input type="checkbox" bind:checked=f.connect_again class="h-4 w-4 rounded border-amber-400" />
+                            "Connect this app a second time"
+                        </label>
+                    </div>
+                })}
                 <p class="text-sm text-slate-600">"Finish runs every check once more, then saves the provider and the groups it found."</p>
                 <div class="flex gap-2">
                     <button
@@ -380,15 +501,15 @@ pub(crate) fn Wizard(
                                 <p class="mt-3 text-sm font-medium">"Next steps"</p>
                                 <ul class="mt-1 list-disc pl-5 text-sm text-slate-700">
                                     <li>
-                                        <a href="/settings/identity-providers" class="text-indigo-700 underline">"Back to identity providers"</a>
+                                        <a href="/settings/identity-providers" class="link">"Back to identity providers"</a>
                                         ": the provider is listed with Test connection."
                                     </li>
                                     <li>
-                                        <a href="/directory" class="text-indigo-700 underline">"Directory"</a>
+                                        <a href="/directory" class="link">"Directory"</a>
                                         ": the groups found are stored."
                                     </li>
                                     <li>
-                                        <a href="/policies" class="text-indigo-700 underline">"Policies"</a>
+                                        <a href="/policies" class="link">"Policies"</a>
                                         ": decide who may reach which application."
                                     </li>
                                 </ul>
@@ -406,7 +527,7 @@ pub(crate) fn Wizard(
                         view! {
                             <section class="mt-4 space-y-3" data-testid="save-result" data-saved=r.saved.to_string()>
                                 <p class=format!("rounded-md border p-3 text-sm font-medium {class}") role=role>{r.message.clone()}</p>
-                                <ReportView report=r.report />
+                                <ReportView report=r.report focus_problem=!r.saved />
                             </section>
                         }
                             .into_any()
@@ -417,27 +538,74 @@ pub(crate) fn Wizard(
     }
 }
 
+/// The generic wizard's "Provider": presets say where each value is found.
 #[component]
-pub(crate) fn StepLabel(number: u8, label: &'static str, step: RwSignal<u8>) -> impl IntoView {
+fn PresetPicker(chosen: RwSignal<Preset>, f: Fields) -> impl IntoView {
+    view! {
+        <div>
+            <label for="preset" class="field-label">"Provider"</label>
+            <select
+                id="preset"
+                class="field-input"
+                aria-describedby="preset-help"
+                on:change=move |ev| {
+                    let before = chosen.get_untracked();
+                    let next = preset(&event_target_value(&ev));
+                    // Defaults follow the preset until the admin types their own.
+                    if f.scopes.get_untracked() == before.scopes {
+                        f.scopes.set(next.scopes.into());
+                    }
+                    if f.groups_claim.get_untracked() == before.groups_claim {
+                        f.groups_claim.set(next.groups_claim.into());
+                    }
+                    let name = f.name.get_untracked();
+                    if name.is_empty() || name == before.label {
+                        f.name.set(if next.key == "other" { String::new() } else { next.label.into() });
+                    }
+                    chosen.set(next);
+                }
+            >
+                {PRESETS
+                    .iter()
+                    .map(|p| view! { <option value=p.key selected=move || chosen.get().key == p.key>{p.label}</option> })
+                    .collect_view()}
+            </select>
+            <p id="preset-help" class="mt-1 text-xs text-slate-600">
+                "Where your provider keeps each value; the fields below say where to look."
+            </p>
+        </div>
+    }
+}
+
+/// A step in the strip: `number` as shown (a generic provider has no directory step), `of` the
+/// wizard's step it stands for.
+#[component]
+pub(crate) fn StepLabel(number: u8, of: u8, label: &'static str, step: RwSignal<u8>) -> impl IntoView {
     let class = move || {
         let s = step.get();
-        if s == number {
-            "rounded-full bg-indigo-600 px-3 py-1 font-medium text-white"
-        } else if s > number {
-            "rounded-full bg-indigo-100 px-3 py-1 text-indigo-800"
+        if s == of {
+            "rounded-full bg-indigo-700 px-3 py-1 font-medium text-white"
+        } else if s > of {
+            "rounded-full bg-indigo-100 px-3 py-1 text-indigo-900"
         } else {
-            "rounded-full bg-slate-100 px-3 py-1 text-slate-500"
+            "rounded-full bg-slate-100 px-3 py-1 text-slate-700"
         }
     };
     view! {
-        <li class=class aria-current=move || (step.get() == number).then_some("step")>
+        <li class=class aria-current=move || (step.get() == of).then_some("step")>
             {format!("{number}. {label}")}
         </li>
     }
 }
 
 #[component]
-pub(crate) fn DirectoryFields(f: Fields, directory_secret_set: bool) -> impl IntoView {
+pub(crate) fn DirectoryFields(
+    f: Fields,
+    directory_secret_set: bool,
+    /// The last directory check's failure, shown at the credential it is about.
+    #[prop(optional, into)]
+    error: MaybeProp<String>,
+) -> impl IntoView {
     let service_app = move || f.dir_mode.get() != "api_token";
     view! {
         <fieldset class="space-y-4">
@@ -471,7 +639,7 @@ pub(crate) fn DirectoryFields(f: Fields, directory_secret_set: bool) -> impl Int
                 </div>
                 <Show
                     when=service_app
-                    fallback=move || view! { <SecretField label="API token" id="api-token" value=f.dir_api_token set=directory_secret_set /> }
+                    fallback=move || view! { <SecretField label="API token" id="api-token" value=f.dir_api_token set=directory_secret_set error=error /> }
                 >
                     <TextField
                         label="Directory Sync Client ID"
@@ -485,6 +653,7 @@ pub(crate) fn DirectoryFields(f: Fields, directory_secret_set: bool) -> impl Int
                         value=f.dir_private_key
                         set=directory_secret_set
                         multiline=true
+                        error=error
                         help="The private key as the JWK JSON Okta shows after Generate new key, or a PEM. RSA or EC P-256. DPoP is handled for you."
                     />
                 </Show>
@@ -493,17 +662,12 @@ pub(crate) fn DirectoryFields(f: Fields, directory_secret_set: bool) -> impl Int
     }
 }
 
-/// What to register in Okta, with copy buttons.
+/// What to register at the provider, with copy buttons.
 #[component]
-pub(crate) fn RedirectUris(redirect: String, sign_out: String, okta: bool) -> impl IntoView {
-    let where_ = if okta {
-        "In Okta: Applications → Create App Integration → OIDC, Web Application. Register these URIs:"
-    } else {
-        "Register these URIs with your provider:"
-    };
+pub(crate) fn RedirectUris(redirect: String, sign_out: String, intro: &'static str) -> impl IntoView {
     view! {
         <div class="rounded-md border border-indigo-100 bg-indigo-50 p-3 text-sm">
-            <p class="text-indigo-900">{where_}</p>
+            <p class="text-indigo-900">{intro}</p>
             <dl class="mt-2 space-y-2">
                 <CopyRow label="Sign-in redirect URI" value=redirect />
                 <CopyRow label="Sign-out redirect URI" value=sign_out />
