@@ -239,6 +239,16 @@ pub enum Actor {
     System,
 }
 
+impl Actor {
+    /// A signed-in person's email, as runs and mappings record who decided.
+    pub fn email(&self) -> Option<&str> {
+        match self {
+            Actor::User { email, .. } => Some(email),
+            Actor::Anonymous | Actor::System => None,
+        }
+    }
+}
+
 /// Who asks for a change, with what role and from where: what every service that changes
 /// something needs to check the role and write the audit entry. Built once per request by
 /// whoever authenticated it (a console session, later an API token).

@@ -24,8 +24,17 @@ test('Sync now shows live progress, then the synchronized users and groups', asy
   await panel.getByRole('button', { name: 'Sync now' }).click();
   await expect(panel.getByTestId('sync-progress')).toBeVisible();
   await expect(panel.getByTestId('sync-progress')).toContainText(/\d+ users/);
-  await expect(panel.getByTestId('last-run')).toContainText('full succeeded', { timeout: 30_000 });
+  await expect(panel.getByTestId('last-run')).toContainText(/Last sync: Full sync, .*: succeeded in/, { timeout: 30_000 });
   await control(request, { op: 'set_latency', ms: 0 });
+  await expect(panel.locator('summary').filter({ hasText: 'History' })).toHaveText('History (1 run)');
+
+  // Settings: the note stays after the panel reloads, and a save that changes nothing says so.
+  await panel.locator('summary').filter({ hasText: 'Settings' }).click();
+  await panel.getByLabel('Interval (minutes)').fill('15');
+  await panel.getByRole('button', { name: 'Save settings' }).click();
+  await expect(panel.getByTestId('settings-notice')).toHaveText('Settings saved.');
+  await panel.getByRole('button', { name: 'Save settings' }).click();
+  await expect(panel.getByTestId('settings-notice')).toHaveText('No changes to save.');
 
   const users = page.getByTestId('user-list');
   await expect(users).toContainText('ada.lovelace@example.com');
@@ -107,6 +116,10 @@ test('a run whose group list comes back empty is held: Discard keeps the groups,
   // Discard: every group stays.
   await pending.getByRole('button', { name: 'Discard' }).click();
   await expect(panel().getByTestId('pending-approval')).toHaveCount(0);
+  // Said as it is: discarded, nothing applied, no call to approve left.
+  await expect(panel().getByTestId('last-run')).toContainText('discarded by');
+  await expect(panel().getByTestId('last-run')).toContainText('nothing was applied');
+  await expect(panel()).not.toContainText('approve the diff');
   await page.goto('/directory?tab=groups');
   await expect(engineering).toHaveCount(1);
 
@@ -118,16 +131,21 @@ test('a run whose group list comes back empty is held: Discard keeps the groups,
   await expect(pending.getByTestId('diff-groups')).toContainText('Engineering', { timeout: 30_000 });
   await pending.getByRole('button', { name: 'Approve and apply' }).click();
   await expect(panel().getByTestId('pending-approval')).toHaveCount(0);
-  await expect(panel().getByTestId('last-run')).toContainText('approved');
+  await expect(panel().getByTestId('last-run')).toContainText('approved and applied');
   await page.goto('/directory?tab=groups');
   await expect(engineering).toHaveCount(0);
 
   // Okta lists its groups again: the next run brings them back, with their ids, for the specs after this one.
   await control(request, { op: 'set_switches', switches: { emptyGroupList: false } });
+  await control(request, { op: 'set_latency', ms: 150 });
   await page.goto('/directory');
   await ready(page, true);
   await panel().getByRole('button', { name: 'Sync now' }).click();
-  await expect(panel().getByTestId('last-run')).toContainText('full succeeded', { timeout: 30_000 });
+  // The last full run's size makes the bar determinate.
+  await expect(panel().getByTestId('sync-progress')).toContainText(/about \d+% · \d+ pages, \d+ users/);
+  await expect(panel().getByTestId('sync-progress').locator('progress')).toHaveAttribute('value', /\d+/);
+  await expect(panel().getByTestId('last-run')).toContainText(/Full sync, .*: succeeded in/, { timeout: 30_000 });
+  await control(request, { op: 'set_latency', ms: 0 });
   await page.goto('/directory?tab=groups');
   await expect(engineering).toHaveCount(1);
 });

@@ -28,6 +28,14 @@ impl RunKind {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
+    /// In words, as the console shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RunKind::Full => "Full sync",
+            RunKind::Incremental => "Incremental sync",
+            RunKind::DryRun => "Dry run",
+        }
+    }
 }
 
 /// Where a run is.
@@ -66,6 +74,17 @@ impl RunStatus {
     }
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+    /// In words, as the console shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RunStatus::Running => "Running",
+            RunStatus::AwaitingApproval => "Waiting for approval",
+            RunStatus::Succeeded => "Succeeded",
+            RunStatus::Approved => "Approved and applied",
+            RunStatus::Failed => "Failed",
+            RunStatus::Cancelled => "Discarded: nothing applied",
+        }
     }
     /// Whether a stored status string is this one.
     pub fn is(self, stored: &str) -> bool {

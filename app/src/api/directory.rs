@@ -55,9 +55,18 @@ pub struct GroupDetail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunItem {
     pub id: String,
+    /// `full`, `incremental`, `dry_run`.
     pub mode: String,
+    /// "Full sync", "Dry run", …
+    pub kind_label: String,
+    /// "Started by ada@example.com", "Scheduled".
     pub trigger: String,
+    /// As stored (`awaiting_approval`, …): for `data-status`.
     pub status: String,
+    /// "Waiting for approval", …
+    pub status_label: String,
+    /// Who approved or discarded it.
+    pub decided_by: Option<String>,
     pub started_at: String,
     pub duration: String,
     pub created: i64,
@@ -153,8 +162,12 @@ pub struct ProviderSync {
     pub name: String,
     pub settings: SyncSettingsForm,
     pub runs: Vec<RunItem>,
+    /// The newest finished run that was not a dry run.
+    pub last_sync: Option<RunItem>,
     pub pending: Option<PendingDiff>,
     pub dry_run: Option<PendingDiff>,
+    /// Users and groups the last full run listed: what a running full run is measured against.
+    pub estimate: Option<u64>,
 }
 
 /// Users, newest search first; `offset` pages.
@@ -217,41 +230,27 @@ pub async fn directory_group(id: String, offset: u32) -> Result<GroupDetail, Ser
     })
 }
 
-/// Every provider with directory synchronization: settings, recent runs, a diff awaiting approval.
+/// Every provider with directory synchronization: settings, recent runs, the last real sync,
+/// a diff awaiting approval, the newest dry run.
 #[server(endpoint = "directory/sync_overview")]
 pub async fn sync_overview() -> Result<Vec<ProviderSync>, ServerFnError> {
-    use portcullis_domain::sync::{RunKind, RunStatus};
     use portcullis_domain::Role;
     crate::api::ssr::require(Role::Viewer)?;
     let s = crate::api::ssr::services()?;
-    let mut out = Vec::new();
-    for p in s.providers.list().await.map_err(crate::api::ssr::fail)? {
-        if p.directory_mode == "off" {
-            continue;
-        }
-        let settings = s.sync.settings(&p.id).await.map_err(crate::api::ssr::fail)?;
-        let runs = s.sync.runs(&p.id, 10).await.map_err(crate::api::ssr::fail)?;
-        let awaiting = runs.iter().find(|r| RunStatus::AwaitingApproval.is(&r.status)).map(|r| r.id.clone());
-        let pending = match awaiting {
-            Some(run_id) => s.sync.pending_diff(&run_id).await.map_err(crate::api::ssr::fail)?.map(server::diff),
-            None => None,
-        };
-        // The newest run, if a dry run, shows its diff too.
-        let dry_run =
-            match runs.first().filter(|r| RunKind::DryRun.as_str() == r.mode && RunStatus::Succeeded.is(&r.status)) {
-                Some(r) => s.sync.pending_diff(&r.id).await.map_err(crate::api::ssr::fail)?.map(server::diff),
-                None => None,
-            };
-        out.push(ProviderSync {
-            provider_id: p.id,
-            name: p.name,
-            settings: server::settings_form(&settings),
-            runs: runs.into_iter().map(server::run).collect(),
-            pending,
-            dry_run,
-        });
-    }
-    Ok(out)
+    let overview = s.sync.overview().await.map_err(crate::api::ssr::fail)?;
+    Ok(overview
+        .into_iter()
+        .map(|o| ProviderSync {
+            provider_id: o.provider_id,
+            name: o.provider_name,
+            settings: server::settings_form(&o.settings),
+            runs: o.runs.into_iter().map(server::run).collect(),
+            last_sync: o.last_sync.map(server::run),
+            pending: o.pending.map(server::diff),
+            dry_run: o.dry_run.map(server::diff),
+            estimate: o.estimate,
+        })
+        .collect())
 }
 
 /// Starts a run in the background: `full`, `incremental` or `dry_run`.
@@ -264,9 +263,7 @@ pub async fn sync_now(provider_id: String, kind: String) -> Result<String, Serve
     let caller = crate::api::ssr::caller(Role::Editor)?;
     let s = crate::api::ssr::services()?;
     let kind = RunKind::parse(&kind).ok_or_else(|| crate::api::ssr::bad_input("Unknown kind of run."))?;
-    s.sync
-        .start_in_background(&provider_id, kind, Trigger::Manual { actor: caller.actor.clone() })
-        .map_err(crate::api::ssr::fail)
+    s.sync.start_in_background(&provider_id, kind, Trigger::Manual { caller }).map_err(crate::api::ssr::fail)
 }
 
 #[server(endpoint = "directory/progress")]
@@ -283,7 +280,7 @@ pub async fn approve_run(run_id: String) -> Result<(), ServerFnError> {
     // Approving applies removals held for review: Admins only.
     let caller = crate::api::ssr::caller(Role::Admin)?;
     let s = crate::api::ssr::services()?;
-    s.sync.approve(&run_id, caller.actor.clone(), caller.role).await.map_err(crate::api::ssr::fail)?;
+    s.sync.approve(&run_id, &caller).await.map_err(crate::api::ssr::fail)?;
     Ok(())
 }
 
@@ -292,11 +289,12 @@ pub async fn discard_run(run_id: String) -> Result<(), ServerFnError> {
     use portcullis_domain::Role;
     let caller = crate::api::ssr::caller(Role::Editor)?;
     let s = crate::api::ssr::services()?;
-    s.sync.discard(&run_id, caller.actor.clone()).await.map_err(crate::api::ssr::fail)
+    s.sync.discard(&run_id, &caller).await.map_err(crate::api::ssr::fail)
 }
 
+/// Whether anything changed.
 #[server(endpoint = "directory/save_settings", input = leptos::server_fn::codec::Json)]
-pub async fn save_sync_settings(provider_id: String, form: SyncSettingsForm) -> Result<(), ServerFnError> {
+pub async fn save_sync_settings(provider_id: String, form: SyncSettingsForm) -> Result<bool, ServerFnError> {
     use portcullis_domain::{
         sync::{DeprovisionAction, Scope, SyncSettings},
         Role,
@@ -316,12 +314,14 @@ pub async fn save_sync_settings(provider_id: String, form: SyncSettingsForm) -> 
         removal_threshold_percent: form.removal_threshold_percent,
     };
     // Editors may change the schedule; the domain refuses them what decides removals.
-    s.sync.save_settings(&provider_id, settings, caller.actor, caller.role).await.map_err(crate::api::ssr::fail)
+    s.sync.save_settings(&provider_id, settings, &caller).await.map_err(crate::api::ssr::fail)
 }
 
 #[cfg(feature = "ssr")]
 mod server {
-    use portcullis_domain::sync::{Diff, DirectoryGroupView, DirectoryUserView, Progress, RunRow, Scope, SyncSettings};
+    use portcullis_domain::sync::{
+        Diff, DirectoryGroupView, DirectoryUserView, Progress, RunKind, RunRow, RunStatus, Scope, SyncSettings,
+    };
 
     use super::{
         GroupItem, GroupRemovalItem, MembershipRemovalItem, PendingDiff, ProgressItem, RemovalItem, RunItem,
@@ -374,12 +374,16 @@ mod server {
         };
         RunItem {
             id: r.id,
-            mode: r.mode.replace('_', " "),
-            trigger: match r.triggered_by {
-                Some(by) => format!("{} ({by})", r.trigger_kind),
-                None => r.trigger_kind,
+            kind_label: RunKind::parse(&r.mode).map_or_else(|| r.mode.clone(), |k| k.label().to_string()),
+            mode: r.mode,
+            trigger: match (r.trigger_kind.as_str(), r.triggered_by) {
+                ("schedule", _) => "Scheduled".to_string(),
+                (_, Some(by)) => format!("Started by {by}"),
+                (kind, None) => kind.to_string(),
             },
+            status_label: RunStatus::parse(&r.status).map_or_else(|| r.status.clone(), |s| s.label().to_string()),
             status: r.status,
+            decided_by: r.decided_by,
             started_at: format_time(r.started_at),
             duration,
             created: r.created,

@@ -145,17 +145,14 @@ pub async fn check_client_settings(
 /// Step 2's Continue.
 #[server(endpoint = "providers/check_directory", input = Json)]
 pub async fn check_directory_settings(form: ProviderForm) -> Result<CheckReport, ServerFnError> {
-    use portcullis_domain::{providers::normalize::normalize, Role};
+    use portcullis_domain::Role;
     crate::api::ssr::require(Role::Editor)?;
     let s = crate::api::ssr::services()?;
     let settings = server::client_settings(&form)?;
-    let org = normalize(settings.kind, &settings.base_url, &settings.auth_server)
-        .map_err(crate::api::ssr::bad_input)?
-        .base_url;
     let Some(auth) = server::directory_auth(&form.directory) else {
         return Ok(CheckReport { ok: true, summary: "Directory synchronization is off".into(), ..Default::default() });
     };
-    let outcome = s.providers.check_directory(&org, &auth).await;
+    let outcome = s.providers.check_directory(&settings, &auth).await.map_err(crate::api::ssr::fail)?;
     let mut report = server::report(&outcome.report);
     report.group_count = report.ok.then_some(outcome.groups.len());
     report.user_count = outcome.user_count;

@@ -112,26 +112,26 @@ pub async fn role_mappings() -> Result<RoleMappingsData, ServerFnError> {
 /// Role mappings decide who becomes an admin: only admins change them.
 #[server(endpoint = "add_role_mapping")]
 pub async fn add_role_mapping(provider_id: String, group: String, role: String) -> Result<(), ServerFnError> {
-    use crate::api::ssr::{require, services};
+    use crate::api::ssr::{caller, services};
     use portcullis_domain::Role;
-    let user = require(Role::Admin)?;
-    services()?.roles.add(&user, &provider_id, &group, &role).await.map(|_| ()).map_err(crate::api::ssr::fail)
+    let caller = caller(Role::Admin)?;
+    services()?.roles.add(&caller, &provider_id, &group, &role).await.map(|_| ()).map_err(crate::api::ssr::fail)
 }
 
 #[server(endpoint = "set_mapping_role")]
 pub async fn set_mapping_role(id: String, role: String) -> Result<(), ServerFnError> {
-    use crate::api::ssr::{require, services};
+    use crate::api::ssr::{caller, services};
     use portcullis_domain::Role;
-    let user = require(Role::Admin)?;
-    services()?.roles.set_role(&user, &id, &role).await.map_err(crate::api::ssr::fail)
+    let caller = caller(Role::Admin)?;
+    services()?.roles.set_role(&caller, &id, &role).await.map_err(crate::api::ssr::fail)
 }
 
 #[server(endpoint = "remove_role_mapping")]
 pub async fn remove_role_mapping(id: String) -> Result<(), ServerFnError> {
-    use crate::api::ssr::{require, services};
+    use crate::api::ssr::{caller, services};
     use portcullis_domain::Role;
-    let user = require(Role::Admin)?;
-    services()?.roles.remove(&user, &id).await.map_err(crate::api::ssr::fail)
+    let caller = caller(Role::Admin)?;
+    services()?.roles.remove(&caller, &id).await.map_err(crate::api::ssr::fail)
 }
 
 /// Limits password sign-in to one admin (`Some`), or opens it again (`None`/empty).

@@ -200,9 +200,15 @@ impl ProviderService {
         }))
     }
 
-    /// Step 2's Continue. `org` is the normalised Base URL from step 1.
-    pub async fn check_directory(&self, org: &str, auth: &DirectoryAuth) -> DirectoryCheckOutcome {
-        check_directory(&self.outbound, org, auth).await
+    /// Step 2's Continue, against the org of step 1's settings (normalised as step 1 does).
+    pub async fn check_directory(
+        &self,
+        settings: &ClientSettings,
+        auth: &DirectoryAuth,
+    ) -> Result<DirectoryCheckOutcome, ProviderError> {
+        let org = super::normalize::normalize(settings.kind, &settings.base_url, &settings.auth_server)
+            .map_err(|e| ProviderError::BadBaseUrl(e.to_string()))?;
+        Ok(check_directory(&self.outbound, &org.base_url, auth).await)
     }
 
     fn client_settings(&self, input: &ProviderInput, secret: Secret) -> ClientSettings {
@@ -234,7 +240,7 @@ impl ProviderService {
         let mut dir = None;
         if let (Some(auth), Some(n)) = (directory, &client.normalized) {
             if client.report.ok() {
-                let outcome = self.check_directory(&n.base_url, auth).await;
+                let outcome = check_directory(&self.outbound, &n.base_url, auth).await;
                 report.checks.extend(outcome.report.checks.clone());
                 report.total_ms += outcome.report.total_ms;
                 dir = Some(outcome);

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    accounts::{Role, SignedIn},
-    audit::{Action, Actor, Audit, Event},
+    accounts::Role,
+    audit::{Action, Audit, Caller, Event},
     store::{new_id, now_ms, RoleMappingRow, Store, StoreError},
 };
 
@@ -115,7 +115,7 @@ impl RoleMappings {
     /// Adds a mapping. `group` is a group id from the directory, or a name as the claim carries it.
     pub async fn add(
         &self,
-        by: &SignedIn,
+        by: &Caller,
         provider_id: &str,
         group: &str,
         role: &str,
@@ -141,13 +141,14 @@ impl RoleMappings {
             group_name: group_name.clone(),
             current_name: None,
             role: role.as_str().to_string(),
-            created_by: Some(by.email.clone()),
+            created_by: by.actor.email().map(str::to_string),
             created_at: now_ms(),
         };
         self.store.insert_role_mapping(&row).await?;
         self.audit
             .record_or_log(
-                Event::new(Actor::User { id: by.user_id.clone(), email: by.email.clone() }, Action::RoleMappingCreated)
+                Event::new(by.actor.clone(), Action::RoleMappingCreated)
+                    .ip(by.ip())
                     .target(group_name.clone())
                     .detail("provider", provider.name.clone())
                     .detail("group_id", group_id.clone())
@@ -165,7 +166,7 @@ impl RoleMappings {
         })
     }
 
-    pub async fn set_role(&self, by: &SignedIn, id: &str, role: &str) -> Result<(), MappingError> {
+    pub async fn set_role(&self, by: &Caller, id: &str, role: &str) -> Result<(), MappingError> {
         let role = Role::parse(role).ok_or(MappingError::BadRole)?;
         let before =
             self.store.role_mappings().await?.into_iter().find(|m| m.id == id).ok_or(MappingError::NotFound)?;
@@ -177,7 +178,8 @@ impl RoleMappings {
         let ended = if lowered { self.store.end_provider_sessions(&before.provider_id, true).await? } else { 0 };
         self.audit
             .record_or_log(
-                Event::new(Actor::User { id: by.user_id.clone(), email: by.email.clone() }, Action::RoleMappingUpdated)
+                Event::new(by.actor.clone(), Action::RoleMappingUpdated)
+                    .ip(by.ip())
                     .target(before.current_name.unwrap_or(before.group_name))
                     .detail("role_before", before.role)
                     .detail("role", role.as_str())
@@ -187,13 +189,14 @@ impl RoleMappings {
         Ok(())
     }
 
-    pub async fn remove(&self, by: &SignedIn, id: &str) -> Result<(), MappingError> {
+    pub async fn remove(&self, by: &Caller, id: &str) -> Result<(), MappingError> {
         let removed = self.store.delete_role_mapping(id).await?.ok_or(MappingError::NotFound)?;
         // Sessions keep the role they were granted; end those that may have had it from this mapping.
         let ended = self.store.end_provider_sessions(&removed.provider_id, true).await?;
         self.audit
             .record_or_log(
-                Event::new(Actor::User { id: by.user_id.clone(), email: by.email.clone() }, Action::RoleMappingDeleted)
+                Event::new(by.actor.clone(), Action::RoleMappingDeleted)
+                    .ip(by.ip())
                     .target(removed.current_name.unwrap_or(removed.group_name))
                     .detail("group_id", removed.group_external_id)
                     .detail("role", removed.role)

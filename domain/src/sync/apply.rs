@@ -8,14 +8,14 @@ use serde_json::{json, Value};
 
 use super::{DeprovisionAction, Diff, Inner, RunStatus, SyncError, SyncSettings};
 use crate::{
-    audit::{Action, Actor, Event},
+    audit::{Action, Actor, Caller, Event},
     store::{now_ms, DirectoryTx, ProviderRow, SyncRunRow},
 };
 
 pub(crate) enum Mode {
     Normal,
     DryRun,
-    Approve { by: Actor },
+    Approve { by: Caller },
 }
 
 pub(crate) struct Outcome {
@@ -223,10 +223,7 @@ pub(crate) async fn apply(
             };
             run.status = if approved_by.is_some() { RunStatus::Approved } else { RunStatus::Succeeded }.as_str().into();
             if let Some(by) = &approved_by {
-                run.decided_by = match by {
-                    Actor::User { email, .. } => Some(email.clone()),
-                    _ => None,
-                };
+                run.decided_by = by.actor.email().map(str::to_string);
                 run.decided_at = Some(ctx.now);
             }
             tx.update_run(&run).await?;
@@ -248,7 +245,8 @@ pub(crate) async fn apply(
                 .detail("memberships_added", run.memberships_added)
                 .detail("memberships_removed", run.memberships_removed);
             if let Some(by) = approved_by {
-                event.actor = by;
+                event.actor = by.actor;
+                event.ip = by.ip;
             }
             record(&mut tx, event).await?;
             step("staging cleared");

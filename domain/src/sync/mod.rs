@@ -12,6 +12,7 @@
 mod apply;
 mod error;
 mod fetch;
+mod overview;
 mod runner;
 mod schedule;
 mod settings;
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     accounts::Role,
-    audit::{Action, Actor, Audit, Event},
+    audit::{Action, Actor, Audit, Caller, Event},
     crypto::{CryptoError, SecretBox},
     okta::{OktaClient, OktaError, Patience, WaitKind, APPS_READ_SCOPE, DIRECTORY_SCOPES},
     outbound::Outbound,
@@ -44,11 +45,12 @@ pub use portcullis_types::sync::{RunKind, RunStatus};
 /// Who started a run.
 #[derive(Debug, Clone)]
 pub enum Trigger {
-    Manual { actor: Actor },
+    Manual { caller: Caller },
     Schedule,
 }
 
 pub use error::SyncError;
+pub use overview::SyncOverview;
 use runner::{ProgressHandle, INTERRUPTED, INTERRUPTED_FIX};
 pub use settings::{DeprovisionAction, Scope, SyncSettings};
 
@@ -269,8 +271,8 @@ impl SyncService {
 
     /// Applies a run that stopped for approval: its whole diff, removals included. Admins only:
     /// it decides who and what is removed.
-    pub async fn approve(&self, run_id: &str, actor: Actor, role: Role) -> Result<RunSummary, SyncError> {
-        if role < Role::Admin {
+    pub async fn approve(&self, run_id: &str, caller: &Caller) -> Result<RunSummary, SyncError> {
+        if caller.role < Role::Admin {
             return Err(SyncError::AdminOnly("approve a run held for approval"));
         }
         let run = self.run_row(run_id).await?;
@@ -287,7 +289,7 @@ impl SyncService {
         let settings = self.settings(&run.provider_id).await?;
         let started = run.started_at;
         let outcome =
-            apply::apply(&self.inner, &provider, &settings, run, apply::Mode::Approve { by: actor.clone() }).await?;
+            apply::apply(&self.inner, &provider, &settings, run, apply::Mode::Approve { by: caller.clone() }).await?;
         drop(guard);
         Ok(RunSummary {
             duration_ms: outcome.run.finished_at.unwrap_or(started) - started,
@@ -297,21 +299,24 @@ impl SyncService {
     }
 
     /// Drops a run's pending diff: nothing is applied; the next run computes a fresh one.
-    pub async fn discard(&self, run_id: &str, actor: Actor) -> Result<(), SyncError> {
+    pub async fn discard(&self, run_id: &str, caller: &Caller) -> Result<(), SyncError> {
         let mut run = self.run_row(run_id).await?;
         if !RunStatus::AwaitingApproval.is(&run.status) {
             return Err(SyncError::NotAwaitingApproval { status: run.status });
         }
-        let email = actor_email(&actor);
         run.status = RunStatus::Cancelled.as_str().into();
-        run.decided_by = email;
+        run.decided_by = actor_email(&caller.actor);
+        // The hold's reason and fix asked for a decision that is now made.
+        run.error = None;
+        run.error_fix = None;
         run.decided_at = Some(now_ms());
         self.inner.store.update_sync_run(&run).await?;
         self.inner.store.clear_stage(run_id).await?;
         self.inner
             .audit
             .record_or_log(
-                Event::new(actor, Action::SyncDiscarded)
+                Event::new(caller.actor.clone(), Action::SyncDiscarded)
+                    .ip(caller.ip())
                     .target(self.provider_name(&run.provider_id).await)
                     .detail("sync_run_id", run.id.clone())
                     .detail("provider_id", run.provider_id.clone()),
@@ -346,10 +351,7 @@ impl SyncService {
 }
 
 fn actor_email(actor: &Actor) -> Option<String> {
-    match actor {
-        Actor::User { email, .. } => Some(email.clone()),
-        _ => None,
-    }
+    actor.email().map(str::to_string)
 }
 
 /// Okta's timestamp format, `2026-01-02T03:04:05.000Z`, from epoch seconds.

@@ -118,9 +118,9 @@ impl SyncService {
         };
         let progress = self.progress_handle(&guard);
         progress.update(|p| p.kind = kind);
-        let (trigger_kind, actor) = match &trigger {
-            Trigger::Manual { actor } => ("manual", actor.clone()),
-            Trigger::Schedule => ("schedule", Actor::System),
+        let (trigger_kind, actor, ip) = match &trigger {
+            Trigger::Manual { caller } => ("manual", caller.actor.clone(), caller.ip.clone()),
+            Trigger::Schedule => ("schedule", Actor::System, None),
         };
         let mut run = SyncRunRow {
             id: guard.run_id.clone(),
@@ -164,6 +164,7 @@ impl SyncService {
             .audit
             .record_or_log(
                 Event::new(actor.clone(), Action::SyncStarted)
+                    .ip(ip.as_deref())
                     .target(provider.name.clone())
                     .detail("sync_run_id", run.id.clone())
                     .detail("provider_id", provider.id.clone())

@@ -159,13 +159,14 @@ impl SyncService {
 
     /// Saves a provider's settings. What decides who is removed (the deprovisioning actions,
     /// the removal threshold, the scope) only an Admin may change; Editors may change the schedule.
+    /// Whether anything changed: a save that changes nothing writes nothing and is not audited.
     pub async fn save_settings(
         &self,
         provider_id: &str,
         settings: SyncSettings,
-        actor: Actor,
-        role: Role,
-    ) -> Result<(), SyncError> {
+        caller: &Caller,
+    ) -> Result<bool, SyncError> {
+        let role = caller.role;
         settings.validate().map_err(SyncError::BadSettings)?;
         let provider = self.inner.store.provider(provider_id).await?.ok_or(SyncError::ProviderNotFound)?;
         let existing = self.inner.store.sync_settings(provider_id).await?;
@@ -180,18 +181,23 @@ impl SyncService {
                 "switch directory synchronization off (people removed at the provider would keep their access)",
             ));
         }
+        if existing.is_some() && before == settings {
+            return Ok(false);
+        }
         self.inner.store.save_sync_settings(&settings.to_row(provider_id, existing.as_ref())).await?;
         if before.scope != settings.scope {
             // Another scope is another set of people: the next run lists everyone.
             self.inner.store.reset_sync_watermark(provider_id).await?;
         }
-        let mut event =
-            Event::new(actor, Action::SyncSettingsChanged).target(provider.name).detail("provider_id", provider_id);
+        let mut event = Event::new(caller.actor.clone(), Action::SyncSettingsChanged)
+            .ip(caller.ip())
+            .target(provider.name)
+            .detail("provider_id", provider_id);
         if let (Ok(b), Ok(a)) = (serde_json::to_value(&before), serde_json::to_value(&settings)) {
             event = event.detail("before", b).detail("after", a);
         }
         self.inner.audit.record_or_log(event).await;
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -13,10 +13,9 @@ use portcullis_domain::{
     providers::service::secret_context,
     store::{new_id, now_ms, AuditQuery, DirectoryQuery, IdentityRow, ProviderRow, RoleMappingRow, Store},
     sync::{DeprovisionAction, Phase, RunKind, Scope, SyncError, SyncOptions, SyncService, SyncSettings, Trigger},
-    Role,
 };
 
-use super::support::{admin, editor, file_store, loopback_outbound, okta_provider};
+use super::support::{admin_caller, editor_caller, file_store, loopback_outbound, okta_provider};
 
 struct Env {
     sim: Sim,
@@ -70,7 +69,7 @@ fn small_pages() -> SyncOptions {
 }
 
 fn manual() -> Trigger {
-    Trigger::Manual { actor: admin() }
+    Trigger::Manual { caller: admin_caller() }
 }
 
 impl Env {
@@ -81,7 +80,7 @@ impl Env {
     async fn settings(&self, f: impl FnOnce(&mut SyncSettings)) {
         let mut s = self.svc.settings(&self.provider_id).await.unwrap();
         f(&mut s);
-        self.svc.save_settings(&self.provider_id, s, admin(), Role::Admin).await.unwrap();
+        self.svc.save_settings(&self.provider_id, s, &admin_caller()).await.unwrap();
     }
 
     /// Active directory users' external ids.
@@ -164,6 +163,7 @@ impl Env {
                 let mut v: serde_json::Value = serde_json::from_str(&r.details).unwrap();
                 v["_target"] = r.target.into();
                 v["_actor"] = r.actor.into();
+                v["_ip"] = r.ip.into();
                 v["_outcome"] = r.outcome.into();
                 v
             })
@@ -580,7 +580,7 @@ async fn the_breaker_stops_a_mass_removal_until_an_admin_approves_the_diff() {
     // The scheduler leaves a provider alone while a diff waits.
     assert!(e.svc.start_due_runs().await.unwrap().is_empty());
 
-    let approved = e.svc.approve(&s.run.id, admin(), Role::Admin).await.unwrap();
+    let approved = e.svc.approve(&s.run.id, &admin_caller()).await.unwrap();
     assert_eq!(approved.run.status, "approved");
     assert_eq!(approved.run.decided_by.as_deref(), Some("root@example.com"));
     assert_eq!(approved.run.disabled, 10);
@@ -589,7 +589,7 @@ async fn the_breaker_stops_a_mass_removal_until_an_admin_approves_the_diff() {
     let audit = e.audit(Action::SyncApproved).await;
     assert_eq!(audit[0]["_actor"], "root@example.com");
     assert_eq!(e.audit(Action::DirectoryUserDisabled).await.len(), 10);
-    assert!(matches!(e.svc.approve(&s.run.id, admin(), Role::Admin).await, Err(SyncError::NotAwaitingApproval { .. })));
+    assert!(matches!(e.svc.approve(&s.run.id, &admin_caller()).await, Err(SyncError::NotAwaitingApproval { .. })));
 }
 
 /// Kept people lose application access (forward auth refuses anyone removed), so keeping
@@ -623,10 +623,41 @@ async fn a_discarded_diff_changes_nothing() {
     e.sim.control().deactivate_user(&fixture.users[3].id).unwrap();
     let s = e.sync(RunKind::Full).await;
     assert_eq!(s.run.status, "awaiting_approval", "0 % stops every removal");
-    e.svc.discard(&s.run.id, admin()).await.unwrap();
-    assert_eq!(e.svc.run_row(&s.run.id).await.unwrap().status, "cancelled");
+    e.svc.discard(&s.run.id, &admin_caller()).await.unwrap();
+    let run = e.svc.run_row(&s.run.id).await.unwrap();
+    assert_eq!(run.status, "cancelled");
+    assert_eq!(run.error, None, "the hold's 'approve the diff' is answered");
     assert_eq!(e.snapshot().await, before);
-    assert_eq!(e.audit(Action::SyncDiscarded).await.len(), 1);
+    let discarded = e.audit(Action::SyncDiscarded).await;
+    assert_eq!((discarded.len(), &discarded[0]["_ip"]), (1, &serde_json::json!("192.0.2.10")));
+    // The overview shows the last real sync, not the discarded hold as if it had applied.
+    let overview = e.svc.overview().await.unwrap();
+    let last = overview[0].last_sync.as_ref().unwrap();
+    assert_eq!(last.id, run.id);
+    assert!(overview[0].pending.is_none());
+}
+
+#[tokio::test]
+async fn a_settings_save_that_changes_nothing_writes_no_audit_entry_and_one_that_does_records_the_address() {
+    let e = env(Fixture::sample(), SyncOptions::default()).await;
+    let s = SyncSettings { interval_minutes: 30, ..SyncSettings::default() };
+    assert!(e.svc.save_settings(&e.provider_id, s.clone(), &admin_caller()).await.unwrap());
+    assert!(!e.svc.save_settings(&e.provider_id, s, &admin_caller()).await.unwrap(), "nothing changed");
+    let changed = e.audit(Action::SyncSettingsChanged).await;
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0]["_ip"], "192.0.2.10");
+}
+
+#[tokio::test]
+async fn a_dry_run_does_not_hide_the_last_sync_and_the_last_full_run_sizes_the_next() {
+    let e = env(Fixture::sample(), SyncOptions::default()).await;
+    let full = e.sync(RunKind::Full).await;
+    let dry = e.sync(RunKind::DryRun).await;
+    let o = &e.svc.overview().await.unwrap()[0];
+    assert_eq!(o.last_sync.as_ref().map(|r| r.id.as_str()), Some(full.run.id.as_str()));
+    assert_eq!(o.dry_run.as_ref().map(|d| d.run_id.as_str()), Some(dry.run.id.as_str()));
+    assert_eq!(o.estimate, Some((full.run.users_seen + full.run.groups_seen) as u64));
+    assert!(o.estimate.unwrap() > 0);
 }
 
 #[tokio::test]
@@ -991,24 +1022,25 @@ async fn an_editor_may_schedule_runs_but_not_change_who_is_removed_nor_approve()
     for change in changes {
         let mut s = before.clone();
         change(&mut s);
-        let refused = e.svc.save_settings(&e.provider_id, s, editor(), Role::Editor).await;
+        let refused = e.svc.save_settings(&e.provider_id, s, &editor_caller()).await;
         assert!(matches!(refused, Err(SyncError::AdminOnly(_))), "{refused:?}");
     }
     assert_eq!(e.svc.settings(&e.provider_id).await.unwrap(), before, "nothing was saved");
     // The schedule is theirs to change.
     let mut s = before.clone();
     s.interval_minutes = 30;
-    e.svc.save_settings(&e.provider_id, s, editor(), Role::Editor).await.unwrap();
+    e.svc.save_settings(&e.provider_id, s, &editor_caller()).await.unwrap();
 
     // A held run: Editors may look, not approve.
     e.settings(|s| s.removal_threshold_percent = 0).await;
     e.sim.control().deactivate_user(&fixture.users[3].id).unwrap();
-    let held = e.svc.sync_now(&e.provider_id, RunKind::Full, Trigger::Manual { actor: editor() }).await.unwrap();
+    let held =
+        e.svc.sync_now(&e.provider_id, RunKind::Full, Trigger::Manual { caller: editor_caller() }).await.unwrap();
     assert_eq!(held.run.status, "awaiting_approval");
-    let refused = e.svc.approve(&held.run.id, editor(), Role::Editor).await;
+    let refused = e.svc.approve(&held.run.id, &editor_caller()).await;
     assert!(matches!(refused, Err(SyncError::AdminOnly(_))), "{refused:?}");
     assert_eq!(e.svc.run_row(&held.run.id).await.unwrap().status, "awaiting_approval");
-    assert_eq!(e.svc.approve(&held.run.id, admin(), Role::Admin).await.unwrap().run.status, "approved");
+    assert_eq!(e.svc.approve(&held.run.id, &admin_caller()).await.unwrap().run.status, "approved");
 }
 
 // ---------- removals are held, whatever is removed ----------
@@ -1041,12 +1073,12 @@ async fn an_empty_group_list_is_held_and_discarding_keeps_every_group() {
         .iter()
         .any(|m| m.group_name == "Portcullis Admins" && m.user_external_id == ada && m.group_deleted));
 
-    e.svc.discard(&s.run.id, admin()).await.unwrap();
+    e.svc.discard(&s.run.id, &admin_caller()).await.unwrap();
     assert_eq!(e.snapshot().await, before, "discarded: every group and membership stays");
     // The scheduler's next run is held again; approved, it applies.
     let s = e.sync(RunKind::Full).await;
     assert_eq!(s.run.status, "awaiting_approval");
-    let approved = e.svc.approve(&s.run.id, admin(), Role::Admin).await.unwrap();
+    let approved = e.svc.approve(&s.run.id, &admin_caller()).await.unwrap();
     assert_eq!(approved.run.groups_deleted, groups);
     assert_eq!(e.store.directory_counts(&e.provider_id).await.unwrap().1, 0);
 }
@@ -1069,7 +1101,7 @@ async fn group_deletions_count_toward_the_threshold_and_are_listed_with_their_me
     assert_eq!((diff.group_removals[0].external_id.as_str(), diff.group_removals[0].members), (marketing.as_str(), 5));
     assert_eq!(diff.membership_removals.len(), 5);
     assert!(diff.membership_removals.iter().all(|m| m.group_name == "Marketing" && m.group_deleted));
-    e.svc.approve(&s.run.id, admin(), Role::Admin).await.unwrap();
+    e.svc.approve(&s.run.id, &admin_caller()).await.unwrap();
     assert!(!e.snapshot().await.1.iter().any(|(id, _)| *id == marketing));
 }
 

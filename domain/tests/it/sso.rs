@@ -24,7 +24,7 @@ use serde_json::Value;
 
 /// The console's public address as the sample app registers it; never contacted: the
 /// callback URL is only read from the simulator's `Location` header.
-use super::support::{admin, editor, file_store, loopback_outbound};
+use super::support::{admin, admin_caller, editor, file_store, loopback_outbound};
 
 const PUBLIC_BASE: &str = "http://127.0.0.1:3000";
 const SCOPES: &str = "openid profile email groups offline_access";
@@ -129,7 +129,7 @@ async fn env_kind(
     let policy = SessionPolicy { idle: Duration::from_secs(600), lifetime: Duration::from_secs(3600) };
     let sso = SsoService::new(store.clone(), secrets, outbound, PUBLIC_BASE, policy);
     let roles = RoleMappings::new(store.clone());
-    roles.add(&root(), &saved.id, ADMINS, "admin").await.unwrap();
+    roles.add(&admin_caller(), &saved.id, ADMINS, "admin").await.unwrap();
     Env {
         sim,
         _dir: dir,
@@ -646,7 +646,7 @@ async fn refresh_follows_group_changes_and_ends_the_session_when_no_group_maps_a
     // Tokens of 30 s are within REFRESH_AHEAD_MS of expiry as soon as they are issued.
     let e = env_with(|sw| sw.access_token_seconds = 30).await;
     let vpn = e.okta_group("VPN Users");
-    e.roles.add(&root(), &e.provider_id, "VPN Users", "editor").await.unwrap();
+    e.roles.add(&admin_caller(), &e.provider_id, "VPN Users", "editor").await.unwrap();
     let b = browser();
     let session = e.signed_in(&b, ADA).await;
     assert_eq!(session.user.role, Role::Admin);
@@ -929,7 +929,7 @@ mod trust {
         let ada = e.okta_user(ADA);
         // The Admin group is in the directory and mapped by its id.
         directory_has(&e, &[(ADMINS_ID, ADMINS)]).await;
-        e.roles.add(&root(), &e.provider_id, ADMINS_ID, "admin").await.unwrap();
+        e.roles.add(&admin_caller(), &e.provider_id, ADMINS_ID, "admin").await.unwrap();
         e.control().remove_membership(ADMINS_ID, &ada).unwrap();
         // A group Ada is in, named like the Admin group's id.
         e.control().rename_group(&e.okta_group("IT"), ADMINS_ID).unwrap();
@@ -961,7 +961,7 @@ mod trust {
             last_updated: None,
         };
         e.store.save_provider(&other, &[it], "sync").await.unwrap();
-        e.roles.add(&root(), "other-idp", "IT", "admin").await.unwrap();
+        e.roles.add(&admin_caller(), "other-idp", "IT", "admin").await.unwrap();
         assert_eq!(e.refused(&browser(), ADA).await.code, "no_role");
     }
 
@@ -997,7 +997,7 @@ mod trust {
         let mut run = sync.sync_now(&e.provider_id, RunKind::Full, Trigger::Schedule).await.unwrap();
         if run.run.status == "awaiting_approval" {
             // A small directory trips the removal breaker: an admin approves.
-            run = sync.approve(&run.run.id, admin(), Role::Admin).await.unwrap();
+            run = sync.approve(&run.run.id, &admin_caller()).await.unwrap();
         }
         assert!(matches!(run.run.status.as_str(), "succeeded" | "approved"), "{:?}", run.run);
     }
@@ -1021,7 +1021,7 @@ mod trust {
         let mut settings = sync.settings(&e.provider_id).await.unwrap();
         settings.deprovision = portcullis_domain::sync::DeprovisionAction::Keep;
         settings.admin_deprovision = portcullis_domain::sync::DeprovisionAction::Keep;
-        sync.save_settings(&e.provider_id, settings, admin(), Role::Admin).await.unwrap();
+        sync.save_settings(&e.provider_id, settings, &admin_caller()).await.unwrap();
         let gate = gate(&e, Selector::EmailDomain { domain: "example.com".into() }).await;
         let cookie = gate.enter(&e, ADA).await;
         assert!(matches!(gate.decide(&cookie).await, Answer::Allow { .. }), "active: let in");
@@ -1286,11 +1286,17 @@ mod provider_trust {
         let session = e.signed_in(&browser(), ADA).await;
         assert_eq!(e.accounts.session(&session.token).await.unwrap().map(|u| u.role), Some(Role::Admin));
         let mapping = e.roles.list().await.unwrap().into_iter().next().unwrap();
-        e.roles.set_role(&root(), &mapping.id, "viewer").await.unwrap();
+        e.roles.set_role(&admin_caller(), &mapping.id, "viewer").await.unwrap();
         assert_eq!(e.sessions().await, 0, "the Admin session ends when the mapping is lowered");
         let session = e.signed_in(&browser(), ADA).await;
         assert_eq!(e.accounts.session(&session.token).await.unwrap().map(|u| u.role), Some(Role::Viewer));
-        e.roles.remove(&root(), &mapping.id).await.unwrap();
+        e.roles.remove(&admin_caller(), &mapping.id).await.unwrap();
         assert_eq!(e.sessions().await, 0, "and when it is removed");
+        // Each change is audited with where it came from.
+        for action in [Action::RoleMappingCreated, Action::RoleMappingUpdated, Action::RoleMappingDeleted] {
+            let q = AuditQuery { action: Some(action.as_str().into()), limit: 5, ..Default::default() };
+            let records = e.store.audit_page(&q).await.unwrap().records;
+            assert_eq!(records[0].ip.as_deref(), Some("192.0.2.10"), "{}", action.as_str());
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use portcullis_domain::{
-    audit::Actor,
+    audit::{Actor, Caller},
     outbound::{parse_allow_list, Outbound, OutboundConfig},
     store::{GroupInput, ProviderRow, Store},
 };
@@ -17,6 +17,16 @@ pub fn admin() -> Actor {
 /// An Editor: may change policies, not what decides roles.
 pub fn editor() -> Actor {
     Actor::User { id: "editor-1".into(), email: "ed@example.com".into() }
+}
+
+/// The administrator as a request from the console brings them: with their address.
+pub fn admin_caller() -> Caller {
+    Caller { actor: admin(), role: portcullis_domain::Role::Admin, ip: Some("192.0.2.10".into()) }
+}
+
+/// The Editor, likewise.
+pub fn editor_caller() -> Caller {
+    Caller { actor: editor(), role: portcullis_domain::Role::Editor, ip: Some("192.0.2.20".into()) }
 }
 
 /// A database file, as in production (a cancelled query closes its connection; several

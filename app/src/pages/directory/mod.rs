@@ -23,6 +23,8 @@ pub fn Directory() -> impl IntoView {
     let is_groups = move || tab.get().as_deref() == Some("groups");
     let version = RwSignal::new(0u32);
     let overview = Resource::new(move || version.get(), |_| sync_overview());
+    // Outlives the panels, which are built again when the overview reloads.
+    let notice: sync_panel::Notice = RwSignal::new(None);
     let offset_n = move || offset.get().and_then(|o| o.parse::<u32>().ok()).unwrap_or(0);
     let users =
         Resource::new(move || (search.get(), offset_n(), version.get()), |(q, o, _)| list_directory_users(q, o));
@@ -55,7 +57,7 @@ pub fn Directory() -> impl IntoView {
                     }
                     Ok(list) => {
                         list.into_iter()
-                            .map(|p| view! { <SyncPanel provider=p on_change=move || version.update(|v| *v += 1) /> })
+                            .map(|p| view! { <SyncPanel provider=p on_change=move || version.update(|v| *v += 1) notice /> })
                             .collect_view()
                             .into_any()
                     }

@@ -5,14 +5,51 @@ use leptos::prelude::*;
 use crate::pages::error_text;
 use crate::{
     api::directory::{
-        approve_run, discard_run, save_sync_settings, sync_now, sync_progress, PendingDiff, ProviderSync,
+        approve_run, discard_run, save_sync_settings, sync_now, sync_progress, PendingDiff, ProgressItem, ProviderSync,
+        RunItem,
     },
     layout::{DataTable, ErrorNote},
 };
 
+/// A note from the settings form that outlives the panel's reload ("Settings saved."), with
+/// the provider it is about.
+pub(crate) type Notice = RwSignal<Option<(String, String)>>;
+
+/// "Full sync, succeeded 2026-12-04 10:00:00 UTC (3.2 s): 2 created, …": a run in words.
+fn run_sentence(r: &RunItem) -> String {
+    let counts = format!(
+        "{} created, {} updated, {} disabled, {} deleted, {} unchanged · {} groups deleted, {} memberships removed",
+        r.created, r.updated, r.disabled, r.deleted, r.unchanged, r.groups_deleted, r.memberships_removed,
+    );
+    match r.status.as_str() {
+        "cancelled" => format!(
+            "{}, {} {}: held for approval and discarded{}; nothing was applied.",
+            r.kind_label,
+            r.started_at,
+            r.trigger.to_lowercase(),
+            r.decided_by.as_ref().map(|b| format!(" by {b}")).unwrap_or_default(),
+        ),
+        "awaiting_approval" => {
+            format!("{}, {}: waiting for approval; nothing applied yet.", r.kind_label, r.started_at)
+        }
+        "failed" => format!("{}, {}: failed after {}.", r.kind_label, r.started_at, r.duration),
+        _ => format!(
+            "{}, {}: {} in {} · {counts}",
+            r.kind_label,
+            r.started_at,
+            r.status_label.to_lowercase(),
+            r.duration
+        ),
+    }
+}
+
 /// Sync now, Dry run, live progress, the diff awaiting approval, settings and history.
 #[component]
-pub(crate) fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+pub(crate) fn SyncPanel(
+    provider: ProviderSync,
+    on_change: impl Fn() + Copy + Send + Sync + 'static,
+    notice: Notice,
+) -> impl IntoView {
     let id = provider.provider_id.clone();
     let error = RwSignal::new(None::<String>);
     // Polls progress once a second while a run is going, then reloads the page's data.
@@ -67,6 +104,7 @@ pub(crate) fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Se
     Effect::new(move |_| match start.value().get() {
         Some(Ok(_)) => {
             error.set(None);
+            notice.set(None);
             tick.set(0);
             running.set(true);
         }
@@ -84,33 +122,45 @@ pub(crate) fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Se
         }
     });
     Effect::new(move |_| match decide.value().get() {
-        Some(Ok(())) => on_change(),
+        Some(Ok(())) => {
+            notice.set(None);
+            on_change();
+        }
         Some(Err(e)) => error.set(Some(error_text(&e))),
         None => {}
     });
 
-    let last = provider.runs.first().cloned();
+    let estimate = provider.estimate;
     let name = provider.name.clone();
+    let runs_count = provider.runs.len();
+    let my_notice = {
+        let id = id.clone();
+        Memo::new(move |_| notice.get().filter(|(for_id, _)| *for_id == id).map(|(_, text)| text))
+    };
+    let newest = provider.runs.first().cloned();
     view! {
         <section class="mb-4 rounded-lg border border-slate-200 bg-white p-4" data-testid="sync-panel" data-provider=name.clone()>
             <div class="flex flex-col gap-3 sm:flex-row sm:items-start sm:justify-between">
                 <div>
                     <h2 class="font-semibold">{format!("{name}: directory synchronization")}</h2>
-                    <p class="text-sm text-slate-600" data-testid="last-run">
-                        {match &last {
-                            Some(r) => format!(
-                                "Last run: {} {}, {} ({}) · {} created, {} updated, {} disabled, {} deleted, {} unchanged · {} groups deleted, {} memberships removed",
-                                r.mode, r.status, r.started_at, r.duration, r.created, r.updated, r.disabled, r.deleted, r.unchanged,
-                                r.groups_deleted, r.memberships_removed,
-                            ),
-                            None => format!(
-                                "Not synchronized yet. Runs every {} minutes once enabled; or start one now.",
+                    <p class="text-sm text-slate-700" data-testid="last-run">
+                        {match &provider.last_sync {
+                            Some(r) => format!("Last sync: {}", run_sentence(r)),
+                            None if provider.settings.enabled => format!(
+                                "Not synchronized yet. Runs every {} minutes; or start one now.",
                                 provider.settings.interval_minutes,
                             ),
+                            None => "Not synchronized yet. Scheduled runs are off; start one now.".to_string(),
                         }}
                     </p>
-                    {last
+                    {newest
                         .as_ref()
+                        .filter(|r| r.mode == "dry_run" && r.status != "running")
+                        .map(|r| view! { <p class="text-sm text-slate-700" data-testid="last-dry-run">{format!("Last dry run: {}", run_sentence(r))}</p> })}
+                    {provider
+                        .last_sync
+                        .as_ref()
+                        .filter(|r| r.status == "failed")
                         .and_then(|r| r.error.clone().map(|e| (e, r.error_fix.clone())))
                         .map(|(e, fix)| {
                             view! {
@@ -135,34 +185,7 @@ pub(crate) fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Se
                 <div class="mt-3" data-testid="sync-progress">
                     {move || {
                         let p = progress.get().and_then(|r| r.ok()).flatten();
-                        let (value, max) = match &p {
-                            Some(p) if p.groups_to_list > 0 => (p.groups_listed as f64, p.groups_to_list as f64),
-                            _ => (0.0, 0.0),
-                        };
-                        let text = match &p {
-                            Some(p) => format!(
-                                "{} run, {}: {} pages, {} users, {} groups so far{}",
-                                p.kind,
-                                p.phase,
-                                p.pages_done,
-                                p.users_so_far,
-                                p.groups_so_far,
-                                if p.rate_limit_waits > 0 || p.waiting {
-                                    format!(", {} rate-limit waits{}", p.rate_limit_waits, if p.waiting { " (waiting now)" } else { "" })
-                                } else {
-                                    String::new()
-                                },
-                            ),
-                            None => "Starting…".to_string(),
-                        };
-                        view! {
-                            {if max > 0.0 {
-                                view! { <progress class="h-2 w-full" max=max value=value aria-label="Sync progress"></progress> }.into_any()
-                            } else {
-                                view! { <progress class="h-2 w-full" aria-label="Sync progress"></progress> }.into_any()
-                            }}
-                            <p class="mt-1 text-xs text-slate-600">{text}</p>
-                        }
+                        view! { <ProgressView progress=p estimate /> }
                     }}
                 </div>
             </Show>
@@ -219,13 +242,13 @@ pub(crate) fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Se
                         </div>
                     }
                 })}
-            <details class="mt-3">
+            <details class="mt-3" open=move || my_notice.get().is_some()>
                 <summary class="cursor-pointer text-sm font-medium text-slate-700">"Settings"</summary>
-                <SettingsForm provider_id=id.clone() form=provider.settings.clone() on_saved=on_change />
+                <SettingsForm provider_id=id.clone() form=provider.settings.clone() on_saved=on_change notice />
             </details>
             <details class="mt-2">
                 <summary class="cursor-pointer text-sm font-medium text-slate-700">
-                    {format!("History ({} runs)", provider.runs.len())}
+                    {if runs_count == 1 { "History (1 run)".to_string() } else { format!("History ({runs_count} runs)") }}
                 </summary>
                 <div class="mt-2">
                     <DataTable headers=&["Started", "Kind", "Status", "Duration", "Changes", "Requests"] testid="run-history">
@@ -233,19 +256,22 @@ pub(crate) fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Se
                             .runs
                             .iter()
                             .map(|r| {
+                                let changes = if r.status == "cancelled" || r.status == "awaiting_approval" || r.mode == "dry_run" {
+                                    format!("none applied ({} users, {} groups seen)", r.users_seen, r.groups_seen)
+                                } else {
+                                    format!(
+                                        "{} created, {} updated, {} disabled, {} deleted, {} unchanged, {} groups deleted, {} memberships removed ({} users, {} groups seen)",
+                                        r.created, r.updated, r.disabled, r.deleted, r.unchanged, r.groups_deleted,
+                                        r.memberships_removed, r.users_seen, r.groups_seen,
+                                    )
+                                };
                                 view! {
                                     <tr data-status=r.status.clone()>
                                         <td class="whitespace-nowrap px-4 py-2 font-mono text-xs">{r.started_at.clone()}</td>
-                                        <td class="px-4 py-2 text-xs">{format!("{} · {}", r.mode, r.trigger)}</td>
-                                        <td class="px-4 py-2 text-xs">{r.status.replace('_', " ")}</td>
+                                        <td class="px-4 py-2 text-xs">{format!("{} · {}", r.kind_label, r.trigger)}</td>
+                                        <td class="px-4 py-2 text-xs">{r.status_label.clone()}</td>
                                         <td class="px-4 py-2 text-xs">{r.duration.clone()}</td>
-                                        <td class="px-4 py-2 text-xs">
-                                            {format!(
-                                                "{} created, {} updated, {} disabled, {} deleted, {} unchanged, {} groups deleted, {} memberships removed ({} users, {} groups seen)",
-                                                r.created, r.updated, r.disabled, r.deleted, r.unchanged, r.groups_deleted,
-                                                r.memberships_removed, r.users_seen, r.groups_seen,
-                                            )}
-                                        </td>
+                                        <td class="px-4 py-2 text-xs">{changes}</td>
                                         <td class="px-4 py-2 text-xs">{format!("{} ({} waits)", r.requests, r.rate_limit_waits)}</td>
                                     </tr>
                                 }
@@ -255,6 +281,67 @@ pub(crate) fn SyncPanel(provider: ProviderSync, on_change: impl Fn() + Copy + Se
                 </div>
             </details>
         </section>
+    }
+}
+
+/// A running run: pages and rows always; a percentage when the last full run gives an
+/// estimate (Okta lists no totals), else a bar without one.
+#[component]
+fn ProgressView(progress: Option<ProgressItem>, estimate: Option<u64>) -> impl IntoView {
+    let Some(p) = progress else {
+        return view! {
+            <progress class="h-2 w-full" aria-label="Sync progress"></progress>
+            <p class="mt-1 text-xs text-slate-700">"Starting…"</p>
+        }
+        .into_any();
+    };
+    let rows = p.users_so_far + p.groups_so_far;
+    // Membership listing is measured by groups; before it, by users and groups against the estimate.
+    let fraction = if p.groups_to_list > 0 {
+        Some(p.groups_listed as f64 / p.groups_to_list as f64)
+    } else {
+        estimate.filter(|_| p.kind != "incremental").map(|e| rows as f64 / e as f64)
+    }
+    .map(|f| f.clamp(0.0, 0.99));
+    let phase = match p.phase.as_str() {
+        "starting" => "starting",
+        "fetching" => "reading users, groups and memberships from Okta",
+        "applying" => "applying the changes",
+        other => other,
+    };
+    let kind = match p.kind.as_str() {
+        "full" => "Full sync",
+        "incremental" => "Incremental sync",
+        "dryrun" | "dry_run" => "Dry run",
+        other => other,
+    };
+    let waits = if p.rate_limit_waits > 0 || p.waiting {
+        format!(" · {} rate-limit waits{}", p.rate_limit_waits, if p.waiting { " (waiting now)" } else { "" })
+    } else {
+        String::new()
+    };
+    let percent = fraction.map(|f| format!("about {}% · ", (f * 100.0).round() as u32)).unwrap_or_default();
+    let text = format!(
+        "{kind}, {phase}: {percent}{} pages, {} users, {} groups so far{waits}",
+        p.pages_done, p.users_so_far, p.groups_so_far
+    );
+    view! {
+        {match fraction {
+            Some(f) => view! { <progress class="h-2 w-full" max="100" value=(f * 100.0).round() aria-label="Sync progress"></progress> }.into_any(),
+            None => view! { <progress class="h-2 w-full" aria-label="Sync progress"></progress> }.into_any(),
+        }}
+        <p class="mt-1 text-xs text-slate-700">{text}</p>
+    }
+    .into_any()
+}
+
+/// Why someone is removed, in words: Okta's status, or that Okta no longer lists them.
+fn okta_status_words(status: &str) -> String {
+    match status {
+        "DEPROVISIONED" => "deactivated in Okta".into(),
+        "SUSPENDED" => "suspended in Okta".into(),
+        "GONE" => "no longer listed by Okta (deleted, or out of the synchronized scope)".into(),
+        other => format!("{} in Okta", other.to_lowercase()),
     }
 }
 
@@ -269,7 +356,7 @@ pub(crate) fn DiffList(diff: PendingDiff) -> impl IntoView {
                 .map(|r| {
                     view! {
                         <li>
-                            {format!("{} {} — {} in Okta; will be {}", r.name, r.email, r.okta_status.to_lowercase(), match r.action.as_str() {
+                            {format!("{} {} — {}; will be {}", r.name, r.email, okta_status_words(&r.okta_status), match r.action.as_str() {
                                 "disable" => "disabled",
                                 "delete" => "deleted",
                                 _ => "kept",
@@ -327,7 +414,9 @@ pub(crate) fn SettingsForm(
     provider_id: String,
     form: crate::api::directory::SyncSettingsForm,
     on_saved: impl Fn() + Copy + Send + Sync + 'static,
+    notice: Notice,
 ) -> impl IntoView {
+    let for_provider = provider_id.clone();
     let enabled = RwSignal::new(form.enabled);
     let interval = RwSignal::new(form.interval_minutes.to_string());
     let full_every = RwSignal::new(form.full_every_hours.to_string());
@@ -336,13 +425,21 @@ pub(crate) fn SettingsForm(
     let deprovision = RwSignal::new(form.deprovision.clone());
     let admin_deprovision = RwSignal::new(form.admin_deprovision.clone());
     let threshold = RwSignal::new(form.removal_threshold_percent.to_string());
+    let shown = Memo::new({
+        let id = provider_id.clone();
+        move |_| notice.get().filter(|(for_id, _)| *for_id == id).map(|(_, text)| text)
+    });
     let save = Action::new(move |f: &crate::api::directory::SyncSettingsForm| {
         let (id, f) = (provider_id.clone(), f.clone());
         async move { save_sync_settings(id, f).await }
     });
     Effect::new(move |_| {
-        if let Some(Ok(())) = save.value().get() {
-            on_saved();
+        if let Some(Ok(changed)) = save.value().get() {
+            let text = if changed { "Settings saved." } else { "No changes to save." };
+            notice.set(Some((for_provider.clone(), text.to_string())));
+            if changed {
+                on_saved();
+            }
         }
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -383,13 +480,13 @@ pub(crate) fn SettingsForm(
                 </Show>
             </fieldset>
             <label>
-                "Users gone or deactivated in Okta"
+                "Users deactivated or removed in Okta"
                 <select class=input on:change=move |ev| deprovision.set(event_target_value(&ev)) prop:value=move || deprovision.get()>
                     {actions.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
                 </select>
             </label>
             <label>
-                "Console admins gone in Okta"
+                "Console admins deactivated or removed in Okta"
                 <select class=input on:change=move |ev| admin_deprovision.set(event_target_value(&ev)) prop:value=move || admin_deprovision.get()>
                     {actions.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
                 </select>
@@ -404,9 +501,8 @@ pub(crate) fn SettingsForm(
             <div class="sm:col-span-2 flex items-center gap-3">
                 <button type="submit" class="btn-primary">"Save settings"</button>
                 {move || match save.value().get() {
-                    Some(Ok(())) => view! { <span class="text-green-800" role="status">"Saved."</span> }.into_any(),
                     Some(Err(e)) => view! { <span class="text-red-800" role="alert">{error_text(&e)}</span> }.into_any(),
-                    None => ().into_any(),
+                    _ => view! { <span class="text-green-800" role="status" data-testid="settings-notice">{move || shown.get()}</span> }.into_any(),
                 }}
             </div>
         </form>
