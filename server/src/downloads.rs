@@ -17,7 +17,7 @@ pub async fn policy_export(
     user: Option<Extension<SignedIn>>,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = allowed(user.as_deref(), Role::Viewer) {
+    if let Some(refused) = refusal(user.as_deref(), Role::Viewer) {
         return refused;
     }
     match state.services.policies.export(&id).await {
@@ -26,14 +26,14 @@ pub async fn policy_export(
     }
 }
 
-/// 401 without a session, 403 below `role`.
-fn allowed(user: Option<&SignedIn>, role: Role) -> Result<(), Response> {
+/// 401 without a session, 403 below `role`; `None` lets the caller through.
+fn refusal(user: Option<&SignedIn>, role: Role) -> Option<Response> {
     match user {
-        None => Err((StatusCode::UNAUTHORIZED, error::SESSION_ENDED).into_response()),
+        None => Some((StatusCode::UNAUTHORIZED, error::SESSION_ENDED).into_response()),
         Some(user) if user.role < role => {
-            Err((StatusCode::FORBIDDEN, error::role_needed(role, user.role)).into_response())
+            Some((StatusCode::FORBIDDEN, error::role_needed(role, user.role)).into_response())
         }
-        Some(_) => Ok(()),
+        Some(_) => None,
     }
 }
 
