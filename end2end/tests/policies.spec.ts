@@ -72,6 +72,19 @@ test('an application, and an Allow policy built from a group with a live preview
   await expect(page.getByTestId('application-summary')).toContainText('example.test/wiki');
   await expect(page.getByTestId('application-summary')).toContainText('sessions last 8 hours');
   await expect(page.getByTestId('no-policies')).toBeVisible();
+  // The proxy configuration for this application, filled in and pinned to it.
+  const appId = appUrl.split('/').pop()!;
+  await expect(page.getByTestId('application-id')).toHaveText(appId);
+  const snippets = page.getByTestId('proxy-snippets');
+  await expect(snippets.locator('[data-proxy="nginx"]')).toContainText(`server_name ${HOST};`);
+  await expect(snippets.locator('[data-proxy="nginx"]')).toContainText(`/verify?app=${appId};`);
+  await expect(snippets.locator('[data-proxy="nginx"]')).toContainText('location /wiki {');
+  await snippets.getByRole('tab', { name: 'Caddy' }).click();
+  await expect(snippets.locator('[data-proxy="Caddy"]')).toBeVisible();
+  await expect(snippets.locator('[data-proxy="Caddy"]')).toContainText(`uri /verify/forward?app=${appId}`);
+  await expect(snippets.locator('[data-proxy="nginx"]')).toBeHidden();
+  await snippets.getByRole('button', { name: 'Copy Caddy configuration' }).click();
+  await expect(snippets.getByRole('button', { name: 'Copy Caddy configuration' })).toHaveText('Copied');
 
   // The same hostname cannot go to a second application.
   await page.goto('/policies/new');
@@ -150,8 +163,14 @@ test('a Block policy, reordered with Move up and Move down', async ({ page }) =>
   await expect(page.locator('tr[data-policy="Engineers"]').getByRole('button', { name: 'Move up' })).toBeDisabled();
   await expect(page.locator('tr[data-policy="Block contractors"]').getByRole('button', { name: 'Move down' })).toBeDisabled();
 
+  // Listed second, evaluated first: the list says so.
+  await expect(page.locator('tr[data-policy="Block contractors"]').getByTestId('policy-evaluated')).toContainText('1.before Allow');
+  await expect(page.locator('tr[data-policy="Engineers"]').getByTestId('policy-evaluated')).toContainText('2.after Bypass and Block');
+
   await page.locator('tr[data-policy="Block contractors"]').getByRole('button', { name: 'Move up' }).click();
   await expect.poll(() => policyNames(page)).toEqual(['Block contractors', 'Engineers']);
+  // Focus stays with the moved policy: at the top, on its Move down.
+  await expect(page.locator('tr[data-policy="Block contractors"]').getByRole('button', { name: 'Move down' })).toBeFocused();
   await page.reload();
   await ready(page, true);
   await expect.poll(() => policyNames(page)).toEqual(['Block contractors', 'Engineers']);
@@ -352,8 +371,15 @@ test('a Viewer sees policies and tests users, but cannot change them', async ({ 
     await context.close();
     await page.goto('/settings/role-mappings');
     await ready(page, true);
+    // Removing asks first; Cancel keeps it.
+    const marketing = page.locator('tr[data-group="Marketing"]');
     await page.getByRole('button', { name: 'Remove mapping for Marketing' }).click();
-    await expect(page.locator('tr[data-group="Marketing"]')).toHaveCount(0);
+    await expect(marketing.getByRole('alertdialog')).toContainText('Remove the mapping for Marketing?');
+    await marketing.getByRole('button', { name: 'Cancel' }).click();
+    await expect(marketing).toHaveCount(1);
+    await page.getByRole('button', { name: 'Remove mapping for Marketing' }).click();
+    await marketing.getByRole('button', { name: 'Remove mapping', exact: true }).click();
+    await expect(marketing).toHaveCount(0);
   }
   await page.goto(appUrl);
   await expect.poll(() => policyNames(page)).toEqual(['Engineering team', 'Everyone at example.com']);

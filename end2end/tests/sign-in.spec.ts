@@ -52,9 +52,14 @@ test('an admin maps Okta groups to console roles', async ({ page }) => {
   await ready(page, true);
   await expect(page.getByTestId('no-mappings')).toBeVisible();
   await page.getByLabel('Identity provider').selectOption({ label: PROVIDER });
-  await page.getByLabel('Group').fill('Portcullis Admins');
+  // A typo: no synced group has that name; the closest one is offered, nothing is saved.
+  await page.getByLabel('Group').fill('Portcullis Admin');
   await page.getByLabel('Role').selectOption('admin');
   await page.getByRole('button', { name: 'Add mapping' }).click();
+  const unknown = page.getByTestId('unknown-group');
+  await expect(unknown).toContainText("No group of this provider is named 'Portcullis Admin'");
+  await expect(page.getByTestId('no-mappings')).toBeVisible();
+  await unknown.getByRole('button', { name: "Use 'Portcullis Admins'" }).click();
   const row = page.locator('tr[data-group="Portcullis Admins"]');
   await expect(row).toBeVisible();
   // Synchronized groups are mapped by id, not by name.

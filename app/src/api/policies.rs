@@ -80,6 +80,8 @@ pub struct PolicyItem {
     pub id: String,
     /// From 1, as the admin arranged them.
     pub number: u32,
+    /// From 1, in the order they are evaluated: Bypass and Block before Allow.
+    pub evaluated: u32,
     pub name: String,
     /// `allow`, `block` or `bypass`.
     pub action: String,
@@ -94,6 +96,15 @@ pub struct AppPage {
     pub app: AppSummary,
     pub policies: Vec<PolicyItem>,
     pub can_edit: bool,
+    /// nginx, Caddy and Traefik configuration for this application.
+    pub snippets: Vec<ProxySnippet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxySnippet {
+    pub proxy: String,
+    pub language: String,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,6 +233,7 @@ mod convert {
         PolicyItem {
             id: v.policy.id.clone(),
             number: v.policy.position + 1,
+            evaluated: v.evaluated,
             name: v.policy.name.clone(),
             action: v.policy.action.as_str().into(),
             enabled: v.policy.enabled,
@@ -335,13 +347,19 @@ pub async fn application_page(id: String) -> Result<AppPage, ServerFnError> {
     use crate::api::ssr::{require, services};
     use portcullis_domain::Role;
     let user = require(Role::Viewer)?;
-    let s = services()?.policies;
+    let services = services()?;
+    let s = services.policies;
     let app = s.application(&id).await.map_err(crate::api::ssr::fail)?;
     let views = s.policy_views(&id).await.map_err(crate::api::ssr::fail)?;
+    let snippets = portcullis_domain::forward_auth::snippets::snippets(&app, &services.settings.public_base())
+        .into_iter()
+        .map(|s| ProxySnippet { proxy: s.proxy.into(), language: s.language.into(), text: s.text })
+        .collect();
     Ok(AppPage {
         app: convert::app(app, views.len()),
         policies: views.iter().map(convert::policy).collect(),
         can_edit: user.role >= Role::Editor,
+        snippets,
     })
 }
 

@@ -109,13 +109,33 @@ pub async fn role_mappings() -> Result<RoleMappingsData, ServerFnError> {
     })
 }
 
-/// Role mappings decide who becomes an admin: only admins change them.
+/// What Add mapping did: added it, or found no group of that name (with the closest names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AddMappingOutcome {
+    Added,
+    UnknownGroup { message: String, closest: Vec<String> },
+}
+
+/// Role mappings decide who becomes an admin: only admins change them. A name no synced group
+/// has is added only `anyway`.
 #[server(endpoint = "add_role_mapping")]
-pub async fn add_role_mapping(provider_id: String, group: String, role: String) -> Result<(), ServerFnError> {
+pub async fn add_role_mapping(
+    provider_id: String,
+    group: String,
+    role: String,
+    #[server(default)] anyway: bool,
+) -> Result<AddMappingOutcome, ServerFnError> {
     use crate::api::ssr::{caller, services};
-    use portcullis_domain::Role;
+    use portcullis_domain::{sso::roles::MappingError, Role};
     let caller = caller(Role::Admin)?;
-    services()?.roles.add(&caller, &provider_id, &group, &role).await.map(|_| ()).map_err(crate::api::ssr::fail)
+    match services()?.roles.add(&caller, &provider_id, &group, &role, anyway).await {
+        Ok(_) => Ok(AddMappingOutcome::Added),
+        Err(MappingError::UnknownGroup { name, closest }) => {
+            let message = MappingError::UnknownGroup { name, closest: closest.clone() }.to_string();
+            Ok(AddMappingOutcome::UnknownGroup { message, closest })
+        }
+        Err(e) => Err(crate::api::ssr::fail(e)),
+    }
 }
 
 #[server(endpoint = "set_mapping_role")]

@@ -135,10 +135,11 @@ pub(crate) fn SecretField(
     }
 }
 
+/// "Copy", then "Copied": puts `text` on the clipboard. `what` names it for screen readers
+/// ("Copy Sign-in redirect URI").
 #[component]
-pub(crate) fn CopyRow(label: &'static str, value: String) -> impl IntoView {
+pub(crate) fn CopyButton(#[prop(into)] what: String, text: String) -> impl IntoView {
     let copied = RwSignal::new(false);
-    let text = value.clone();
     let copy = move |_| {
         #[cfg(feature = "hydrate")]
         {
@@ -151,18 +152,25 @@ pub(crate) fn CopyRow(label: &'static str, value: String) -> impl IntoView {
         copied.set(true);
     };
     view! {
+        <button
+            type="button"
+            class="rounded border border-indigo-200 bg-white px-2 py-1 text-xs font-medium text-indigo-800 hover:bg-indigo-100"
+            aria-label=format!("Copy {what}")
+            on:click=copy
+        >
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
+    }
+}
+
+#[component]
+pub(crate) fn CopyRow(label: &'static str, value: String) -> impl IntoView {
+    view! {
         <div class="flex flex-wrap items-center gap-2">
             <dt class="w-44 shrink-0 font-medium text-indigo-900">{label}</dt>
             <dd class="flex min-w-0 items-center gap-2">
-                <code class="break-all rounded bg-white px-2 py-1" data-testid="redirect-uri">{value}</code>
-                <button
-                    type="button"
-                    class="rounded border border-indigo-200 bg-white px-2 py-1 text-xs font-medium text-indigo-800 hover:bg-indigo-100"
-                    aria-label=format!("Copy {label}")
-                    on:click=copy
-                >
-                    {move || if copied.get() { "Copied" } else { "Copy" }}
-                </button>
+                <code class="break-all rounded bg-white px-2 py-1" data-testid="redirect-uri">{value.clone()}</code>
+                <CopyButton what=label text=value />
             </dd>
         </div>
     }

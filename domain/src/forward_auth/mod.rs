@@ -29,6 +29,7 @@ use crate::{
 };
 
 pub mod request;
+pub mod snippets;
 
 /// The single sign-on session on the console's host, for people who signed in for the
 /// applications only (a console session serves the same purpose for the others).

@@ -23,6 +23,8 @@ pub enum MappingError {
     Duplicate,
     #[error("No such mapping: it may have been removed.")]
     NotFound,
+    #[error("No group of this provider is named '{name}'{}. Pick a group from the list; or, if the provider sends this name in its groups claim, add it anyway.", closest_words(.closest))]
+    UnknownGroup { name: String, closest: Vec<String> },
     #[error(transparent)]
     Store(StoreError),
 }
@@ -34,7 +36,10 @@ impl crate::error::Classify for MappingError {
             MappingError::Store(_) => Fault::Internal,
             MappingError::UnknownProvider | MappingError::NotFound => Fault::NotFound,
             MappingError::Duplicate => Fault::Conflict,
-            MappingError::NoGroup | MappingError::BadRole | MappingError::AmbiguousGroup(_) => Fault::Invalid,
+            MappingError::NoGroup
+            | MappingError::BadRole
+            | MappingError::AmbiguousGroup(_)
+            | MappingError::UnknownGroup { .. } => Fault::Invalid,
         }
     }
 }
@@ -45,6 +50,25 @@ impl From<StoreError> for MappingError {
             StoreError::Conflict(_) => MappingError::Duplicate,
             other => MappingError::Store(other),
         }
+    }
+}
+
+/// Up to three known names nearest to a mistyped one, nearest first.
+pub fn closest_names<'n>(typed: &str, known: impl Iterator<Item = &'n str>) -> Vec<String> {
+    let typed = typed.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = known
+        .map(|name| (strsim::normalized_damerau_levenshtein(&typed, &name.to_lowercase()), name))
+        .filter(|(score, _)| *score >= 0.5)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(3).map(|(_, name)| name.to_string()).collect()
+}
+
+fn closest_words(closest: &[String]) -> String {
+    match closest {
+        [] => String::new(),
+        names => format!(" (closest: {})", names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -112,13 +136,15 @@ impl RoleMappings {
             .collect())
     }
 
-    /// Adds a mapping. `group` is a group id from the directory, or a name as the claim carries it.
+    /// Adds a mapping. `group` is a group id from the directory, or a name as the claim carries
+    /// it: a name no known group has is refused with the closest names, unless `anyway`.
     pub async fn add(
         &self,
         by: &Caller,
         provider_id: &str,
         group: &str,
         role: &str,
+        anyway: bool,
     ) -> Result<RoleMappingView, MappingError> {
         let provider = self.store.provider(provider_id).await?.ok_or(MappingError::UnknownProvider)?;
         let role = Role::parse(role).ok_or(MappingError::BadRole)?;
@@ -132,7 +158,15 @@ impl RoleMappings {
         }
         let (group_id, group_name, in_directory) = match found.pop() {
             Some((id, name)) => (id, name, true),
-            None => (group.to_string(), group.to_string(), false),
+            None => {
+                let known = self.store.provider_groups(provider_id).await?;
+                // Without synced groups there is nothing to check a name against.
+                if !anyway && !known.is_empty() {
+                    let closest = closest_names(group, known.iter().map(|g| g.name.as_str()));
+                    return Err(MappingError::UnknownGroup { name: group.to_string(), closest });
+                }
+                (group.to_string(), group.to_string(), false)
+            }
         };
         let row = RoleMappingRow {
             id: new_id(),
@@ -210,6 +244,14 @@ impl RoleMappings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_closest_names_to_a_typo_come_first_and_unrelated_names_not_at_all() {
+        let known = ["Engineering", "Engineering Managers", "Finance", "Marketing"];
+        assert_eq!(closest_names("Enginering", known.into_iter())[0], "Engineering");
+        assert_eq!(closest_names("finanse", known.into_iter()), ["Finance"]);
+        assert!(closest_names("Legal", known.into_iter()).is_empty());
+    }
 
     fn mapping(group: &str, name: &str, role: &str) -> RoleMappingRow {
         RoleMappingRow {

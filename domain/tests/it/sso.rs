@@ -129,7 +129,7 @@ async fn env_kind(
     let policy = SessionPolicy { idle: Duration::from_secs(600), lifetime: Duration::from_secs(3600) };
     let sso = SsoService::new(store.clone(), secrets, outbound, PUBLIC_BASE, policy);
     let roles = RoleMappings::new(store.clone());
-    roles.add(&admin_caller(), &saved.id, ADMINS, "admin").await.unwrap();
+    roles.add(&admin_caller(), &saved.id, ADMINS, "admin", false).await.unwrap();
     Env {
         sim,
         _dir: dir,
@@ -646,7 +646,7 @@ async fn refresh_follows_group_changes_and_ends_the_session_when_no_group_maps_a
     // Tokens of 30 s are within REFRESH_AHEAD_MS of expiry as soon as they are issued.
     let e = env_with(|sw| sw.access_token_seconds = 30).await;
     let vpn = e.okta_group("VPN Users");
-    e.roles.add(&admin_caller(), &e.provider_id, "VPN Users", "editor").await.unwrap();
+    e.roles.add(&admin_caller(), &e.provider_id, "VPN Users", "editor", true).await.unwrap();
     let b = browser();
     let session = e.signed_in(&b, ADA).await;
     assert_eq!(session.user.role, Role::Admin);
@@ -929,7 +929,7 @@ mod trust {
         let ada = e.okta_user(ADA);
         // The Admin group is in the directory and mapped by its id.
         directory_has(&e, &[(ADMINS_ID, ADMINS)]).await;
-        e.roles.add(&admin_caller(), &e.provider_id, ADMINS_ID, "admin").await.unwrap();
+        e.roles.add(&admin_caller(), &e.provider_id, ADMINS_ID, "admin", false).await.unwrap();
         e.control().remove_membership(ADMINS_ID, &ada).unwrap();
         // A group Ada is in, named like the Admin group's id.
         e.control().rename_group(&e.okta_group("IT"), ADMINS_ID).unwrap();
@@ -948,6 +948,21 @@ mod trust {
     }
 
     #[tokio::test]
+    async fn a_mapping_for_a_name_no_synced_group_has_is_refused_with_the_closest_names_unless_added_anyway() {
+        let e = env().await;
+        directory_has(&e, &[(ADMINS_ID, ADMINS)]).await;
+        let err = e.roles.add(&admin_caller(), &e.provider_id, "Portcullis Admin", "viewer", false).await.unwrap_err();
+        assert!(
+            matches!(&err, portcullis_domain::sso::roles::MappingError::UnknownGroup { closest, .. } if closest[0] == ADMINS),
+            "{err}"
+        );
+        assert!(err.to_string().contains("(closest: 'Portcullis Admins')"), "{err}");
+        assert!(e.roles.list().await.unwrap().iter().all(|m| m.group_name != "Portcullis Admin"), "nothing saved");
+        let added = e.roles.add(&admin_caller(), &e.provider_id, "Portcullis Admin", "viewer", true).await.unwrap();
+        assert!(!added.in_directory, "matched by name, as the admin chose");
+    }
+
+    #[tokio::test]
     async fn a_group_of_the_same_name_at_another_provider_grants_nothing() {
         let e = env().await;
         e.control().remove_membership(ADMINS_ID, &e.okta_user(ADA)).unwrap();
@@ -961,7 +976,7 @@ mod trust {
             last_updated: None,
         };
         e.store.save_provider(&other, &[it], "sync").await.unwrap();
-        e.roles.add(&admin_caller(), "other-idp", "IT", "admin").await.unwrap();
+        e.roles.add(&admin_caller(), "other-idp", "IT", "admin", false).await.unwrap();
         assert_eq!(e.refused(&browser(), ADA).await.code, "no_role");
     }
 

@@ -207,7 +207,7 @@ pub(crate) fn ApplicationView(
     reload: Callback<()>,
     import_message: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
-    let AppPage { app, policies, can_edit } = page;
+    let AppPage { app, policies, can_edit, snippets } = page;
     let app_id = StoredValue::new(app.id.clone());
     let editing = RwSignal::new(false);
     let navigate = use_navigate();
@@ -238,6 +238,11 @@ pub(crate) fn ApplicationView(
                 <p class="mt-1 text-sm text-slate-600" data-testid="application-summary">
                     <span class="font-mono text-xs">{hosts}</span>
                     {format!(" · sessions last {}", duration_label(app.session_duration_minutes))}
+                </p>
+                <p class="mt-1 flex flex-wrap items-center gap-2 text-xs text-slate-600">
+                    "Application ID"
+                    <code class="rounded bg-slate-100 px-1.5 py-0.5" data-testid="application-id">{app.id.clone()}</code>
+                    <crate::components::CopyButton what="application ID" text=app.id.clone() />
                 </p>
             </div>
             <div class="flex flex-wrap gap-2">
@@ -272,6 +277,7 @@ pub(crate) fn ApplicationView(
             </section>
         </Show>
         <PolicyList app_id=app.id.clone() policies can_edit reload />
+        <super::snippets::ProxySnippets snippets />
         <ExportPanel application_id=app.id.clone() />
         <Show when=move || can_edit>
             <ImportPanel application_id=Some(app_id.get_value()) on_done=reload message=import_message />
@@ -313,6 +319,9 @@ pub(crate) fn PolicyList(
         }
     });
     let busy = move || moving.pending().get() || reorder.pending().get();
+    // The list is built again after a move: the same button of the moved policy gets focus back.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| refocus::restore());
     let ids: Vec<String> = policies.iter().map(|p| p.id.clone()).collect();
     let dragging = RwSignal::new(None::<String>);
     let drop_on = {
@@ -361,7 +370,7 @@ pub(crate) fn PolicyList(
                     .into_any()
             } else {
                 view! {
-                    <DataTable headers=&["#", "Policy", "Action", "Rules", "Order"] testid="policy-list">
+                    <DataTable headers=&["#", "Evaluated", "Policy", "Action", "Rules", "Order"] testid="policy-list">
                         {policies
                             .into_iter()
                             .enumerate()
@@ -374,6 +383,7 @@ pub(crate) fn PolicyList(
                                     <tr
                                         data-testid="policy-row"
                                         data-policy=p.name.clone()
+                                        data-policy-id=p.id.clone()
                                         draggable=if can_edit { "true" } else { "false" }
                                         class=move || if dragging.get().is_some() { "cursor-move" } else { "" }
                                         on:dragstart=move |ev| {
@@ -391,7 +401,13 @@ pub(crate) fn PolicyList(
                                         }
                                         on:dragend=move |_| dragging.set(None)
                                     >
-                                        <td class="px-4 py-2 text-slate-500" data-testid="policy-number">{p.number}</td>
+                                        <td class="px-4 py-2 text-slate-600" data-testid="policy-number">{p.number}</td>
+                                        <td class="px-4 py-2 text-slate-700" data-testid="policy-evaluated">
+                                            {format!("{}.", p.evaluated)}
+                                            {(p.evaluated != p.number).then(|| view! {
+                                                <span class="block text-xs text-slate-600">{if p.action == "allow" { "after Bypass and Block" } else { "before Allow" }}</span>
+                                            })}
+                                        </td>
                                         <td class="px-4 py-2">
                                             <a href=href class="font-medium text-indigo-700 hover:underline">{p.name.clone()}</a>
                                             {(!p.enabled).then(|| view! { <span class="ml-2 rounded bg-slate-200 px-1.5 py-0.5 text-xs">"Disabled"</span> })}
@@ -410,11 +426,14 @@ pub(crate) fn PolicyList(
                                                     <button
                                                         type="button"
                                                         class="btn"
+                                                        data-move="up"
                                                         disabled=move || i == 0 || busy()
                                                         on:click={
                                                             let id = id_up.clone();
                                                             move |_| {
                                                                 error.set(None);
+                                                                #[cfg(feature = "hydrate")]
+                                                                refocus::request(&id, "up");
                                                                 moving.dispatch((id.clone(), true));
                                                             }
                                                         }
@@ -424,11 +443,14 @@ pub(crate) fn PolicyList(
                                                     <button
                                                         type="button"
                                                         class="btn"
+                                                        data-move="down"
                                                         disabled=move || i + 1 == count || busy()
                                                         on:click={
                                                             let id = id_down.clone();
                                                             move |_| {
                                                                 error.set(None);
+                                                                #[cfg(feature = "hydrate")]
+                                                                refocus::request(&id, "down");
                                                                 moving.dispatch((id.clone(), false));
                                                             }
                                                         }
@@ -450,6 +472,51 @@ pub(crate) fn PolicyList(
                     .into_any()
             }}
         </section>
+    }
+}
+
+/// Where focus goes back after the list is built again: the moved policy's button, or its
+/// other Move button when that one is now disabled (the policy reached an end).
+#[cfg(feature = "hydrate")]
+mod refocus {
+    use std::cell::RefCell;
+
+    use wasm_bindgen::JsCast;
+
+    thread_local! {
+        static PENDING: RefCell<Option<(String, &'static str)>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn request(policy_id: &str, direction: &'static str) {
+        PENDING.with(|p| *p.borrow_mut() = Some((policy_id.to_string(), direction)));
+    }
+
+    pub(super) fn restore() {
+        if let Some(pending) = PENDING.with(|p| p.borrow_mut().take()) {
+            try_focus(pending, 10);
+        }
+    }
+
+    /// The new list may not be in the document yet, or may replace the old one a frame later:
+    /// keep focus on the button for a few frames.
+    fn try_focus((id, direction): (String, &'static str), frames: u8) {
+        leptos::prelude::request_animation_frame(move || {
+            let document = leptos::prelude::document();
+            let other = if direction == "up" { "down" } else { "up" };
+            let button = [direction, other].into_iter().find_map(|d| {
+                let selector = format!("tr[data-policy-id=\"{id}\"] button[data-move=\"{d}\"]:not([disabled])");
+                document.query_selector(&selector).ok().flatten()?.dyn_into::<web_sys::HtmlElement>().ok()
+            });
+            if let Some(button) = button {
+                let focused = document.active_element().is_some_and(|a| a == *button.as_ref());
+                if !focused {
+                    let _ = button.focus();
+                }
+            }
+            if frames > 0 {
+                try_focus((id, direction), frames - 1);
+            }
+        });
     }
 }
 

@@ -46,6 +46,13 @@ pub(crate) const ACTIONS: [(&str, &str, &str); 3] = [
 pub(crate) fn PolicyEditor(data: EditorData) -> impl IntoView {
     let EditorData { app, policy, providers, can_edit } = data;
     let existing_id = policy.as_ref().map(|p| p.id.clone());
+    let order_note = match &policy {
+        Some(p) => format!(
+            "Evaluated {} of {}: Bypass and Block policies are checked before Allow policies, each in list order (this one is number {} in the list).",
+            p.evaluated, app.policy_count, p.number
+        ),
+        None => "A new policy goes last in the list; Bypass and Block policies are still checked before Allow policies.".into(),
+    };
     let is_new = existing_id.is_none();
     let name = RwSignal::new(policy.as_ref().map(|p| p.name.clone()).unwrap_or_default());
     let action = RwSignal::new(policy.as_ref().map(|p| p.action.clone()).unwrap_or_else(|| "allow".into()));
@@ -138,12 +145,13 @@ pub(crate) fn PolicyEditor(data: EditorData) -> impl IntoView {
                                 .collect_view()}
                         </select>
                     </label>
-                    <p class="text-xs text-slate-500 sm:col-span-2" data-testid="action-help">
+                    <p class="text-xs text-slate-600 sm:col-span-2" data-testid="action-help">
                         {move || {
                             let (label, _) = action_badge(&action.get());
                             format!("{label}: {}.", help())
                         }}
                     </p>
+                    <p class="text-xs text-slate-600 sm:col-span-2" data-testid="evaluation-order">{order_note}</p>
                     <label class="flex items-center gap-2 text-sm sm:col-span-2">
                         <input
                             type="checkbox"

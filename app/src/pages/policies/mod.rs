@@ -2,6 +2,7 @@
 
 pub mod application;
 pub mod editor;
+pub mod snippets;
 pub mod test;
 pub mod transfer;
 

@@ -176,15 +176,17 @@ pub(crate) fn DecisionPanel(result: TestResult) -> impl IntoView {
                 view! {
                     <div>
                         <h3 class="mb-2 font-medium">"Every policy, in evaluation order"</h3>
-                        <DataTable headers=&["#", "Policy", "Action", "Result"] testid="decision-steps">
+                        <DataTable headers=&["Evaluated", "# in list", "Policy", "Action", "Result"] testid="decision-steps">
                             {steps
                                 .into_iter()
-                                .map(|s| {
+                                .enumerate()
+                                .map(|(i, s)| {
                                     let (label, class) = action_badge(&s.action.to_lowercase());
                                     let row_class = if s.result == "matched" { "bg-indigo-50" } else { "" };
                                     view! {
                                         <tr class=row_class data-policy=s.policy_name.clone() data-result=s.result.clone()>
-                                            <td class="px-4 py-2 text-slate-500">{s.number}</td>
+                                            <td class="px-4 py-2 text-slate-700">{format!("{}.", i + 1)}</td>
+                                            <td class="px-4 py-2 text-slate-600">{s.number}</td>
                                             <td class="px-4 py-2 font-medium">{s.policy_name.clone()}</td>
                                             <td class="px-4 py-2">
                                                 <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {class}")>{label}</span>

@@ -5,7 +5,8 @@ use leptos::prelude::*;
 use crate::pages::error_text;
 use crate::{
     api::sso::{
-        add_role_mapping, remove_role_mapping, role_mappings, set_break_glass, set_mapping_role, RoleMappingsData,
+        add_role_mapping, remove_role_mapping, role_mappings, set_break_glass, set_mapping_role, AddMappingOutcome,
+        RoleMappingsData,
     },
     layout::{loading, DataTable, ErrorNote, PageHeader},
 };
@@ -78,7 +79,7 @@ pub(crate) fn RoleMappingsView(
         } else {
             view! {
                 <div class="mb-6">
-                    <DataTable headers=&["Provider", "Group", "Role", ""]>
+                    <DataTable headers=&["Provider", "Group", "Role", "Actions"]>
                         {rows
                             .into_iter()
                             .map(|m| {
@@ -86,6 +87,11 @@ pub(crate) fn RoleMappingsView(
                                 let current = m.role.clone();
                                 let group = m.group_name.clone();
                                 let remove_label = format!("Remove mapping for {}", m.group_name);
+                                let confirming = RwSignal::new(false);
+                                let confirm_text = format!(
+                                    "Remove the mapping for {}? Sessions that may have their role from it end now.",
+                                    m.group_name
+                                );
                                 view! {
                                     <tr data-testid="mapping-row" data-group=m.group_name.clone()>
                                         <td class="px-4 py-2">{m.provider_name.clone()}</td>
@@ -112,20 +118,33 @@ pub(crate) fn RoleMappingsView(
                                             </select>
                                         </td>
                                         <td class="px-4 py-2 text-right">
-                                            <Show when=move || can_edit>
+                                            <Show when=move || can_edit && !confirming.get()>
                                                 <button
                                                     type="button"
                                                     class="btn"
                                                     aria-label=remove_label.clone()
-                                                    on:click={
-                                                        let id = id_remove.clone();
-                                                        move |_| {
-                                                            remove.dispatch(id.clone());
-                                                        }
-                                                    }
+                                                    on:click=move |_| confirming.set(true)
                                                 >
                                                     "Remove"
                                                 </button>
+                                            </Show>
+                                            <Show when=move || confirming.get()>
+                                                <div role="alertdialog" aria-label="Confirm removal" class="flex flex-wrap items-center justify-end gap-2 text-left">
+                                                    <span class="text-sm text-slate-800">{confirm_text.clone()}</span>
+                                                    <button type="button" class="btn" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                                                    <button
+                                                        type="button"
+                                                        class="btn-danger"
+                                                        on:click={
+                                                            let id = id_remove.clone();
+                                                            move |_| {
+                                                                remove.dispatch(id.clone());
+                                                            }
+                                                        }
+                                                    >
+                                                        "Remove mapping"
+                                                    </button>
+                                                </div>
                                             </Show>
                                         </td>
                                     </tr>
@@ -149,19 +168,27 @@ pub(crate) fn AddMapping(data: RoleMappingsData, on_change: impl Fn() + Copy + S
     let provider = RwSignal::new(data.providers.first().map(|(id, _)| id.clone()).unwrap_or_default());
     let group = RwSignal::new(String::new());
     let role = RwSignal::new("viewer".to_string());
-    let add = Action::new(move |(p, g, r): &(String, String, String)| {
-        let (p, g, r) = (p.clone(), g.clone(), r.clone());
-        async move { add_role_mapping(p, g, r).await }
+    let add = Action::new(move |(p, g, r, anyway): &(String, String, String, bool)| {
+        let (p, g, r, anyway) = (p.clone(), g.clone(), r.clone(), *anyway);
+        async move { add_role_mapping(p, g, r, anyway).await }
     });
     let error = RwSignal::new(None::<String>);
+    // A name no synced group has: the closest names, and "add anyway".
+    let unknown = RwSignal::new(None::<(String, Vec<String>)>);
     Effect::new(move |_| match add.value().get() {
-        Some(Ok(())) => {
+        Some(Ok(AddMappingOutcome::Added)) => {
             group.set(String::new());
+            unknown.set(None);
             on_change();
         }
+        Some(Ok(AddMappingOutcome::UnknownGroup { message, closest })) => unknown.set(Some((message, closest))),
         Some(Err(e)) => error.set(Some(error_text(&e))),
         None => {}
     });
+    let submit = move |anyway: bool| {
+        error.set(None);
+        add.dispatch((provider.get_untracked(), group.get_untracked(), role.get_untracked(), anyway));
+    };
     let groups = data.groups.clone();
     let has_providers = !data.providers.is_empty();
     view! {
@@ -173,8 +200,8 @@ pub(crate) fn AddMapping(data: RoleMappingsData, on_change: impl Fn() + Copy + S
                 class="grid gap-3 sm:grid-cols-[1fr_1fr_18rem_auto] sm:items-end"
                 on:submit=move |ev| {
                     ev.prevent_default();
-                    error.set(None);
-                    add.dispatch((provider.get(), group.get(), role.get()));
+                    unknown.set(None);
+                    submit(false);
                 }
             >
                 <label class="block text-sm font-medium text-slate-700">
@@ -226,6 +253,33 @@ pub(crate) fn AddMapping(data: RoleMappingsData, on_change: impl Fn() + Copy + S
                 "Groups come from directory synchronization and earlier sign-ins, and are matched by their provider id, so renaming a group in Okta keeps its mapping. A name typed here that Portcullis has not seen is matched by name."
             </p>
             {move || error.get().map(|m| view! { <div class="mt-3"><ErrorNote message=m /></div> })}
+            {move || unknown.get().map(|(message, closest)| {
+                let typed = group.get_untracked();
+                view! {
+                    <div class="mt-3 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900" role="alert" data-testid="unknown-group">
+                        <p>{message}</p>
+                        <div class="mt-2 flex flex-wrap gap-2">
+                            {closest
+                                .into_iter()
+                                .map(|name| {
+                                    let label = format!("Use '{name}'");
+                                    view! {
+                                        <button type="button" class="btn" on:click=move |_| {
+                                            group.set(name.clone());
+                                            unknown.set(None);
+                                            submit(false);
+                                        }>{label}</button>
+                                    }
+                                })
+                                .collect_view()}
+                            <button type="button" class="btn" on:click=move |_| {
+                                unknown.set(None);
+                                submit(true);
+                            }>{format!("Add '{typed}' anyway")}</button>
+                        </div>
+                    </div>
+                }
+            })}
         </section>
     }
 }

@@ -6,6 +6,8 @@ use super::*;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyView {
     pub policy: Policy,
+    /// Its place in evaluation order, from 1: Bypass and Block come before Allow.
+    pub evaluated: u32,
     pub include: Vec<SelectorView>,
     pub require: Vec<SelectorView>,
     pub exclude: Vec<SelectorView>,
@@ -33,9 +35,15 @@ impl PolicyService {
         let policies = self.policies(application_id).await?;
         let labels = self.labels(policies.iter().flat_map(|p| p.rules.selectors())).await?;
         let views = |list: &[Selector]| list.iter().map(|s| labels.view(s)).collect();
+        let mut evaluated = vec![0u32; policies.len()];
+        for (rank, index) in super::super::eval::evaluation_order(&policies).into_iter().enumerate() {
+            evaluated[index] = rank as u32 + 1;
+        }
         Ok(policies
             .into_iter()
-            .map(|p| PolicyView {
+            .zip(evaluated)
+            .map(|(p, evaluated)| PolicyView {
+                evaluated,
                 include: views(&p.rules.include),
                 require: views(&p.rules.require),
                 exclude: views(&p.rules.exclude),
