@@ -27,6 +27,7 @@ pub mod error;
 pub mod forward_auth;
 pub mod okta;
 pub mod outbound;
+pub mod overview;
 pub mod policies;
 pub mod providers;
 pub mod settings;

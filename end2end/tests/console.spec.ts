@@ -42,6 +42,9 @@ test('first-run setup with the token creates the admin and signs them in', async
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
   await expect(page.getByTestId('signed-in-as')).toContainText(ADMIN.email);
+  // A new console says what to do first.
+  await expect(page.getByTestId('next-step')).toContainText('Connect your identity provider');
+  await expect(page.locator('[data-stat="Applications"]')).toHaveText('0');
 
   await page.goto('/setup');
   await expect(page.getByText('Setup is done: an admin exists.')).toBeVisible();

@@ -220,6 +220,18 @@ test('Test a user: the decision, and the policy and rule behind it', async ({ pa
   await expect(steps.locator('tr[data-policy="Engineers"]')).toContainText('excluded by user');
 });
 
+test('the Overview tells the state: providers with their check and sync, what is protected, the next step', async ({ page }) => {
+  await signIn(page, true);
+  await page.goto('/');
+  await ready(page, true);
+  const provider = page.getByTestId('provider-states').locator(`[data-provider="${PROVIDER}"]`);
+  await expect(provider).toContainText('Check: Passed');
+  await expect(provider).toContainText(/Directory sync: (Full sync|Incremental sync)/);
+  await expect(page.locator('[data-stat="Applications"]')).not.toHaveText('0');
+  await expect(page.locator('[data-stat="Policies"]')).not.toHaveText('0');
+  await expect(page.getByTestId('next-step')).not.toContainText('Connect your identity provider');
+});
+
 test('export as JSON, and import: a bad document changes nothing, a good one replaces the policies', async ({ page }) => {
   await signIn(page, true);
   await page.goto(appUrl);

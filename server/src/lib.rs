@@ -149,6 +149,7 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
         accounts,
         audit: Audit::new(store.clone()),
         directory: DirectoryService::new(store.clone()),
+        overview: portcullis_domain::overview::OverviewService::new(store.clone()),
         providers,
         sync,
         sso,

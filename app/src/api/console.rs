@@ -137,3 +137,141 @@ pub async fn console_settings() -> Result<SettingsOverview, ServerFnError> {
         version: env!("CARGO_PKG_VERSION").to_string(),
     })
 }
+
+/// One provider on the Overview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderStateItem {
+    pub id: String,
+    pub name: String,
+    pub enabled: bool,
+    /// "Passed 2026-12-04 10:00:00 UTC", "Failed …", "Not checked".
+    pub check: String,
+    pub check_ok: Option<bool>,
+    /// "Full sync succeeded 2026-12-04 …", "Off", "Not synchronized yet".
+    pub sync: String,
+    pub problem: Option<String>,
+}
+
+/// What to do next, with where to do it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextStepItem {
+    pub title: String,
+    pub text: String,
+    pub href: String,
+    pub link: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverviewData {
+    pub providers: Vec<ProviderStateItem>,
+    pub applications: usize,
+    pub policies: usize,
+    pub role_mappings: usize,
+    pub allowed_24h: i64,
+    pub blocked_24h: i64,
+    pub next: NextStepItem,
+}
+
+/// The console's state at a glance.
+#[server(endpoint = "console/overview")]
+pub async fn console_overview() -> Result<OverviewData, ServerFnError> {
+    use crate::api::ssr::{format_time, internal, require, services};
+    use portcullis_domain::{
+        overview::NextStep,
+        sync::{RunKind, RunStatus},
+        Role,
+    };
+    require(Role::Viewer)?;
+    let o = services()?.overview.get().await.map_err(internal)?;
+    let providers = o
+        .providers
+        .into_iter()
+        .map(|p| ProviderStateItem {
+            check: match (p.last_test_ok, p.last_test_at) {
+                (Some(true), Some(at)) => format!("Passed {}", format_time(at)),
+                (Some(false), Some(at)) => format!("Failed {}", format_time(at)),
+                _ => "Not checked".into(),
+            },
+            check_ok: p.last_test_ok,
+            sync: match (&p.last_sync, p.directory) {
+                (_, false) => "Off".into(),
+                (None, true) => "Not synchronized yet".into(),
+                (Some(r), true) => format!(
+                    "{} {} {}",
+                    RunKind::parse(&r.mode).map_or("Sync", |k| k.label()),
+                    RunStatus::parse(&r.status).map_or(r.status.as_str(), |s| s.label()).to_lowercase(),
+                    format_time(r.finished_at.unwrap_or(r.started_at)),
+                ),
+            },
+            id: p.id,
+            name: p.name,
+            enabled: p.enabled,
+            problem: p.problem,
+        })
+        .collect();
+    let step = |title: &str, text: String, href: String, link: &str| NextStepItem {
+        title: title.into(),
+        text,
+        href,
+        link: link.into(),
+    };
+    let next = match o.next {
+        NextStep::ConnectProvider => step(
+            "Connect your identity provider",
+            "Add Okta or another OpenID Connect provider. Portcullis checks the settings before saving them.".into(),
+            "/settings/identity-providers".into(),
+            "Identity providers",
+        ),
+        NextStep::FixProvider { name, .. } => step(
+            "Fix an identity provider",
+            format!("{name} needs attention: see its problem below, then run Test connection."),
+            "/settings/identity-providers".into(),
+            "Identity providers",
+        ),
+        NextStep::ReviewSync { name } => step(
+            "Review a held sync",
+            format!("A sync of {name} would remove more than its threshold allows: approve or discard it."),
+            "/directory".into(),
+            "Directory",
+        ),
+        NextStep::MapRoles => step(
+            "Map groups to console roles",
+            "Nobody can sign in with a provider until one of their groups maps to a role.".into(),
+            "/settings/role-mappings".into(),
+            "Role mappings",
+        ),
+        NextStep::CreateApplication => step(
+            "Protect an application",
+            "Add the application's hostnames; your reverse proxy then asks Portcullis before every request.".into(),
+            "/policies/new".into(),
+            "New application",
+        ),
+        NextStep::AddPolicy { application_id, application_name } => step(
+            "Decide who may reach it",
+            format!("{application_name} has no policy yet, so everyone is blocked: add an Allow policy."),
+            format!("/policies/apps/{application_id}"),
+            "Open the application",
+        ),
+        NextStep::ConnectProxy { application_id } => step(
+            "Connect your proxy",
+            "No request has been decided in the last 24 hours: add the configuration on the application's page to nginx, Caddy or Traefik.".into(),
+            format!("/policies/apps/{application_id}"),
+            "Proxy configuration",
+        ),
+        NextStep::AllSet => step(
+            "All set",
+            "Requests are being decided. Test a user to see what they can reach and why.".into(),
+            "/policies/test".into(),
+            "Test a user",
+        ),
+    };
+    Ok(OverviewData {
+        providers,
+        applications: o.applications,
+        policies: o.policies,
+        role_mappings: o.role_mappings,
+        allowed_24h: o.allowed_24h,
+        blocked_24h: o.blocked_24h,
+        next,
+    })
+}

@@ -60,6 +60,16 @@ impl Store {
         insert_audit_with(&self.pool, r).await
     }
 
+    /// How many entries of `action` were written since `since` (epoch ms).
+    pub async fn count_audit_since(&self, action: &str, since: i64) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = $1 AND at >= $2")
+            .bind(action)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
     pub async fn audit_page(&self, q: &AuditQuery) -> Result<AuditPage, StoreError> {
         let limit = q.limit.clamp(1, 500) as i64;
         // One extra row tells whether an older page exists.
