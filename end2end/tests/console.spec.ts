@@ -77,6 +77,32 @@ test('sign in, every navigation item renders, sign out', async ({ page, javaScri
   await expect(page).toHaveURL(/\/login\?next=%2Fsettings$/);
 });
 
+test('at phone width the navigation opens from a Menu button, and Skip to content comes first', async ({ page, javaScriptEnabled }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await signIn(page, javaScriptEnabled);
+  await ready(page, javaScriptEnabled);
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  if (javaScriptEnabled) {
+    await expect(nav.getByRole('link', { name: 'Policies' })).toBeHidden();
+    await nav.getByRole('button', { name: 'Menu' }).click();
+    await expect(nav.getByRole('button', { name: 'Menu' })).toHaveAttribute('aria-expanded', 'true');
+  }
+  await nav.getByRole('link', { name: 'Policies' }).click();
+  await expect(page).toHaveURL(/\/policies$/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Policies' })).toBeVisible();
+  if (javaScriptEnabled) {
+    await expect(nav.getByRole('link', { name: 'Audit log' })).toBeHidden();
+  }
+  // The first Tab reaches the skip link, which moves focus to the page's content.
+  await page.goto('/policies');
+  await ready(page, javaScriptEnabled);
+  await page.keyboard.press('Tab');
+  const skip = page.getByRole('link', { name: 'Skip to content' });
+  await expect(skip).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('main#main')).toBeFocused();
+});
+
 test('a wrong password shows an error and writes an audit entry', async ({ page, javaScriptEnabled }) => {
   await signIn(page, javaScriptEnabled, ADMIN.email, 'this is not the password');
   await expect(page.getByRole('alert')).toHaveText('Email or password is incorrect.');

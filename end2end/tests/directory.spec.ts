@@ -35,6 +35,7 @@ test('Sync now shows live progress, then the synchronized users and groups', asy
   await expect(panel.getByTestId('settings-notice')).toHaveText('Settings saved.');
   await panel.getByRole('button', { name: 'Save settings' }).click();
   await expect(panel.getByTestId('settings-notice')).toHaveText('No changes to save.');
+  await shot(page, 'directory-sync-panel');
 
   const users = page.getByTestId('user-list');
   await expect(users).toContainText('ada.lovelace@example.com');

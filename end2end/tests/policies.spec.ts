@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Page } from '@playwright/test';
-import { test, expect, signIn, ready } from './fixtures';
+import { test, expect, signIn, ready, shot } from './fixtures';
 
 // Runs after sign-in.spec.ts: "Acme Okta (prod)" is connected, its directory synchronized
 // (directory.spec.ts deactivated the first ten active users other than Ada), and signing in
@@ -83,6 +83,7 @@ test('an application, and an Allow policy built from a group with a live preview
   await expect(snippets.locator('[data-proxy="Caddy"]')).toBeVisible();
   await expect(snippets.locator('[data-proxy="Caddy"]')).toContainText(`uri /verify/forward?app=${appId}`);
   await expect(snippets.locator('[data-proxy="nginx"]')).toBeHidden();
+  await shot(page, 'application-snippets');
   await snippets.getByRole('button', { name: 'Copy Caddy configuration' }).click();
   await expect(snippets.getByRole('button', { name: 'Copy Caddy configuration' })).toHaveText('Copied');
 
@@ -230,6 +231,7 @@ test('the Overview tells the state: providers with their check and sync, what is
   await expect(page.locator('[data-stat="Applications"]')).not.toHaveText('0');
   await expect(page.locator('[data-stat="Policies"]')).not.toHaveText('0');
   await expect(page.getByTestId('next-step')).not.toContainText('Connect your identity provider');
+  await shot(page, 'overview');
 });
 
 test('export as JSON, and import: a bad document changes nothing, a good one replaces the policies', async ({ page }) => {
@@ -319,6 +321,7 @@ test('export as JSON, and import: a bad document changes nothing, a good one rep
   await expect(page.getByRole('alert')).toContainText('which is not connected here');
   const mapping = page.getByTestId('provider-mapping');
   await expect(mapping).toContainText('Not connected here');
+  await shot(page, 'import-provider-mapping');
   await mapping.getByRole('combobox').selectOption(providerId);
   await page.getByRole('button', { name: 'Import as new application' }).click();
   await expect(page.getByRole('heading', { name: `${APP} (staging)` })).toBeVisible();

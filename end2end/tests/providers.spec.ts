@@ -63,6 +63,7 @@ test('a wrong client secret fails its check with the fix and does not move on', 
   await expect(page.locator(`[id="${describedBy}"]`)).toContainText('Client');
   // What passed is one line, opened on demand.
   await expect(page.getByTestId('passed-checks').locator('summary')).toHaveText(/\d+ checks passed/);
+  await shot(page, 'wizard-failed-check');
   await expect(page.locator('[data-check="discovery"]')).toHaveAttribute('data-status', 'passed');
   await expect(page.getByRole('heading', { name: 'Directory synchronization' })).toHaveCount(0);
 });
@@ -178,6 +179,7 @@ test('a generic OpenID Connect provider connects without the directory step', as
   await expect(page.getByLabel('Name')).toHaveValue('Keycloak');
   await page.getByLabel('Provider', { exact: true }).selectOption('Microsoft Entra ID');
   await expect(page.getByText('copy its Value, not its Secret ID')).toBeVisible();
+  await shot(page, 'wizard-generic-entra');
   await expect(page.getByRole('list', { name: 'Steps' })).toContainText('2. Finish');
   await page.getByLabel('Name').fill('Corporate SSO');
   await page.getByLabel('Base URL').fill(`${SIM}/oauth2/default`);

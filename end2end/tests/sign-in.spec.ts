@@ -59,6 +59,7 @@ test('an admin maps Okta groups to console roles', async ({ page }) => {
   const unknown = page.getByTestId('unknown-group');
   await expect(unknown).toContainText("No group of this provider is named 'Portcullis Admin'");
   await expect(page.getByTestId('no-mappings')).toBeVisible();
+  await shot(page, 'role-mapping-unknown-group');
   await unknown.getByRole('button', { name: "Use 'Portcullis Admins'" }).click();
   const row = page.locator('tr[data-group="Portcullis Admins"]');
   await expect(row).toBeVisible();

@@ -422,7 +422,7 @@ pub(crate) fn PolicyList(
                                         </td>
                                         <td class="whitespace-nowrap px-4 py-2">
                                             <Show when=move || can_edit>
-                                                <div class="flex gap-1">
+                                                <div class="flex flex-col gap-1 sm:flex-row">
                                                     <button
                                                         type="button"
                                                         class="btn"
