@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     audit::Action,
     store::{now_ms, Store, StoreError, SyncRunRow},
-    sync::{RunKind, RunStatus},
+    sync::RunStatus,
 };
 
 /// One provider as the overview shows it.
@@ -77,11 +77,7 @@ async fn overview(store: &Store) -> Result<ConsoleOverview, StoreError> {
     for p in store.providers().await? {
         let directory = p.directory_mode != "off";
         let runs = if directory { store.sync_runs(&p.id, 10).await? } else { Vec::new() };
-        let last_sync = runs
-            .iter()
-            .filter(|r| !RunStatus::Running.is(&r.status) && r.mode != RunKind::DryRun.as_str())
-            .find(|r| !RunStatus::AwaitingApproval.is(&r.status))
-            .cloned();
+        let last_sync = crate::sync::last_sync(&runs).cloned();
         let awaiting_approval = runs.iter().any(|r| RunStatus::AwaitingApproval.is(&r.status));
         let problem = if !p.enabled {
             Some("Disabled: nobody can sign in with it.".to_string())

@@ -87,7 +87,10 @@ pub struct RunItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgressItem {
     pub run_id: String,
+    /// `full`, `incremental`, `dry_run`.
     pub kind: String,
+    /// "Full sync", "Dry run", …
+    pub kind_label: String,
     pub phase: String,
     pub pages_done: u64,
     pub users_so_far: u64,
@@ -405,7 +408,8 @@ mod server {
     pub fn progress(p: Progress) -> ProgressItem {
         ProgressItem {
             run_id: p.run_id,
-            kind: format!("{:?}", p.kind).to_lowercase(),
+            kind: p.kind.as_str().into(),
+            kind_label: p.kind.label().into(),
             phase: format!("{:?}", p.phase).to_lowercase(),
             pages_done: p.pages_done,
             users_so_far: p.users_so_far,

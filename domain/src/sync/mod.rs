@@ -50,7 +50,7 @@ pub enum Trigger {
 }
 
 pub use error::SyncError;
-pub use overview::SyncOverview;
+pub use overview::{last_sync, SyncOverview};
 use runner::{ProgressHandle, INTERRUPTED, INTERRUPTED_FIX};
 pub use settings::{DeprovisionAction, Scope, SyncSettings};
 

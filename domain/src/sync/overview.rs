@@ -24,6 +24,12 @@ pub struct SyncOverview {
 
 const RECENT_RUNS: u32 = 10;
 
+/// Of runs newest first, the newest finished one that was not a dry run: what "last sync"
+/// means wherever the console says it.
+pub fn last_sync(runs: &[RunRow]) -> Option<&RunRow> {
+    runs.iter().find(|r| !RunStatus::Running.is(&r.status) && r.mode != RunKind::DryRun.as_str())
+}
+
 impl SyncService {
     /// Every provider with directory synchronization on.
     pub async fn overview(&self) -> Result<Vec<SyncOverview>, SyncError> {
@@ -34,8 +40,7 @@ impl SyncService {
             }
             let settings = self.settings(&provider.id).await?;
             let runs = self.runs(&provider.id, RECENT_RUNS).await?;
-            let finished = |r: &&RunRow| !RunStatus::Running.is(&r.status);
-            let last_sync = runs.iter().filter(finished).find(|r| r.mode != RunKind::DryRun.as_str()).cloned();
+            let last_sync = last_sync(&runs).cloned();
             let pending = match runs.iter().find(|r| RunStatus::AwaitingApproval.is(&r.status)) {
                 Some(r) => self.pending_diff(&r.id).await?,
                 None => None,

@@ -309,12 +309,7 @@ fn ProgressView(progress: Option<ProgressItem>, estimate: Option<u64>) -> impl I
         "applying" => "applying the changes",
         other => other,
     };
-    let kind = match p.kind.as_str() {
-        "full" => "Full sync",
-        "incremental" => "Incremental sync",
-        "dryrun" | "dry_run" => "Dry run",
-        other => other,
-    };
+    let kind = &p.kind_label;
     let waits = if p.rate_limit_waits > 0 || p.waiting {
         format!(" · {} rate-limit waits{}", p.rate_limit_waits, if p.waiting { " (waiting now)" } else { "" })
     } else {

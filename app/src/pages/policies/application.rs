@@ -377,7 +377,7 @@ pub(crate) fn PolicyList(
                             .map(|(i, p)| {
                                 let (label, class) = action_badge(&p.action);
                                 let href = format!("/policies/apps/{app_id}/policies/{}", p.id);
-                                let (id_up, id_down, id_drag, id_drop) = (p.id.clone(), p.id.clone(), p.id.clone(), p.id.clone());
+                                let (id_move, id_drag, id_drop) = (p.id.clone(), p.id.clone(), p.id.clone());
                                 let drop_on = drop_on.clone();
                                 view! {
                                     <tr
@@ -423,40 +423,28 @@ pub(crate) fn PolicyList(
                                         <td class="whitespace-nowrap px-4 py-2">
                                             <Show when=move || can_edit>
                                                 <div class="flex flex-col gap-1 sm:flex-row">
-                                                    <button
-                                                        type="button"
-                                                        class="btn"
-                                                        data-move="up"
-                                                        disabled=move || i == 0 || busy()
-                                                        on:click={
-                                                            let id = id_up.clone();
-                                                            move |_| {
-                                                                error.set(None);
-                                                                #[cfg(feature = "hydrate")]
-                                                                refocus::request(&id, "up");
-                                                                moving.dispatch((id.clone(), true));
+                                                    {[("up", "Move up", i == 0), ("down", "Move down", i + 1 == count)]
+                                                        .into_iter()
+                                                        .map(|(direction, label, at_end)| {
+                                                            let id = id_move.clone();
+                                                            view! {
+                                                                <button
+                                                                    type="button"
+                                                                    class="btn"
+                                                                    data-move=direction
+                                                                    disabled=move || at_end || busy()
+                                                                    on:click=move |_| {
+                                                                        error.set(None);
+                                                                        #[cfg(feature = "hydrate")]
+                                                                        refocus::request(&id, direction);
+                                                                        moving.dispatch((id.clone(), direction == "up"));
+                                                                    }
+                                                                >
+                                                                    {label}
+                                                                </button>
                                                             }
-                                                        }
-                                                    >
-                                                        "Move up"
-                                                    </button>
-                                                    <button
-                                                        type="button"
-                                                        class="btn"
-                                                        data-move="down"
-                                                        disabled=move || i + 1 == count || busy()
-                                                        on:click={
-                                                            let id = id_down.clone();
-                                                            move |_| {
-                                                                error.set(None);
-                                                                #[cfg(feature = "hydrate")]
-                                                                refocus::request(&id, "down");
-                                                                moving.dispatch((id.clone(), false));
-                                                            }
-                                                        }
-                                                    >
-                                                        "Move down"
-                                                    </button>
+                                                        })
+                                                        .collect_view()}
                                                 </div>
                                             </Show>
                                         </td>
