@@ -193,6 +193,14 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
     file.write_all(b"\n")
 }
 
+/// The application's routes, generated once per process. Generating them sets a process-wide
+/// flag that parks any resource first polled meanwhile forever (leptos-rs/leptos#4773), so a
+/// second router (tests, benchmarks) built while another serves pages must not generate again.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// The whole console as an axum router.
 pub fn router(state: AppState) -> Router {
     router_with(state, Router::new())
@@ -200,7 +208,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The console with `extra` routes behind the same middleware (the benchmark's bare handler).
 pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let services = state.services.clone();
     let context = move || provide_context(services.clone());
 

@@ -13,6 +13,7 @@ struct TestServer {
     client: Client,
     setup_token: Option<String>,
     store: portcullis_domain::Store,
+    state: portcullis_server::AppState,
 }
 
 async fn start(extra: &[(&str, &str)]) -> TestServer {
@@ -35,9 +36,9 @@ async fn start(extra: &[(&str, &str)]) -> TestServer {
     let state = portcullis_server::prepare(settings).await.unwrap();
     let setup_token = state.setup_token.get().await;
     let store = state.store.clone();
-    tokio::spawn(portcullis_server::serve(listener, state));
+    tokio::spawn(portcullis_server::serve(listener, state.clone()));
     let client = Client::builder().redirect(Policy::none()).build().unwrap();
-    TestServer { base: format!("http://{addr}"), data, client, setup_token, store }
+    TestServer { base: format!("http://{addr}"), data, client, setup_token, store, state }
 }
 
 fn location(r: &Response) -> String {
@@ -225,6 +226,27 @@ async fn a_wrong_password_redirects_with_an_error_and_is_audited() {
     assert!(html.contains("Sign-in failed"));
     assert!(html.contains("127.0.0.1"), "the client address is recorded");
     assert!(!html.contains("not the password"), "the typed password is never recorded");
+}
+
+/// Building the route list parks any page resource first polled meanwhile (leptos#4773); a
+/// router built while another serves (every test, a benchmark) must not stall a page.
+#[tokio::test]
+async fn building_another_router_never_stalls_a_page_being_rendered() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    let state = s.state.clone();
+    let building = std::thread::spawn(move || {
+        for _ in 0..40 {
+            drop(portcullis_server::router(state.clone()));
+        }
+    });
+    for _ in 0..40 {
+        let page = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            s.get("/login", None).await.text().await.unwrap()
+        });
+        let html = page.await.expect("the sign-in page finished while another router was built");
+        assert!(html.contains("Sign in to Portcullis"));
+    }
+    building.join().unwrap();
 }
 
 #[tokio::test]
