@@ -30,10 +30,10 @@ pub fn ConsoleLayout() -> impl IntoView {
             >
                 "Skip to content"
             </a>
-            <header class="border-b border-slate-200 bg-slate-900 text-white">
+            <header class="border-b border-slate-200 bg-chrome-900 text-on-chrome">
                 <div class="mx-auto flex max-w-7xl items-center justify-between gap-4 px-4 py-3 sm:px-6">
                     <a href="/" class="flex items-center gap-2 font-semibold tracking-tight">
-                        <span aria-hidden="true" class="grid h-7 w-7 place-items-center rounded bg-indigo-500 text-sm">
+                        <span aria-hidden="true" class="grid h-7 w-7 place-items-center rounded bg-brand text-sm">
                             "P"
                         </span>
                         "Portcullis"
@@ -46,9 +46,9 @@ pub fn ConsoleLayout() -> impl IntoView {
                                     .flatten()
                                     .map(|me| {
                                         view! {
-                                            <span class="hidden text-slate-300 sm:inline" data-testid="signed-in-as">
+                                            <span class="hidden text-chrome-300 sm:inline" data-testid="signed-in-as">
                                                 {me.email}
-                                                <span class="ml-2 rounded bg-slate-700 px-1.5 py-0.5 text-xs">
+                                                <span class="ml-2 rounded bg-chrome-700 px-1.5 py-0.5 text-xs">
                                                     {me.role}
                                                 </span>
                                             </span>
@@ -56,11 +56,12 @@ pub fn ConsoleLayout() -> impl IntoView {
                                     })
                             })}
                         </Suspense>
+                        <crate::components::ThemeMenu />
                         // A plain form: signing out works without JavaScript.
                         <form method="post" action="/logout">
                             <button
                                 type="submit"
-                                class="rounded-md bg-slate-700 px-3 py-1.5 font-medium hover:bg-slate-600 focus:outline-none focus:ring-2 focus:ring-indigo-400"
+                                class="rounded-md bg-chrome-700 px-3 py-1.5 font-medium hover:bg-chrome-600 focus:outline-none focus:ring-2 focus:ring-indigo-400"
                             >
                                 "Sign out"
                             </button>

@@ -26,6 +26,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <script inner_html=crate::components::THEME_SCRIPT></script>
                 <link rel="stylesheet" href="/pkg/portcullis.css" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <HydrationScripts options />
@@ -81,6 +82,7 @@ pub fn App() -> impl IntoView {
                             path=path!("/directory/groups/:id")
                             view=pages::directory::group::DirectoryGroupPage
                         />
+                        <Route ssr=SsrMode::Async path=path!("/directory/runs/:id") view=pages::directory::run::SyncRunPage />
                         <Route ssr=SsrMode::Async path=path!("/policies") view=pages::policies::Policies />
                         <Route ssr=SsrMode::Async path=path!("/policies/new") view=pages::policies::application::NewApplication />
                         <Route ssr=SsrMode::Async path=path!("/policies/test") view=pages::policies::test::TestUserPage />

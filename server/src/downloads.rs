@@ -1,13 +1,14 @@
 //! Files the console hands out in one click (a plain link, so it works without JavaScript):
-//! an application's policy export. Same roles and messages as the server functions.
+//! an application's policy export, the audit log's filtered rows. Same roles and messages as
+//! the server functions.
 
 use axum::{
-    extract::{Path, State},
+    extract::{rejection::QueryRejection, Path, Query, State},
     response::{IntoResponse, Response},
     Extension,
 };
 use http::{header, HeaderValue, StatusCode};
-use portcullis_domain::{error, Classify, Role, SignedIn};
+use portcullis_domain::{audit::AuditFilter, error, Classify, Role, SignedIn};
 
 use crate::AppState;
 
@@ -23,6 +24,30 @@ pub async fn policy_export(
     match state.services.policies.export(&id).await {
         Ok(doc) => attachment(&doc.file_name(), "application/json", doc.to_json().into_bytes()),
         Err(e) => failure(&e),
+    }
+}
+
+/// `GET /audit/export.csv` and `/audit/export.json`: the rows the page's filters match.
+pub async fn audit_export(
+    State(state): State<AppState>,
+    user: Option<Extension<SignedIn>>,
+    Path(format): Path<String>,
+    filter: Result<Query<AuditFilter>, QueryRejection>,
+) -> Response {
+    if let Some(refused) = refusal(user.as_deref(), Role::Viewer) {
+        return refused;
+    }
+    let Ok(Query(filter)) = filter else {
+        return (StatusCode::BAD_REQUEST, "The filters in this address could not be read.").into_response();
+    };
+    let export = match state.services.audit.export(&filter).await {
+        Ok(export) => export,
+        Err(e) => return failure(&e),
+    };
+    match format.as_str() {
+        "export.csv" => attachment(&export.file_name("csv"), "text/csv; charset=utf-8", export.to_csv()),
+        "export.json" => attachment(&export.file_name("json"), "application/json", export.to_json()),
+        _ => (StatusCode::NOT_FOUND, "Exports are export.csv and export.json.").into_response(),
     }
 }
 

@@ -228,6 +228,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/.portcullis/jwks.json", get(forward::jwks))
         .route("/.well-known/portcullis/jwks.json", get(forward::jwks))
         .route("/policies/apps/{id}/export.json", get(downloads::policy_export))
+        .route("/audit/{format}", get(downloads::audit_export))
         .merge(extra)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();

@@ -23,7 +23,10 @@ pub struct AuditEntry {
     pub target: Option<String>,
     pub success: bool,
     pub ip: Option<String>,
-    pub details: String,
+    /// A line from the details, cut short: the table's column.
+    pub summary: String,
+    /// Every detail as (name, value), shown on demand.
+    pub details: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,25 +68,43 @@ pub async fn setup_needed() -> Result<bool, ServerFnError> {
     services.accounts.needs_setup().await.map_err(crate::api::ssr::internal)
 }
 
-/// A page of the audit log, newest first.
+/// A page of the audit log, newest first, filtered as the page's query string says.
 #[server(endpoint = "audit_events")]
-pub async fn audit_events(before: Option<String>, action: Option<String>) -> Result<AuditPageData, ServerFnError> {
-    use portcullis_domain::{audit::Action, Role};
-    crate::api::ssr::require(Role::Viewer)?;
-    let page = crate::api::ssr::services()?.audit.page(before, action, 50).await.map_err(crate::api::ssr::internal)?;
+pub async fn audit_events(
+    before: Option<String>,
+    action: Option<String>,
+    actor: Option<String>,
+    target: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<AuditPageData, ServerFnError> {
+    use crate::api::ssr::{detail_pairs, detail_summary, fail, format_time, require, services};
+    use portcullis_domain::{
+        audit::{Action, AuditFilter},
+        Role,
+    };
+    require(Role::Viewer)?;
+    let filter = AuditFilter { action, actor, target, from, to };
+    let page = services()?.audit.page(&filter, before, 50).await.map_err(fail)?;
     let entries = page
         .records
         .into_iter()
-        .map(|r| AuditEntry {
-            action_label: Action::parse(&r.action).map(|a| a.label().to_string()).unwrap_or_else(|| r.action.clone()),
-            at: crate::api::ssr::format_time(r.at),
-            id: r.id,
-            actor: r.actor,
-            action: r.action,
-            target: r.target,
-            success: r.outcome == "success",
-            ip: r.ip,
-            details: crate::api::ssr::format_details(&r.details),
+        .map(|r| {
+            let details = detail_pairs(&r.details);
+            AuditEntry {
+                action_label: Action::parse(&r.action)
+                    .map(|a| a.label().to_string())
+                    .unwrap_or_else(|| r.action.clone()),
+                at: format_time(r.at),
+                id: r.id,
+                actor: r.actor,
+                action: r.action,
+                target: r.target,
+                success: r.outcome == "success",
+                ip: r.ip,
+                summary: detail_summary(&details),
+                details,
+            }
         })
         .collect();
     let actions = Action::ALL.iter().map(|a| (a.as_str().to_string(), a.label().to_string())).collect();

@@ -44,12 +44,38 @@ pub struct Paged<T> {
 pub struct UserDetail {
     pub user: UserItem,
     pub groups: Vec<GroupItem>,
+    /// Each application's decision for this person, explained as Test a user does.
+    pub access: Vec<crate::api::policies::DecisionView>,
+}
+
+/// A policy that names a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupUseItem {
+    pub application_id: String,
+    pub application_name: String,
+    pub policy_id: String,
+    pub policy_name: String,
+    /// "Allow", "Block", "Bypass".
+    pub action: String,
+    /// "include", "require", "exclude".
+    pub part: String,
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupDetail {
     pub group: GroupItem,
     pub members: Paged<UserItem>,
+    pub policies: Vec<GroupUseItem>,
+    /// The console roles this group gives.
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunDetail {
+    pub provider_id: String,
+    pub provider: String,
+    pub run: RunItem,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,11 +201,21 @@ pub struct ProviderSync {
 
 /// Users, newest search first; `offset` pages.
 #[server(endpoint = "directory/users")]
-pub async fn list_directory_users(search: Option<String>, offset: u32) -> Result<Paged<UserItem>, ServerFnError> {
-    use portcullis_domain::{sync::DirectoryQuery, Role};
+pub async fn list_directory_users(
+    search: Option<String>,
+    state: Option<String>,
+    sort: Option<String>,
+    offset: u32,
+) -> Result<Paged<UserItem>, ServerFnError> {
+    use portcullis_domain::{
+        sync::{DirectoryQuery, DirectorySort},
+        Role,
+    };
     crate::api::ssr::require(Role::Viewer)?;
     let s = crate::api::ssr::services()?;
-    let q = DirectoryQuery { search, offset, limit: server::PAGE, ..Default::default() };
+    let state = state.filter(|st| ["active", "disabled", "kept"].contains(&st.as_str()));
+    let sort = DirectorySort::parse(sort.as_deref().unwrap_or_default());
+    let q = DirectoryQuery { search, state, sort, offset, limit: server::PAGE, ..Default::default() };
     let page = s.directory.users(&q).await.map_err(crate::api::ssr::internal)?;
     Ok(Paged {
         items: page.items.into_iter().map(server::user).collect(),
@@ -190,11 +226,19 @@ pub async fn list_directory_users(search: Option<String>, offset: u32) -> Result
 }
 
 #[server(endpoint = "directory/groups")]
-pub async fn list_directory_groups(search: Option<String>, offset: u32) -> Result<Paged<GroupItem>, ServerFnError> {
-    use portcullis_domain::{sync::DirectoryQuery, Role};
+pub async fn list_directory_groups(
+    search: Option<String>,
+    sort: Option<String>,
+    offset: u32,
+) -> Result<Paged<GroupItem>, ServerFnError> {
+    use portcullis_domain::{
+        sync::{DirectoryQuery, DirectorySort},
+        Role,
+    };
     crate::api::ssr::require(Role::Viewer)?;
     let s = crate::api::ssr::services()?;
-    let q = DirectoryQuery { search, offset, limit: server::PAGE, ..Default::default() };
+    let sort = DirectorySort::parse(sort.as_deref().unwrap_or_default());
+    let q = DirectoryQuery { search, sort, offset, limit: server::PAGE, ..Default::default() };
     let page = s.directory.groups(&q).await.map_err(crate::api::ssr::internal)?;
     Ok(Paged {
         items: page.items.into_iter().map(server::group).collect(),
@@ -204,6 +248,16 @@ pub async fn list_directory_groups(search: Option<String>, offset: u32) -> Resul
     })
 }
 
+/// One sync run, for its own page (a user's "last changed by" links here).
+#[server(endpoint = "directory/run")]
+pub async fn directory_run(id: String) -> Result<RunDetail, ServerFnError> {
+    use portcullis_domain::Role;
+    crate::api::ssr::require(Role::Viewer)?;
+    let (run, provider) =
+        crate::api::ssr::services()?.sync.run_with_provider(&id).await.map_err(crate::api::ssr::fail)?;
+    Ok(RunDetail { provider_id: run.provider_id.clone(), provider, run: server::run(run) })
+}
+
 #[server(endpoint = "directory/user")]
 pub async fn directory_user(id: String) -> Result<UserDetail, ServerFnError> {
     use portcullis_domain::Role;
@@ -211,7 +265,12 @@ pub async fn directory_user(id: String) -> Result<UserDetail, ServerFnError> {
     let s = crate::api::ssr::services()?;
     let found = s.directory.user(&id).await.map_err(crate::api::ssr::internal)?;
     let (user, groups) = found.ok_or_else(|| crate::api::ssr::not_found("No such user in the directory."))?;
-    Ok(UserDetail { user: server::user(user), groups: groups.into_iter().map(server::group).collect() })
+    let access = s.policies.access_of(&user.id).await.map_err(crate::api::ssr::fail)?;
+    Ok(UserDetail {
+        user: server::user(user),
+        groups: groups.into_iter().map(server::group).collect(),
+        access: access.into_iter().map(crate::api::policies::convert::decision).collect(),
+    })
 }
 
 #[server(endpoint = "directory/group")]
@@ -222,7 +281,22 @@ pub async fn directory_group(id: String, offset: u32) -> Result<GroupDetail, Ser
     let q = portcullis_domain::sync::DirectoryQuery { offset, limit: server::PAGE, ..Default::default() };
     let found = s.directory.group(&id, &q).await.map_err(crate::api::ssr::internal)?;
     let (group, page) = found.ok_or_else(|| crate::api::ssr::not_found("No such group in the directory."))?;
+    let uses = s.policies.uses_of_group(&group.provider_id, &group.external_id).await.map_err(crate::api::ssr::fail)?;
+    let roles = s.roles.for_group(&group.provider_id, &group.external_id).await.map_err(crate::api::ssr::internal)?;
     Ok(GroupDetail {
+        policies: uses
+            .into_iter()
+            .map(|u| GroupUseItem {
+                application_id: u.application_id,
+                application_name: u.application_name,
+                policy_id: u.policy_id,
+                policy_name: u.policy_name,
+                action: u.action.label().to_string(),
+                part: u.part.to_string(),
+                enabled: u.enabled,
+            })
+            .collect(),
+        roles: roles.into_iter().map(|m| m.role).collect(),
         group: server::group(group),
         members: Paged {
             items: page.items.into_iter().map(server::user).collect(),

@@ -188,6 +188,7 @@ pub struct DecisionView {
     /// "Allowed", "Blocked: no policy matched", …
     pub outcome_label: String,
     pub permits: bool,
+    pub application_id: String,
     pub application_name: String,
     pub policy_name: Option<String>,
     pub summary: String,
@@ -213,7 +214,7 @@ pub struct ImportSummary {
 }
 
 #[cfg(feature = "ssr")]
-mod convert {
+pub(crate) mod convert {
     use leptos::prelude::ServerFnError;
     use portcullis_domain::policies as p;
 
@@ -289,6 +290,7 @@ mod convert {
             outcome: outcome.into(),
             outcome_label: d.outcome.label().into(),
             permits: d.outcome.permits(),
+            application_id: d.application_id,
             application_name: d.application_name,
             policy_name: d.policy_name,
             summary: d.summary,

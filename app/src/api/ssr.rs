@@ -144,17 +144,39 @@ pub fn format_time(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-/// `{"method":"password","reason":"wrong password"}` → `method: password · reason: wrong password`
-pub fn format_details(json: &str) -> String {
+/// `{"method":"password","reason":"wrong password"}` → `[("method", "password"), ("reason", "wrong password")]`
+pub fn detail_pairs(json: &str) -> Vec<(String, String)> {
     match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json) {
         Ok(map) => map
             .into_iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => format!("{k}: {s}"),
-                other => format!("{k}: {other}"),
+            .map(|(k, v)| {
+                let value = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k.replace('_', " "), value)
             })
-            .collect::<Vec<_>>()
-            .join(" · "),
-        Err(_) => json.to_string(),
+            .collect(),
+        Err(_) if json.is_empty() => Vec::new(),
+        Err(_) => vec![("details".into(), json.to_string())],
+    }
+}
+
+/// The first details on one line, each value cut at a word: the table's column.
+pub fn detail_summary(pairs: &[(String, String)]) -> String {
+    const VALUE_CHARS: usize = 60;
+    let cut = |v: &str| {
+        if v.chars().count() <= VALUE_CHARS {
+            return v.to_string();
+        }
+        let head: String = v.chars().take(VALUE_CHARS).collect();
+        let head = head.rsplit_once(' ').map(|(h, _)| h.to_string()).filter(|h| !h.is_empty()).unwrap_or(head);
+        format!("{head}…")
+    };
+    let shown: Vec<String> = pairs.iter().take(2).map(|(k, v)| format!("{k}: {}", cut(v))).collect();
+    let more = pairs.len().saturating_sub(2);
+    match more {
+        0 => shown.join(" · "),
+        n => format!("{} · {n} more", shown.join(" · ")),
     }
 }

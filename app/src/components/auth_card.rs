@@ -9,7 +9,7 @@ pub fn AuthCard(title: &'static str, children: Children) -> impl IntoView {
         <main class="flex min-h-full items-center justify-center px-4 py-12">
             <div class="w-full max-w-md">
                 <div class="mb-6 flex items-center gap-2 text-lg font-semibold">
-                    <span aria-hidden="true" class="grid h-8 w-8 place-items-center rounded bg-indigo-600 text-white">
+                    <span aria-hidden="true" class="grid h-8 w-8 place-items-center rounded bg-brand text-on-chrome">
                         "P"
                     </span>
                     "Portcullis"

@@ -7,6 +7,7 @@ pub mod file_text;
 pub mod pager;
 pub mod search_box;
 pub mod search_results;
+pub mod theme;
 
 pub use auth_card::*;
 pub use check_report::*;
@@ -15,3 +16,4 @@ pub use file_text::*;
 pub use pager::*;
 pub use search_box::*;
 pub use search_results::*;
+pub use theme::*;

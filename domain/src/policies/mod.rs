@@ -32,6 +32,6 @@ pub use model::{
 };
 pub use portcullis_types::{ExportedProvider, ProviderMatch, ProviderMatchKind, ProviderOption};
 pub use service::{
-    GroupOption, Labels, Move, PolicyService, PolicyView, Preview, PreviewUser, SelectorView, UserOption,
+    GroupOption, GroupUse, Labels, Move, PolicyService, PolicyView, Preview, PreviewUser, SelectorView, UserOption,
 };
 pub use snapshot::{CompiledApp, Snapshot, Verdict};

@@ -136,6 +136,13 @@ impl RoleMappings {
             .collect())
     }
 
+    /// The mappings that give a role to this group (the group's page).
+    pub async fn for_group(&self, provider_id: &str, external_id: &str) -> Result<Vec<RoleMappingView>, StoreError> {
+        let mut all = self.list().await?;
+        all.retain(|m| m.provider_id == provider_id && m.group_id == external_id);
+        Ok(all)
+    }
+
     /// Adds a mapping. `group` is a group id from the directory, or a name as the claim carries
     /// it: a name no known group has is refused with the closest names, unless `anyway`.
     pub async fn add(

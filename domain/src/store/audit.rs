@@ -22,7 +22,30 @@ pub struct AuditQuery {
     pub before: Option<String>,
     /// Only this action, e.g. `auth.sign_in_failed`.
     pub action: Option<String>,
+    /// Only actors whose name contains this, ignoring case.
+    pub actor: Option<String>,
+    /// Only targets that contain this, ignoring case.
+    pub target: Option<String>,
+    /// Only entries at or after this time (epoch ms).
+    pub since: Option<i64>,
+    /// Only entries before this time (epoch ms).
+    pub until: Option<i64>,
     pub limit: u32,
+}
+
+/// `LOWER(column) LIKE` pattern matching `text` anywhere, `%`, `_` and `\` taken literally.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    // ASCII only, as SQLite's LOWER: "É" finds "É", not "é".
+    for c in text.to_ascii_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 #[derive(Debug, Clone)]
@@ -76,10 +99,17 @@ impl Store {
         let mut records: Vec<AuditRecord> = sqlx::query_as(
             "SELECT id, at, actor_id, actor, action, target, outcome, ip, details FROM audit_log \
              WHERE ($1 IS NULL OR id < $1) AND ($2 IS NULL OR action = $2) \
-             ORDER BY id DESC LIMIT $3",
+             AND ($3 IS NULL OR LOWER(actor) LIKE $3 ESCAPE '\\') \
+             AND ($4 IS NULL OR LOWER(COALESCE(target, '')) LIKE $4 ESCAPE '\\') \
+             AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) \
+             ORDER BY id DESC LIMIT $7",
         )
         .bind(&q.before)
         .bind(&q.action)
+        .bind(q.actor.as_deref().map(contains_pattern))
+        .bind(q.target.as_deref().map(contains_pattern))
+        .bind(q.since)
+        .bind(q.until)
         .bind(limit + 1)
         .fetch_all(&self.pool)
         .await?;
@@ -90,5 +120,16 @@ impl Store {
             None
         };
         Ok(AuditPage { records, next_before })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn a_contains_filter_takes_like_wildcards_literally() {
+        assert_eq!(contains_pattern("Ada"), "%ada%");
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
     }
 }

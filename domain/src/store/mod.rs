@@ -22,10 +22,10 @@ use sqlx::{
 pub use access::{AccessSessionRow, HandoffRow, NewAccessSession};
 pub use audit::{AuditPage, AuditQuery, AuditRecord};
 pub use directory::{
-    CandidateRow, CreatedUserRow, DeletedGroupRow, DirectoryGroupView, DirectoryPage, DirectoryQuery, DirectoryTx,
-    DirectoryUserView, GroupChangeRow, GroupMark, GroupRemovalRow, MembershipChangeRow, MembershipRemovalRow,
-    RemovalRow, StageBatch, StageGroup, StageMembership, StageUser, SyncRunRow, SyncSettingsRow, UpdatedUserRow,
-    UserMark,
+    CandidateRow, CreatedUserRow, DeletedGroupRow, DirectoryGroupView, DirectoryPage, DirectoryQuery, DirectorySort,
+    DirectoryTx, DirectoryUserView, GroupChangeRow, GroupMark, GroupRemovalRow, MembershipChangeRow,
+    MembershipRemovalRow, RemovalRow, StageBatch, StageGroup, StageMembership, StageUser, SyncRunRow, SyncSettingsRow,
+    UpdatedUserRow, UserMark,
 };
 pub use providers::{GroupInput, GroupRow, ProviderRow, DEFAULT_SCOPES};
 pub use sessions::{ProviderSessionInput, SessionRow};

@@ -36,8 +36,9 @@ use crate::{
 };
 
 pub use crate::store::{
-    DirectoryGroupView, DirectoryPage, DirectoryQuery, DirectoryUserView, GroupRemovalRow as GroupRemoval,
-    MembershipRemovalRow as MembershipRemoval, RemovalRow as Removal, SyncRunRow as RunRow,
+    DirectoryGroupView, DirectoryPage, DirectoryQuery, DirectorySort, DirectoryUserView,
+    GroupRemovalRow as GroupRemoval, MembershipRemovalRow as MembershipRemoval, RemovalRow as Removal,
+    SyncRunRow as RunRow,
 };
 
 pub use portcullis_types::sync::{RunKind, RunStatus};
@@ -251,6 +252,13 @@ impl SyncService {
     /// A provider's runs, newest first.
     pub async fn runs(&self, provider_id: &str, limit: u32) -> Result<Vec<RunRow>, SyncError> {
         Ok(self.inner.store.sync_runs(provider_id, limit).await?)
+    }
+
+    /// A run and the name of the provider it synchronized, for the run's own page.
+    pub async fn run_with_provider(&self, run_id: &str) -> Result<(RunRow, String), SyncError> {
+        let run = self.run_row(run_id).await?;
+        let provider = self.inner.store.provider(&run.provider_id).await?.map(|p| p.name).unwrap_or_default();
+        Ok((run, provider))
     }
 
     pub async fn run_row(&self, run_id: &str) -> Result<RunRow, SyncError> {

@@ -278,7 +278,7 @@ async fn a_group_change_takes_effect_on_the_next_request() {
     for _ in 0..50 {
         let page = w
             .store
-            .audit_page(&AuditQuery { before: None, action: Some("access.blocked".into()), limit: 10 })
+            .audit_page(&AuditQuery { action: Some("access.blocked".into()), limit: 10, ..Default::default() })
             .await
             .unwrap();
         if let Some(e) = page.records.first() {

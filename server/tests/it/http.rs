@@ -677,3 +677,45 @@ async fn a_policy_export_downloads_as_a_file_for_any_signed_in_role() {
     let missing = s.get("/policies/apps/no-such-app/export.json", Some(&viewer)).await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_audit_log_filters_and_exports_its_rows_as_csv_and_json() {
+    let s = start(&[("PORTCULLIS_ADMIN_EMAIL", "ada@example.com"), ("PORTCULLIS_ADMIN_PASSWORD", PASSWORD)]).await;
+    // Anyone can put a target in the log: a typed sign-in email that a spreadsheet would run.
+    s.sign_in("=HYPERLINK(\"https://evil.example\")@x.example", "guess").await;
+    let (cookie, _) = session_cookie(&s.sign_in("ada@example.com", PASSWORD).await).unwrap();
+
+    let r = s.get("/audit/export.csv", None).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "no session, no export");
+    assert!(location(&r).starts_with("/login?next="), "{}", location(&r));
+
+    let r = s.get("/audit/export.csv?action=auth.sign_in_failed&target=hyperlink", Some(&cookie)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"portcullis-audit-"));
+    let csv = r.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 2, "the header and the one failed sign-in: {csv}");
+    assert!(csv.contains(r#","'=hyperlink("#), "a formula is kept as text: {csv}");
+
+    let r = s.get("/audit/export.json?actor=ADA&action=auth.sign_in", Some(&cookie)).await;
+    let doc: serde_json::Value = r.json().await.unwrap();
+    let entries = doc["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{doc}");
+    assert_eq!(entries[0]["actor"], "ada@example.com");
+    assert_eq!(entries[0]["outcome"], "success");
+
+    let r = s.get("/audit/export.json?from=yesterday", Some(&cookie)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("YYYY-MM-DD"));
+
+    let html = s.get("/audit?target=hyperlink&from=2000-01-01", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains(r#"data-action="auth.sign_in_failed""#), "the failed sign-in is shown");
+    assert!(!html.contains(r#"data-action="auth.sign_in""#), "the page shows the filtered rows only");
+    assert!(html.contains("/audit/export.csv?target=hyperlink&amp;from=2000-01-01"), "export links keep the filters");
+    let html = s.get("/audit?to=1999-12-31", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("No entries match these filters."));
+    let r = s.get("/audit?from=2026-13-45", Some(&cookie)).await;
+    assert!(r.text().await.unwrap().contains("is not a date"), "a bad date says what to type");
+}

@@ -10,7 +10,8 @@ use crate::{
     layout::{loading, ErrorNote, PageHeader},
 };
 
-/// `/directory/groups/{id}`: a group and its members.
+/// `/directory/groups/{id}`: a group, the policies and role mappings that use it, and its
+/// members.
 #[component]
 pub fn DirectoryGroupPage() -> impl IntoView {
     let params = use_params_map();
@@ -32,6 +33,7 @@ pub fn DirectoryGroupPage() -> impl IntoView {
                     Ok(d) => {
                         let g = d.group;
                         let base = format!("/directory/groups/{}?", g.id);
+                        let used = !d.roles.is_empty() || !d.policies.is_empty();
                         view! {
                             <p class="mb-2 text-sm"><a href="/directory?tab=groups" class="link">"← Groups"</a></p>
                             <leptos_meta::Title text=g.name.clone() />
@@ -39,8 +41,34 @@ pub fn DirectoryGroupPage() -> impl IntoView {
                             <p class="text-sm text-slate-600">
                                 {format!("{} · {} · provider ID {} · {} members · from {}", g.provider, g.kind, g.external_id, g.member_count, g.source)}
                             </p>
+                            <h2 class="mt-6 mb-2 font-semibold">"Used by"</h2>
+                            <ul class="list-disc space-y-1 pl-5 text-sm" data-testid="group-uses">
+                                {d.roles.into_iter().map(|role| view! {
+                                    <li>
+                                        <a href="/settings/role-mappings" class="link">"Role mapping"</a>
+                                        {format!(": members are given the {role} role in this console")}
+                                    </li>
+                                }).collect_view()}
+                                {d.policies.into_iter().map(|u| view! {
+                                    <li data-policy=u.policy_name.clone()>
+                                        <a href=format!("/policies/apps/{}/policies/{}", u.application_id, u.policy_id) class="link">
+                                            {u.policy_name.clone()}
+                                        </a>
+                                        {format!(
+                                            " on {}: {} policy, the group is in its {} rules{}",
+                                            u.application_name,
+                                            u.action,
+                                            u.part,
+                                            if u.enabled { "" } else { " (policy disabled)" },
+                                        )}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                            {(!used).then(|| view! {
+                                <p class="text-sm text-slate-600">"No policy or role mapping uses this group."</p>
+                            })}
                             <h2 class="mt-6 mb-2 font-semibold">"Members"</h2>
-                            <UserTable page=d.members base search=None />
+                            <UserTable page=d.members base />
                         }
                             .into_any()
                     }

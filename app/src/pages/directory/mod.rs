@@ -1,6 +1,7 @@
 //! `/directory`: the synced people and groups, and each provider's sync panel.
 
 pub mod group;
+pub mod run;
 pub mod sync_panel;
 pub mod user;
 
@@ -15,21 +16,68 @@ use crate::{
     layout::{loading, DataTable, EmptyState, ErrorNote, PageHeader},
 };
 
+/// What the lists' links keep: tab, search, state filter and sort. The URL is the state, so
+/// every view can be shared and works without JavaScript.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct ListQuery {
+    groups: bool,
+    search: Option<String>,
+    state: Option<String>,
+    sort: Option<String>,
+}
+
+impl ListQuery {
+    /// `/directory?…&` with `sort` in place of the current one, ready for `offset=`.
+    fn base(&self, sort: Option<&str>) -> String {
+        use portcullis_types::url::encode;
+        let mut href = String::from("/directory?");
+        if self.groups {
+            href.push_str("tab=groups&");
+        }
+        let pairs = [("q", self.search.as_deref()), ("state", self.state.as_deref()), ("sort", sort)];
+        for (name, value) in pairs {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                href.push_str(&format!("{name}={}&", encode(v)));
+            }
+        }
+        href
+    }
+
+    fn href(&self) -> String {
+        self.base(self.sort.as_deref()).trim_end_matches(['&', '?']).to_string()
+    }
+}
+
+const STATES: [(&str, &str); 4] =
+    [("", "All states"), ("active", "Active"), ("disabled", "Disabled"), ("kept", "Kept")];
+
 #[component]
 pub fn Directory() -> impl IntoView {
     let tab = query_value("tab");
     let search = query_value("q");
+    let state = query_value("state");
+    let sort = query_value("sort");
     let offset = query_value("offset");
     let is_groups = move || tab.get().as_deref() == Some("groups");
+    let list_query = Memo::new(move |_| ListQuery {
+        groups: is_groups(),
+        search: search.get(),
+        state: state.get(),
+        sort: sort.get(),
+    });
     let version = RwSignal::new(0u32);
     let overview = Resource::new(move || version.get(), |_| sync_overview());
     // Outlives the panels, which are built again when the overview reloads.
     let notice: sync_panel::Notice = RwSignal::new(None);
     let offset_n = move || offset.get().and_then(|o| o.parse::<u32>().ok()).unwrap_or(0);
-    let users =
-        Resource::new(move || (search.get(), offset_n(), version.get()), |(q, o, _)| list_directory_users(q, o));
-    let groups =
-        Resource::new(move || (search.get(), offset_n(), version.get()), |(q, o, _)| list_directory_groups(q, o));
+    let users = Resource::new(
+        move || (search.get(), state.get(), sort.get(), offset_n(), version.get()),
+        |(q, st, so, o, _)| list_directory_users(q, st, so, o),
+    );
+    let groups = Resource::new(
+        move || (search.get(), sort.get(), offset_n(), version.get()),
+        |(q, so, o, _)| list_directory_groups(q, so, o),
+    );
 
     view! {
         <PageHeader
@@ -81,34 +129,146 @@ pub fn Directory() -> impl IntoView {
                 "Groups"
             </a>
         </nav>
-        <form method="get" action="/directory" class="mb-3 flex gap-2">
-            <input type="hidden" name="tab" value=move || tab.get().unwrap_or_default() />
-            <label for="directory-search" class="sr-only">"Search"</label>
-            <input
-                id="directory-search"
-                name="q"
-                type="search"
-                value=move || search.get().unwrap_or_default()
-                placeholder=move || if is_groups() { "Search groups by name" } else { "Search users by name or email" }
-                class="w-full max-w-md rounded-md border border-slate-300 px-3 py-1.5 text-sm"
-            />
-            <button type="submit" class="btn">"Search"</button>
-        </form>
+        <ListFilters list_query />
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
+                let query = list_query.get_untracked();
                 if is_groups() {
                     match groups.await {
                         Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
-                        Ok(page) => view! { <GroupTable page search=search.get_untracked() /> }.into_any(),
+                        Ok(page) => view! { <GroupTable page query /> }.into_any(),
                     }
                 } else {
                     match users.await {
                         Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
-                        Ok(page) => view! { <UserTable page base="/directory?".to_string() search=search.get_untracked() /> }.into_any(),
+                        Ok(page) => {
+                            let base = query.base(query.sort.as_deref());
+                            view! { <UserTable page base sorting=query /> }.into_any()
+                        }
                     }
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Search (filters as one types, 300 ms after the last key) and the state filter. A plain GET
+/// form underneath: without JavaScript, Search submits it.
+#[component]
+fn ListFilters(list_query: Memo<ListQuery>) -> impl IntoView {
+    let navigate = leptos_router::hooks::use_navigate();
+    let go = move |next: ListQuery| {
+        let options = leptos_router::NavigateOptions { replace: true, scroll: false, ..Default::default() };
+        navigate(&next.href(), options);
+    };
+    #[cfg(feature = "hydrate")]
+    let pending = StoredValue::new(None::<leptos::prelude::TimeoutHandle>);
+    let on_search = {
+        let go = go.clone();
+        move |ev: leptos::ev::Event| {
+            let text = event_target_value(&ev);
+            let next = ListQuery { search: Some(text).filter(|t| !t.trim().is_empty()), ..list_query.get_untracked() };
+            #[cfg(feature = "hydrate")]
+            {
+                if let Some(h) = pending.get_value() {
+                    h.clear();
+                }
+                let go = go.clone();
+                let handle = set_timeout_with_handle(move || go(next), std::time::Duration::from_millis(300)).ok();
+                pending.set_value(handle);
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = (next, &go);
+        }
+    };
+    let on_state = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        go(ListQuery { state: Some(value).filter(|v| !v.is_empty()), ..list_query.get_untracked() });
+    };
+    let is_groups = move || list_query.with(|q| q.groups);
+    view! {
+        <form method="get" action="/directory" class="mb-3 flex flex-wrap items-end gap-2" role="search">
+            <input type="hidden" name="tab" value=move || if is_groups() { "groups" } else { "" } />
+            <input type="hidden" name="sort" value=move || list_query.with(|q| q.sort.clone().unwrap_or_default()) />
+            <div class="min-w-0 flex-1 basis-60">
+                <label for="directory-search" class="field-label">
+                    {move || if is_groups() { "Search groups" } else { "Search users" }}
+                </label>
+                <input
+                    id="directory-search"
+                    name="q"
+                    type="search"
+                    class="field-input max-w-md"
+                    value=move || list_query.with(|q| q.search.clone().unwrap_or_default())
+                    placeholder=move || if is_groups() { "Group name" } else { "Name, email or login" }
+                    on:input=on_search
+                    aria-controls="directory-list"
+                />
+            </div>
+            <Show when=move || !is_groups()>
+                <div>
+                    <label for="directory-state" class="field-label">"State"</label>
+                    <select id="directory-state" name="state" class="field-input" on:change=on_state.clone()>
+                        {STATES
+                            .iter()
+                            .map(|(value, label)| {
+                                let selected = move || list_query.with(|q| q.state.as_deref().unwrap_or("") == *value);
+                                view! { <option value=*value selected=selected>{*label}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </div>
+            </Show>
+            <button type="submit" class="btn">"Search"</button>
+        </form>
+    }
+}
+
+/// A header cell that sorts by its column: a link (works without JavaScript), `aria-sort` on
+/// the sorted one. `None` for columns that do not sort.
+fn sort_header(label: &'static str, column: Option<&'static str>, query: &ListQuery) -> impl IntoView {
+    let Some(column) = column else {
+        return view! { <th scope="col" class="px-4 py-2">{label}</th> }.into_any();
+    };
+    let current = query.sort.as_deref().unwrap_or("name");
+    let (sorted, next) = match current.strip_prefix('-') {
+        Some(c) if c == column => (Some("descending"), column.to_string()),
+        _ if current == column => (Some("ascending"), format!("-{column}")),
+        _ => (None, column.to_string()),
+    };
+    let arrow = match sorted {
+        Some("ascending") => " ↑",
+        Some(_) => " ↓",
+        None => "",
+    };
+    view! {
+        <th scope="col" class="px-4 py-2" aria-sort=sorted>
+            <a href=format!("{}", query.base(Some(&next)).trim_end_matches('&')) class="hover:underline">
+                {label}
+                <span aria-hidden="true">{arrow}</span>
+            </a>
+        </th>
+    }
+    .into_any()
+}
+
+/// A sortable list's table: like `DataTable`, with header links.
+#[component]
+fn SortTable(
+    headers: &'static [(&'static str, Option<&'static str>)],
+    query: ListQuery,
+    testid: &'static str,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white" id="directory-list">
+            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid=testid>
+                <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+                    <tr>{headers.iter().map(|(label, column)| sort_header(label, *column, &query)).collect_view()}</tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100">{children()}</tbody>
+            </table>
+        </div>
     }
 }
 
@@ -121,51 +281,80 @@ pub(crate) fn state_badge(state: &str) -> (&'static str, &'static str) {
     }
 }
 
+const USER_HEADERS: [(&str, Option<&str>); 5] = [
+    ("User", Some("name")),
+    ("Okta status", Some("status")),
+    ("State", Some("state")),
+    ("Provider", Some("provider")),
+    ("Console role", None),
+];
+
+/// Users with their state; `sorting` makes the headers sort links (the Directory list).
 #[component]
-pub(crate) fn UserTable(page: Paged<UserItem>, base: String, search: Option<String>) -> impl IntoView {
+pub(crate) fn UserTable(
+    page: Paged<UserItem>,
+    base: String,
+    #[prop(optional)] sorting: Option<ListQuery>,
+) -> impl IntoView {
     if page.items.is_empty() {
         return view! { <p class="text-sm text-slate-600" data-testid="user-list-empty">"No users match."</p> }
             .into_any();
     }
     let Paged { items, total, offset, limit } = page;
+    let rows = move || {
+        items
+            .into_iter()
+            .map(|u| {
+                let (label, class) = state_badge(&u.state);
+                view! {
+                    <tr data-email=u.email.clone()>
+                        <td class="px-4 py-2">
+                            <a href=format!("/directory/users/{}", u.id) class="font-medium text-indigo-700 hover:underline">
+                                {if u.name.is_empty() { u.email.clone() } else { u.name.clone() }}
+                            </a>
+                            <p class="text-xs text-slate-500">{u.email.clone()}</p>
+                        </td>
+                        <td class="px-4 py-2 text-xs">{u.okta_status}</td>
+                        <td class="px-4 py-2">
+                            <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {class}") data-testid="user-state">{label}</span>
+                        </td>
+                        <td class="px-4 py-2">{u.provider}</td>
+                        <td class="px-4 py-2 text-xs">{u.account_role.unwrap_or_default()}</td>
+                    </tr>
+                }
+            })
+            .collect_view()
+    };
+    let table = match sorting {
+        Some(query) => view! { <SortTable headers=&USER_HEADERS query testid="user-list">{rows()}</SortTable> }.into_any(),
+        None => view! {
+            <DataTable headers=&["User", "Okta status", "State", "Provider", "Console role"] testid="user-list">{rows()}</DataTable>
+        }
+        .into_any(),
+    };
     view! {
-        <DataTable headers=&["User", "Okta status", "State", "Provider", "Console role"] testid="user-list">
-            {items
-                .into_iter()
-                .map(|u| {
-                    let (label, class) = state_badge(&u.state);
-                    view! {
-                        <tr data-email=u.email.clone()>
-                            <td class="px-4 py-2">
-                                <a href=format!("/directory/users/{}", u.id) class="font-medium text-indigo-700 hover:underline">
-                                    {if u.name.is_empty() { u.email.clone() } else { u.name.clone() }}
-                                </a>
-                                <p class="text-xs text-slate-500">{u.email.clone()}</p>
-                            </td>
-                            <td class="px-4 py-2 text-xs">{u.okta_status}</td>
-                            <td class="px-4 py-2">
-                                <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {class}") data-testid="user-state">{label}</span>
-                            </td>
-                            <td class="px-4 py-2">{u.provider}</td>
-                            <td class="px-4 py-2 text-xs">{u.account_role.unwrap_or_default()}</td>
-                        </tr>
-                    }
-                })
-                .collect_view()}
-        </DataTable>
-        <Pager total offset limit base search />
+        {table}
+        <Pager total offset limit base />
     }
     .into_any()
 }
 
+const GROUP_HEADERS: [(&str, Option<&str>); 5] = [
+    ("Group", Some("name")),
+    ("Type", Some("kind")),
+    ("Members", Some("members")),
+    ("Provider", Some("provider")),
+    ("Provider ID", None),
+];
+
 #[component]
-pub(crate) fn GroupTable(page: Paged<GroupItem>, search: Option<String>) -> impl IntoView {
+pub(crate) fn GroupTable(page: Paged<GroupItem>, query: ListQuery) -> impl IntoView {
     if page.items.is_empty() {
         return view! { <p class="text-sm text-slate-600">"No groups match."</p> }.into_any();
     }
     let Paged { items, total, offset, limit } = page;
     view! {
-        <DataTable headers=&["Group", "Type", "Members", "Provider", "Provider ID"] testid="group-list">
+        <SortTable headers=&GROUP_HEADERS query=query.clone() testid="group-list">
             {items
                 .into_iter()
                 .map(|g| {
@@ -184,8 +373,8 @@ pub(crate) fn GroupTable(page: Paged<GroupItem>, search: Option<String>) -> impl
                     }
                 })
                 .collect_view()}
-        </DataTable>
-        <Pager total offset limit base="/directory?tab=groups&".to_string() search />
+        </SortTable>
+        <Pager total offset limit base=query.base(query.sort.as_deref()) />
         <p class="mt-3 text-xs text-slate-500">"Groups are kept by their provider ID, so a renamed group keeps its policies."</p>
     }
     .into_any()

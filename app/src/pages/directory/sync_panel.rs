@@ -16,7 +16,7 @@ use crate::{
 pub(crate) type Notice = RwSignal<Option<(String, String)>>;
 
 /// "Full sync, succeeded 2026-12-04 10:00:00 UTC (3.2 s): 2 created, …": a run in words.
-fn run_sentence(r: &RunItem) -> String {
+pub(crate) fn run_sentence(r: &RunItem) -> String {
     let counts = format!(
         "{} created, {} updated, {} disabled, {} deleted, {} unchanged · {} groups deleted, {} memberships removed",
         r.created, r.updated, r.disabled, r.deleted, r.unchanged, r.groups_deleted, r.memberships_removed,
@@ -267,7 +267,9 @@ pub(crate) fn SyncPanel(
                                 };
                                 view! {
                                     <tr data-status=r.status.clone()>
-                                        <td class="whitespace-nowrap px-4 py-2 font-mono text-xs">{r.started_at.clone()}</td>
+                                        <td class="whitespace-nowrap px-4 py-2 font-mono text-xs">
+                                            <a href=format!("/directory/runs/{}", r.id) class="link">{r.started_at.clone()}</a>
+                                        </td>
                                         <td class="px-4 py-2 text-xs">{format!("{} · {}", r.kind_label, r.trigger)}</td>
                                         <td class="px-4 py-2 text-xs">{r.status_label.clone()}</td>
                                         <td class="px-4 py-2 text-xs">{r.duration.clone()}</td>

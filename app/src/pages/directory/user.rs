@@ -7,10 +7,12 @@ use super::*;
 use crate::pages::error_text;
 use crate::{
     api::directory::directory_user,
-    layout::{loading, ErrorNote, PageHeader},
+    layout::{loading, DataTable, ErrorNote, PageHeader},
 };
+use portcullis_types::url::encode;
 
-/// `/directory/users/{id}`: a user, where they came from, and their groups.
+/// `/directory/users/{id}`: a user, where they came from, which applications they can reach
+/// and why, and their groups.
 #[component]
 pub fn DirectoryUserPage() -> impl IntoView {
     let params = use_params_map();
@@ -34,9 +36,56 @@ pub fn DirectoryUserPage() -> impl IntoView {
                                 <dt class="text-slate-600">"Okta status"</dt><dd>{u.okta_status.clone()}</dd>
                                 <dt class="text-slate-600">"Provider"</dt><dd>{format!("{} (ID {})", u.provider, u.external_id)}</dd>
                                 <dt class="text-slate-600">"Came from"</dt>
-                                <dd>{format!("{}{}", u.source, u.last_changed_run.clone().map(|r| format!(", last changed by sync run {r}")).unwrap_or_default())}</dd>
+                                <dd>
+                                    {u.source.clone()}
+                                    {u.last_changed_run.clone().map(|r| view! {
+                                        ", last changed by "
+                                        <a href=format!("/directory/runs/{r}") class="link">"this sync run"</a>
+                                    })}
+                                </dd>
                                 <dt class="text-slate-600">"Console role"</dt><dd>{u.account_role.clone().unwrap_or_else(|| "none".into())}</dd>
                             </dl>
+                            <h2 class="mt-6 mb-2 font-semibold">"Applications"</h2>
+                            {if d.access.is_empty() {
+                                view! { <p class="text-sm text-slate-600">"No application is protected yet."</p> }.into_any()
+                            } else {
+                                let user_id = u.id.clone();
+                                view! {
+                                    <DataTable headers=&["Application", "Decision", "Why"] testid="user-access">
+                                        {d
+                                            .access
+                                            .into_iter()
+                                            .map(|a| {
+                                                let class = if a.permits {
+                                                    "rounded bg-green-100 px-1.5 py-0.5 text-xs font-medium text-green-800"
+                                                } else {
+                                                    "rounded bg-red-100 px-1.5 py-0.5 text-xs font-medium text-red-800"
+                                                };
+                                                let steps = format!(
+                                                    "/policies/test?app={}&user={}",
+                                                    encode(&a.application_id),
+                                                    encode(&user_id),
+                                                );
+                                                let row_app = a.application_name.clone();
+                                                view! {
+                                                    <tr data-app=row_app data-outcome=a.outcome.clone()>
+                                                        <td class="px-4 py-2 font-medium">
+                                                            <a href=format!("/policies/apps/{}", a.application_id) class="link">{a.application_name}</a>
+                                                        </td>
+                                                        <td class="whitespace-nowrap px-4 py-2"><span class=class>{a.outcome_label}</span></td>
+                                                        <td class="px-4 py-2 text-slate-700">
+                                                            {a.summary}
+                                                            " "
+                                                            <a href=steps class="link whitespace-nowrap">"Every step"</a>
+                                                        </td>
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </DataTable>
+                                }
+                                    .into_any()
+                            }}
                             <h2 class="mt-6 mb-2 font-semibold">{format!("Groups ({})", d.groups.len())}</h2>
                             <ul class="list-disc pl-5 text-sm" data-testid="user-groups">
                                 {d.groups

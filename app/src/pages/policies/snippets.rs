@@ -55,7 +55,7 @@ pub(crate) fn ProxySnippets(snippets: Vec<ProxySnippet>) -> impl IntoView {
                             <div class="mb-1 flex justify-end">
                                 <CopyButton what=format!("{} configuration", s.proxy) text=s.text.clone() />
                             </div>
-                            <pre class="max-h-96 overflow-auto rounded-md bg-slate-900 p-3 text-xs text-slate-100" tabindex="0"><code class=format!("language-{}", s.language)>{s.text}</code></pre>
+                            <pre class="max-h-96 overflow-auto rounded-md bg-chrome-900 p-3 text-xs text-chrome-100" tabindex="0"><code class=format!("language-{}", s.language)>{s.text}</code></pre>
                         </div>
                     }
                 })

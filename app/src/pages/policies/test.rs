@@ -154,7 +154,16 @@ pub(crate) fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: S
 #[component]
 pub(crate) fn DecisionPanel(result: TestResult) -> impl IntoView {
     let TestResult { user_label, user_id: _, user_email: _, decision } = result;
-    let DecisionView { outcome, outcome_label, permits, application_name, policy_name, summary, steps } = decision;
+    let DecisionView {
+        outcome,
+        outcome_label,
+        permits,
+        application_name,
+        policy_name,
+        summary,
+        steps,
+        application_id: _,
+    } = decision;
     let banner = if permits {
         "rounded-lg border border-green-200 bg-green-50 p-4 text-green-900"
     } else {

@@ -37,12 +37,14 @@ mod policies;
 mod preview;
 mod rows;
 mod transfer;
+mod uses;
 
 pub use pickers::{GroupOption, Labels, SelectorView, UserOption};
 pub use policies::{Move, PolicyView};
 use preview::DirectoryIndex;
 pub use preview::{Preview, PreviewUser, TestPerson, PREVIEW_LIST};
 use rows::*;
+pub use uses::GroupUse;
 
 #[derive(Debug, Default)]
 struct Shared {

@@ -144,6 +144,27 @@ impl PolicyService {
         Ok(decision)
     }
 
+    /// Every application's decision for one person of the directory, with the same
+    /// explanation as [`PolicyService::test_user`]: a person's page shows where they get in.
+    pub async fn access_of(&self, directory_user_id: &str) -> Result<Vec<Decision>, PolicyError> {
+        let person = self.store.person(directory_user_id).await?.ok_or(PolicyError::UserNotFound)?;
+        let subject = self.subject_of(&person).await?;
+        let snapshot = self.snapshot().await?;
+        // Collected first: a lazy iterator held across the await would not be Send.
+        let selectors: Vec<&Selector> =
+            snapshot.applications().iter().flat_map(|a| a.policies()).flat_map(|p| p.rules.selectors()).collect();
+        let labels = self.labels(selectors).await?;
+        let mut decisions: Vec<Decision> =
+            snapshot.applications().iter().map(|app| app.explain(&subject, &|s| labels.phrase(s))).collect();
+        decisions.sort_by(|a, b| a.application_name.to_lowercase().cmp(&b.application_name.to_lowercase()));
+        if person.state != "active" {
+            for d in &mut decisions {
+                d.summary.push_str(&format!(" (This user is {} in the directory.)", person.state));
+            }
+        }
+        Ok(decisions)
+    }
+
     /// The subject for a person of the synced directory, by provider and the provider's id
     /// (the ID token's `sub`), with their groups (Everyone included). `None`: not in the directory.
     pub async fn subject_for(&self, provider_id: &str, external_id: &str) -> Result<Option<Subject>, PolicyError> {

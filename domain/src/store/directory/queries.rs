@@ -16,9 +16,99 @@ pub struct DirectoryQuery {
     pub search: Option<String>,
     /// Users only: `active`, `disabled` or `kept`.
     pub state: Option<String>,
+    pub sort: DirectorySort,
     pub offset: u32,
     /// 1 to 500; 50 when 0.
     pub limit: u32,
+}
+
+/// A column the Directory lists sort by. Each maps to a fixed SQL expression: the order is
+/// never built from what the URL says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortColumn {
+    #[default]
+    Name,
+    Email,
+    /// The provider's own status (Okta's ACTIVE, SUSPENDED, …).
+    Status,
+    /// Portcullis' state: active, disabled, kept.
+    State,
+    Provider,
+    /// Groups: Okta group, app group, built-in.
+    Kind,
+    /// Groups: how many members.
+    Members,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectorySort {
+    pub column: SortColumn,
+    pub descending: bool,
+}
+
+impl DirectorySort {
+    const NAMES: [(&'static str, SortColumn); 7] = [
+        ("name", SortColumn::Name),
+        ("email", SortColumn::Email),
+        ("status", SortColumn::Status),
+        ("state", SortColumn::State),
+        ("provider", SortColumn::Provider),
+        ("kind", SortColumn::Kind),
+        ("members", SortColumn::Members),
+    ];
+
+    /// `email` sorts by email, `-email` the other way; anything else is the default order.
+    pub fn parse(s: &str) -> Self {
+        let (descending, name) = match s.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, s),
+        };
+        match Self::NAMES.iter().find(|(n, _)| *n == name) {
+            Some((_, column)) => Self { column: *column, descending },
+            None => Self::default(),
+        }
+    }
+
+    /// The URL form [`DirectorySort::parse`] reads.
+    pub fn param(self) -> String {
+        let name = Self::NAMES.iter().find(|(_, c)| *c == self.column).map_or("name", |(n, _)| n);
+        if self.descending {
+            format!("-{name}")
+        } else {
+            name.to_string()
+        }
+    }
+
+    fn direction(self) -> &'static str {
+        if self.descending {
+            "DESC"
+        } else {
+            "ASC"
+        }
+    }
+
+    fn users_order(self) -> String {
+        let d = self.direction();
+        let column = match self.column {
+            SortColumn::Email => "d.email",
+            SortColumn::Status => "d.okta_status",
+            SortColumn::State => "d.state",
+            SortColumn::Provider => "p.name",
+            SortColumn::Name | SortColumn::Kind | SortColumn::Members => "lower(d.display_name)",
+        };
+        format!("{column} {d}, lower(d.display_name) {d}, d.email {d}, d.id")
+    }
+
+    fn groups_order(self) -> String {
+        let d = self.direction();
+        let column = match self.column {
+            SortColumn::Kind => "g.kind",
+            SortColumn::Members => "member_count",
+            SortColumn::Provider => "p.name",
+            SortColumn::Name | SortColumn::Email | SortColumn::Status | SortColumn::State => "lower(g.name)",
+        };
+        format!("{column} {d}, lower(g.name) {d}, g.id")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -110,7 +200,7 @@ impl Store {
             AND ($3 IS NULL OR lower(d.display_name) LIKE $3 ESCAPE '\\' OR d.email LIKE $3 ESCAPE '\\' \
                  OR lower(d.login) LIKE $3 ESCAPE '\\')";
         let pattern = like_pattern(&q.search);
-        let sql = format!("{} {filter} ORDER BY d.display_name, d.email, d.id LIMIT $4 OFFSET $5", *USER_VIEW);
+        let sql = format!("{} {filter} ORDER BY {} LIMIT $4 OFFSET $5", *USER_VIEW, q.sort.users_order());
         let items = sqlx::query_as(&sql)
             .bind(&q.provider_id)
             .bind(&q.state)
@@ -133,7 +223,7 @@ impl Store {
     pub async fn directory_groups(&self, q: &DirectoryQuery) -> Result<DirectoryPage<DirectoryGroupView>, StoreError> {
         let filter = "WHERE ($1 IS NULL OR g.provider_id = $1) AND ($2 IS NULL OR lower(g.name) LIKE $2 ESCAPE '\\')";
         let pattern = like_pattern(&q.search);
-        let sql = format!("{GROUP_VIEW} {filter} ORDER BY g.name, g.id LIMIT $3 OFFSET $4");
+        let sql = format!("{GROUP_VIEW} {filter} ORDER BY {} LIMIT $3 OFFSET $4", q.sort.groups_order());
         let items = sqlx::query_as(&sql)
             .bind(&q.provider_id)
             .bind(&pattern)
@@ -173,7 +263,7 @@ impl Store {
             AND ($2 IS NULL OR lower(d.display_name) LIKE $2 ESCAPE '\\' OR d.email LIKE $2 ESCAPE '\\' \
                  OR lower(d.login) LIKE $2 ESCAPE '\\')";
         let pattern = like_pattern(&q.search);
-        let sql = format!("{} {filter} ORDER BY d.display_name, d.email, d.id LIMIT $3 OFFSET $4", *USER_VIEW);
+        let sql = format!("{} {filter} ORDER BY {} LIMIT $3 OFFSET $4", *USER_VIEW, q.sort.users_order());
         let items = sqlx::query_as(&sql)
             .bind(group_id)
             .bind(&pattern)
@@ -209,5 +299,19 @@ impl Store {
         .bind(provider_id)
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sort_reads_back_what_it_writes_and_ignores_anything_else() {
+        for name in ["name", "-email", "status", "-state", "provider", "kind", "-members"] {
+            assert_eq!(DirectorySort::parse(name).param(), name);
+        }
+        assert_eq!(DirectorySort::parse("d.id; DROP TABLE users"), DirectorySort::default());
+        assert_eq!(DirectorySort::parse("--name"), DirectorySort::default());
     }
 }

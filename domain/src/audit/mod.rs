@@ -4,6 +4,9 @@
 
 use serde_json::{Map, Value};
 
+mod query;
+pub use query::{AuditError, AuditExport, AuditFilter, EXPORT_LIMIT};
+
 use crate::store::{new_id, now_ms, AuditRecord, Store, StoreError};
 
 /// Every action the audit log records. The string form is stable: filters and exports use it.
@@ -339,19 +342,6 @@ impl Audit {
 
     pub async fn record(&self, event: Event) -> Result<(), StoreError> {
         self.store.insert_audit(&event.into_record()).await
-    }
-
-    /// A page of the log, newest first: older than `before`, of one action if it names one
-    /// (an unknown action name is ignored rather than matching nothing).
-    pub async fn page(
-        &self,
-        before: Option<String>,
-        action: Option<String>,
-        limit: u32,
-    ) -> Result<crate::store::AuditPage, StoreError> {
-        let action = action.filter(|a| Action::parse(a).is_some());
-        let before = before.filter(|b| !b.is_empty());
-        self.store.audit_page(&crate::store::AuditQuery { before, action, limit }).await
     }
 
     /// Records, and logs instead of failing when the database refuses: an
