@@ -154,6 +154,18 @@ export default defineConfig<{ dataDir: string }>({
         launchOptions: { ...chromium, args: [...chromium.args, '--host-resolver-rules=MAP *.portcullis.test 127.0.0.1'] },
       },
     },
+    {
+      // axe-core on every page in light and dark mode, the theme choice, keyboard-only use of
+      // the wizard and the policy editor: last, on the console the others filled.
+      name: 'accessibility',
+      testMatch: 'accessibility.spec.ts',
+      dependencies: ['policies', 'forward-auth'],
+      use: {
+        baseURL: `http://127.0.0.1:${process.env.E2E_JS_PORT}`,
+        javaScriptEnabled: true,
+        dataDir: process.env.E2E_JS_DATA,
+      },
+    },
   ],
   webServer: [server('JS'), server('NOJS'), simulator],
 });

@@ -1,4 +1,5 @@
-import { test, expect, ADMIN, setupToken, signIn, ready } from './fixtures';
+import { readFileSync } from 'node:fs';
+import { test, expect, ADMIN, setupToken, signIn, ready, shot } from './fixtures';
 
 // One console per project, used in order: setup happens once, then the rest signs in.
 test.describe.configure({ mode: 'serial' });
@@ -124,6 +125,56 @@ test('a wrong password shows an error and writes an audit entry', async ({ page,
   await expect(page).toHaveURL(/action=auth.sign_out/);
   await expect(page.locator('tbody tr').first()).toHaveAttribute('data-action', 'auth.sign_out');
   await expect(page.locator('tr[data-action="auth.sign_in_failed"]')).toHaveCount(0);
+});
+
+test('the audit log reads line by line, filters by who, target and dates, and exports what it shows', async ({ page, javaScriptEnabled }) => {
+  await signIn(page, javaScriptEnabled);
+  await page.goto('/audit');
+  await ready(page, javaScriptEnabled);
+  const failed = page.locator('tr[data-action="auth.sign_in_failed"]').first();
+  await expect(failed).toContainText('reason: wrong password');
+  // Every detail on demand (a <details>: no JavaScript needed).
+  const method = failed.locator('dt', { hasText: 'method' });
+  await expect(method).toBeHidden();
+  await failed.getByText('All details').click();
+  await expect(method).toBeVisible();
+
+  // Part of who, any case, with an action.
+  await page.getByLabel('Who').fill('ADA@');
+  await page.getByLabel('Action').selectOption('auth.sign_in');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/actor=ADA%40/);
+  await expect(page.locator('tbody tr[data-action="auth.sign_in"]').first()).toBeVisible();
+  await expect(page.locator('tbody tr:not([data-action="auth.sign_in"])')).toHaveCount(0);
+
+  // Dates are whole UTC days; a range that ends before it starts says so.
+  const today = new Date().toISOString().slice(0, 10);
+  await ready(page, javaScriptEnabled);
+  await page.getByLabel('From (UTC)').fill(today);
+  await page.getByLabel('To (UTC)').fill('2001-01-01');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page.getByRole('alert')).toContainText('is after the last day');
+  await ready(page, javaScriptEnabled);
+  await page.getByLabel('From (UTC)').fill('2001-01-01');
+  await page.getByLabel('To (UTC)').fill(today);
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page.locator('tbody tr[data-action="auth.sign_in"]').first()).toBeVisible();
+  await shot(page, `audit-filtered-${javaScriptEnabled ? 'js' : 'nojs'}`);
+
+  // The exports hold the rows the filters match.
+  const shown = await page.locator('tbody tr').count();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Export CSV' }).click()]);
+  expect(download.suggestedFilename()).toMatch(/^portcullis-audit-\d{4}-\d{2}-\d{2}\.csv$/);
+  const csv = readFileSync((await download.path())!, 'utf8').trim().split('\n');
+  expect(csv[0]).toBe('at,actor,action,action_label,target,outcome,ip,details');
+  expect(csv.length - 1).toBe(shown);
+  for (const row of csv.slice(1)) expect(row).toContain(',auth.sign_in,');
+  const json = await (await page.request.get((await page.getByRole('link', { name: 'Export JSON' }).getAttribute('href'))!)).json();
+  expect(json.entries.length).toBe(shown);
+  for (const e of json.entries) {
+    expect(e.action).toBe('auth.sign_in');
+    expect(e.actor).toContain('ada@');
+  }
 });
 
 test('after sign-in the admin returns to the page they asked for', async ({ page, javaScriptEnabled }) => {

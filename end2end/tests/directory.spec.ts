@@ -151,6 +151,48 @@ test('a run whose group list comes back empty is held: Discard keeps the groups,
   await expect(engineering).toHaveCount(1);
 });
 
+test('the lists filter as one types and by state, sort by column, and a user links to the run that changed them', async ({ page }) => {
+  await signIn(page, true);
+  await page.goto('/directory');
+  await ready(page, true);
+  const search = page.getByLabel('Search users');
+  await search.pressSequentially('lovel', { delay: 40 });
+  // 300 ms after the last key, without pressing Search.
+  await expect(page).toHaveURL(/q=lovel/);
+  await expect(page.getByTestId('user-list').locator('tbody tr')).toHaveCount(1);
+  await expect(search).toBeFocused();
+  await search.fill('');
+  await expect(page).not.toHaveURL(/q=/);
+
+  // By state: the users the approved run disabled.
+  await page.getByLabel('State').selectOption('disabled');
+  await expect(page).toHaveURL(/state=disabled/);
+  await expect(page.getByTestId('user-state').first()).toHaveText('Disabled');
+  await expect(page.getByTestId('user-state').filter({ hasNotText: 'Disabled' })).toHaveCount(0);
+  await page.getByLabel('State').selectOption('');
+
+  // By column: the header is a link, and says how the list is sorted.
+  const header = page.getByTestId('user-list').locator('th', { hasText: 'User' });
+  await expect(header).toHaveAttribute('aria-sort', 'ascending');
+  await header.getByRole('link').click();
+  await expect(page).toHaveURL(/sort=-name/);
+  await expect(page.getByTestId('user-list').locator('th', { hasText: 'User' })).toHaveAttribute('aria-sort', 'descending');
+  const names = (await page.getByTestId('user-list').locator('tbody tr td:first-child a').allTextContents()).map((n) => n.toLowerCase());
+  expect(names).toEqual([...names].sort().reverse());
+  await shot(page, 'directory-sorted');
+
+  // A user's last change leads to that run.
+  await page.getByTestId('user-list').locator('tbody tr td:first-child a').first().click();
+  await page.getByRole('link', { name: 'this sync run' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText(PROVIDER);
+  await expect(page.getByTestId('run-changes')).toContainText('Users created');
+  await shot(page, 'directory-run');
+  // Groups sort by member count.
+  await page.goto('/directory?tab=groups&sort=-members');
+  const counts = (await page.getByTestId('member-count').allTextContents()).map(Number);
+  expect(counts).toEqual([...counts].sort((a, b) => b - a));
+});
+
 test('no secret reached the server log, syncs included', async () => {
   const app = fixture.serviceApps.find((a: any) => a.dpopRequired);
   const secrets = [fixture.oidcApps[0].clientSecret, app.privateJwk.d, app.privateJwk.p, fixture.apiTokens[0].token];

@@ -107,8 +107,17 @@ test('an application, and an Allow policy built from a group with a live preview
 
   await page.getByLabel('Policy name').fill('Engineers');
   const include = page.getByRole('group', { name: 'Include (any of)' });
-  await include.getByLabel('Search groups').fill('engin');
-  await include.getByRole('button', { name: 'Add group Engineering' }).click();
+  // The picker is a combobox: arrow keys move through the results, Enter picks.
+  const groupSearch = include.getByRole('combobox', { name: 'Search groups' });
+  await groupSearch.fill('engin');
+  const option = include.getByRole('option', { name: /^Engineering/ });
+  await expect(option).toBeVisible();
+  await groupSearch.press('ArrowDown');
+  await expect(option).toHaveAttribute('aria-selected', 'true');
+  await expect(groupSearch).toHaveAttribute('aria-activedescendant', (await option.getAttribute('id'))!);
+  await groupSearch.press('Enter');
+  await expect(groupSearch).toBeFocused();
+  await expect(groupSearch).toHaveValue('');
   await expect(include.getByTestId('rule')).toHaveText(/Engineering/);
   await expect(preview).toHaveAttribute('data-matched', String(expected));
   await expect(page.getByTestId('preview-count')).toHaveText(`Matches ${expected} of ${total} users`);
@@ -119,7 +128,7 @@ test('an application, and an Allow policy built from a group with a live preview
   const exclude = page.getByRole('group', { name: 'Exclude (none of)' });
   await exclude.getByLabel('Rule type').selectOption('user');
   await exclude.getByLabel('Search users').fill(EXCLUDED.profile.email);
-  await exclude.getByRole('button', { name: `Add user ${EXCLUDED.profile.email}` }).click();
+  await exclude.getByRole('option', { name: new RegExp(EXCLUDED.profile.email) }).click();
   await expect(exclude.getByTestId('rule')).toContainText(EXCLUDED.profile.email);
   await expect(preview).toHaveAttribute('data-matched', String(expected - 1));
   await expect(page.getByTestId('preview-count')).toHaveText(`Matches ${expected - 1} of ${total} users`);
@@ -192,7 +201,7 @@ test('Test a user: the decision, and the policy and rule behind it', async ({ pa
   // A member, picked from the list while typing.
   const surname = MEMBER.profile.lastName.toLowerCase();
   await page.getByLabel('User', { exact: true }).fill(surname);
-  await page.getByRole('button', { name: `Pick ${MEMBER.profile.email}` }).click();
+  await page.getByRole('option', { name: new RegExp(MEMBER.profile.email) }).click();
   await expect(page.getByLabel('User', { exact: true })).toHaveValue(MEMBER.profile.email);
   await page.getByRole('button', { name: 'Test a user' }).click();
   const decision = page.getByTestId('decision');
@@ -219,6 +228,24 @@ test('Test a user: the decision, and the policy and rule behind it', async ({ pa
   await expect(decision).toHaveAttribute('data-outcome', 'no_match');
   await expect(steps.locator('tr[data-policy="Engineers"]')).toHaveAttribute('data-result', 'excluded');
   await expect(steps.locator('tr[data-policy="Engineers"]')).toContainText('excluded by user');
+});
+
+test('a user's page shows each application's decision and why; a group's page the policies using it', async ({ page }) => {
+  await signIn(page, true);
+  await page.goto(`/directory?q=${encodeURIComponent(MEMBER.profile.email)}`);
+  await page.getByTestId('user-list').locator('tbody a').first().click();
+  const access = page.getByTestId('user-access');
+  const row = access.locator(`tr[data-app="${APP}"]`);
+  await expect(row).toHaveAttribute('data-outcome', 'allow');
+  await expect(row).toContainText('Engineers');
+  await row.getByRole('link', { name: 'Every step' }).click();
+  await expect(page.getByTestId('decision-outcome')).toHaveText('Allowed');
+  await shot(page, 'user-access');
+
+  await page.goto('/directory?tab=groups');
+  await page.locator('tr[data-group="Engineering"] a').click();
+  await expect(page.getByTestId('group-uses').locator('li[data-policy="Engineers"]')).toContainText('include rules');
+  await shot(page, 'group-uses');
 });
 
 test('the Overview tells the state: providers with their check and sync, what is protected, the next step', async ({ page }) => {

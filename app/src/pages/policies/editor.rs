@@ -243,6 +243,8 @@ pub(crate) fn RulePart(
     let kind = RwSignal::new("group".to_string());
     let no_providers = providers.is_empty();
     let text = RwSignal::new(String::new());
+    let group_combo = Combo::new(format!("{}-groups", legend.to_lowercase()));
+    let user_combo = Combo::new(format!("{}-users", legend.to_lowercase()));
     let provider = RwSignal::new(providers.first().map(|(id, _)| id.clone()).unwrap_or_default());
     let note = RwSignal::new(None::<String>);
     let add = move |item: SelectorItem| {
@@ -384,10 +386,14 @@ pub(crate) fn RulePart(
                     </label>
                     <div>
                         <Show when=is("group")>
-                            <SearchBox label="Search groups" placeholder="Engineering" text />
+                            <SearchBox label="Search groups" placeholder="Engineering" text combo=group_combo />
                             <Transition fallback=|| ()>
                                 {move || Suspend::new(async move {
-                                    match groups.await {
+                                    let list = groups.await;
+                                    if list.as_ref().map_or(true, Vec::is_empty) {
+                                        group_combo.hide();
+                                    }
+                                    match list {
                                         Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
                                         Ok(list) if list.is_empty() && text.with_untracked(|t| t.trim().is_empty()) => {
                                             view! { <p class="mt-2 text-xs text-slate-500">"Type part of a group's name. Policies keep the group's provider ID, so renaming it in Okta keeps them."</p> }.into_any()
@@ -401,7 +407,6 @@ pub(crate) fn RulePart(
                                                 .map(|g| {
                                                     let item = SelectorItem { selector: g.selector.clone(), kind: "Group".into(), label: g.name.clone(), missing: false };
                                                     Hit {
-                                                        aria_label: format!("Add group {}", g.name),
                                                         detail: None,
                                                         source: Some(format!("{} · {}", g.provider_name, g.kind)),
                                                         name: g.name,
@@ -409,7 +414,7 @@ pub(crate) fn RulePart(
                                                     }
                                                 })
                                                 .collect::<Vec<_>>();
-                                            view! { <SearchResults test_id="group-results" hits /> }
+                                            view! { <SearchResults test_id="group-results" label="Groups" hits combo=group_combo /> }
                                                 .into_any()
                                         }
                                     }
@@ -417,10 +422,14 @@ pub(crate) fn RulePart(
                             </Transition>
                         </Show>
                         <Show when=is("user")>
-                            <SearchBox label="Search users" placeholder="Name or email" text />
+                            <SearchBox label="Search users" placeholder="Name or email" text combo=user_combo />
                             <Transition fallback=|| ()>
                                 {move || Suspend::new(async move {
-                                    match people.await {
+                                    let list = people.await;
+                                    if list.as_ref().map_or(true, Vec::is_empty) {
+                                        user_combo.hide();
+                                    }
+                                    match list {
                                         Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
                                         Ok(list) if list.is_empty() && text.with_untracked(|t| t.trim().is_empty()) => {
                                             view! { <p class="mt-2 text-xs text-slate-500">"Type part of a name or email address."</p> }.into_any()
@@ -434,7 +443,6 @@ pub(crate) fn RulePart(
                                                 .map(|u| {
                                                     let item = SelectorItem { selector: u.selector.clone(), kind: "User".into(), label: u.label(), missing: false };
                                                     Hit {
-                                                        aria_label: format!("Add user {}", u.email),
                                                         name: if u.display_name.is_empty() { u.email.clone() } else { u.display_name.clone() },
                                                         detail: Some(u.email),
                                                         source: Some(u.provider_name),
@@ -442,7 +450,7 @@ pub(crate) fn RulePart(
                                                     }
                                                 })
                                                 .collect::<Vec<_>>();
-                                            view! { <SearchResults test_id="user-results" hits /> }
+                                            view! { <SearchResults test_id="user-results" label="Users" hits combo=user_combo /> }
                                                 .into_any()
                                         }
                                     }

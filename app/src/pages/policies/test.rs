@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::components::{Hit, SearchResults};
+use crate::components::{Combo, Hit, SearchBox, SearchResults};
 
 use crate::pages::{error_text, policies::action_badge, query_value};
 use crate::{
@@ -81,6 +81,7 @@ pub(crate) fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: S
         },
     );
     let show_results = RwSignal::new(false);
+    let combo = Combo::new("test-user-results");
     view! {
         <form method="get" action="/policies/test" class="grid max-w-3xl gap-4 rounded-lg border border-slate-200 bg-white p-4 sm:grid-cols-2" data-testid="test-form">
             <label class="field-label">
@@ -96,27 +97,23 @@ pub(crate) fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: S
                 </select>
             </label>
             <div>
-                <label class="field-label">
-                    "User"
-                    <input
-                        name="user"
-                        class="field-input"
-                        type="search"
-                        autocomplete="off"
-                        placeholder="Name or email"
-                        required
-                        value=typed
-                        prop:value=move || text.get()
-                        on:input=move |ev| {
-                            text.set(event_target_value(&ev));
-                            show_results.set(true);
-                        }
-                    />
-                </label>
+                <SearchBox
+                    label="User"
+                    placeholder="Name or email"
+                    text
+                    combo
+                    name="user"
+                    required=true
+                    on_type=Callback::new(move |()| show_results.set(true))
+                />
                 <Show when=move || show_results.get()>
                     <Transition fallback=|| ()>
                         {move || Suspend::new(async move {
-                            match people.await {
+                            let list = people.await;
+                            if list.as_ref().map_or(true, Vec::is_empty) {
+                                combo.hide();
+                            }
+                            match list {
                                 Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
                                 Ok(list) if list.is_empty() => ().into_any(),
                                 Ok(list) => {
@@ -125,18 +122,18 @@ pub(crate) fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: S
                                         .map(|u| {
                                             let email = u.email.clone();
                                             Hit {
-                                                aria_label: format!("Pick {}", u.email),
                                                 name: if u.display_name.is_empty() { u.email.clone() } else { u.display_name.clone() },
                                                 detail: Some(u.email),
                                                 source: None,
                                                 on_pick: Callback::new(move |()| {
                                                     text.set(email.clone());
                                                     show_results.set(false);
+                                                    combo.hide();
                                                 }),
                                             }
                                         })
                                         .collect::<Vec<_>>();
-                                    view! { <SearchResults test_id="user-results" hits /> }
+                                    view! { <SearchResults test_id="user-results" label="Matching users" hits combo /> }
                                         .into_any()
                                 }
                             }

@@ -156,7 +156,7 @@ impl PolicyService {
         let labels = self.labels(selectors).await?;
         let mut decisions: Vec<Decision> =
             snapshot.applications().iter().map(|app| app.explain(&subject, &|s| labels.phrase(s))).collect();
-        decisions.sort_by(|a, b| a.application_name.to_lowercase().cmp(&b.application_name.to_lowercase()));
+        decisions.sort_by_key(|a| a.application_name.to_lowercase());
         if person.state != "active" {
             for d in &mut decisions {
                 d.summary.push_str(&format!(" (This user is {} in the directory.)", person.state));

@@ -46,7 +46,7 @@ impl PolicyService {
                 }
             }
         }
-        uses.sort_by(|a, b| a.application_name.to_lowercase().cmp(&b.application_name.to_lowercase()));
+        uses.sort_by_key(|a| a.application_name.to_lowercase());
         Ok(uses)
     }
 }
