@@ -183,11 +183,19 @@ pub fn loading() -> impl IntoView {
 pub fn DataTable(
     headers: &'static [&'static str],
     #[prop(optional)] testid: Option<&'static str>,
+    /// One card per row on phones; cells name their column with `data-label`.
+    #[prop(optional)]
+    stack: bool,
     children: Children,
 ) -> impl IntoView {
+    let class = if stack {
+        "table-stack min-w-full divide-y divide-slate-200 text-sm"
+    } else {
+        "min-w-full divide-y divide-slate-200 text-sm"
+    };
     view! {
         <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid=testid>
+            <table class=class data-testid=testid>
                 <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
                     <tr>
                         {headers.iter().map(|h| view! { <th scope="col" class="px-4 py-2">{*h}</th> }).collect_view()}

@@ -230,7 +230,7 @@ test('Test a user: the decision, and the policy and rule behind it', async ({ pa
   await expect(steps.locator('tr[data-policy="Engineers"]')).toContainText('excluded by user');
 });
 
-test('a user's page shows each application's decision and why; a group's page the policies using it', async ({ page }) => {
+test("a user's page shows each application's decision and why; a group's page the policies using it", async ({ page }) => {
   await signIn(page, true);
   await page.goto(`/directory?q=${encodeURIComponent(MEMBER.profile.email)}`);
   await page.getByTestId('user-list').locator('tbody a').first().click();
@@ -238,9 +238,9 @@ test('a user's page shows each application's decision and why; a group's page th
   const row = access.locator(`tr[data-app="${APP}"]`);
   await expect(row).toHaveAttribute('data-outcome', 'allow');
   await expect(row).toContainText('Engineers');
+  await shot(page, 'user-access');
   await row.getByRole('link', { name: 'Every step' }).click();
   await expect(page.getByTestId('decision-outcome')).toHaveText('Allowed');
-  await shot(page, 'user-access');
 
   await page.goto('/directory?tab=groups');
   await page.locator('tr[data-group="Engineering"] a').click();

@@ -33,8 +33,6 @@ pub struct AuditEntry {
 pub struct AuditPageData {
     pub entries: Vec<AuditEntry>,
     pub older: Option<String>,
-    /// (value, label) for the action filter.
-    pub actions: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,8 +105,15 @@ pub async fn audit_events(
             }
         })
         .collect();
-    let actions = Action::ALL.iter().map(|a| (a.as_str().to_string(), a.label().to_string())).collect();
-    Ok(AuditPageData { entries, older: page.next_before, actions })
+    Ok(AuditPageData { entries, older: page.next_before })
+}
+
+/// The audit log's actions as (stable name, label), for its filter.
+#[server(endpoint = "audit_actions")]
+pub async fn audit_actions() -> Result<Vec<(String, String)>, ServerFnError> {
+    use portcullis_domain::{audit::Action, Role};
+    crate::api::ssr::require(Role::Viewer)?;
+    Ok(Action::ALL.iter().map(|a| (a.as_str().to_string(), a.label().to_string())).collect())
 }
 
 /// The settings the server runs with, secrets left out.

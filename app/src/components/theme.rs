@@ -36,7 +36,7 @@ pub fn ThemeMenu() -> impl IntoView {
     };
     view! {
         <label class="flex items-center gap-1.5" hidden=move || !ready.get()>
-            <span class="text-chrome-300">"Theme"</span>
+            <span class="sr-only text-chrome-300 sm:not-sr-only">"Theme"</span>
             <select
                 class="rounded-md border-0 bg-chrome-700 py-1.5 pl-2 pr-7 text-sm text-on-chrome focus:outline-none focus:ring-2 focus:ring-indigo-400"
                 prop:value=move || choice.get()

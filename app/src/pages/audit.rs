@@ -3,7 +3,7 @@ use portcullis_types::url::encode;
 
 use super::{error_text, query_value};
 use crate::{
-    api::console::{audit_events, AuditEntry},
+    api::console::{audit_actions, audit_events, AuditEntry},
     layout::{loading, DataTable, ErrorNote, PageHeader},
 };
 
@@ -21,6 +21,8 @@ pub fn AuditLog() -> impl IntoView {
         move || (before.get(), filters()),
         |(before, [action, actor, target, from, to])| audit_events(before, action, actor, target, from, to),
     );
+    // Apart from the rows: a filter the server refuses keeps the form as it was typed.
+    let actions = Resource::new(|| (), |_| audit_actions());
 
     view! {
         <PageHeader
@@ -36,10 +38,11 @@ pub fn AuditLog() -> impl IntoView {
                     .filter_map(|(name, value)| value.as_ref().map(|v| format!("&{name}={}", encode(v))))
                     .collect();
                 let active = !query.is_empty();
+                let actions = actions.await.unwrap_or_default();
                 match page.await {
                     Err(e) => {
                         view! {
-                            <FilterForm actions=Vec::new() current=current.clone() active />
+                            <FilterForm actions current=current.clone() active />
                             <ErrorNote message=error_text(&e) />
                         }
                             .into_any()
@@ -47,7 +50,7 @@ pub fn AuditLog() -> impl IntoView {
                     Ok(data) => {
                         let export_query = query.trim_start_matches('&').to_string();
                         view! {
-                            <FilterForm actions=data.actions current=current.clone() active />
+                            <FilterForm actions current=current.clone() active />
                             <div class="mb-3 flex flex-wrap items-center gap-3 text-sm">
                                 <span class="text-slate-600">
                                     {if active { "Download the rows these filters match:" } else { "Download the whole log:" }}
@@ -72,7 +75,7 @@ pub fn AuditLog() -> impl IntoView {
                                     .into_any()
                             } else {
                                 view! {
-                                    <DataTable headers=&["When", "Who", "What", "Target", "From", "Details"] testid="audit-table">
+                                    <DataTable headers=&["When", "Who", "What", "Target", "From", "Details"] testid="audit-table" stack=true>
                                         {data.entries.into_iter().map(|e| view! { <AuditRow entry=e /> }).collect_view()}
                                     </DataTable>
                                 }
@@ -178,9 +181,9 @@ fn AuditRow(entry: AuditEntry) -> impl IntoView {
     });
     view! {
         <tr data-action=e.action.clone()>
-            <td class="whitespace-nowrap px-4 py-2 font-mono text-xs">{e.at}</td>
-            <td class="px-4 py-2 break-words">{e.actor}</td>
-            <td class="px-4 py-2">
+            <td data-label="When" class="whitespace-nowrap px-4 py-2 font-mono text-xs">{e.at}</td>
+            <td data-label="Who" class="px-4 py-2 break-words">{e.actor}</td>
+            <td data-label="What" class="px-4 py-2">
                 <span class=if e.success {
                     "text-slate-900"
                 } else {
@@ -188,9 +191,9 @@ fn AuditRow(entry: AuditEntry) -> impl IntoView {
                 }>{e.action_label}</span>
                 {(!e.success).then(|| view! { <span class="sr-only">" (failed)"</span> })}
             </td>
-            <td class="px-4 py-2 break-words">{e.target.unwrap_or_default()}</td>
-            <td class="px-4 py-2 font-mono text-xs">{e.ip.unwrap_or_default()}</td>
-            <td class="min-w-64 px-4 py-2 text-xs text-slate-600">
+            <td data-label="Target" class="px-4 py-2 break-words">{e.target.unwrap_or_default()}</td>
+            <td data-label="From" class="px-4 py-2 font-mono text-xs">{e.ip.unwrap_or_default()}</td>
+            <td data-label="Details" class="px-4 py-2 text-xs text-slate-600 sm:min-w-64">
                 <span class="break-words">{e.summary}</span>
                 {details}
             </td>

@@ -83,6 +83,16 @@ impl Store {
         insert_audit_with(&self.pool, r).await
     }
 
+    /// Several rows in one transaction (the audit benchmark's fill).
+    pub async fn insert_audit_batch(&self, rows: &[AuditRecord]) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for r in rows {
+            insert_audit_with(&mut *tx, r).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// How many entries of `action` were written since `since` (epoch ms).
     pub async fn count_audit_since(&self, action: &str, since: i64) -> Result<i64, StoreError> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = $1 AND at >= $2")

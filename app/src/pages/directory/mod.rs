@@ -262,7 +262,7 @@ fn SortTable(
 ) -> impl IntoView {
     view! {
         <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white" id="directory-list">
-            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid=testid>
+            <table class="table-stack min-w-full divide-y divide-slate-200 text-sm" data-testid=testid>
                 <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
                     <tr>{headers.iter().map(|(label, column)| sort_header(label, *column, &query)).collect_view()}</tr>
                 </thead>
@@ -314,12 +314,12 @@ pub(crate) fn UserTable(
                             </a>
                             <p class="text-xs text-slate-500">{u.email.clone()}</p>
                         </td>
-                        <td class="px-4 py-2 text-xs">{u.okta_status}</td>
-                        <td class="px-4 py-2">
+                        <td data-label="Okta status" class="px-4 py-2 text-xs">{u.okta_status}</td>
+                        <td data-label="State" class="px-4 py-2">
                             <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {class}") data-testid="user-state">{label}</span>
                         </td>
-                        <td class="px-4 py-2">{u.provider}</td>
-                        <td class="px-4 py-2 text-xs">{u.account_role.unwrap_or_default()}</td>
+                        <td data-label="Provider" class="px-4 py-2">{u.provider}</td>
+                        <td data-label="Console role" class="px-4 py-2 text-xs">{u.account_role.unwrap_or_default()}</td>
                     </tr>
                 }
             })
@@ -328,7 +328,7 @@ pub(crate) fn UserTable(
     let table = match sorting {
         Some(query) => view! { <SortTable headers=&USER_HEADERS query testid="user-list">{rows()}</SortTable> }.into_any(),
         None => view! {
-            <DataTable headers=&["User", "Okta status", "State", "Provider", "Console role"] testid="user-list">{rows()}</DataTable>
+            <DataTable headers=&["User", "Okta status", "State", "Provider", "Console role"] testid="user-list" stack=true>{rows()}</DataTable>
         }
         .into_any(),
     };
@@ -365,10 +365,10 @@ pub(crate) fn GroupTable(page: Paged<GroupItem>, query: ListQuery) -> impl IntoV
                                 <a href=format!("/directory/groups/{}", g.id) class="font-medium text-indigo-700 hover:underline">{g.name}</a>
                                 <p class="text-xs text-slate-500">{g.description.unwrap_or_default()}</p>
                             </td>
-                            <td class="px-4 py-2 text-xs">{g.kind}</td>
-                            <td class="px-4 py-2" data-testid="member-count">{g.member_count}</td>
-                            <td class="px-4 py-2">{g.provider}</td>
-                            <td class="px-4 py-2 font-mono text-xs">{g.external_id}</td>
+                            <td data-label="Type" class="px-4 py-2 text-xs">{g.kind}</td>
+                            <td data-label="Members" class="px-4 py-2" data-testid="member-count">{g.member_count}</td>
+                            <td data-label="Provider" class="px-4 py-2">{g.provider}</td>
+                            <td data-label="Provider ID" class="px-4 py-2 font-mono text-xs">{g.external_id}</td>
                         </tr>
                     }
                 })

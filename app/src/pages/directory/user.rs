@@ -34,7 +34,12 @@ pub fn DirectoryUserPage() -> impl IntoView {
                                 <dt class="text-slate-600">"State"</dt>
                                 <dd><span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {class}")>{label}</span></dd>
                                 <dt class="text-slate-600">"Okta status"</dt><dd>{u.okta_status.clone()}</dd>
-                                <dt class="text-slate-600">"Provider"</dt><dd>{format!("{} (ID {})", u.provider, u.external_id)}</dd>
+                                <dt class="text-slate-600">"Provider"</dt>
+                                <dd class="flex flex-wrap items-center gap-2">
+                                    {format!("{} · ID ", u.provider)}
+                                    <code class="font-mono text-xs">{u.external_id.clone()}</code>
+                                    <crate::components::CopyButton what="the user's provider ID" text=u.external_id.clone() />
+                                </dd>
                                 <dt class="text-slate-600">"Came from"</dt>
                                 <dd>
                                     {u.source.clone()}
