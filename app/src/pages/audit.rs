@@ -75,7 +75,7 @@ pub fn AuditLog() -> impl IntoView {
                                     .into_any()
                             } else {
                                 view! {
-                                    <DataTable headers=&["When", "Who", "What", "Target", "From", "Details"] testid="audit-table" stack=true>
+                                    <DataTable headers=&["When, from", "Who", "What", "Target", "Details"] testid="audit-table" stack=true>
                                         {data.entries.into_iter().map(|e| view! { <AuditRow entry=e /> }).collect_view()}
                                     </DataTable>
                                 }
@@ -171,7 +171,7 @@ fn AuditRow(entry: AuditEntry) -> impl IntoView {
                         .map(|(k, v)| {
                             view! {
                                 <dt class="font-medium text-slate-600">{k}</dt>
-                                <dd class="break-words text-slate-800">{v}</dd>
+                                <dd class="text-slate-800 [overflow-wrap:anywhere]">{v}</dd>
                             }
                         })
                         .collect_view()}
@@ -181,7 +181,11 @@ fn AuditRow(entry: AuditEntry) -> impl IntoView {
     });
     view! {
         <tr data-action=e.action.clone()>
-            <td data-label="When" class="whitespace-nowrap px-4 py-2 font-mono text-xs">{e.at}</td>
+            // One column for when and where from: the details keep the room they need.
+            <td data-label="When, from" class="whitespace-nowrap px-4 py-2 font-mono text-xs">
+                {e.at}
+                <span class="block text-slate-500">{e.ip.unwrap_or_default()}</span>
+            </td>
             <td data-label="Who" class="px-4 py-2 break-words">{e.actor}</td>
             <td data-label="What" class="px-4 py-2">
                 <span class=if e.success {
@@ -192,9 +196,8 @@ fn AuditRow(entry: AuditEntry) -> impl IntoView {
                 {(!e.success).then(|| view! { <span class="sr-only">" (failed)"</span> })}
             </td>
             <td data-label="Target" class="px-4 py-2 break-words">{e.target.unwrap_or_default()}</td>
-            <td data-label="From" class="px-4 py-2 font-mono text-xs">{e.ip.unwrap_or_default()}</td>
-            <td data-label="Details" class="px-4 py-2 text-xs text-slate-600 sm:min-w-64">
-                <span class="break-words">{e.summary}</span>
+            <td data-label="Details" class="px-4 py-2 text-xs text-slate-600 sm:min-w-56">
+                <span class="[overflow-wrap:anywhere]">{e.summary}</span>
                 {details}
             </td>
         </tr>

@@ -41,9 +41,7 @@ async fn main() {
             }
         }
     }
-    let mut report = String::from(
-        "| rows | what | median | rows returned |\n|---:|---|---:|---:|\n",
-    );
+    let mut report = String::from("| rows | what | median | rows returned |\n|---:|---|---:|---:|\n");
     for size in sizes {
         match run(size, repeat).await {
             Ok(lines) => report.push_str(&lines),
@@ -75,8 +73,14 @@ async fn run(size: usize, repeat: usize) -> Result<String, String> {
         ("first page, no filter (floor)", AuditFilter::default()),
         ("first page, one action", AuditFilter { action: Some("auth.sign_in".into()), ..Default::default() }),
         ("first page, who contains (common)", AuditFilter { actor: Some("user-1".into()), ..Default::default() }),
-        ("first page, who contains (no match)", AuditFilter { actor: Some("nobody-at-all".into()), ..Default::default() }),
-        ("first page, target contains (rare)", AuditFilter { target: Some("target-4999.".into()), ..Default::default() }),
+        (
+            "first page, who contains (no match)",
+            AuditFilter { actor: Some("nobody-at-all".into()), ..Default::default() },
+        ),
+        (
+            "first page, target contains (rare)",
+            AuditFilter { target: Some("target-4999.".into()), ..Default::default() },
+        ),
         (
             "first page, 30 days ago to 29 days ago",
             AuditFilter { from: Some(day(30)), to: Some(day(30)), ..Default::default() },

@@ -262,7 +262,7 @@ fn SortTable(
 ) -> impl IntoView {
     view! {
         <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white" id="directory-list">
-            <table class="table-stack min-w-full divide-y divide-slate-200 text-sm" data-testid=testid>
+            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid=testid>
                 <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
                     <tr>{headers.iter().map(|(label, column)| sort_header(label, *column, &query)).collect_view()}</tr>
                 </thead>
@@ -328,7 +328,7 @@ pub(crate) fn UserTable(
     let table = match sorting {
         Some(query) => view! { <SortTable headers=&USER_HEADERS query testid="user-list">{rows()}</SortTable> }.into_any(),
         None => view! {
-            <DataTable headers=&["User", "Okta status", "State", "Provider", "Console role"] testid="user-list" stack=true>{rows()}</DataTable>
+            <DataTable headers=&["User", "Okta status", "State", "Provider", "Console role"] testid="user-list">{rows()}</DataTable>
         }
         .into_any(),
     };
