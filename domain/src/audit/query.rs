@@ -204,8 +204,9 @@ mod tests {
     #[test]
     fn a_day_range_covers_whole_utc_days_inclusive() {
         let q = filter("2026-12-01", "2026-12-01").query(None, 50).unwrap();
-        assert_eq!(q.since, Some(1_764_547_200_000));
-        assert_eq!(q.until, Some(1_764_547_200_000 + DAY_MS));
+        // 2026-12-01T00:00:00Z
+        assert_eq!(q.since, Some(1_796_083_200_000));
+        assert_eq!(q.until, Some(1_796_083_200_000 + DAY_MS));
     }
 
     #[test]

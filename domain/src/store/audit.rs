@@ -105,24 +105,32 @@ impl Store {
 
     pub async fn audit_page(&self, q: &AuditQuery) -> Result<AuditPage, StoreError> {
         let limit = q.limit.clamp(1, 500) as i64;
+        // Only the conditions in use: `$1 IS NULL OR id < $1` would keep SQLite from walking
+        // the primary key from `before`, and every older page would scan from the newest row.
+        let mut sql = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT id, at, actor_id, actor, action, target, outcome, ip, details FROM audit_log WHERE 1 = 1",
+        );
+        if let Some(before) = &q.before {
+            sql.push(" AND id < ").push_bind(before);
+        }
+        if let Some(action) = &q.action {
+            sql.push(" AND action = ").push_bind(action);
+        }
+        if let Some(actor) = &q.actor {
+            sql.push(" AND LOWER(actor) LIKE ").push_bind(contains_pattern(actor)).push(" ESCAPE '\\'");
+        }
+        if let Some(target) = &q.target {
+            sql.push(" AND LOWER(COALESCE(target, '')) LIKE ").push_bind(contains_pattern(target)).push(" ESCAPE '\\'");
+        }
+        if let Some(since) = q.since {
+            sql.push(" AND at >= ").push_bind(since);
+        }
+        if let Some(until) = q.until {
+            sql.push(" AND at < ").push_bind(until);
+        }
         // One extra row tells whether an older page exists.
-        let mut records: Vec<AuditRecord> = sqlx::query_as(
-            "SELECT id, at, actor_id, actor, action, target, outcome, ip, details FROM audit_log \
-             WHERE ($1 IS NULL OR id < $1) AND ($2 IS NULL OR action = $2) \
-             AND ($3 IS NULL OR LOWER(actor) LIKE $3 ESCAPE '\\') \
-             AND ($4 IS NULL OR LOWER(COALESCE(target, '')) LIKE $4 ESCAPE '\\') \
-             AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) \
-             ORDER BY id DESC LIMIT $7",
-        )
-        .bind(&q.before)
-        .bind(&q.action)
-        .bind(q.actor.as_deref().map(contains_pattern))
-        .bind(q.target.as_deref().map(contains_pattern))
-        .bind(q.since)
-        .bind(q.until)
-        .bind(limit + 1)
-        .fetch_all(&self.pool)
-        .await?;
+        sql.push(" ORDER BY id DESC LIMIT ").push_bind(limit + 1);
+        let mut records: Vec<AuditRecord> = sql.build_query_as().fetch_all(&self.pool).await?;
         let next_before = if records.len() as i64 > limit {
             records.truncate(limit as usize);
             records.last().map(|r| r.id.clone())
