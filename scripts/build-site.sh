@@ -31,6 +31,10 @@ fi
 grep -v -e '^≈ tailwindcss' -e '^Done in' -e '^$' <<<"$out" >&2 || true
 cp -R public/. "$site/"
 
+# The API reference at /api/docs, served from here: it works with no internet.
+mkdir -p "$site/api-docs"
+cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css "$site/api-docs/"
+
 # Served pre-compressed when the browser accepts gzip.
 for f in "$pkg/portcullis_bg.wasm" "$pkg/portcullis.js" "$pkg/portcullis.css"; do
   gzip -9 -k -f "$f"

@@ -3,6 +3,7 @@
 //! - [`settings`]: start-up configuration.
 //! - [`store`]: the database; every SQL statement lives there.
 //! - [`accounts`]: the first admin, local sign-in, sessions, roles.
+//! - [`api_tokens`]: bearer tokens for the REST API.
 //! - [`audit`]: the audit log's vocabulary and write path.
 //! - [`throttle`]: slowing down password guessing.
 //! - [`trusted_proxies`]: whose `X-Forwarded-For` is believed.
@@ -17,6 +18,7 @@
 //! - [`policies`]: applications and their access policies; evaluation for forward auth.
 
 pub mod accounts;
+pub mod api_tokens;
 pub mod assertion;
 pub mod audit;
 pub mod cookies;

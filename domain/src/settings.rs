@@ -120,7 +120,8 @@ const KEYS: &[(&str, &str)] = &[
 ];
 
 /// Variables that are read elsewhere or only select the file.
-const OTHER_VARIABLES: &[&str] = &["PORTCULLIS_CONFIG"];
+/// Read by the command line (`portcullis config …`), not the server.
+const OTHER_VARIABLES: &[&str] = &["PORTCULLIS_CONFIG", "PORTCULLIS_URL", "PORTCULLIS_TOKEN"];
 
 impl Settings {
     /// Reads the process environment and, if present, the settings file

@@ -2,8 +2,10 @@
 //! The Portcullis HTTP server: start-up, the router and its middleware.
 //! Handlers stay thin; the work happens in `portcullis_domain`.
 
+mod api;
 mod api_errors;
 mod auth;
+pub mod cli;
 mod cookies;
 mod csrf;
 mod downloads;
@@ -156,6 +158,7 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
         roles,
         policies,
         forward_auth,
+        tokens: portcullis_domain::api_tokens::ApiTokens::new(store.clone()),
     };
     spawn_key_rotation(assertions);
     Ok(AppState { leptos, services, store, setup_token })
@@ -229,6 +232,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/.well-known/portcullis/jwks.json", get(forward::jwks))
         .route("/policies/apps/{id}/export.json", get(downloads::policy_export))
         .route("/audit/{format}", get(downloads::audit_export))
+        .merge(api::router())
         .merge(extra)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();

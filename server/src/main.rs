@@ -3,10 +3,36 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use portcullis_domain::Settings;
+use portcullis_server::cli::{Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None | Some(Command::Serve) => serve(),
+        Some(Command::ApiToken(command)) => {
+            let settings = match Settings::from_env() {
+                Ok(s) => s,
+                Err(e) => return fail(&e.to_string()),
+            };
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+            };
+            match runtime.block_on(portcullis_server::cli::tokens::run(command, &settings)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("portcullis: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn serve() -> ExitCode {
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => return fail(&e.to_string()),

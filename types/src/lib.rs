@@ -7,6 +7,7 @@
 mod role;
 
 pub use role::Role;
+pub mod api;
 pub mod codes;
 pub mod policy;
 pub mod provider;

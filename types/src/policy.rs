@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A group by its provider's id (Okta: 00g…), never by name: a renamed group keeps its policies.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupRef {
     /// `identity_providers.id`.
     pub provider_id: String,
@@ -17,6 +18,7 @@ pub struct GroupRef {
 /// Not the directory row id: a user that sync deletes and later sees again gets a new row,
 /// and a person can sign in before any sync stored them; the provider's id stays the same.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserRef {
     pub provider_id: String,
     pub external_id: String,
@@ -27,6 +29,7 @@ pub struct UserRef {
 /// "domain": "…"}`, `{"type": "user", "provider_id": "…", "external_id": "00u…"}`,
 /// `{"type": "identity_provider", "provider_id": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Selector {
     /// Members of a directory group.
@@ -87,6 +90,7 @@ impl Selector {
 /// A provider as a policy export names it: the id its rules use on the exporting console, and
 /// what identifies the same provider on any console (its issuer and client ID).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportedProvider {
     pub id: String,
     pub name: String,
@@ -96,6 +100,7 @@ pub struct ExportedProvider {
 
 /// A provider connected to this console, as an import offers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderOption {
     pub id: String,
     pub name: String,
@@ -104,6 +109,7 @@ pub struct ProviderOption {
 
 /// How one of a file's providers is found here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderMatchKind {
     /// One provider with the same issuer and client ID: the same app.
@@ -121,6 +127,7 @@ pub enum ProviderMatchKind {
 
 /// One of a file's providers and the provider that stands for it here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderMatch {
     pub in_file: ExportedProvider,
     pub kind: ProviderMatchKind,

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// A console role. Ordered: each includes what the ones below may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,

@@ -320,6 +320,7 @@ mod server {
                 },
             },
             connect_again: form.connect_again,
+            dry_run: false,
         })
     }
 

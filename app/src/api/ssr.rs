@@ -6,6 +6,7 @@ use http::{request::Parts, StatusCode};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use portcullis_domain::{
+    api_tokens::ApiTokens,
     audit::{Actor, Audit, Caller},
     directory::DirectoryService,
     forward_auth::ForwardAuth,
@@ -31,6 +32,7 @@ pub struct Services {
     pub roles: RoleMappings,
     pub policies: PolicyService,
     pub forward_auth: ForwardAuth,
+    pub tokens: ApiTokens,
 }
 
 pub fn services() -> Result<Services, ServerFnError> {

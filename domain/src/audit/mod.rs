@@ -61,10 +61,13 @@ pub enum Action {
     PoliciesImported,
     AccessAllowed,
     AccessBlocked,
+    ApiTokenCreated,
+    ApiTokenRevoked,
+    ConfigApplied,
 }
 
 impl Action {
-    pub const ALL: [Action; 49] = [
+    pub const ALL: [Action; 52] = [
         Action::SetupCompleted,
         Action::AdminCreatedFromSettings,
         Action::SignIn,
@@ -114,6 +117,9 @@ impl Action {
         Action::PoliciesImported,
         Action::AccessAllowed,
         Action::AccessBlocked,
+        Action::ApiTokenCreated,
+        Action::ApiTokenRevoked,
+        Action::ConfigApplied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -167,6 +173,9 @@ impl Action {
             Action::PoliciesImported => "policy.imported",
             Action::AccessAllowed => "access.allowed",
             Action::AccessBlocked => "access.blocked",
+            Action::ApiTokenCreated => "api_token.created",
+            Action::ApiTokenRevoked => "api_token.revoked",
+            Action::ConfigApplied => "config.applied",
         }
     }
 
@@ -222,6 +231,9 @@ impl Action {
             Action::PoliciesImported => "Policies imported",
             Action::AccessAllowed => "Access allowed",
             Action::AccessBlocked => "Access blocked",
+            Action::ApiTokenCreated => "API token created",
+            Action::ApiTokenRevoked => "API token revoked",
+            Action::ConfigApplied => "Configuration applied",
         }
     }
 
@@ -240,6 +252,13 @@ pub enum Actor {
     /// Someone not signed in, e.g. a failed sign-in (the typed email goes in `target`).
     Anonymous,
     System,
+    /// `portcullis api-token …` on the server's machine: whoever can run it holds the database.
+    CommandLine,
+    /// An API token: its id, and `API token pcat_… (name)` as the log shows it.
+    Token {
+        id: String,
+        label: String,
+    },
 }
 
 impl Actor {
@@ -247,7 +266,18 @@ impl Actor {
     pub fn email(&self) -> Option<&str> {
         match self {
             Actor::User { email, .. } => Some(email),
-            Actor::Anonymous | Actor::System => None,
+            Actor::Anonymous | Actor::System | Actor::CommandLine | Actor::Token { .. } => None,
+        }
+    }
+
+    /// Who, as the audit log's actor column shows it.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::User { email, .. } => email.clone(),
+            Actor::Anonymous => "anonymous".into(),
+            Actor::System => "system".into(),
+            Actor::CommandLine => "command line".into(),
+            Actor::Token { label, .. } => label.clone(),
         }
     }
 }
@@ -312,6 +342,8 @@ impl Event {
             Actor::User { id, email } => (Some(id), email),
             Actor::Anonymous => (None, "anonymous".to_string()),
             Actor::System => (None, "system".to_string()),
+            Actor::CommandLine => (None, "command line".to_string()),
+            Actor::Token { id, label } => (Some(id), label),
         };
         AuditRecord {
             id: new_id(),

@@ -141,7 +141,7 @@ impl Rules {
 }
 
 /// The result of evaluation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Allow,
@@ -198,7 +198,7 @@ pub fn decide_in<'a, F: Facts + ?Sized>(
 }
 
 /// What a policy did in an explained decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StepResult {
     /// It matched and decided.
@@ -216,7 +216,7 @@ pub enum StepResult {
 }
 
 /// One policy in an explained decision, in evaluation order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Step {
     pub policy_id: String,
     pub policy_name: String,
@@ -229,7 +229,7 @@ pub struct Step {
 }
 
 /// A decision with the reasons, for "Test a user".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     pub outcome: Outcome,
     pub application_id: String,

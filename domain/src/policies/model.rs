@@ -11,7 +11,8 @@ pub const FORMAT_VERSION: u32 = 1;
 pub use portcullis_types::policy::{GroupRef, Selector, UserRef};
 
 /// The three parts of a policy's rules.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Rules {
     /// Any of these: at least one must match.
     pub include: Vec<Selector>,
@@ -31,7 +32,7 @@ impl Rules {
 }
 
 /// What a matching policy does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Allow,
@@ -66,7 +67,8 @@ impl Action {
 
 /// Where an application answers: a hostname (`*.example.com`: one label of sub-domains) and a
 /// path prefix ('/' for all paths; `/admin` also covers `/admin/…` but not `/administrator`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct HostRule {
     pub hostname: String,
     #[serde(default = "root_path")]
@@ -91,7 +93,7 @@ impl HostRule {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Application {
     pub id: String,
     pub name: String,
@@ -101,7 +103,7 @@ pub struct Application {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Policy {
     pub id: String,
     pub application_id: String,
@@ -117,7 +119,8 @@ pub struct Policy {
 }
 
 /// An application as the form submits it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ApplicationInput {
     pub name: String,
     pub hosts: Vec<HostRule>,
@@ -125,7 +128,8 @@ pub struct ApplicationInput {
 }
 
 /// A policy as the editor submits it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PolicyInput {
     pub name: String,
     pub action: Action,

@@ -98,10 +98,12 @@ pub struct ProviderInput {
     pub directory: DirectoryInput,
     /// Saves even when another provider has the same issuer and client ID.
     pub connect_again: bool,
+    /// Runs every check and the refusals a save would meet, and saves nothing.
+    pub dry_run: bool,
 }
 
 /// What the list and the edit form show: never a secret, only whether one is set.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ProviderView {
     pub id: String,
     pub kind: ProviderKind,
@@ -343,7 +345,8 @@ impl ProviderService {
         directory: Option<DirectoryAuth>,
         existing: Option<ProviderRow>,
     ) -> Result<Saved, ProviderError> {
-        let (asserts_verified_email, connect_again) = (input.asserts_verified_email, input.connect_again);
+        let (asserts_verified_email, connect_again, dry_run) =
+            (input.asserts_verified_email, input.connect_again, input.dry_run);
         let settings = self.client_settings(&input, secret);
         let (report, client, dir) = self.check_all(&settings, directory.as_ref()).await;
         let normalized = match (&client.normalized, report.ok()) {
@@ -364,6 +367,10 @@ impl ProviderService {
         // Same Base URL, another issuer in its discovery document: another provider, as above.
         if role < Role::Admin && existing.as_ref().is_some_and(|e| e.issuer != normalized.issuer) {
             return Err(ProviderError::AdminOnly("accept a provider whose issuer changed"));
+        }
+        if dry_run {
+            let user_count = dir.as_ref().and_then(|d| d.user_count);
+            return Ok(Saved { id: id.to_string(), report, groups_stored: 0, user_count });
         }
         let (mode, dir_client_id, dir_secret) = match &directory {
             None => ("off", None, None),

@@ -73,7 +73,7 @@ fn closest_words(closest: &[String]) -> String {
 }
 
 /// A mapping as the Role mappings page shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RoleMappingView {
     pub id: String,
     pub provider_id: String,

@@ -2,6 +2,7 @@
 //! portably (numbered `$n` parameters, BIGINT times) so PostgreSQL can follow.
 
 pub mod access;
+mod api_tokens;
 mod audit;
 mod directory;
 pub mod policies;
@@ -20,6 +21,7 @@ use sqlx::{
 };
 
 pub use access::{AccessSessionRow, HandoffRow, NewAccessSession};
+pub use api_tokens::ApiTokenRow;
 pub use audit::{AuditPage, AuditQuery, AuditRecord};
 pub use directory::{
     CandidateRow, CreatedUserRow, DeletedGroupRow, DirectoryGroupView, DirectoryPage, DirectoryQuery, DirectorySort,

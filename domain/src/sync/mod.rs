@@ -56,7 +56,7 @@ use runner::{ProgressHandle, INTERRUPTED, INTERRUPTED_FIX};
 pub use settings::{DeprovisionAction, Scope, SyncSettings};
 
 /// Where a running run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Starting,
@@ -67,7 +67,7 @@ pub enum Phase {
 }
 
 /// Live progress of a provider's running run (in memory; gone when the run ends).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Progress {
     pub run_id: String,
     pub provider_id: String,

@@ -3,7 +3,7 @@
 use super::*;
 
 /// What happens to someone who is gone or deactivated in Okta.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeprovisionAction {
     /// Disabled here; the console account tied to the person (their identity at this provider) is disabled and signed out.
@@ -30,7 +30,7 @@ impl DeprovisionAction {
 }
 
 /// Which users and groups are synchronized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", content = "app_id", rename_all = "snake_case")]
 pub enum Scope {
     /// The whole org.
@@ -40,7 +40,8 @@ pub enum Scope {
 }
 
 /// A provider's sync settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SyncSettings {
     /// Scheduled runs (Sync now works either way).
     pub enabled: bool,

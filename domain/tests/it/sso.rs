@@ -122,6 +122,7 @@ async fn env_kind(
                 asserts_verified_email: None,
                 directory,
                 connect_again: false,
+                dry_run: false,
             },
         )
         .await
@@ -1085,6 +1086,7 @@ mod provider_trust {
             asserts_verified_email: None,
             directory: DirectoryInput::Off,
             connect_again: false,
+            dry_run: false,
         }
     }
 

@@ -1,45 +1,8 @@
 //! The real router on a real socket, driven over HTTP.
 
-use std::collections::BTreeMap;
+use reqwest::{header, Response, StatusCode};
 
-use portcullis_domain::Settings;
-use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
-
-const PASSWORD: &str = "correct horse battery staple";
-
-struct TestServer {
-    base: String,
-    data: tempfile::TempDir,
-    client: Client,
-    setup_token: Option<String>,
-    store: portcullis_domain::Store,
-    state: portcullis_server::AppState,
-}
-
-async fn start(extra: &[(&str, &str)]) -> TestServer {
-    let data = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut env: BTreeMap<String, String> = [
-        ("PORTCULLIS_LISTEN", addr.to_string()),
-        ("PORTCULLIS_PUBLIC_URL", format!("http://{addr}")),
-        ("PORTCULLIS_DATA_DIR", data.path().display().to_string()),
-        ("PORTCULLIS_SITE_DIR", data.path().join("site").display().to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    for (k, v) in extra {
-        env.insert(k.to_string(), v.to_string());
-    }
-    let settings = Settings::load(&env).unwrap();
-    let state = portcullis_server::prepare(settings).await.unwrap();
-    let setup_token = state.setup_token.get().await;
-    let store = state.store.clone();
-    tokio::spawn(portcullis_server::serve(listener, state.clone()));
-    let client = Client::builder().redirect(Policy::none()).build().unwrap();
-    TestServer { base: format!("http://{addr}"), data, client, setup_token, store, state }
-}
+use crate::server::{start, TestServer, PASSWORD};
 
 fn location(r: &Response) -> String {
     r.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()

@@ -2,4 +2,6 @@
 //! file is most of a test build's time on two cores.
 #![allow(clippy::unwrap_used)] // a test that panics on a bad value is a failing test
 
+mod api;
 mod http;
+mod server;

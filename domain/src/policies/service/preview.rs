@@ -67,7 +67,7 @@ impl Facts for IndexedFacts<'_> {
 }
 
 /// The person "Test a user" tests: a directory user's id, email and how to name them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TestPerson {
     pub id: String,
     pub email: String,

@@ -119,7 +119,7 @@ pub struct DirectoryPage<T> {
 }
 
 /// A directory user with where it came from.
-#[derive(Debug, Clone, FromRow, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, FromRow, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct DirectoryUserView {
     pub id: String,
     pub provider_id: String,
@@ -144,7 +144,7 @@ pub struct DirectoryUserView {
 }
 
 /// A directory group with its member count and where it came from.
-#[derive(Debug, Clone, FromRow, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, FromRow, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct DirectoryGroupView {
     pub id: String,
     pub provider_id: String,

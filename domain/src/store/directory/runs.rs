@@ -31,7 +31,7 @@ const SETTINGS_COLUMNS: &str =
 // ---------- runs ----------
 
 /// One sync run, as stored.
-#[derive(Debug, Clone, FromRow, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SyncRunRow {
     pub id: String,
     pub provider_id: String,
