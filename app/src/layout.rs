@@ -6,12 +6,13 @@ use leptos_router::components::{Outlet, A};
 use crate::api::console::whoami;
 
 /// (label, path, exact match)
-const NAV: [(&str, &str, bool); 6] = [
+const NAV: [(&str, &str, bool); 7] = [
     ("Identity providers", "/settings/identity-providers", false),
     ("Role mappings", "/settings/role-mappings", false),
     ("Directory", "/directory", false),
     ("Policies", "/policies", false),
     ("Audit log", "/audit", false),
+    ("API tokens", "/settings/api-tokens", false),
     ("Settings", "/settings", true),
 ];
 

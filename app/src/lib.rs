@@ -101,6 +101,11 @@ pub fn App() -> impl IntoView {
                         />
                         <Route
                             ssr=SsrMode::Async
+                            path=path!("/settings/api-tokens")
+                            view=pages::settings::api_tokens::ApiTokensPage
+                        />
+                        <Route
+                            ssr=SsrMode::Async
                             path=path!("/settings/identity-providers/:id/test-sign-in")
                             view=pages::settings::test_sign_in::TestSignInPage
                         />

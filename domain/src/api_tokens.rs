@@ -150,32 +150,7 @@ pub struct NewToken {
     pub allowed_cidrs: Vec<String>,
 }
 
-/// A token as lists show it: never the token or its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct TokenView {
-    pub id: String,
-    pub name: String,
-    pub prefix: String,
-    pub role: Role,
-    pub allowed_cidrs: Vec<String>,
-    pub created_by: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub last_used_at: Option<i64>,
-    pub last_used_ip: Option<String>,
-    pub revoked_at: Option<i64>,
-}
-
-impl TokenView {
-    /// `active`, `expired` or `revoked` at `now`.
-    pub fn state(&self, now: i64) -> &'static str {
-        match (self.revoked_at, self.expires_at <= now) {
-            (Some(_), _) => "revoked",
-            (None, true) => "expired",
-            (None, false) => "active",
-        }
-    }
-}
+pub use portcullis_types::api::TokenView;
 
 fn view(row: ApiTokenRow) -> TokenView {
     TokenView {

@@ -4,6 +4,7 @@
 //! - [`store`]: the database; every SQL statement lives there.
 //! - [`accounts`]: the first admin, local sign-in, sessions, roles.
 //! - [`api_tokens`]: bearer tokens for the REST API.
+//! - [`config`]: the whole configuration as one document: export, plan, apply.
 //! - [`audit`]: the audit log's vocabulary and write path.
 //! - [`throttle`]: slowing down password guessing.
 //! - [`trusted_proxies`]: whose `X-Forwarded-For` is believed.
@@ -21,6 +22,7 @@ pub mod accounts;
 pub mod api_tokens;
 pub mod assertion;
 pub mod audit;
+pub mod config;
 pub mod cookies;
 pub mod credentials;
 pub mod crypto;

@@ -146,6 +146,13 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
     let roles = RoleMappings::new(store.clone());
     let policies = PolicyService::new(store.clone());
     let forward_auth = ForwardAuth::new(store.clone(), policies.clone(), assertions.clone());
+    let config = portcullis_domain::config::ConfigService::new(
+        providers.clone(),
+        sync.clone(),
+        roles.clone(),
+        policies.clone(),
+        Audit::new(store.clone()),
+    );
     let services = Services {
         settings: Arc::new(settings),
         accounts,
@@ -159,6 +166,7 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
         policies,
         forward_auth,
         tokens: portcullis_domain::api_tokens::ApiTokens::new(store.clone()),
+        config,
     };
     spawn_key_rotation(assertions);
     Ok(AppState { leptos, services, store, setup_token })

@@ -12,6 +12,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None | Some(Command::Serve) => serve(),
+        Some(Command::Config(command)) => {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+            };
+            match runtime.block_on(portcullis_server::cli::config::run(command)) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("portcullis: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some(Command::ApiToken(command)) => {
             let settings = match Settings::from_env() {
                 Ok(s) => s,

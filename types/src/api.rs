@@ -62,6 +62,36 @@ impl ProblemCode {
     }
 }
 
+/// An API token as lists show it: never the token or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    /// `pcat_` and the first characters: what lists show and revoking takes.
+    pub prefix: String,
+    pub role: crate::Role,
+    pub allowed_cidrs: Vec<String>,
+    pub created_by: String,
+    /// Epoch milliseconds, as every time here.
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    pub revoked_at: Option<i64>,
+}
+
+impl TokenView {
+    /// `active`, `expired` or `revoked` at `now`.
+    pub fn state(&self, now: i64) -> &'static str {
+        match (self.revoked_at, self.expires_at <= now) {
+            (Some(_), _) => "revoked",
+            (None, true) => "expired",
+            (None, false) => "active",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,3 +9,4 @@ pub mod providers;
 pub mod sso;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod tokens;

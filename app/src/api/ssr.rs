@@ -33,6 +33,7 @@ pub struct Services {
     pub policies: PolicyService,
     pub forward_auth: ForwardAuth,
     pub tokens: ApiTokens,
+    pub config: portcullis_domain::config::ConfigService,
 }
 
 pub fn services() -> Result<Services, ServerFnError> {

@@ -244,6 +244,22 @@ impl SyncService {
         Ok(run_id)
     }
 
+    /// Starts a run in the background, refusing at once what would not start (no such provider,
+    /// no directory credentials, disabled, a run already going), and answers once the run is
+    /// stored: a caller that reads the run next finds it.
+    pub async fn start(&self, provider_id: &str, kind: RunKind, trigger: Trigger) -> Result<String, SyncError> {
+        self.runnable_provider(provider_id).await?;
+        let run_id = self.start_in_background(provider_id, kind, trigger)?;
+        for _ in 0..250 {
+            match self.inner.store.sync_run(&run_id).await {
+                Ok(Some(_)) => break,
+                Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(run_id)
+    }
+
     /// The running run's progress, if the provider has one.
     pub fn progress(&self, provider_id: &str) -> Option<Progress> {
         self.inner.running.lock().ok().and_then(|m| m.get(provider_id).cloned())

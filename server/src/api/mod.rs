@@ -6,6 +6,7 @@
 //! console's server functions.
 
 mod applications;
+mod config;
 mod directory;
 pub mod extract;
 mod problem;
@@ -114,6 +115,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(directory::group))
         .routes(routes!(directory::test))
         .routes(routes!(directory::audit))
+        .routes(routes!(config::export, config::apply))
+        .routes(routes!(config::plan))
 }
 
 /// The OpenAPI document, built once.
@@ -133,8 +136,11 @@ async fn not_found() -> Problem {
 /// `/api/v1/…` and the reference at `/api/docs`.
 pub fn router() -> Router<AppState> {
     let (routes, _) = api().split_for_parts();
-    let v1 =
-        routes.route("/openapi.json", get(openapi_json)).fallback(not_found).method_not_allowed_fallback(|| async {
+    let v1 = routes
+        .route("/openapi.json", get(openapi_json))
+        .route("/config.schema.json", get(config::schema_json))
+        .fallback(not_found)
+        .method_not_allowed_fallback(|| async {
             Problem::new(
                 ProblemCode::MethodNotAllowed,
                 "This path does not take this method: see /api/v1/openapi.json.",

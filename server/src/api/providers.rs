@@ -272,9 +272,8 @@ pub async fn start_sync(
     Body(body): Body<StartSync>,
 ) -> ApiResult<(StatusCode, Json<SyncStarted>)> {
     let caller = token.at_least(Role::Editor)?;
-    s.services.providers.get(&id).await?;
     let kind = body.kind.unwrap_or(RunKind::Full);
-    let run_id = s.services.sync.start_in_background(&id, kind, Trigger::Manual { caller })?;
+    let run_id = s.services.sync.start(&id, kind, Trigger::Manual { caller }).await?;
     Ok((StatusCode::ACCEPTED, Json(SyncStarted { run_id })))
 }
 

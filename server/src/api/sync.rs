@@ -38,7 +38,8 @@ pub async fn get(State(s): State<AppState>, token: Token, Path(id): Path<String>
 #[utoipa::path(post, path = "/sync/runs/{id}/approve", tag = "Directory sync",
     responses((status = 200, body = RunDetail), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn approve(State(s): State<AppState>, token: Token, Path(id): Path<String>) -> ApiResult<Json<RunDetail>> {
-    let caller = token.at_least(Role::Editor)?;
+    // Approving applies removals held for review: Admins only, as in the console.
+    let caller = token.at_least(Role::Admin)?;
     s.services.sync.approve(&id, &caller).await?;
     Ok(Json(detail(&s, &id).await?))
 }

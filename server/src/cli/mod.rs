@@ -1,6 +1,7 @@
 //! `portcullis <command>`: serving (no command), API tokens against the configured database,
 //! and configuration as code against a running console's API.
 
+pub mod config;
 pub mod tokens;
 
 use clap::{Parser, Subcommand};
@@ -19,4 +20,7 @@ pub enum Command {
     /// API tokens for /api/v1, in the database PORTCULLIS_DATABASE_URL names.
     #[command(name = "api-token", subcommand)]
     ApiToken(tokens::TokenCommand),
+    /// Configuration as code against a running console's API.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }

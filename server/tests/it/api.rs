@@ -12,30 +12,30 @@ use serde_json::{json, Value};
 
 use crate::server::{start, TestServer};
 
-struct Api {
-    server: TestServer,
+pub(crate) struct Api {
+    pub(crate) server: TestServer,
 }
 
-async fn api(extra: &[(&str, &str)]) -> Api {
+pub(crate) async fn api(extra: &[(&str, &str)]) -> Api {
     Api { server: start(extra).await }
 }
 
 impl Api {
-    fn tokens(&self) -> &ApiTokens {
+    pub(crate) fn tokens(&self) -> &ApiTokens {
         &self.server.state.services.tokens
     }
 
-    async fn token(&self, role: Role) -> String {
+    pub(crate) async fn token(&self, role: Role) -> String {
         self.token_with(NewToken { name: format!("{} token", role.label()), role: Some(role), ..NewToken::default() })
             .await
     }
 
-    async fn token_with(&self, new: NewToken) -> String {
+    pub(crate) async fn token_with(&self, new: NewToken) -> String {
         let by = Caller { actor: Actor::CommandLine, role: Role::Admin, ip: None };
         self.tokens().create(&by, new).await.unwrap().0
     }
 
-    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+    pub(crate) async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
         let mut req = self.server.client.request(method, format!("{}/api/v1{path}", self.server.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -46,23 +46,23 @@ impl Api {
         req.send().await.unwrap()
     }
 
-    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         json_of(self.call(Method::GET, path, Some(token), None).await).await
     }
 
-    async fn send(&self, method: Method, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn send(&self, method: Method, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         json_of(self.call(method, path, Some(token), Some(body)).await).await
     }
 }
 
-async fn json_of(r: Response) -> (StatusCode, Value) {
+pub(crate) async fn json_of(r: Response) -> (StatusCode, Value) {
     let status = r.status();
     let text = r.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 /// A problem's stable code, from its `type`.
-fn code(problem: &Value) -> &str {
+pub(crate) fn code(problem: &Value) -> &str {
     problem["type"].as_str().and_then(|t| t.strip_prefix("urn:portcullis:problem:")).unwrap_or("")
 }
 
@@ -173,6 +173,8 @@ async fn a_viewer_changes_nothing_and_an_editor_cannot_manage_tokens_or_role_map
         assert_eq!((status, code(&problem)), (StatusCode::FORBIDDEN, "forbidden"), "editor POST {path}");
     }
     assert_eq!(api.get("/tokens", &editor).await.0, StatusCode::FORBIDDEN);
+    let (status, problem) = json_of(api.call(Method::POST, "/sync/runs/any/approve", Some(&editor), None).await).await;
+    assert_eq!((status, code(&problem)), (StatusCode::FORBIDDEN, "forbidden"), "approving held removals is for Admins");
     // Reads are open to every role.
     for path in ["/applications", "/providers", "/role-mappings", "/directory/users", "/directory/groups", "/audit"] {
         assert_eq!(api.get(path, &viewer).await.0, StatusCode::OK, "viewer GET {path}");

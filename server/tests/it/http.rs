@@ -1,5 +1,4 @@
 //! The real router on a real socket, driven over HTTP.
-
 use reqwest::{header, Response, StatusCode};
 
 use crate::server::{start, TestServer, PASSWORD};

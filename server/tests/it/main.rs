@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used)] // a test that panics on a bad value is a failing test
 
 mod api;
+mod config;
 mod http;
 mod server;

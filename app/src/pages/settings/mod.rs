@@ -1,6 +1,7 @@
 //! `/settings`: the server's settings and the signed-in person's account.
 
 pub mod account;
+pub mod api_tokens;
 pub mod identity_providers;
 pub mod presets;
 pub mod provider_wizard;
