@@ -10,15 +10,15 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: run test lint release demo tools test-tools site server unit e2e clean
+.PHONY: run test lint release demo tools test-tools site server unit e2e api-fuzz clean
 
 ## run: build and start the console at http://127.0.0.1:3000 (SQLite in ./data)
 run: tools site server
 	mkdir -p data
 	./target/debug/portcullis
 
-## test: style and lints first, then every test: unit, integration (real HTTP), Playwright end-to-end in Chromium
-test: test-tools lint site unit e2e
+## test: style and lints first, then every test: unit, integration (real HTTP), Playwright end-to-end in Chromium, the API fuzzer
+test: test-tools lint site unit e2e api-fuzz
 
 ## lint: rustfmt, clippy with warnings as errors on every crate, no import cycles between modules
 # Clippy per package and target, as the builds: the browser crate only for wasm32.
@@ -58,6 +58,10 @@ unit:
 # Uses the binaries `cargo test` just built (portcullis, okta-sim).
 e2e:
 	cd end2end && npx playwright test
+
+# schemathesis against /api/v1's OpenAPI document, on a fresh console (the binary `unit` built).
+api-fuzz:
+	scripts/api-fuzz.sh
 
 clean:
 	cargo clean

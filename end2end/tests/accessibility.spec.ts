@@ -56,6 +56,7 @@ test('every page has no serious or critical axe violation, in light and in dark 
     '/settings/identity-providers/new?kind=oidc',
     edit,
     '/settings/role-mappings',
+    '/settings/api-tokens',
     '/directory',
     '/directory?tab=groups&sort=-members',
     user,

@@ -9,6 +9,7 @@ const NAV = [
   { link: 'Directory', path: '/directory', heading: 'Directory' },
   { link: 'Policies', path: '/policies', heading: 'Policies' },
   { link: 'Audit log', path: '/audit', heading: 'Audit log' },
+  { link: 'API tokens', path: '/settings/api-tokens', heading: 'API tokens' },
   { link: 'Settings', path: '/settings', heading: 'Settings' },
 ];
 
@@ -175,6 +176,45 @@ test('the audit log reads line by line, filters by who, target and dates, and ex
     expect(e.action).toBe('auth.sign_in');
     expect(e.actor).toContain('ada@');
   }
+});
+
+test('an admin creates an API token, sees it once, uses it on /api/v1, and revokes it', async ({ page, javaScriptEnabled }) => {
+  await signIn(page, javaScriptEnabled);
+  await page.goto('/settings/api-tokens');
+  await expect(page.getByRole('heading', { level: 1, name: 'API tokens' })).toBeVisible();
+  // Making a token needs the browser to show it once; without JavaScript the page still lists them.
+  test.skip(!javaScriptEnabled, 'the token is shown by the page script');
+  await ready(page, javaScriptEnabled);
+  await expect(page.getByTestId('no-tokens')).toBeVisible();
+  await page.getByLabel('Name').fill('CI pipeline');
+  await page.getByLabel('Role').selectOption('editor');
+  await page.getByLabel('Expires in (days)').fill('30');
+  await page.getByLabel('Allowed source addresses (optional)').fill('127.0.0.1, 10.0.0.0/8');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const value = page.getByTestId('token-value');
+  await expect(value).toHaveText(/^pcat_[0-9A-Za-z]{38}$/);
+  const token = (await value.textContent()) ?? '';
+  await expect(page.getByRole('button', { name: 'Copy the new API token' })).toBeVisible();
+  const row = page.getByTestId('token-row').filter({ hasText: 'CI pipeline' });
+  await expect(row).toContainText(token.slice(0, 13));
+  await expect(row).toContainText('Editor');
+  await expect(row).toContainText('127.0.0.1/32, 10.0.0.0/8');
+  await expect(page.getByTestId('tokens')).not.toContainText(token);
+  await shot(page, 'api-tokens');
+
+  const api = (t: string) => page.request.get('/api/v1/applications', { headers: { Authorization: `Bearer ${t}` } });
+  expect((await api(token)).status()).toBe(200);
+  await page.reload();
+  await ready(page, javaScriptEnabled);
+  await expect(page.getByTestId('token-value')).toHaveCount(0);
+  await expect(row).toContainText('from 127.0.0.1');
+
+  await row.getByRole('button', { name: 'Revoke CI pipeline' }).click();
+  await row.getByRole('button', { name: 'Revoke token' }).click();
+  await expect(row).toContainText('revoked');
+  const refused = await api(token);
+  expect(refused.status()).toBe(401);
+  expect((await refused.json()).type).toBe('urn:portcullis:problem:token-revoked');
 });
 
 test('after sign-in the admin returns to the page they asked for', async ({ page, javaScriptEnabled }) => {

@@ -125,7 +125,7 @@ pub async fn apply(
 
 /// The document's JSON Schema (2020-12), from the same types as the OpenAPI document.
 pub fn schema() -> serde_json::Value {
-    let openapi = serde_json::to_value(super::openapi()).unwrap_or_default();
+    let openapi = super::openapi();
     let defs = openapi.pointer("/components/schemas").cloned().unwrap_or_default();
     let mut root = defs.get("ConfigDocument").cloned().unwrap_or_default();
     let text = serde_json::to_string(&defs).unwrap_or_default().replace("#/components/schemas/", "#/$defs/");

@@ -119,13 +119,54 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(config::plan))
 }
 
-/// The OpenAPI document, built once.
-pub fn openapi() -> &'static utoipa::openapi::OpenApi {
-    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOC.get_or_init(|| api().split_for_parts().1)
+/// The OpenAPI document as served, built once: every operation also lists the problems any
+/// request can meet (a bad token, a body too large, …), each as `application/problem+json`.
+pub fn openapi() -> &'static serde_json::Value {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(api().split_for_parts().1).unwrap_or_default();
+        with_common_problems(&mut doc);
+        doc
+    })
 }
 
-async fn openapi_json() -> Json<&'static utoipa::openapi::OpenApi> {
+/// Statuses every operation can answer, whatever its handler says.
+const COMMON_PROBLEMS: [(&str, &str); 7] = [
+    ("400", "The request is not valid"),
+    ("401", "No token, or one that is malformed, unknown, expired, revoked or used from a refused address"),
+    ("403", "The token's role does not allow this"),
+    ("404", "Not found"),
+    ("413", "The body is larger than 1 MiB"),
+    ("415", "The body is not JSON"),
+    ("500", "The server could not complete the request"),
+];
+
+fn with_common_problems(doc: &mut serde_json::Value) {
+    let problem = serde_json::json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else { return };
+    for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
+        for operation in item.values_mut().filter_map(|o| o.as_object_mut()) {
+            let Some(responses) = operation.get_mut("responses").and_then(|r| r.as_object_mut()) else { continue };
+            for (status, response) in responses.iter_mut() {
+                // Problems travel as application/problem+json, whatever the derive assumed.
+                let is_problem = response.pointer("/content/application~1json/schema/$ref")
+                    == Some(&serde_json::Value::from("#/components/schemas/Problem"));
+                if is_problem || status.starts_with('4') || status.starts_with('5') {
+                    if let Some(r) = response.as_object_mut() {
+                        r.insert("content".into(), problem.clone());
+                    }
+                }
+            }
+            for (status, description) in COMMON_PROBLEMS {
+                responses
+                    .entry(status)
+                    .or_insert_with(|| serde_json::json!({"description": description, "content": problem.clone()}));
+            }
+        }
+    }
+}
+
+async fn openapi_json() -> Json<&'static serde_json::Value> {
     Json(openapi())
 }
 

@@ -210,6 +210,10 @@ pub async fn update(
     let caller = token.at_least(Role::Editor)?;
     let current = s.services.providers.get(&id).await?;
     check_if_match(&headers, &etag_of(&current))?;
+    // Refused before anything is saved: half an update is worse than none.
+    if body.enabled == Some(true) && !current.enabled && caller.role < Role::Admin {
+        return Err(Problem::new(ProblemCode::Forbidden, "Only an Admin can enable an identity provider."));
+    }
     let saved = s
         .services
         .providers
