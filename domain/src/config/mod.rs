@@ -51,6 +51,8 @@ pub enum ConfigError {
     Mapping { group: String, source: MappingError },
     #[error("Provider '{provider}': {source}")]
     Sync { provider: String, source: SyncError },
+    #[error("{source} {}", if *.undone { "What had been changed before it was undone: the console is as it was." } else { "Undoing what had been changed before it did not finish either: see the audit log, then apply again." })]
+    Failed { source: Box<ConfigError>, undone: bool },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -65,6 +67,7 @@ impl Classify for ConfigError {
             ConfigError::Policy { source, .. } => source.fault(),
             ConfigError::Mapping { source, .. } => source.fault(),
             ConfigError::Sync { source, .. } => source.fault(),
+            ConfigError::Failed { source, .. } => source.fault(),
             ConfigError::Store(_) => Fault::Internal,
         }
     }
@@ -546,6 +549,42 @@ impl ConfigService {
         if !deletes.is_empty() && !prune {
             return Err(ConfigError::WouldDelete(deletes.join(", ")));
         }
+        let before = self.export().await?;
+        self.check_inputs(by, want, &plan).await?;
+        let outcome = self.write(by, want, &plan).await;
+        let mut event = Event::new(by.actor.clone(), Action::ConfigApplied)
+            .ip(by.ip())
+            .target(format!("change set {}", new_id()))
+            .detail("created", plan.count(Op::Create))
+            .detail("changed", plan.count(Op::Update))
+            .detail("deleted", plan.count(Op::Delete))
+            .detail(
+                "changes",
+                plan.changes
+                    .iter()
+                    .map(|c| format!("{:?} {} {}", c.op, c.kind, c.name).to_lowercase())
+                    .collect::<Vec<_>>(),
+            );
+        let Err(failure) = outcome else {
+            self.audit.record(event).await?;
+            return Ok(plan);
+        };
+        // Undo what was done: the document exported before is applied back. Secrets cannot be
+        // restored (they are never read back), so a provider re-pointed by the failed apply stays.
+        let undo = match self.plan(&before).await {
+            Ok(back) => self.write(by, &before, &back).await.err(),
+            Err(e) => Some(e),
+        };
+        event = event.failed().detail("error", failure.to_string()).detail("undone", undo.is_none());
+        if let Some(u) = &undo {
+            event = event.detail("undo_error", u.to_string());
+        }
+        self.audit.record_or_log(event).await;
+        Err(ConfigError::Failed { source: Box::new(failure), undone: undo.is_none() })
+    }
+
+    /// Every input checked, providers' checks as dry runs, before the first change.
+    async fn check_inputs(&self, by: &Caller, want: &ConfigDocument, plan: &Plan) -> Result<(), ConfigError> {
         let touched: HashSet<(String, String)> = plan.changes.iter().map(|c| (c.kind.clone(), key(&c.name))).collect();
         let is = |kind: &str, name: &str| touched.contains(&(kind.to_string(), key(name)));
 
@@ -601,6 +640,22 @@ impl ConfigService {
             }
         }
 
+        Ok(())
+    }
+
+    /// The changes of `plan`, through the services, in dependency order.
+    async fn write(&self, by: &Caller, want: &ConfigDocument, plan: &Plan) -> Result<(), ConfigError> {
+        let touched: HashSet<(String, String)> = plan.changes.iter().map(|c| (c.kind.clone(), key(&c.name))).collect();
+        let is = |kind: &str, name: &str| touched.contains(&(kind.to_string(), key(name)));
+
+        let existing: HashMap<String, ProviderView> = self
+            .providers
+            .list()
+            .await
+            .map_err(|e| ConfigError::Provider { provider: "*".into(), source: e })?
+            .into_iter()
+            .map(|p| (key(&p.name), p))
+            .collect();
         // 2. Providers, then what names them.
         let mut ids: HashMap<String, String> = existing.iter().map(|(k, v)| (k.clone(), v.id.clone())).collect();
         for p in &want.providers {
@@ -756,24 +811,7 @@ impl ConfigService {
                 .map_err(|source| ConfigError::Provider { provider: p.name.clone(), source })?;
         }
 
-        self.audit
-            .record(
-                Event::new(by.actor.clone(), Action::ConfigApplied)
-                    .ip(by.ip())
-                    .target(format!("change set {}", new_id()))
-                    .detail("created", plan.count(Op::Create))
-                    .detail("changed", plan.count(Op::Update))
-                    .detail("deleted", plan.count(Op::Delete))
-                    .detail(
-                        "changes",
-                        plan.changes
-                            .iter()
-                            .map(|c| format!("{:?} {} {}", c.op, c.kind, c.name).to_lowercase())
-                            .collect::<Vec<_>>(),
-                    ),
-            )
-            .await?;
-        Ok(plan)
+        Ok(())
     }
 
     async fn save_sync(&self, by: &Caller, id: &str, name: &str, settings: SyncSettings) -> Result<(), ConfigError> {

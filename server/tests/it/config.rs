@@ -177,6 +177,24 @@ async fn a_configuration_exported_and_applied_to_an_empty_console_exports_the_sa
     assert_eq!(on_a, on_b, "both consoles decide the same for everyone");
     let (_, log) = b.get("/audit?action=config.applied", &b_admin).await;
     assert_eq!(log["items"].as_array().unwrap().len(), 1, "one change set in the audit log");
+
+    // A change that fails halfway (a person the directory does not have, found only when the
+    // policies are saved) leaves nothing of the document applied.
+    let mut broken = exported.clone();
+    broken["applications"][1]["session_duration_minutes"] = json!(15);
+    let wiki = broken["applications"][1].clone();
+    assert_eq!(wiki["name"], "Wiki");
+    broken["applications"].as_array_mut().unwrap().push(json!({
+        "name": "Zed", "hosts": [{"hostname": "zed.example.com"}], "session_duration_minutes": 60,
+        "policies": [{"name": "Nobody", "action": "allow", "include": [{"type": "user", "provider": "Okta", "id": "00unobody"}]}],
+    }));
+    let (status, problem) = b.send(Method::PUT, "/config", &b_admin, broken).await;
+    assert!(status.is_client_error(), "{status} {problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("the console is as it was"), "{problem}");
+    let (_, after) = b.get("/config", &b_admin).await;
+    assert_eq!(after, exported, "the change made before the failure was undone");
+    let (_, log) = b.get("/audit?action=config.applied", &b_admin).await;
+    assert_eq!(log["items"][0]["outcome"], "failure");
 }
 
 #[tokio::test]
