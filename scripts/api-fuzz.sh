@@ -8,10 +8,12 @@ cd "$(dirname "$0")/.."
 
 venv=target/fuzz-venv
 version=4.32.5
-if [ ! -x "$venv/bin/st" ] || ! "$venv/bin/pip" show schemathesis 2>/dev/null | grep -qx "Version: $version"; then
-  echo "==> installing schemathesis $version into $venv" >&2
+validator=0.9.0
+if ! "$venv/bin/pip" show schemathesis 2>/dev/null | grep -qx "Version: $version" \
+  || ! "$venv/bin/pip" show openapi-spec-validator 2>/dev/null | grep -qx "Version: $validator"; then
+  echo "==> installing schemathesis $version and openapi-spec-validator $validator into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$version"
+  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$version" "openapi-spec-validator==$validator"
 fi
 
 data=$(mktemp -d)
@@ -32,6 +34,14 @@ for _ in range(300):
     except Exception:
         time.sleep(0.1)
 PY
+
+# The document validates against the OpenAPI 3.1 schema before anything is generated from it.
+"$venv/bin/python" - "$port" "$data/openapi.json" <<'PY'
+import sys, urllib.request
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/api/v1/openapi.json") as r, open(sys.argv[2], "wb") as f:
+    f.write(r.read())
+PY
+"$venv/bin/openapi-spec-validator" --schema 3.1 "$data/openapi.json"
 
 status=0
 "$venv/bin/st" run "http://127.0.0.1:$port/api/v1/openapi.json" \

@@ -65,6 +65,18 @@ PUT and DELETE refuses (412) a change to something that changed since it was rea
         license(name = "Apache-2.0")
     ),
     servers((url = "/api/v1")),
+    tags(
+        (name = "Identity providers", description = "Okta and OpenID Connect providers; secrets are write-only, and a save runs the wizard's checks."),
+        (name = "Directory sync", description = "Runs, their progress and approval, and each provider's sync settings."),
+        (name = "Role mappings", description = "Which provider group gives which console role (Admin only to change)."),
+        (name = "Applications", description = "The hosts Portcullis protects."),
+        (name = "Policies", description = "Each application's ordered Allow, Block and Bypass rules."),
+        (name = "Directory", description = "The synchronized users and groups."),
+        (name = "Decisions", description = "Test a person against an application, with the reasons."),
+        (name = "Audit log", description = "Who did what, newest first."),
+        (name = "Configuration", description = "Everything configured, as one document: export, plan, apply."),
+        (name = "API tokens", description = "Tokens for this API (Admin only)."),
+    ),
     modifiers(&Bearer),
     security(("bearer" = [])),
     components(schemas(ProblemCode))
@@ -126,6 +138,7 @@ pub fn openapi() -> &'static serde_json::Value {
     DOC.get_or_init(|| {
         let mut doc = serde_json::to_value(api().split_for_parts().1).unwrap_or_default();
         with_common_problems(&mut doc);
+        unique_operation_ids(&mut doc);
         doc
     })
 }
@@ -161,6 +174,29 @@ fn with_common_problems(doc: &mut serde_json::Value) {
                 responses
                     .entry(status)
                     .or_insert_with(|| serde_json::json!({"description": description, "content": problem.clone()}));
+            }
+        }
+    }
+}
+
+/// Operation ids are the handlers' names (`list`, `get`, …), the same in each resource's file:
+/// a name used more than once gets its resource (`list_providers`, `get_applications`).
+fn unique_operation_ids(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else { return };
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for item in paths.values().filter_map(|i| i.as_object()) {
+        for op in item.values() {
+            if let Some(id) = op.get("operationId").and_then(|i| i.as_str()) {
+                *seen.entry(id.to_string()).or_default() += 1;
+            }
+        }
+    }
+    for (path, item) in paths.iter_mut() {
+        let resource = path.trim_start_matches('/').split('/').next().unwrap_or("").replace('-', "_");
+        for op in item.as_object_mut().into_iter().flat_map(|i| i.values_mut()) {
+            let Some(id) = op.get("operationId").and_then(|i| i.as_str()).map(str::to_string) else { continue };
+            if seen.get(&id).copied().unwrap_or(0) > 1 {
+                op["operationId"] = serde_json::Value::from(format!("{id}_{resource}"));
             }
         }
     }

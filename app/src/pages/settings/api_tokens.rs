@@ -68,7 +68,7 @@ fn CreateToken(on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl Into
         <section class="mb-6 rounded-lg border border-slate-200 bg-white p-4" aria-labelledby="create-token-heading">
             <h2 id="create-token-heading" class="mb-3 font-medium">"Create a token"</h2>
             <form
-                class="grid gap-3 sm:grid-cols-2 lg:grid-cols-[1fr_14rem_9rem]"
+                class="grid gap-3 sm:grid-cols-2 lg:grid-cols-[1fr_20rem_9rem]"
                 on:submit=move |ev| {
                     ev.prevent_default();
                     error.set(None);
