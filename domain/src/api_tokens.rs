@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    audit::{Action, Actor, Audit, Caller, Event},
+    audit::{Action, Actor, Audit, AuditLimiter, Caller, Event},
     error::{Classify, Fault},
     store::{new_id, now_ms, ApiTokenRow, Store, StoreError},
     Role,
@@ -186,11 +186,34 @@ pub fn actor(view: &TokenView) -> Actor {
 pub struct ApiTokens {
     store: Store,
     audit: Audit,
+    /// Refusals are audited once a minute per reason and address: anyone can cause them.
+    refusals: AuditLimiter,
 }
 
 impl ApiTokens {
     pub fn new(store: Store) -> Self {
-        Self { audit: Audit::new(store.clone()), store }
+        Self { audit: Audit::new(store.clone()), store, refusals: AuditLimiter::default() }
+    }
+
+    /// A refused token in the audit log: the reason, the address, and the prefix when the token
+    /// has our shape (what lists show; never more of it).
+    async fn refuse(&self, token: &str, ip: Option<&str>, refusal: Refusal) -> Result<Refusal, StoreError> {
+        let Some(suppressed) = self.refusals.admit(&[refusal.code(), ip.unwrap_or("")], now_ms()) else {
+            return Ok(refusal);
+        };
+        let mut event =
+            Event::new(Actor::Anonymous, Action::ApiTokenRefused).failed().ip(ip).detail("reason", refusal.code());
+        if refusal != Refusal::Malformed {
+            event = event.target(shown_prefix(token));
+        }
+        if suppressed > 0 {
+            event = event.detail(
+                "and_more",
+                format!("and {suppressed} more refusals for this reason from this address in the minute before"),
+            );
+        }
+        self.audit.record(event).await?;
+        Ok(refusal)
     }
 
     /// Makes a token; the returned string is the only time it exists outside the caller's hands.
@@ -274,6 +297,13 @@ impl ApiTokens {
     /// The caller behind a bearer token, from `ip`. Store failures are errors, not refusals:
     /// a database outage must not read as a bad token.
     pub async fn authenticate(&self, token: &str, ip: Option<&str>) -> Result<Result<Caller, Refusal>, StoreError> {
+        match self.check(token, ip).await? {
+            Ok(caller) => Ok(Ok(caller)),
+            Err(refusal) => Ok(Err(self.refuse(token, ip, refusal).await?)),
+        }
+    }
+
+    async fn check(&self, token: &str, ip: Option<&str>) -> Result<Result<Caller, Refusal>, StoreError> {
         if !well_formed(token) {
             return Ok(Err(Refusal::Malformed));
         }

@@ -2,6 +2,7 @@
 
 pub mod auth_card;
 pub mod check_report;
+pub mod confirm;
 pub mod fields;
 pub mod file_text;
 pub mod pager;
@@ -11,6 +12,7 @@ pub mod theme;
 
 pub use auth_card::*;
 pub use check_report::*;
+pub use confirm::*;
 pub use fields::*;
 pub use file_text::*;
 pub use pager::*;

@@ -63,11 +63,12 @@ pub enum Action {
     AccessBlocked,
     ApiTokenCreated,
     ApiTokenRevoked,
+    ApiTokenRefused,
     ConfigApplied,
 }
 
 impl Action {
-    pub const ALL: [Action; 52] = [
+    pub const ALL: [Action; 53] = [
         Action::SetupCompleted,
         Action::AdminCreatedFromSettings,
         Action::SignIn,
@@ -119,6 +120,7 @@ impl Action {
         Action::AccessBlocked,
         Action::ApiTokenCreated,
         Action::ApiTokenRevoked,
+        Action::ApiTokenRefused,
         Action::ConfigApplied,
     ];
 
@@ -175,6 +177,7 @@ impl Action {
             Action::AccessBlocked => "access.blocked",
             Action::ApiTokenCreated => "api_token.created",
             Action::ApiTokenRevoked => "api_token.revoked",
+            Action::ApiTokenRefused => "api_token.refused",
             Action::ConfigApplied => "config.applied",
         }
     }
@@ -233,6 +236,7 @@ impl Action {
             Action::AccessBlocked => "Access blocked",
             Action::ApiTokenCreated => "API token created",
             Action::ApiTokenRevoked => "API token revoked",
+            Action::ApiTokenRefused => "API request refused: bad API token",
             Action::ConfigApplied => "Configuration applied",
         }
     }

@@ -282,6 +282,50 @@ fn policies_diff(now: &[PolicyConfig], want: &[PolicyConfig]) -> Vec<String> {
     out
 }
 
+/// Providers the document names differently from this console, found by what identifies the
+/// app (Base URL and client ID): old name's key → the document's name. A provider renamed in the
+/// console (or in the file) is then changed, not deleted and connected again.
+fn renames<'a>(
+    now: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+    want: &[ProviderConfig],
+) -> HashMap<String, String> {
+    let now: Vec<(&str, &str, &str)> = now.collect();
+    let named: HashSet<String> = now.iter().map(|(n, _, _)| key(n)).collect();
+    let mut out = HashMap::new();
+    for p in want.iter().filter(|p| !named.contains(&key(&p.name))) {
+        let same = |(n, base, client): &&(&str, &str, &str)| {
+            base.trim_end_matches('/') == p.base_url.trim().trim_end_matches('/')
+                && *client == p.client_id.trim()
+                && !want.iter().any(|w| key(&w.name) == key(n))
+                && !out.contains_key(&key(n))
+        };
+        if let Some((n, _, _)) = now.iter().find(same) {
+            out.insert(key(n), p.name.clone());
+        }
+    }
+    out
+}
+
+/// The export with renamed providers under their document names, references included.
+fn rename_providers(doc: &mut ConfigDocument, renames: &HashMap<String, String>) {
+    let to = |name: &mut String| {
+        if let Some(new) = renames.get(&key(name)) {
+            *name = new.clone();
+        }
+    };
+    doc.role_mappings.iter_mut().for_each(|m| to(&mut m.provider));
+    for p in doc.applications.iter_mut().flat_map(|a| a.policies.iter_mut()) {
+        for s in p.include.iter_mut().chain(p.require.iter_mut()).chain(p.exclude.iter_mut()) {
+            match s {
+                SelectorConfig::Group { provider, .. }
+                | SelectorConfig::User { provider, .. }
+                | SelectorConfig::IdentityProvider { provider } => to(provider),
+                _ => {}
+            }
+        }
+    }
+}
+
 impl ConfigService {
     pub fn new(
         providers: ProviderService,
@@ -423,9 +467,18 @@ impl ConfigService {
     /// What applying `want` would do, changing nothing.
     pub async fn plan(&self, want: &ConfigDocument) -> Result<Plan, ConfigError> {
         self.check(want)?;
-        let now = self.export().await?;
+        let mut now = self.export().await?;
+        let renamed = renames(
+            now.providers.iter().map(|p| (p.name.as_str(), p.base_url.as_str(), p.client_id.as_str())),
+            &want.providers,
+        );
+        rename_providers(&mut now, &renamed);
         let mut plan = Plan::default();
-        let now_providers: HashMap<String, &ProviderConfig> = now.providers.iter().map(|p| (key(&p.name), p)).collect();
+        let now_providers: HashMap<String, &ProviderConfig> = now
+            .providers
+            .iter()
+            .map(|p| (renamed.get(&key(&p.name)).map_or_else(|| key(&p.name), |n| key(n)), p))
+            .collect();
         let want_providers: HashSet<String> = want.providers.iter().map(|p| key(&p.name)).collect();
         for p in &want.providers {
             match now_providers.get(&key(&p.name)) {
@@ -441,7 +494,10 @@ impl ConfigService {
                     ],
                 ),
                 Some(old) => {
-                    let diff = provider_diff(old, p);
+                    let mut diff = provider_diff(old, p);
+                    if old.name != p.name {
+                        diff.insert(0, format!("name: {} → {}", old.name, p.name));
+                    }
                     if !diff.is_empty() {
                         plan.push(Op::Update, "provider", &p.name, diff);
                     }
@@ -522,7 +578,8 @@ impl ConfigService {
             }
         }
         for p in &now.providers {
-            if !want_providers.contains(&key(&p.name)) {
+            let as_named = renamed.get(&key(&p.name)).map_or_else(|| key(&p.name), |n| key(n));
+            if !want_providers.contains(&as_named) {
                 plan.push(Op::Delete, "provider", &p.name, vec![]);
             }
         }
@@ -589,14 +646,7 @@ impl ConfigService {
         let is = |kind: &str, name: &str| touched.contains(&(kind.to_string(), key(name)));
 
         // 1. Check before changing anything.
-        let existing: HashMap<String, ProviderView> = self
-            .providers
-            .list()
-            .await
-            .map_err(|e| ConfigError::Provider { provider: "*".into(), source: e })?
-            .into_iter()
-            .map(|p| (key(&p.name), p))
-            .collect();
+        let existing = self.providers_by_name(want).await?;
         for p in &want.providers {
             let provider_err = |source| ConfigError::Provider { provider: p.name.clone(), source };
             match existing.get(&key(&p.name)) {
@@ -648,14 +698,7 @@ impl ConfigService {
         let touched: HashSet<(String, String)> = plan.changes.iter().map(|c| (c.kind.clone(), key(&c.name))).collect();
         let is = |kind: &str, name: &str| touched.contains(&(kind.to_string(), key(name)));
 
-        let existing: HashMap<String, ProviderView> = self
-            .providers
-            .list()
-            .await
-            .map_err(|e| ConfigError::Provider { provider: "*".into(), source: e })?
-            .into_iter()
-            .map(|p| (key(&p.name), p))
-            .collect();
+        let existing = self.providers_by_name(want).await?;
         // 2. Providers, then what names them.
         let mut ids: HashMap<String, String> = existing.iter().map(|(k, v)| (k.clone(), v.id.clone())).collect();
         for p in &want.providers {
@@ -812,6 +855,14 @@ impl ConfigService {
         }
 
         Ok(())
+    }
+
+    /// This console's providers by the name `want` gives them (see [`renames`]).
+    async fn providers_by_name(&self, want: &ConfigDocument) -> Result<HashMap<String, ProviderView>, ConfigError> {
+        let all = self.providers.list().await.map_err(|e| ConfigError::Provider { provider: "*".into(), source: e })?;
+        let renamed =
+            renames(all.iter().map(|p| (p.name.as_str(), p.base_url.as_str(), p.client_id.as_str())), &want.providers);
+        Ok(all.into_iter().map(|p| (renamed.get(&key(&p.name)).map_or_else(|| key(&p.name), |n| key(n)), p)).collect())
     }
 
     async fn save_sync(&self, by: &Caller, id: &str, name: &str, settings: SyncSettings) -> Result<(), ConfigError> {

@@ -127,6 +127,18 @@ async fn a_token_that_is_missing_malformed_unknown_expired_revoked_or_from_a_ref
         })
         .await;
     assert_eq!(api.get("/applications", &here).await.0, StatusCode::OK);
+
+    // Refusals are in the audit log, by reason, with the prefix of a token of our shape only.
+    let (_, log) = api.get("/audit?action=api_token.refused&limit=20", &here).await;
+    let reasons: Vec<&str> =
+        log["items"].as_array().unwrap().iter().map(|e| e["details"]["reason"].as_str().unwrap()).collect();
+    for reason in ["token-malformed", "token-unknown", "token-expired", "token-revoked", "token-source-refused"] {
+        assert!(reasons.contains(&reason), "{reason} in {reasons:?}");
+    }
+    let revoked_entry =
+        log["items"].as_array().unwrap().iter().find(|e| e["details"]["reason"] == "token-revoked").unwrap();
+    assert_eq!(revoked_entry["target"], prefix.as_str());
+    assert!(!log.to_string().contains(&revoked[13..]), "never more of a token than its prefix");
 }
 
 #[tokio::test]

@@ -195,6 +195,28 @@ async fn a_configuration_exported_and_applied_to_an_empty_console_exports_the_sa
     assert_eq!(after, exported, "the change made before the failure was undone");
     let (_, log) = b.get("/audit?action=config.applied", &b_admin).await;
     assert_eq!(log["items"][0]["outcome"], "failure");
+
+    // A provider renamed in the console is the same provider to the document: changed back, not
+    // deleted and connected again (its people, sessions and ids stay).
+    let (_, providers) = b.get("/providers", &b_admin).await;
+    let okta = providers["items"][0].clone();
+    let renamed = json!({
+        "kind": "okta", "name": "Okta EU", "base_url": okta["base_url"], "client_id": okta["client_id"],
+        "directory": {"mode": "service_app", "client_id": okta["directory_client_id"]},
+    });
+    let (status, body) =
+        b.send(Method::PUT, &format!("/providers/{}", okta["id"].as_str().unwrap()), &b_admin, renamed).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, plan) = b.send(Method::POST, "/config/plan", &b_admin, exported.clone()).await;
+    let changes = plan["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{plan}");
+    assert_eq!((changes[0]["op"].as_str(), changes[0]["kind"].as_str()), (Some("update"), Some("provider")));
+    assert_eq!(changes[0]["details"][0], "name: Okta EU → Okta");
+    let (status, _) = b.send(Method::PUT, "/config", &b_admin, exported.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, back) = b.get("/providers", &b_admin).await;
+    assert_eq!(back["items"][0]["id"], okta["id"], "the same provider, renamed back");
+    assert_eq!(b.get("/config", &b_admin).await.1, exported);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::pages::error_text;
 use crate::{
     api::tokens::{api_tokens, create_api_token, revoke_api_token, NewTokenShown, TokenRow},
-    components::fields::CopyButton,
+    components::{fields::CopyButton, InlineConfirm},
     layout::{loading, DataTable, ErrorNote, PageHeader},
     pages::settings::role_mappings::ROLES,
 };
@@ -158,7 +158,6 @@ fn TokenTable(rows: Vec<TokenRow>, on_change: impl Fn() + Copy + Send + Sync + '
             {rows
                 .into_iter()
                 .map(|t| {
-                    let confirming = RwSignal::new(false);
                     let prefix = t.prefix.clone();
                     let active = t.state == "active";
                     let state_class = if active { "text-green-800" } else { "text-slate-500" };
@@ -175,34 +174,17 @@ fn TokenTable(rows: Vec<TokenRow>, on_change: impl Fn() + Copy + Send + Sync + '
                             <td class="px-4 py-2 text-xs" data-label="Expires">{t.expires.clone()}</td>
                             <td class=format!("px-4 py-2 capitalize {state_class}") data-label="State">{t.state.clone()}</td>
                             <td class="px-4 py-2 text-right" data-label="Actions">
-                                <Show when=move || active && !confirming.get()>
-                                    <button
-                                        type="button"
-                                        class="btn"
-                                        aria-label=format!("Revoke {}", t.name)
-                                        on:click=move |_| confirming.set(true)
-                                    >
-                                        "Revoke"
-                                    </button>
-                                </Show>
-                                <Show when=move || confirming.get()>
-                                    <div role="alertdialog" aria-label="Confirm revoking" class="flex flex-wrap items-center justify-end gap-2 text-left">
-                                        <span class="text-sm text-slate-800">"Scripts using it stop working at once."</span>
-                                        <button type="button" class="btn" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                                        <button
-                                            type="button"
-                                            class="btn-danger"
-                                            on:click={
-                                                let prefix = prefix.clone();
-                                                move |_| {
-                                                    revoke.dispatch(prefix.clone());
-                                                }
-                                            }
-                                        >
-                                            "Revoke token"
-                                        </button>
-                                    </div>
-                                </Show>
+                                <InlineConfirm
+                                    label="Revoke"
+                                    aria_label=format!("Revoke {}", t.name)
+                                    dialog="Confirm revoking"
+                                    question="Scripts using it stop working at once."
+                                    confirm="Revoke token"
+                                    enabled=active
+                                    on_confirm=move || {
+                                        revoke.dispatch(prefix.clone());
+                                    }
+                                />
                             </td>
                         </tr>
                     }

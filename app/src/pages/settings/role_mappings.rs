@@ -8,6 +8,7 @@ use crate::{
         add_role_mapping, remove_role_mapping, role_mappings, set_break_glass, set_mapping_role, AddMappingOutcome,
         RoleMappingsData,
     },
+    components::InlineConfirm,
     layout::{loading, DataTable, ErrorNote, PageHeader},
 };
 
@@ -87,7 +88,6 @@ pub(crate) fn RoleMappingsView(
                                 let current = m.role.clone();
                                 let group = m.group_name.clone();
                                 let remove_label = format!("Remove mapping for {}", m.group_name);
-                                let confirming = RwSignal::new(false);
                                 let confirm_text = format!(
                                     "Remove the mapping for {}? Sessions that may have their role from it end now.",
                                     m.group_name
@@ -118,34 +118,17 @@ pub(crate) fn RoleMappingsView(
                                             </select>
                                         </td>
                                         <td class="px-4 py-2 text-right">
-                                            <Show when=move || can_edit && !confirming.get()>
-                                                <button
-                                                    type="button"
-                                                    class="btn"
-                                                    aria-label=remove_label.clone()
-                                                    on:click=move |_| confirming.set(true)
-                                                >
-                                                    "Remove"
-                                                </button>
-                                            </Show>
-                                            <Show when=move || confirming.get()>
-                                                <div role="alertdialog" aria-label="Confirm removal" class="flex flex-wrap items-center justify-end gap-2 text-left">
-                                                    <span class="text-sm text-slate-800">{confirm_text.clone()}</span>
-                                                    <button type="button" class="btn" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                                                    <button
-                                                        type="button"
-                                                        class="btn-danger"
-                                                        on:click={
-                                                            let id = id_remove.clone();
-                                                            move |_| {
-                                                                remove.dispatch(id.clone());
-                                                            }
-                                                        }
-                                                    >
-                                                        "Remove mapping"
-                                                    </button>
-                                                </div>
-                                            </Show>
+                                            <InlineConfirm
+                                                label="Remove"
+                                                aria_label=remove_label
+                                                dialog="Confirm removal"
+                                                question=confirm_text
+                                                confirm="Remove mapping"
+                                                enabled=can_edit
+                                                on_confirm=move || {
+                                                    remove.dispatch(id_remove.clone());
+                                                }
+                                            />
                                         </td>
                                     </tr>
                                 }
