@@ -31,6 +31,8 @@ pub const MAX_EXPIRY_DAYS: u32 = 366;
 const MAX_NAME_CHARS: usize = 100;
 const MAX_CIDRS: usize = 32;
 const DAY_MS: i64 = 86_400_000;
+/// How often a token's last use is written: once a minute at most.
+const LAST_USED_EVERY_MS: i64 = 60_000;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -327,7 +329,11 @@ impl ApiTokens {
                 return Ok(Err(Refusal::SourceRefused));
             }
         }
-        self.store.touch_api_token(&token.id, now, ip).await?;
+        // Last use is kept to the minute: most calls read and write nothing more (the write
+        // would take SQLite's one write lock on every API call).
+        if token.last_used_at.is_none_or(|at| at < now - LAST_USED_EVERY_MS) {
+            self.store.touch_api_token(&token.id, now, ip).await?;
+        }
         Ok(Ok(Caller { actor: actor(&token), role: token.role, ip: ip.map(str::to_string) }))
     }
 }

@@ -1,4 +1,4 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import http, { IncomingHttpHeaders } from 'node:http';
@@ -91,13 +91,13 @@ async function upstream(name: string): Promise<string> {
  * The README's snippet for a proxy: exactly the text between `# portcullis:<kind>:begin` and
  * `# portcullis:<kind>:end`, with only the console's URL and the application's URL replaced.
  */
-function readmeSnippet(kind: 'nginx' | 'caddy', upstreamUrl: string): string {
+function readmeSnippet(kind: 'nginx' | 'caddy', upstreamUrl: string, consoleUrl = CONSOLE): string {
   const m = README.match(new RegExp(`^[ \\t]*# portcullis:${kind}:begin\\n([\\s\\S]*?)^[ \\t]*# portcullis:${kind}:end$`, 'm'));
   expect(m, `README.md has a ${kind} snippet between portcullis:${kind}:begin/end markers`).toBeTruthy();
   const text = m![1];
   expect(text).toContain('https://portcullis.example.com');
   expect(text).toContain('http://127.0.0.1:8080');
-  const local = text.split('https://portcullis.example.com').join(CONSOLE).split('http://127.0.0.1:8080').join(upstreamUrl);
+  const local = text.split('https://portcullis.example.com').join(consoleUrl).split('http://127.0.0.1:8080').join(upstreamUrl);
   expect(local, 'nothing else in the snippet names an example host').not.toMatch(/example\.com/);
   return local;
 }
@@ -120,14 +120,14 @@ async function listening(port: number, proc: ChildProcess, log: string) {
     .toBe(true);
 }
 
-async function startNginx(proxy: Proxy, upstreamPublic: string, upstreamWiki: string) {
+async function startNginx(proxy: Proxy, upstreamPublic: string, upstreamWiki: string, consoleUrl = CONSOLE) {
   const dir = mkdtempSync(path.join(tmpdir(), 'portcullis-nginx-'));
   const conf = path.join(dir, 'nginx.conf');
   const server = (host: string, up: string) => `
   server {
     listen 127.0.0.1:${proxy.port};
     server_name ${host};
-${readmeSnippet('nginx', up)}
+${readmeSnippet('nginx', up, consoleUrl)}
   }`;
   // The protected host comes first: it is the default server, which also gets unknown hosts.
   writeFileSync(
@@ -668,4 +668,127 @@ test('one-time codes from the sign-ins above never reach the console’s log', a
   const log = readFileSync(process.env.E2E_JS_LOG!, 'utf8');
   expect(log).toContain('/.portcullis/callback');
   expect(log).not.toMatch(/callback\?code=/);
+});
+
+// Configuration as code, end to end: the console configured above (the wizard, role mappings,
+// the policy builder), exported by the command line, applied to an empty second console that
+// is connected to the same simulator org by nothing but the document, exported again.
+const ROOT = path.resolve(__dirname, '../..');
+const BIN = process.env.PORTCULLIS_BIN ?? path.join(ROOT, 'target/debug/portcullis');
+
+function cli(args: string[], env: Record<string, string>) {
+  const r = spawnSync(BIN, args, { env: { ...process.env, ...env }, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Every ACTIVE simulator user's answer on the two protected applications behind `proxy`. */
+async function decisionsBehind(browser: Browser, proxy: Proxy): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const u of fixture.users.filter((u: any) => u.status === 'ACTIVE')) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    let last = 0;
+    page.on('response', (r) => {
+      if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) last = r.status();
+    });
+    const answers: string[] = [];
+    for (const url of [`${origin(proxy, PUBLIC_HOST)}/admin/`, `${origin(proxy, WIKI_HOST)}/`]) {
+      await page.goto(url);
+      if (page.url().startsWith(`${SIM}/`)) {
+        await page.getByLabel('Username').fill(u.profile.login);
+        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.waitForURL((at) => !at.href.startsWith(`${SIM}/`));
+        await page.waitForLoadState();
+      }
+      // Where the person ended (the port is the proxy's) and with what status.
+      answers.push(`${page.url().replace(`:${proxy.port}`, '')} ${last}`);
+    }
+    out[u.profile.login] = answers;
+    await context.close();
+  }
+  return out;
+}
+
+test('configuration as code: an empty console given this one’s export exports the same document, and /verify decides the same for every simulator user', async ({ browser, request }) => {
+  test.setTimeout(600_000);
+  const port = await freePort();
+  const second = `http://127.0.0.1:${port}`;
+  const data = mkdtempSync(path.join(tmpdir(), 'portcullis-e2e-second-'));
+  const env = {
+    PORTCULLIS_LISTEN: `127.0.0.1:${port}`,
+    PORTCULLIS_PUBLIC_URL: second,
+    PORTCULLIS_DATA_DIR: data,
+    PORTCULLIS_SITE_DIR: path.join(ROOT, 'target/site'),
+    PORTCULLIS_LOG: 'warn',
+    PORTCULLIS_OUTBOUND_ALLOW: '127.0.0.1',
+  };
+  const child = spawn(BIN, [], { env: { ...process.env, ...env }, stdio: 'ignore' });
+  const proxy: Proxy = { name: 'nginx', port: await freePort(), refused: 500 };
+  try {
+    await expect.poll(async () => (await request.get(`${second}/healthz`).catch(() => null))?.status(), { timeout: 30_000 }).toBe(200);
+    const oidc = fixture.oidcApps[0];
+    await control(request, {
+      op: 'set_redirect_uris',
+      client_id: oidc.clientId,
+      redirect_uris: [`${CONSOLE}/auth/callback`, `${second}/auth/callback`],
+      post_logout_redirect_uris: [`${CONSOLE}/login`, `${second}/login`],
+    });
+
+    // Tokens from the command line, as a pipeline bootstraps them.
+    const token = (dataDir: string) => {
+      const r = cli(['api-token', 'create', '--name', 'round trip', '--role', 'admin', '--expires-days', '1'], { PORTCULLIS_DATA_DIR: dataDir });
+      expect(r.code, r.err).toBe(0);
+      return r.out.trim();
+    };
+    const [first, empty] = [token(process.env.E2E_JS_DATA!), token(data)];
+    const dir = mkdtempSync(path.join(tmpdir(), 'portcullis-config-'));
+    const exported = path.join(dir, 'first.json');
+    let r = cli(['config', 'export', exported], { PORTCULLIS_URL: CONSOLE, PORTCULLIS_TOKEN: first });
+    expect(r.code, r.err).toBe(0);
+    const document = JSON.parse(readFileSync(exported, 'utf8'));
+    expect(document.providers.map((p: any) => p.name)).toContain(PROVIDER);
+    expect(document.applications.length).toBeGreaterThanOrEqual(3);
+    expect(readFileSync(exported, 'utf8')).not.toContain(oidc.clientSecret);
+
+    // The secrets the document references, from where a pipeline keeps them.
+    const secrets: Record<string, string> = {};
+    for (const p of document.providers) {
+      const variable = (v: string) => /^\$\{env:([A-Z0-9_]+)\}$/.exec(v)![1];
+      secrets[variable(p.client_secret)] = fixture.oidcApps.find((a: any) => a.clientId === p.client_id).clientSecret;
+      if (p.directory.mode === 'service_app') {
+        const app = fixture.serviceApps.find((a: any) => a.clientId === p.directory.client_id);
+        secrets[variable(p.directory.private_key)] = JSON.stringify(app.privateJwk);
+      } else if (p.directory.mode === 'api_token') {
+        secrets[variable(p.directory.api_token)] = fixture.apiTokens[0].token;
+      }
+    }
+    r = cli(['config', 'plan', exported], { PORTCULLIS_URL: second, PORTCULLIS_TOKEN: empty });
+    expect(r.code, `${r.out}${r.err}`).toBe(2);
+    expect(r.out).toContain(`+ provider ${PROVIDER}`);
+    r = cli(['config', 'apply', exported], { PORTCULLIS_URL: second, PORTCULLIS_TOKEN: empty, ...secrets });
+    expect(r.code, `${r.out}${r.err}`).toBe(0);
+    const again = path.join(dir, 'second.json');
+    r = cli(['config', 'export', again], { PORTCULLIS_URL: second, PORTCULLIS_TOKEN: empty });
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(readFileSync(again, 'utf8'))).toEqual(document);
+    r = cli(['config', 'plan', exported], { PORTCULLIS_URL: second, PORTCULLIS_TOKEN: empty });
+    expect(r.code, r.out).toBe(0);
+
+    // The same README snippet in front of the second console, the same hosts: every person
+    // signs in at the simulator through each, and is let in or refused alike.
+    await startNginx(proxy, await upstream('public'), await upstream('wiki'), second);
+    const [onFirst, onSecond] = [await decisionsBehind(browser, nginxProxy), await decisionsBehind(browser, proxy)];
+    const answers = Object.values(onFirst).flat();
+    expect(answers.some((a) => a.endsWith(' 200')) && answers.some((a) => a.endsWith(' 403'))).toBe(true);
+    expect(onSecond).toEqual(onFirst);
+  } finally {
+    for (const p of [proxy.process, child]) {
+      if (p && p.exitCode === null) {
+        const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+        p.kill('SIGTERM');
+        await exited;
+      }
+    }
+  }
 });

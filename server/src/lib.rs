@@ -147,11 +147,11 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
     let policies = PolicyService::new(store.clone());
     let forward_auth = ForwardAuth::new(store.clone(), policies.clone(), assertions.clone());
     let config = portcullis_domain::config::ConfigService::new(
+        store.clone(),
         providers.clone(),
         sync.clone(),
         roles.clone(),
         policies.clone(),
-        Audit::new(store.clone()),
     );
     let services = Services {
         settings: Arc::new(settings),

@@ -1,10 +1,11 @@
 //! Configuration as code: the whole console as one document ([`ConfigDocument`]), exported,
-//! planned against what is stored, and applied through the same services the console uses (so
-//! every check and refusal of the wizard, the role mappings and the policy editor holds).
+//! planned against what is stored, and applied in one transaction: the services the console
+//! uses prepare each change (so every check and refusal of the wizard, the role mappings and the
+//! policy editor holds), and the store commits all of them or none ([`Write`]).
 
 mod document;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 pub use document::{
     is_reference, secret_variable, ApplicationConfig, ConfigDocument, DirectoryConfig, DocumentError, PolicyConfig,
@@ -17,18 +18,15 @@ use utoipa::ToSchema;
 use crate::{
     audit::{Action, Audit, Caller, Event},
     error::{Classify, Fault},
-    policies::{
-        ApplicationInput, ImportMode, ImportTarget, PolicyDocument, PolicyError, PolicyInput, PolicyService, Rules,
-        Selector,
-    },
+    policies::{ApplicationInput, PolicyError, PolicyInput, PolicyService, Rules, Selector, WantedApplication},
     providers::{
         service::{DirectoryInput, ProviderError, ProviderInput, ProviderService, ProviderView, SecretInput},
         AuthServer,
     },
     settings::Secret,
     sso::roles::{MappingError, RoleMappings},
-    store::{new_id, StoreError},
-    sync::{SyncError, SyncService, SyncSettings, Trigger},
+    store::{new_id, now_ms, RoleMappingRow, Store, StoreError, Write},
+    sync::{settings_writes, SyncError, SyncService, SyncSettings, Trigger},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -51,8 +49,6 @@ pub enum ConfigError {
     Mapping { group: String, source: MappingError },
     #[error("Provider '{provider}': {source}")]
     Sync { provider: String, source: SyncError },
-    #[error("{source} {}", if *.undone { "What had been changed before it was undone: the console is as it was." } else { "Undoing what had been changed before it did not finish either: see the audit log, then apply again." })]
-    Failed { source: Box<ConfigError>, undone: bool },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -67,7 +63,7 @@ impl Classify for ConfigError {
             ConfigError::Policy { source, .. } => source.fault(),
             ConfigError::Mapping { source, .. } => source.fault(),
             ConfigError::Sync { source, .. } => source.fault(),
-            ConfigError::Failed { source, .. } => source.fault(),
+            ConfigError::Store(StoreError::Conflict(_) | StoreError::Gone(_)) => Fault::Conflict,
             ConfigError::Store(_) => Fault::Internal,
         }
     }
@@ -144,11 +140,37 @@ impl Plan {
 
 #[derive(Clone, Debug)]
 pub struct ConfigService {
+    store: Store,
     providers: ProviderService,
     sync: SyncService,
     roles: RoleMappings,
     policies: PolicyService,
     audit: Audit,
+}
+
+/// A plan's writes, not yet made.
+#[derive(Debug, Default)]
+struct Prepared {
+    writes: Vec<Write>,
+    /// Providers connected by the change set whose people arrive with a first sync: (id, name).
+    first_syncs: Vec<(String, String)>,
+}
+
+/// The ids of the people of provider `name` that the document's policies name.
+fn people_of(doc: &ConfigDocument, name: &str) -> Vec<String> {
+    let mut out: Vec<String> = doc
+        .applications
+        .iter()
+        .flat_map(|a| &a.policies)
+        .flat_map(|p| p.include.iter().chain(&p.require).chain(&p.exclude))
+        .filter_map(|s| match s {
+            SelectorConfig::User { provider, id, .. } if key(provider) == key(name) => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn key(name: &str) -> String {
@@ -328,13 +350,13 @@ fn rename_providers(doc: &mut ConfigDocument, renames: &HashMap<String, String>)
 
 impl ConfigService {
     pub fn new(
+        store: Store,
         providers: ProviderService,
         sync: SyncService,
         roles: RoleMappings,
         policies: PolicyService,
-        audit: Audit,
     ) -> Self {
-        Self { providers, sync, roles, policies, audit }
+        Self { audit: Audit::new(store.clone()), store, providers, sync, roles, policies }
     }
 
     /// Everything configured, with secrets as `${env:…}` references and no ids of this console.
@@ -586,9 +608,9 @@ impl ConfigService {
         Ok(plan)
     }
 
-    /// Applies `want`: every input is checked before the first change (the providers' checks
-    /// included, as dry runs), then each change goes through its service. `prune` allows
-    /// deleting what the document lacks; without it such a plan is refused whole.
+    /// Applies `want` in one transaction: every change is prepared and checked first (the
+    /// providers' checks included), then written with its audit entry, all or nothing. `prune`
+    /// allows deleting what the document lacks; without it such a plan is refused whole.
     pub async fn apply(&self, by: &Caller, want: &ConfigDocument, prune: bool) -> Result<Plan, ConfigError> {
         if by.role < Role::Admin {
             return Err(ConfigError::AdminOnly);
@@ -606,12 +628,10 @@ impl ConfigService {
         if !deletes.is_empty() && !prune {
             return Err(ConfigError::WouldDelete(deletes.join(", ")));
         }
-        let before = self.export().await?;
-        self.check_inputs(by, want, &plan).await?;
-        let outcome = self.write(by, want, &plan).await;
-        let mut event = Event::new(by.actor.clone(), Action::ConfigApplied)
+        let change_set = format!("change set {}", new_id());
+        let event = Event::new(by.actor.clone(), Action::ConfigApplied)
             .ip(by.ip())
-            .target(format!("change set {}", new_id()))
+            .target(change_set)
             .detail("created", plan.count(Op::Create))
             .detail("changed", plan.count(Op::Update))
             .detail("deleted", plan.count(Op::Delete))
@@ -622,34 +642,66 @@ impl ConfigService {
                     .map(|c| format!("{:?} {} {}", c.op, c.kind, c.name).to_lowercase())
                     .collect::<Vec<_>>(),
             );
-        let Err(failure) = outcome else {
-            self.audit.record(event).await?;
-            return Ok(plan);
+        let outcome = match self.prepare(by, want, &plan).await {
+            Ok(prepared) => {
+                // What the writes of one kind affected, for the audit entry.
+                let total = |counts: &[u64], kind: fn(&Write) -> bool| -> u64 {
+                    prepared.writes.iter().zip(counts).filter(|(w, _)| kind(w)).map(|(_, n)| n).sum()
+                };
+                let event = event.clone();
+                self.store
+                    .commit(&prepared.writes, |counts| {
+                        event
+                            .detail("sessions_ended", total(counts, |w| matches!(w, Write::EndProviderSessions { .. })))
+                            .detail(
+                                "identities_detached",
+                                total(counts, |w| matches!(w, Write::DetachIdentities { .. })),
+                            )
+                            .into_record()
+                    })
+                    .await
+                    .map(|_| prepared.first_syncs)
+                    .map_err(ConfigError::from)
+            }
+            Err(e) => Err(e),
         };
-        // Undo what was done: the document exported before is applied back. Secrets cannot be
-        // restored (they are never read back), so a provider re-pointed by the failed apply stays.
-        let undo = match self.plan(&before).await {
-            Ok(back) => self.write(by, &before, &back).await.err(),
-            Err(e) => Some(e),
+        let first_syncs = match outcome {
+            Ok(syncs) => syncs,
+            Err(failure) => {
+                // Nothing was written; the attempt is on record all the same.
+                self.audit.record_or_log(event.failed().detail("error", failure.to_string())).await;
+                return Err(failure);
+            }
         };
-        event = event.failed().detail("error", failure.to_string()).detail("undone", undo.is_none());
-        if let Some(u) = &undo {
-            event = event.detail("undo_error", u.to_string());
+        self.policies.reload().await;
+        // A new provider's people arrive with its first sync, as after the wizard's Finish.
+        for (id, name) in first_syncs {
+            let trigger = Trigger::Manual { caller: by.clone() };
+            if let Err(e) = self.sync.sync_now(&id, RunKind::Full, trigger).await {
+                tracing::warn!(provider = %name, error = %e, "the first sync of a provider the configuration connected failed");
+            }
         }
-        self.audit.record_or_log(event).await;
-        Err(ConfigError::Failed { source: Box::new(failure), undone: undo.is_none() })
+        Ok(plan)
     }
 
-    /// Every input checked, providers' checks as dry runs, before the first change.
-    async fn check_inputs(&self, by: &Caller, want: &ConfigDocument, plan: &Plan) -> Result<(), ConfigError> {
+    /// Every change of `plan` as a write, each input checked as its page checks it. Nothing is
+    /// written; what the writes add (a new provider's groups and people) counts as known.
+    async fn prepare(&self, by: &Caller, want: &ConfigDocument, plan: &Plan) -> Result<Prepared, ConfigError> {
         let touched: HashSet<(String, String)> = plan.changes.iter().map(|c| (c.kind.clone(), key(&c.name))).collect();
         let is = |kind: &str, name: &str| touched.contains(&(kind.to_string(), key(name)));
+        let mut out = Prepared::default();
+        let mut known: HashSet<Selector> = HashSet::new();
 
-        // 1. Check before changing anything.
+        // Providers and their sync settings.
         let existing = self.providers_by_name(want).await?;
+        let mut ids: HashMap<String, String> = existing.iter().map(|(k, v)| (k.clone(), v.id.clone())).collect();
         for p in &want.providers {
             let provider_err = |source| ConfigError::Provider { provider: p.name.clone(), source };
-            match existing.get(&key(&p.name)) {
+            let old = existing.get(&key(&p.name));
+            if let Some(s) = &p.sync {
+                s.validate().map_err(|e| invalid(format!("Provider '{}', sync: {e}", p.name)))?;
+            }
+            let prepared = match old {
                 None => {
                     if matches!(secret_input(&p.client_secret), SecretInput::Keep) {
                         return Err(invalid(format!(
@@ -657,204 +709,164 @@ impl ConfigService {
                             p.name
                         )));
                     }
-                    self.providers
-                        .create(&by.actor, by.role, by.ip(), provider_input(p, true))
-                        .await
-                        .map_err(provider_err)?;
-                }
-                Some(old) if is("provider", &p.name) => {
-                    self.providers
-                        .update(&by.actor, by.role, by.ip(), &old.id, provider_input(p, true))
-                        .await
-                        .map_err(provider_err)?;
-                }
-                Some(_) => {}
-            }
-            if let Some(s) = &p.sync {
-                s.validate().map_err(|e| invalid(format!("Provider '{}', sync: {e}", p.name)))?;
-            }
-        }
-        for a in &want.applications {
-            let app_err = |source| ConfigError::Policy { application: a.name.clone(), source };
-            crate::policies::validate::application(&ApplicationInput {
-                name: a.name.clone(),
-                hosts: a.hosts.clone(),
-                session_duration_minutes: a.session_duration_minutes,
-            })
-            .map_err(app_err)?;
-            for p in &a.policies {
-                let shape =
-                    PolicyInput { name: p.name.clone(), action: p.action, rules: Rules::default(), enabled: p.enabled };
-                let rules = Rules { include: vec![Selector::Everyone], ..Rules::default() };
-                crate::policies::validate::policy(&PolicyInput { rules, ..shape }).map_err(app_err)?;
-            }
-        }
-
-        Ok(())
-    }
-
-    /// The changes of `plan`, through the services, in dependency order.
-    async fn write(&self, by: &Caller, want: &ConfigDocument, plan: &Plan) -> Result<(), ConfigError> {
-        let touched: HashSet<(String, String)> = plan.changes.iter().map(|c| (c.kind.clone(), key(&c.name))).collect();
-        let is = |kind: &str, name: &str| touched.contains(&(kind.to_string(), key(name)));
-
-        let existing = self.providers_by_name(want).await?;
-        // 2. Providers, then what names them.
-        let mut ids: HashMap<String, String> = existing.iter().map(|(k, v)| (k.clone(), v.id.clone())).collect();
-        for p in &want.providers {
-            let provider_err = |source| ConfigError::Provider { provider: p.name.clone(), source };
-            match existing.get(&key(&p.name)) {
-                None => {
-                    let saved = self
+                    let input = provider_input(p, false);
+                    let prepared = self
                         .providers
-                        .create(&by.actor, by.role, by.ip(), provider_input(p, false))
+                        .prepare_create(&by.actor, by.role, by.ip(), input)
                         .await
                         .map_err(provider_err)?;
-                    if !p.enabled {
-                        self.providers
-                            .set_enabled(&by.actor, by.role, by.ip(), &saved.id, false)
+                    let id = prepared.saved.id.clone();
+                    // Its groups (fetched by the checks) and people (asked of Okta) may be named
+                    // by the document's policies before any sync stored them.
+                    known.insert(Selector::IdentityProvider { provider_id: id.clone() });
+                    for g in &prepared.saved.groups {
+                        known.insert(Selector::Group(GroupRef { provider_id: id.clone(), external_id: g.clone() }));
+                    }
+                    let people = people_of(want, &p.name);
+                    if !people.is_empty() {
+                        let found = self
+                            .providers
+                            .find_users(&provider_input(p, false), &people)
                             .await
                             .map_err(provider_err)?;
-                    }
-                    ids.insert(key(&p.name), saved.id.clone());
-                    if let Some(s) = &p.sync {
-                        self.save_sync(by, &saved.id, &p.name, s.clone()).await?;
-                    }
-                    // Policies may name its people: they are in the directory before those are checked.
-                    if p.directory != DirectoryConfig::Off && p.enabled {
-                        self.sync
-                            .sync_now(&saved.id, RunKind::Full, Trigger::Manual { caller: by.clone() })
-                            .await
-                            .map_err(|e| ConfigError::Sync { provider: p.name.clone(), source: e })?;
-                    }
-                }
-                Some(old) => {
-                    if is("provider", &p.name) {
-                        self.providers
-                            .update(&by.actor, by.role, by.ip(), &old.id, provider_input(p, false))
-                            .await
-                            .map_err(provider_err)?;
-                        if old.enabled != p.enabled {
-                            self.providers
-                                .set_enabled(&by.actor, by.role, by.ip(), &old.id, p.enabled)
-                                .await
-                                .map_err(provider_err)?;
+                        for u in found {
+                            known.insert(Selector::User(UserRef { provider_id: id.clone(), external_id: u }));
                         }
                     }
-                    if is("sync_settings", &p.name) {
-                        self.save_sync(by, &old.id, &p.name, p.sync.clone().unwrap_or_default()).await?;
+                    if p.directory != DirectoryConfig::Off && p.enabled {
+                        out.first_syncs.push((id.clone(), p.name.clone()));
                     }
+                    ids.insert(key(&p.name), id.clone());
+                    Some((prepared, None))
                 }
+                Some(old) if is("provider", &p.name) => {
+                    let input = provider_input(p, false);
+                    let prepared = self
+                        .providers
+                        .prepare_update(&by.actor, by.role, by.ip(), &old.id, input)
+                        .await
+                        .map_err(provider_err)?;
+                    Some((prepared, Some(old)))
+                }
+                Some(_) => None,
+            };
+            let id = ids.get(&key(&p.name)).cloned().unwrap_or_default();
+            if let Some((prepared, old)) = prepared {
+                let mut writes = prepared.writes;
+                if let Some(Write::SaveProvider { row, source, .. }) = writes.first_mut() {
+                    row.enabled = p.enabled;
+                    *source = "config";
+                }
+                if old.is_some_and(|o| o.enabled && !p.enabled) {
+                    // Disabled: its sessions end, as the provider page's Disable ends them.
+                    writes.push(Write::EndProviderSessions { provider_id: id.clone(), role_only: false });
+                }
+                out.writes.extend(writes);
+            }
+            if old.is_none() || is("sync_settings", &p.name) {
+                let settings = p.sync.clone().unwrap_or_default();
+                let stored = match old {
+                    Some(_) => self.store.sync_settings(&id).await?,
+                    None => None,
+                };
+                out.writes.extend(settings_writes(&id, &settings, stored.as_ref()));
             }
         }
         let id_of = |name: &str| ids.get(&key(name)).cloned().unwrap_or_default();
 
-        let mappings = self.roles.list().await?;
+        // Role mappings.
+        let mappings = self.store.role_mappings().await?;
+        let want_maps: HashSet<(String, String)> =
+            want.role_mappings.iter().map(|m| (id_of(&m.provider), m.group.clone())).collect();
+        for x in mappings.iter().filter(|x| !want_maps.contains(&(x.provider_id.clone(), x.group_external_id.clone())))
+        {
+            out.writes.push(Write::DeleteRoleMapping { id: x.id.clone() });
+            // Sessions keep the role they were granted: those that may have had it from this mapping end.
+            out.writes.push(Write::EndProviderSessions { provider_id: x.provider_id.clone(), role_only: true });
+        }
         for m in &want.role_mappings {
             let provider_id = id_of(&m.provider);
-            let mapping_err = |source| ConfigError::Mapping { group: m.group.clone(), source };
-            match mappings.iter().find(|x| x.provider_id == provider_id && x.group_id == m.group) {
+            let group = m.group.trim();
+            if group.is_empty() || group.chars().count() > 300 {
+                return Err(ConfigError::Mapping { group: m.group.clone(), source: MappingError::NoGroup });
+            }
+            match mappings.iter().find(|x| x.provider_id == provider_id && x.group_external_id == group) {
                 None => {
-                    self.roles.add(by, &provider_id, &m.group, m.role.as_str(), true).await.map_err(mapping_err)?;
+                    let stored = self.store.directory_group_by_name(&provider_id, group).await?;
+                    let name = match stored.as_slice() {
+                        [(_, name)] => name.clone(),
+                        _ => m.group_name.clone().unwrap_or_else(|| group.to_string()),
+                    };
+                    out.writes.push(Write::InsertRoleMapping(RoleMappingRow {
+                        id: new_id(),
+                        provider_id,
+                        group_external_id: group.to_string(),
+                        group_name: name,
+                        current_name: None,
+                        role: m.role.as_str().to_string(),
+                        created_by: by.actor.email().map(str::to_string),
+                        created_at: now_ms(),
+                    }));
                 }
                 Some(x) if x.role != m.role.as_str() => {
-                    self.roles.set_role(by, &x.id, m.role.as_str()).await.map_err(mapping_err)?;
+                    out.writes.push(Write::UpdateRoleMapping { id: x.id.clone(), role: m.role.as_str().to_string() });
+                    if Role::parse(&x.role).is_none_or(|old| m.role < old) {
+                        // A lowered role must not outlive the change in sessions granted the old one.
+                        out.writes.push(Write::EndProviderSessions { provider_id, role_only: true });
+                    }
                 }
                 Some(_) => {}
             }
         }
 
+        // Applications and their ordered policies.
         let apps = self
             .policies
             .applications()
             .await
             .map_err(|e| ConfigError::Policy { application: "*".into(), source: e })?;
-        for a in &want.applications {
-            let app_err = |source| ConfigError::Policy { application: a.name.clone(), source };
-            if !is("application", &a.name) {
-                continue;
-            }
-            let input = ApplicationInput {
-                name: a.name.clone(),
-                hosts: a.hosts.clone(),
-                session_duration_minutes: a.session_duration_minutes,
-            };
-            let policies: Vec<PolicyInput> = a
-                .policies
-                .iter()
-                .map(|p| {
-                    let to = |v: &[SelectorConfig]| v.iter().map(|s| selector(s, &id_of)).collect::<Vec<_>>();
-                    PolicyInput {
-                        name: p.name.clone(),
-                        action: p.action,
-                        enabled: p.enabled,
-                        rules: Rules { include: to(&p.include), require: to(&p.require), exclude: to(&p.exclude) },
-                    }
-                })
-                .collect();
-            let doc = PolicyDocument::new(Some(input.clone()), policies);
-            match apps.iter().find(|x| key(&x.name) == key(&a.name)) {
-                None => {
-                    self.policies
-                        .import(&by.actor, by.ip(), &ImportTarget::New, &doc, ImportMode::Replace, &BTreeMap::new())
-                        .await
-                        .map_err(app_err)?;
-                }
-                Some(x) => {
-                    if x.hosts != a.hosts || x.session_duration_minutes != a.session_duration_minutes {
-                        self.policies.update_application(&by.actor, by.ip(), &x.id, &input).await.map_err(app_err)?;
-                    }
-                    let now: Vec<PolicyInput> = self
-                        .policies
-                        .policies(&x.id)
-                        .await
-                        .map_err(app_err)?
-                        .into_iter()
-                        .map(|p| PolicyInput { name: p.name, action: p.action, rules: p.rules, enabled: p.enabled })
-                        .collect();
-                    if now != doc.policies {
-                        self.policies
-                            .import(
-                                &by.actor,
-                                by.ip(),
-                                &ImportTarget::Existing(x.id.clone()),
-                                &doc,
-                                ImportMode::Replace,
-                                &BTreeMap::new(),
-                            )
-                            .await
-                            .map_err(app_err)?;
-                    }
-                }
-            }
-        }
-
-        // 3. Deletions, allowed by prune: applications, mappings, then providers.
         let want_apps: HashSet<String> = want.applications.iter().map(|a| key(&a.name)).collect();
-        for x in apps.iter().filter(|x| !want_apps.contains(&key(&x.name))) {
-            self.policies
-                .delete_application(&by.actor, by.ip(), &x.id)
-                .await
-                .map_err(|source| ConfigError::Policy { application: x.name.clone(), source })?;
-        }
-        let want_maps: HashSet<(String, String)> =
-            want.role_mappings.iter().map(|m| (id_of(&m.provider), m.group.clone())).collect();
-        for x in mappings.iter().filter(|x| !want_maps.contains(&(x.provider_id.clone(), x.group_id.clone()))) {
-            self.roles
-                .remove(by, &x.id)
-                .await
-                .map_err(|source| ConfigError::Mapping { group: x.group_name.clone(), source })?;
-        }
-        let want_providers: HashSet<String> = want.providers.iter().map(|p| key(&p.name)).collect();
-        for (k, p) in existing.iter().filter(|(k, _)| !want_providers.contains(*k)) {
-            let _ = k;
-            self.providers
-                .delete(&by.actor, by.role, by.ip(), &p.id)
-                .await
-                .map_err(|source| ConfigError::Provider { provider: p.name.clone(), source })?;
-        }
+        let delete: Vec<String> =
+            apps.iter().filter(|x| !want_apps.contains(&key(&x.name))).map(|x| x.id.clone()).collect();
+        let wanted: Vec<WantedApplication> = want
+            .applications
+            .iter()
+            .map(|a| {
+                let to = |v: &[SelectorConfig]| v.iter().map(|s| selector(s, &id_of)).collect::<Vec<_>>();
+                WantedApplication {
+                    existing: apps.iter().find(|x| key(&x.name) == key(&a.name)).map(|x| x.id.clone()),
+                    input: ApplicationInput {
+                        name: a.name.clone(),
+                        hosts: a.hosts.clone(),
+                        session_duration_minutes: a.session_duration_minutes,
+                    },
+                    policies: a
+                        .policies
+                        .iter()
+                        .map(|p| PolicyInput {
+                            name: p.name.clone(),
+                            action: p.action,
+                            enabled: p.enabled,
+                            rules: Rules { include: to(&p.include), require: to(&p.require), exclude: to(&p.exclude) },
+                        })
+                        .collect(),
+                    changed: is("application", &a.name),
+                }
+            })
+            .collect();
+        let app_writes = self
+            .policies
+            .prepare_applications(&wanted, &delete, &known)
+            .await
+            .map_err(|(application, source)| ConfigError::Policy { application, source })?;
+        out.writes.extend(app_writes);
 
-        Ok(())
+        // Providers the document lacks, last: their mappings went above.
+        let want_providers: HashSet<String> = want.providers.iter().map(|p| key(&p.name)).collect();
+        for (_, p) in existing.iter().filter(|(k, _)| !want_providers.contains(*k)) {
+            out.writes.push(Write::DeleteProvider { id: p.id.clone() });
+        }
+        Ok(out)
     }
 
     /// This console's providers by the name `want` gives them (see [`renames`]).
@@ -863,14 +875,6 @@ impl ConfigService {
         let renamed =
             renames(all.iter().map(|p| (p.name.as_str(), p.base_url.as_str(), p.client_id.as_str())), &want.providers);
         Ok(all.into_iter().map(|p| (renamed.get(&key(&p.name)).map_or_else(|| key(&p.name), |n| key(n)), p)).collect())
-    }
-
-    async fn save_sync(&self, by: &Caller, id: &str, name: &str, settings: SyncSettings) -> Result<(), ConfigError> {
-        self.sync
-            .save_settings(id, settings, by)
-            .await
-            .map(|_| ())
-            .map_err(|source| ConfigError::Sync { provider: name.to_string(), source })
     }
 }
 

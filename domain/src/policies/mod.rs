@@ -33,5 +33,6 @@ pub use model::{
 pub use portcullis_types::{ExportedProvider, ProviderMatch, ProviderMatchKind, ProviderOption};
 pub use service::{
     GroupOption, GroupUse, Labels, Move, PolicyService, PolicyView, Preview, PreviewUser, SelectorView, UserOption,
+    WantedApplication,
 };
 pub use snapshot::{CompiledApp, Snapshot, Verdict};

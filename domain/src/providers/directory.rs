@@ -1,7 +1,7 @@
 //! Step 2's checks: prove directory synchronization by doing it in small:
 //! obtain a token, fetch every group (all pages), count the users.
 
-use std::time::Instant;
+use std::{collections::HashSet, time::Instant};
 
 use super::report::{skipped, Report, Timer};
 use crate::{
@@ -39,6 +39,33 @@ pub struct DirectoryCheckOutcome {
     pub report: Report,
     pub groups: Vec<OktaGroup>,
     pub user_count: Option<u64>,
+}
+
+/// Which of `ids` are users of the org. A configuration document may name people of a provider
+/// it connects in the same change, before any sync stored them: each is looked up by id.
+pub async fn find_users(
+    outbound: &Outbound,
+    org: &str,
+    auth: &DirectoryAuth,
+    ids: &[String],
+) -> Result<HashSet<String>, OktaError> {
+    let credentials = auth.credentials().map_err(OktaError::BadResponse)?;
+    let client = OktaClient::new(outbound.clone(), org, credentials, Patience::CHECK);
+    let mut found = HashSet::new();
+    for id in ids {
+        // Okta's ids are alphanumeric; anything else is no id of its (and stays out of the path).
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            continue;
+        }
+        match client.get(&client.url(&format!("/api/v1/users/{id}"))).await {
+            Ok(_) => {
+                found.insert(id.clone());
+            }
+            Err(OktaError::Unexpected { status: 404, .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(found)
 }
 
 /// How many group names the report shows.

@@ -2,11 +2,13 @@
 //! Nothing is saved that did not pass its checks on the server, and secrets
 //! are sealed before storage and never returned.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::{
     checks::{check_client, ClientCheckOutcome},
-    directory::{check_directory, DirectoryAuth, DirectoryCheckOutcome},
+    directory::{check_directory, find_users, DirectoryAuth, DirectoryCheckOutcome},
     parse_scopes,
     report::{Check, Report, Status},
     AuthServer, ClientSettings, ProviderKind,
@@ -17,7 +19,7 @@ use crate::{
     crypto::{CryptoError, SecretBox},
     outbound::Outbound,
     settings::Secret,
-    store::{new_id, now_ms, GroupInput, ProviderRow, Store, StoreError},
+    store::{new_id, now_ms, GroupInput, ProviderRow, Store, StoreError, Write},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +137,17 @@ pub struct Saved {
     pub report: Report,
     pub groups_stored: usize,
     pub user_count: Option<u64>,
+    /// The ids of the groups the checks fetched (and the save stores).
+    pub groups: Vec<String>,
+}
+
+/// A save checked and sealed, its writes not yet made: see [`ProviderService::commit`].
+#[derive(Debug)]
+pub struct Prepared {
+    pub saved: Saved,
+    pub writes: Vec<Write>,
+    /// The audit event, without the counts only the writes know.
+    pub event: Event,
 }
 
 #[derive(Clone, Debug)]
@@ -202,6 +215,19 @@ impl ProviderService {
         }))
     }
 
+    /// Which of `ids` are people of the org `input` connects, asked of Okta with its directory
+    /// credentials (none: no one is found).
+    pub async fn find_users(&self, input: &ProviderInput, ids: &[String]) -> Result<HashSet<String>, ProviderError> {
+        let org = super::normalize::normalize(input.kind, &input.base_url, &input.auth_server)
+            .map_err(|e| ProviderError::BadBaseUrl(e.to_string()))?;
+        let Some(auth) = resolve_directory(&input.directory, None, &self.secrets, "")? else {
+            return Ok(HashSet::new());
+        };
+        find_users(&self.outbound, &org.base_url, &auth, ids)
+            .await
+            .map_err(|e| ProviderError::BadBaseUrl(format!("Looking up the people its policies name: {e}")))
+    }
+
     /// Step 2's Continue, against the org of step 1's settings (normalised as step 1 does).
     pub async fn check_directory(
         &self,
@@ -264,6 +290,19 @@ impl ProviderService {
         ip: Option<&str>,
         input: ProviderInput,
     ) -> Result<Saved, ProviderError> {
+        let prepared = self.prepare_create(actor, role, ip, input).await?;
+        self.commit(prepared).await
+    }
+
+    /// Everything [`Self::create`] checks and seals, as writes not yet made (a configuration
+    /// document commits them with the rest of its changes).
+    pub async fn prepare_create(
+        &self,
+        actor: &Actor,
+        role: Role,
+        ip: Option<&str>,
+        input: ProviderInput,
+    ) -> Result<Prepared, ProviderError> {
         if role < Role::Admin {
             return Err(ProviderError::AdminOnly("connect an identity provider"));
         }
@@ -274,7 +313,7 @@ impl ProviderService {
             SecretInput::Keep => Secret::new(""),
         };
         let directory = resolve_directory(&input.directory, None, &self.secrets, &id)?;
-        self.save(actor, role, ip, &id, input, secret, directory, None).await
+        self.prepare(actor, role, ip, &id, input, secret, directory, None).await
     }
 
     /// Edit's save: secrets left blank keep their stored values; re-checks before saving.
@@ -291,6 +330,19 @@ impl ProviderService {
         id: &str,
         input: ProviderInput,
     ) -> Result<Saved, ProviderError> {
+        let prepared = self.prepare_update(actor, role, ip, id, input).await?;
+        self.commit(prepared).await
+    }
+
+    /// [`Self::update`]'s checks and writes, not yet made.
+    pub async fn prepare_update(
+        &self,
+        actor: &Actor,
+        role: Role,
+        ip: Option<&str>,
+        id: &str,
+        input: ProviderInput,
+    ) -> Result<Prepared, ProviderError> {
         check_name(&input.name)?;
         let existing = self.store.provider(id).await?.ok_or(ProviderError::NotFound)?;
         let repointed = repoints(&existing, &input)?;
@@ -330,11 +382,34 @@ impl ProviderService {
             }
         };
         let directory = resolve_directory(&input.directory, Some(&existing), &self.secrets, id)?;
-        self.save(actor, role, ip, id, input, secret, directory, Some(existing)).await
+        self.prepare(actor, role, ip, id, input, secret, directory, Some(existing)).await
+    }
+
+    /// Makes a prepared save's writes, audited in the same transaction.
+    pub async fn commit(&self, prepared: Prepared) -> Result<Saved, ProviderError> {
+        let Prepared { saved, writes, event } = prepared;
+        if writes.is_empty() {
+            return Ok(saved);
+        }
+        let detach_at = writes.iter().position(|w| matches!(w, Write::DetachIdentities { .. }));
+        let name = match writes.first() {
+            Some(Write::SaveProvider { row, .. }) => row.name.clone(),
+            _ => String::new(),
+        };
+        self.store
+            .commit(&writes, |counts| {
+                event.detail("identities_detached", detach_at.map_or(0, |i| counts[i])).into_record()
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => ProviderError::NameTaken(name),
+                other => ProviderError::Store(other),
+            })?;
+        Ok(saved)
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn save(
+    async fn prepare(
         &self,
         actor: &Actor,
         role: Role,
@@ -344,7 +419,7 @@ impl ProviderService {
         secret: Secret,
         directory: Option<DirectoryAuth>,
         existing: Option<ProviderRow>,
-    ) -> Result<Saved, ProviderError> {
+    ) -> Result<Prepared, ProviderError> {
         let (asserts_verified_email, connect_again, dry_run) =
             (input.asserts_verified_email, input.connect_again, input.dry_run);
         let settings = self.client_settings(&input, secret);
@@ -370,7 +445,12 @@ impl ProviderService {
         }
         if dry_run {
             let user_count = dir.as_ref().and_then(|d| d.user_count);
-            return Ok(Saved { id: id.to_string(), report, groups_stored: 0, user_count });
+            let saved = Saved { id: id.to_string(), report, groups_stored: 0, user_count, groups: Vec::new() };
+            return Ok(Prepared {
+                saved,
+                writes: Vec::new(),
+                event: Event::new(actor.clone(), Action::ProviderUpdated),
+            });
         }
         let (mode, dir_client_id, dir_secret) = match &directory {
             None => ("off", None, None),
@@ -434,14 +514,12 @@ impl ProviderService {
                     .collect()
             })
             .unwrap_or_default();
-        self.store.save_provider(&row, &groups, "wizard").await.map_err(|e| match e {
-            StoreError::Conflict(_) => ProviderError::NameTaken(row.name.clone()),
-            other => ProviderError::Store(other),
-        })?;
+        let mut writes =
+            vec![Write::SaveProvider { row: Box::new(row.clone()), groups: groups.clone(), source: "wizard" }];
         // Saving keeps the stored flag (see `save_provider`); a deliberate change is written here.
         if let (Some(old), Some(new)) = (&existing, asserts_verified_email) {
             if old.asserts_verified_email != new {
-                self.store.set_provider_asserts_verified_email(id, new).await?;
+                writes.push(Write::SetProviderAssertsVerifiedEmail { id: id.to_string(), asserts: new });
             }
         }
         // The discovered issuer is part of the endpoint too: a Base URL that now names another
@@ -453,29 +531,28 @@ impl ProviderService {
                 || e.client_id != row.client_id
                 || e.kind != row.kind
         });
-        let detached = if repointed { self.store.detach_identities(id).await? } else { 0 };
+        if repointed {
+            writes.push(Write::DetachIdentities { provider_id: id.to_string() });
+        }
         let action = if existing.is_some() { Action::ProviderUpdated } else { Action::ProviderCreated };
-        self.audit
-            .record_or_log(
-                Event::new(actor.clone(), action)
-                    .target(row.name.clone())
-                    .detail("endpoint_changed", repointed)
-                    .detail("identities_detached", detached)
-                    .ip(ip)
-                    .detail("provider_id", row.id.clone())
-                    .detail("kind", row.kind.clone())
-                    .detail("base_url", row.base_url.clone())
-                    .detail("client_id", row.client_id.clone())
-                    .detail("directory", mode)
-                    .detail("groups_stored", groups.len()),
-            )
-            .await;
-        Ok(Saved {
+        let event = Event::new(actor.clone(), action)
+            .target(row.name.clone())
+            .detail("endpoint_changed", repointed)
+            .ip(ip)
+            .detail("provider_id", row.id.clone())
+            .detail("kind", row.kind.clone())
+            .detail("base_url", row.base_url.clone())
+            .detail("client_id", row.client_id.clone())
+            .detail("directory", mode)
+            .detail("groups_stored", groups.len());
+        let saved = Saved {
             id: id.to_string(),
             report,
             groups_stored: groups.len(),
             user_count: dir.and_then(|d| d.user_count),
-        })
+            groups: groups.into_iter().map(|g| g.external_id).collect(),
+        };
+        Ok(Prepared { saved, writes, event })
     }
 
     /// Test connection: every check again, on the saved settings; the result is stored.

@@ -4,6 +4,7 @@
 pub mod access;
 mod api_tokens;
 mod audit;
+mod change_set;
 mod directory;
 pub mod policies;
 mod providers;
@@ -23,6 +24,7 @@ use sqlx::{
 pub use access::{AccessSessionRow, HandoffRow, NewAccessSession};
 pub use api_tokens::ApiTokenRow;
 pub use audit::{AuditPage, AuditQuery, AuditRecord};
+pub use change_set::Write;
 pub use directory::{
     CandidateRow, CreatedUserRow, DeletedGroupRow, DirectoryGroupView, DirectoryPage, DirectoryQuery, DirectorySort,
     DirectoryTx, DirectoryUserView, GroupChangeRow, GroupMark, GroupRemovalRow, MembershipChangeRow,
@@ -46,6 +48,9 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// A change set's write found its row changed or gone: the plan it was made from is stale.
+    #[error("the {0} changed while the change was being applied")]
+    Gone(&'static str),
 }
 
 impl StoreError {
@@ -56,6 +61,9 @@ impl StoreError {
         }
     }
 }
+
+/// A write transaction, as [`Store::begin_write`] opens it.
+pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
@@ -106,7 +114,7 @@ impl Store {
     /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up front: a deferred
     /// transaction that reads and then writes fails at once with "database is locked" when
     /// another connection wrote in between, instead of waiting out the busy timeout.
-    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pub(crate) async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 

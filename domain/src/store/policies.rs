@@ -5,7 +5,7 @@
 use futures_util::TryStreamExt;
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 
-use super::{AuditRecord, Store, StoreError};
+use super::{AuditRecord, Store, StoreError, Tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq, Eq)]
 pub struct ApplicationRow {
@@ -104,8 +104,6 @@ const GROUP_LABEL: &str = "SELECT g.provider_id, p.name AS provider_name, g.exte
 /// Values per `IN (...)` list: well under SQLite's parameter limit.
 const IN_CHUNK: usize = 500;
 
-type Tx = sqlx::Transaction<'static, Sqlite>;
-
 impl Store {
     // ---------- applications ----------
 
@@ -160,21 +158,9 @@ impl Store {
         audit: &AuditRecord,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE applications SET name = $2, session_duration_minutes = $3, updated_at = $4 WHERE id = $1",
-        )
-        .bind(&row.id)
-        .bind(&row.name)
-        .bind(row.session_duration_minutes)
-        .bind(row.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StoreError::from_insert(e, "an application with this name"))?;
-        if done.rows_affected() != 1 {
+        if update_application_in(&mut tx, row, hosts).await? != 1 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM application_hosts WHERE application_id = $1").bind(&row.id).execute(&mut *tx).await?;
-        insert_hosts_in(&mut tx, hosts).await?;
         insert_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -183,8 +169,7 @@ impl Store {
     /// Deletes an application; its hosts and policies go with it.
     pub async fn delete_application(&self, id: &str, audit: &AuditRecord) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("DELETE FROM applications WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        if done.rows_affected() != 1 {
+        if delete_application_in(&mut tx, id).await? != 1 {
             return Ok(false);
         }
         insert_audit_in(&mut tx, audit).await?;
@@ -302,20 +287,8 @@ impl Store {
         if let Some(app) = new_application {
             insert_application_in(&mut tx, app).await?;
         }
-        let mut replaced = 0;
-        if replace {
-            replaced = sqlx::query("DELETE FROM policies WHERE application_id = $1")
-                .bind(application_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
-        let first = next_position_in(&mut tx, application_id).await?;
-        for (i, row) in rows.iter().enumerate() {
-            let row =
-                PolicyRow { application_id: application_id.to_string(), position: first + i as i64, ..row.clone() };
-            insert_policy_in(&mut tx, &row).await?;
-        }
+        let replaced = if replace { delete_policies_in(&mut tx, application_id).await? } else { 0 };
+        append_policies_in(&mut tx, application_id, rows).await?;
         insert_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(replaced)
@@ -495,11 +468,66 @@ impl Store {
     }
 }
 
-async fn insert_audit_in(tx: &mut Tx, r: &AuditRecord) -> Result<(), StoreError> {
+/// Renames an application and replaces its hosts; the rows affected (0: no such application).
+pub(super) async fn update_application_in(
+    tx: &mut Tx,
+    row: &ApplicationRow,
+    hosts: &[HostRow],
+) -> Result<u64, StoreError> {
+    let done =
+        sqlx::query("UPDATE applications SET name = $2, session_duration_minutes = $3, updated_at = $4 WHERE id = $1")
+            .bind(&row.id)
+            .bind(&row.name)
+            .bind(row.session_duration_minutes)
+            .bind(row.updated_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| StoreError::from_insert(e, "an application with this name"))?;
+    if done.rows_affected() == 1 {
+        clear_hosts_in(tx, &row.id).await?;
+        insert_hosts_in(tx, hosts).await?;
+    }
+    Ok(done.rows_affected())
+}
+
+/// Frees an application's hosts, so another application of the same change set may take them.
+pub(super) async fn clear_hosts_in(tx: &mut Tx, application_id: &str) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM application_hosts WHERE application_id = $1")
+        .bind(application_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+pub(super) async fn delete_application_in(tx: &mut Tx, id: &str) -> Result<u64, StoreError> {
+    Ok(sqlx::query("DELETE FROM applications WHERE id = $1").bind(id).execute(&mut **tx).await?.rows_affected())
+}
+
+pub(super) async fn delete_policies_in(tx: &mut Tx, application_id: &str) -> Result<u64, StoreError> {
+    let done =
+        sqlx::query("DELETE FROM policies WHERE application_id = $1").bind(application_id).execute(&mut **tx).await?;
+    Ok(done.rows_affected())
+}
+
+/// Appends `rows` after the application's last policy, in their order (positions are assigned here).
+pub(super) async fn append_policies_in(
+    tx: &mut Tx,
+    application_id: &str,
+    rows: &[PolicyRow],
+) -> Result<(), StoreError> {
+    let first = next_position_in(tx, application_id).await?;
+    for (i, row) in rows.iter().enumerate() {
+        let row = PolicyRow { application_id: application_id.to_string(), position: first + i as i64, ..row.clone() };
+        insert_policy_in(tx, &row).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn insert_audit_in(tx: &mut Tx, r: &AuditRecord) -> Result<(), StoreError> {
     super::audit::insert_audit_with(&mut **tx, r).await
 }
 
-async fn insert_application_in(tx: &mut Tx, app: NewApplication<'_>) -> Result<(), StoreError> {
+pub(super) async fn insert_application_in(tx: &mut Tx, app: NewApplication<'_>) -> Result<(), StoreError> {
     let row = app.row;
     sqlx::query(
         "INSERT INTO applications (id, name, session_duration_minutes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",

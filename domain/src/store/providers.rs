@@ -1,6 +1,6 @@
 use sqlx::FromRow;
 
-use super::{new_id, now_ms, Store, StoreError};
+use super::{new_id, now_ms, Store, StoreError, Tx};
 
 /// The scopes a new provider asks for until an admin changes them.
 pub const DEFAULT_SCOPES: &str = "openid profile email groups";
@@ -104,47 +104,7 @@ impl Store {
         source: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO identity_providers (id, kind, name, base_url, issuer, auth_server, client_id, client_secret_sealed, \
-             scopes, groups_claim, pkce, directory_mode, directory_client_id, directory_secret_sealed, enabled, discovery, \
-             last_test_at, last_test_ok, last_test_summary, last_test_report, created_at, updated_at, asserts_verified_email) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
-             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, base_url = excluded.base_url, \
-             issuer = excluded.issuer, auth_server = excluded.auth_server, client_id = excluded.client_id, \
-             client_secret_sealed = excluded.client_secret_sealed, scopes = excluded.scopes, \
-             groups_claim = excluded.groups_claim, pkce = excluded.pkce, directory_mode = excluded.directory_mode, \
-             directory_client_id = excluded.directory_client_id, directory_secret_sealed = excluded.directory_secret_sealed, \
-             enabled = excluded.enabled, discovery = excluded.discovery, last_test_at = excluded.last_test_at, \
-             last_test_ok = excluded.last_test_ok, last_test_summary = excluded.last_test_summary, \
-             last_test_report = excluded.last_test_report, updated_at = excluded.updated_at",
-        )
-        .bind(&row.id)
-        .bind(&row.kind)
-        .bind(&row.name)
-        .bind(&row.base_url)
-        .bind(&row.issuer)
-        .bind(&row.auth_server)
-        .bind(&row.client_id)
-        .bind(&row.client_secret_sealed)
-        .bind(&row.scopes)
-        .bind(&row.groups_claim)
-        .bind(row.pkce)
-        .bind(&row.directory_mode)
-        .bind(&row.directory_client_id)
-        .bind(&row.directory_secret_sealed)
-        .bind(row.enabled)
-        .bind(&row.discovery)
-        .bind(row.last_test_at)
-        .bind(row.last_test_ok)
-        .bind(&row.last_test_summary)
-        .bind(&row.last_test_report)
-        .bind(row.created_at)
-        .bind(row.updated_at)
-        .bind(row.asserts_verified_email)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StoreError::from_insert(e, "a provider with this name"))?;
-        upsert_groups(&mut tx, &row.id, groups, source).await?;
+        save_provider_in(&mut tx, row, groups, source).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -161,26 +121,19 @@ impl Store {
 
     /// Whether email rules trust this provider's emails without an `email_verified` claim.
     pub async fn set_provider_asserts_verified_email(&self, id: &str, asserts: bool) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE identity_providers SET asserts_verified_email = $2, updated_at = $3 WHERE id = $1")
-                .bind(id)
-                .bind(asserts)
-                .bind(now_ms())
-                .execute(&self.pool)
-                .await?;
+        let mut tx = self.begin_write().await?;
+        let done = set_asserts_verified_email_in(&mut tx, id, asserts).await?;
+        tx.commit().await?;
         // Decisions cache people with their email's standing.
         self.changed();
-        Ok(done.rows_affected() > 0)
+        Ok(done > 0)
     }
 
     pub async fn set_provider_enabled(&self, id: &str, enabled: bool) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE identity_providers SET enabled = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(enabled)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let mut tx = self.begin_write().await?;
+        let done = set_enabled_in(&mut tx, id, enabled).await?;
+        tx.commit().await?;
+        Ok(done == 1)
     }
 
     pub async fn record_provider_test(
@@ -208,9 +161,11 @@ impl Store {
 
     /// Deletes the provider; its groups go with it.
     pub async fn delete_provider(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM identity_providers WHERE id = $1").bind(id).execute(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
+        let done = delete_provider_in(&mut tx, id).await?;
+        tx.commit().await?;
         self.changed();
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     pub async fn provider_groups(&self, provider_id: &str) -> Result<Vec<GroupRow>, StoreError> {
@@ -232,13 +187,81 @@ impl Store {
     }
 }
 
-/// Groups are keyed by the provider's id, so a renamed group keeps its row (and the policies on it).
-async fn upsert_groups(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    provider_id: &str,
+pub(super) async fn save_provider_in(
+    tx: &mut Tx,
+    row: &ProviderRow,
     groups: &[GroupInput],
     source: &str,
 ) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO identity_providers (id, kind, name, base_url, issuer, auth_server, client_id, client_secret_sealed, \
+         scopes, groups_claim, pkce, directory_mode, directory_client_id, directory_secret_sealed, enabled, discovery, \
+         last_test_at, last_test_ok, last_test_summary, last_test_report, created_at, updated_at, asserts_verified_email) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
+         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, base_url = excluded.base_url, \
+         issuer = excluded.issuer, auth_server = excluded.auth_server, client_id = excluded.client_id, \
+         client_secret_sealed = excluded.client_secret_sealed, scopes = excluded.scopes, \
+         groups_claim = excluded.groups_claim, pkce = excluded.pkce, directory_mode = excluded.directory_mode, \
+         directory_client_id = excluded.directory_client_id, directory_secret_sealed = excluded.directory_secret_sealed, \
+         enabled = excluded.enabled, discovery = excluded.discovery, last_test_at = excluded.last_test_at, \
+         last_test_ok = excluded.last_test_ok, last_test_summary = excluded.last_test_summary, \
+         last_test_report = excluded.last_test_report, updated_at = excluded.updated_at",
+    )
+    .bind(&row.id)
+    .bind(&row.kind)
+    .bind(&row.name)
+    .bind(&row.base_url)
+    .bind(&row.issuer)
+    .bind(&row.auth_server)
+    .bind(&row.client_id)
+    .bind(&row.client_secret_sealed)
+    .bind(&row.scopes)
+    .bind(&row.groups_claim)
+    .bind(row.pkce)
+    .bind(&row.directory_mode)
+    .bind(&row.directory_client_id)
+    .bind(&row.directory_secret_sealed)
+    .bind(row.enabled)
+    .bind(&row.discovery)
+    .bind(row.last_test_at)
+    .bind(row.last_test_ok)
+    .bind(&row.last_test_summary)
+    .bind(&row.last_test_report)
+    .bind(row.created_at)
+    .bind(row.updated_at)
+    .bind(row.asserts_verified_email)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| StoreError::from_insert(e, "a provider with this name"))?;
+    upsert_groups(tx, &row.id, groups, source).await
+}
+
+pub(super) async fn set_asserts_verified_email_in(tx: &mut Tx, id: &str, asserts: bool) -> Result<u64, StoreError> {
+    let done = sqlx::query("UPDATE identity_providers SET asserts_verified_email = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(asserts)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+pub(super) async fn set_enabled_in(tx: &mut Tx, id: &str, enabled: bool) -> Result<u64, StoreError> {
+    let done = sqlx::query("UPDATE identity_providers SET enabled = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(enabled)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+pub(super) async fn delete_provider_in(tx: &mut Tx, id: &str) -> Result<u64, StoreError> {
+    Ok(sqlx::query("DELETE FROM identity_providers WHERE id = $1").bind(id).execute(&mut **tx).await?.rows_affected())
+}
+
+/// Groups are keyed by the provider's id, so a renamed group keeps its row (and the policies on it).
+async fn upsert_groups(tx: &mut Tx, provider_id: &str, groups: &[GroupInput], source: &str) -> Result<(), StoreError> {
     let now = now_ms();
     for g in groups {
         sqlx::query(

@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::{now_ms, Store, StoreError, UserRow};
+use super::{now_ms, Store, StoreError, Tx, UserRow};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct LoginAttemptRow {
@@ -149,39 +149,18 @@ impl Store {
     /// sign-ins in flight are dropped. The people are matched afresh at their next sign-in.
     pub async fn detach_identities(&self, provider_id: &str) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM login_attempts WHERE provider_id = $1").bind(provider_id).execute(&mut *tx).await?;
-        let done = sqlx::query("DELETE FROM user_identities WHERE provider_id = $1")
-            .bind(provider_id)
-            .execute(&mut *tx)
-            .await?;
+        let detached = detach_identities_in(&mut tx, provider_id).await?;
         tx.commit().await?;
         self.changed();
-        Ok(done.rows_affected())
+        Ok(detached)
     }
 
     /// Ends the sessions a provider granted. `role_only`: just the console sessions whose role
     /// came from role mappings (a mapping was removed or lowered; they sign in again and get
     /// what the mappings now say); otherwise every console, application and hand-off session.
     pub async fn end_provider_sessions(&self, provider_id: &str, role_only: bool) -> Result<u64, StoreError> {
-        const OF_PROVIDER: &str = "identity_id IN (SELECT id FROM user_identities WHERE provider_id = $1)";
         let mut tx = self.begin_write().await?;
-        let sql = if role_only {
-            format!("DELETE FROM sessions WHERE role IS NOT NULL AND {OF_PROVIDER}")
-        } else {
-            format!("DELETE FROM sessions WHERE {OF_PROVIDER}")
-        };
-        let mut ended = sqlx::query(&sql).bind(provider_id).execute(&mut *tx).await?.rows_affected();
-        if !role_only {
-            // Sign-ins in flight would otherwise finish after the provider was switched off.
-            sqlx::query("DELETE FROM login_attempts WHERE provider_id = $1 AND purpose <> 'dry_run'")
-                .bind(provider_id)
-                .execute(&mut *tx)
-                .await?;
-            for table in ["access_sessions", "access_handoffs"] {
-                let sql = format!("DELETE FROM {table} WHERE {OF_PROVIDER}");
-                ended += sqlx::query(&sql).bind(provider_id).execute(&mut *tx).await?.rows_affected();
-            }
-        }
+        let ended = end_provider_sessions_in(&mut tx, provider_id, role_only).await?;
         tx.commit().await?;
         self.changed();
         Ok(ended)
@@ -330,36 +309,25 @@ impl Store {
     }
 
     pub async fn insert_role_mapping(&self, m: &RoleMappingRow) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO role_mappings (id, provider_id, group_external_id, group_name, role, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&m.id)
-        .bind(&m.provider_id)
-        .bind(&m.group_external_id)
-        .bind(&m.group_name)
-        .bind(&m.role)
-        .bind(&m.created_by)
-        .bind(m.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| StoreError::from_insert(e, "a mapping for this group"))?;
+        let mut tx = self.begin_write().await?;
+        insert_role_mapping_in(&mut tx, m).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     pub async fn update_role_mapping(&self, id: &str, role: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE role_mappings SET role = $2 WHERE id = $1")
-            .bind(id)
-            .bind(role)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let mut tx = self.begin_write().await?;
+        let done = update_role_mapping_in(&mut tx, id, role).await?;
+        tx.commit().await?;
+        Ok(done > 0)
     }
 
     pub async fn delete_role_mapping(&self, id: &str) -> Result<Option<RoleMappingRow>, StoreError> {
         let found = self.role_mappings().await?.into_iter().find(|m| m.id == id);
         if found.is_some() {
-            sqlx::query("DELETE FROM role_mappings WHERE id = $1").bind(id).execute(&self.pool).await?;
+            let mut tx = self.begin_write().await?;
+            delete_role_mapping_in(&mut tx, id).await?;
+            tx.commit().await?;
         }
         Ok(found)
     }
@@ -560,4 +528,67 @@ async fn insert_identity(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, i: &Ident
         .await
         .map_err(|e| StoreError::from_insert(e, "this identity"))?;
     Ok(())
+}
+
+/// See [`Store::detach_identities`].
+pub(super) async fn detach_identities_in(tx: &mut Tx, provider_id: &str) -> Result<u64, StoreError> {
+    sqlx::query("DELETE FROM login_attempts WHERE provider_id = $1").bind(provider_id).execute(&mut **tx).await?;
+    let done =
+        sqlx::query("DELETE FROM user_identities WHERE provider_id = $1").bind(provider_id).execute(&mut **tx).await?;
+    Ok(done.rows_affected())
+}
+
+/// See [`Store::end_provider_sessions`].
+pub(super) async fn end_provider_sessions_in(
+    tx: &mut Tx,
+    provider_id: &str,
+    role_only: bool,
+) -> Result<u64, StoreError> {
+    const OF_PROVIDER: &str = "identity_id IN (SELECT id FROM user_identities WHERE provider_id = $1)";
+    let sql = if role_only {
+        format!("DELETE FROM sessions WHERE role IS NOT NULL AND {OF_PROVIDER}")
+    } else {
+        format!("DELETE FROM sessions WHERE {OF_PROVIDER}")
+    };
+    let mut ended = sqlx::query(&sql).bind(provider_id).execute(&mut **tx).await?.rows_affected();
+    if !role_only {
+        // Sign-ins in flight would otherwise finish after the provider was switched off.
+        sqlx::query("DELETE FROM login_attempts WHERE provider_id = $1 AND purpose <> 'dry_run'")
+            .bind(provider_id)
+            .execute(&mut **tx)
+            .await?;
+        for table in ["access_sessions", "access_handoffs"] {
+            let sql = format!("DELETE FROM {table} WHERE {OF_PROVIDER}");
+            ended += sqlx::query(&sql).bind(provider_id).execute(&mut **tx).await?.rows_affected();
+        }
+    }
+    Ok(ended)
+}
+
+pub(super) async fn insert_role_mapping_in(tx: &mut Tx, m: &RoleMappingRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO role_mappings (id, provider_id, group_external_id, group_name, role, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&m.id)
+    .bind(&m.provider_id)
+    .bind(&m.group_external_id)
+    .bind(&m.group_name)
+    .bind(&m.role)
+    .bind(&m.created_by)
+    .bind(m.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| StoreError::from_insert(e, "a mapping for this group"))?;
+    Ok(())
+}
+
+pub(super) async fn update_role_mapping_in(tx: &mut Tx, id: &str, role: &str) -> Result<u64, StoreError> {
+    let done =
+        sqlx::query("UPDATE role_mappings SET role = $2 WHERE id = $1").bind(id).bind(role).execute(&mut **tx).await?;
+    Ok(done.rows_affected())
+}
+
+pub(super) async fn delete_role_mapping_in(tx: &mut Tx, id: &str) -> Result<u64, StoreError> {
+    Ok(sqlx::query("DELETE FROM role_mappings WHERE id = $1").bind(id).execute(&mut **tx).await?.rows_affected())
 }

@@ -53,7 +53,7 @@ pub enum Trigger {
 pub use error::SyncError;
 pub use overview::{last_sync, SyncOverview};
 use runner::{ProgressHandle, INTERRUPTED, INTERRUPTED_FIX};
-pub use settings::{DeprovisionAction, Scope, SyncSettings};
+pub use settings::{settings_writes, DeprovisionAction, Scope, SyncSettings};
 
 /// Where a running run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -1,6 +1,7 @@
 //! What a provider's sync does and how often: its settings, checked before they are saved.
 
 use super::*;
+use crate::store::Write;
 
 /// What happens to someone who is gone or deactivated in Okta.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -152,6 +153,20 @@ pub(super) fn normalized_scope(s: &Scope) -> Scope {
     }
 }
 
+/// The writes that store `settings` over `existing`: none when nothing changes.
+pub fn settings_writes(provider_id: &str, settings: &SyncSettings, existing: Option<&SyncSettingsRow>) -> Vec<Write> {
+    let before = existing.map(SyncSettings::from_row);
+    if before.as_ref() == Some(settings) {
+        return Vec::new();
+    }
+    let mut writes = vec![Write::SaveSyncSettings(settings.to_row(provider_id, existing))];
+    if before.is_some_and(|b| b.scope != settings.scope) {
+        // Another scope is another set of people: the next run lists everyone.
+        writes.push(Write::ResetSyncWatermark { provider_id: provider_id.to_string() });
+    }
+    writes
+}
+
 impl SyncService {
     /// The provider's settings (the defaults until saved).
     pub async fn settings(&self, provider_id: &str) -> Result<SyncSettings, SyncError> {
@@ -182,13 +197,9 @@ impl SyncService {
                 "switch directory synchronization off (people removed at the provider would keep their access)",
             ));
         }
-        if existing.is_some() && before == settings {
+        let writes = settings_writes(provider_id, &settings, existing.as_ref());
+        if writes.is_empty() {
             return Ok(false);
-        }
-        self.inner.store.save_sync_settings(&settings.to_row(provider_id, existing.as_ref())).await?;
-        if before.scope != settings.scope {
-            // Another scope is another set of people: the next run lists everyone.
-            self.inner.store.reset_sync_watermark(provider_id).await?;
         }
         let mut event = Event::new(caller.actor.clone(), Action::SyncSettingsChanged)
             .ip(caller.ip())
@@ -197,7 +208,7 @@ impl SyncService {
         if let (Ok(b), Ok(a)) = (serde_json::to_value(&before), serde_json::to_value(&settings)) {
             event = event.detail("before", b).detail("after", a);
         }
-        self.inner.audit.record_or_log(event).await;
+        self.inner.store.commit(&writes, |_| event.into_record()).await?;
         Ok(true)
     }
 }

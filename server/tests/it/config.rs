@@ -178,23 +178,50 @@ async fn a_configuration_exported_and_applied_to_an_empty_console_exports_the_sa
     let (_, log) = b.get("/audit?action=config.applied", &b_admin).await;
     assert_eq!(log["items"].as_array().unwrap().len(), 1, "one change set in the audit log");
 
-    // A change that fails halfway (a person the directory does not have, found only when the
-    // policies are saved) leaves nothing of the document applied.
+    // A document naming a person the provider does not have is refused before anything is written.
     let mut broken = exported.clone();
     broken["applications"][1]["session_duration_minutes"] = json!(15);
-    let wiki = broken["applications"][1].clone();
-    assert_eq!(wiki["name"], "Wiki");
+    assert_eq!(broken["applications"][1]["name"], "Wiki");
     broken["applications"].as_array_mut().unwrap().push(json!({
         "name": "Zed", "hosts": [{"hostname": "zed.example.com"}], "session_duration_minutes": 60,
         "policies": [{"name": "Nobody", "action": "allow", "include": [{"type": "user", "provider": "Okta", "id": "00unobody"}]}],
     }));
     let (status, problem) = b.send(Method::PUT, "/config", &b_admin, broken).await;
-    assert!(status.is_client_error(), "{status} {problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("the console is as it was"), "{problem}");
-    let (_, after) = b.get("/config", &b_admin).await;
-    assert_eq!(after, exported, "the change made before the failure was undone");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("00unobody"), "{problem}");
+    assert_eq!(b.get("/config", &b_admin).await.1, exported, "nothing of it was applied");
+
+    // A failure inside the transaction itself (the database refuses the last write: a trigger
+    // stands in for a disk error or a concurrent change) leaves nothing of the document either.
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", b.server.data.path().join("portcullis.db").display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_zed BEFORE INSERT ON policies WHEN NEW.name = 'Zed staff' \
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    let mut late = exported.clone();
+    late["applications"][1]["session_duration_minutes"] = json!(15);
+    late["role_mappings"][0]["role"] = json!("viewer");
+    late["applications"].as_array_mut().unwrap().push(json!({
+        "name": "Zed", "hosts": [{"hostname": "zed.example.com"}], "session_duration_minutes": 60,
+        "policies": [{"name": "Zed staff", "action": "allow", "include": [{"type": "everyone"}]}],
+    }));
+    let (status, _) = b.send(Method::PUT, "/config", &b_admin, late.clone()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(b.get("/config", &b_admin).await.1, exported, "the changes written before the failure were rolled back");
     let (_, log) = b.get("/audit?action=config.applied", &b_admin).await;
     assert_eq!(log["items"][0]["outcome"], "failure");
+    sqlx::query("DROP TRIGGER refuse_zed").execute(&db).await.unwrap();
+    db.close().await;
+    let (status, body) = b.send(Method::PUT, "/config", &b_admin, late).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, log) = b.get("/audit?action=config.applied", &b_admin).await;
+    assert_eq!(log["items"][0]["outcome"], "success");
+    assert_eq!(b.send(Method::PUT, "/config?prune=true", &b_admin, exported.clone()).await.0, StatusCode::OK);
 
     // A provider renamed in the console is the same provider to the document: changed back, not
     // deleted and connected again (its people, sessions and ids stay).

@@ -26,7 +26,7 @@ use crate::{
     store::{
         new_id, now_ms,
         policies::{ApplicationRow, DirectoryStamp, HostRow, NewApplication, PersonRow, PolicyRow},
-        DirectoryQuery, ProviderRow, Store, StoreError,
+        DirectoryQuery, ProviderRow, Store, StoreError, Write,
     },
 };
 
@@ -44,6 +44,7 @@ pub use policies::{Move, PolicyView};
 use preview::DirectoryIndex;
 pub use preview::{Preview, PreviewUser, TestPerson, PREVIEW_LIST};
 use rows::*;
+pub use transfer::WantedApplication;
 pub use uses::GroupUse;
 
 #[derive(Debug, Default)]

@@ -227,3 +227,108 @@ fn used_providers<'r>(rules: impl Iterator<Item = &'r Rules>) -> HashSet<String>
 fn same_issuer(a: &str, b: &str) -> bool {
     a.trim_end_matches('/') == b.trim_end_matches('/')
 }
+
+/// One application of a configuration document.
+#[derive(Debug, Clone)]
+pub struct WantedApplication {
+    /// Its id in this console, if it has one (matched by name).
+    pub existing: Option<String>,
+    pub input: ApplicationInput,
+    pub policies: Vec<PolicyInput>,
+    /// Whether the plan changes it (unchanged ones are checked, not written).
+    pub changed: bool,
+}
+
+impl PolicyService {
+    /// The writes that make this console's applications exactly `want` once `delete` are gone:
+    /// every input checked as the editor checks it, hosts unique across the result, and each
+    /// group, person or provider a rule names found in the directory or in `known` (what the
+    /// same change set adds). Nothing is written. An error names its application.
+    pub async fn prepare_applications(
+        &self,
+        want: &[WantedApplication],
+        delete: &[String],
+        known: &HashSet<Selector>,
+    ) -> Result<Vec<Write>, (String, PolicyError)> {
+        let mut writes: Vec<Write> = delete.iter().map(|id| Write::DeleteApplication { id: id.clone() }).collect();
+        let mut hosts: HashMap<(String, String), String> = HashMap::new();
+        let mut rows = Vec::new();
+        let now = now_ms();
+        for w in want {
+            let err = |e: PolicyError| (w.input.name.clone(), e);
+            let input = validate::application(&w.input).map_err(err)?;
+            for h in &input.hosts {
+                if let Some(other) = hosts.insert((h.hostname.clone(), h.path_prefix.clone()), input.name.clone()) {
+                    return Err(err(PolicyError::HostTaken { host: h.display(), application: other }));
+                }
+            }
+            if w.policies.len() > MAX_POLICIES {
+                return Err(err(PolicyError::TooManyPolicies));
+            }
+            let row = match &w.existing {
+                Some(id) => {
+                    let before = self.store.application(id).await.map_err(|e| err(e.into()))?;
+                    let before = before.ok_or(err(PolicyError::ApplicationNotFound))?;
+                    ApplicationRow {
+                        name: input.name.clone(),
+                        session_duration_minutes: i64::from(input.session_duration_minutes),
+                        updated_at: now,
+                        ..before
+                    }
+                }
+                None => new_application_row(&input, now),
+            };
+            let mut policies = Vec::with_capacity(w.policies.len());
+            for (index, p) in w.policies.iter().enumerate() {
+                let wrap = |e: PolicyError| match e {
+                    PolicyError::Store(e) => err(PolicyError::Store(e)),
+                    other => err(PolicyError::ImportPolicy { index, name: p.name.clone(), source: Box::new(other) }),
+                };
+                let p = validate::policy(p).map_err(wrap)?;
+                self.check_references(&p.rules, known, &HashMap::new()).await.map_err(wrap)?;
+                policies.push(policy_row(&new_policy(&row.id, p, now)));
+            }
+            if w.changed {
+                // Unchanged policies keep their ids (and what refers to them).
+                let same = match &w.existing {
+                    Some(id) => {
+                        let stored = self.store.application_policies(id).await.map_err(|e| err(e.into()))?;
+                        let stored: Vec<(String, String, String, bool)> =
+                            stored.into_iter().map(|p| (p.name, p.action, p.rules, p.enabled)).collect();
+                        stored
+                            == policies
+                                .iter()
+                                .map(|p| (p.name.clone(), p.action.clone(), p.rules.clone(), p.enabled))
+                                .collect::<Vec<_>>()
+                    }
+                    None => false,
+                };
+                let policies = (!same).then_some(policies);
+                rows.push((w.existing.is_some(), host_rows(&row.id, &input.hosts), row, policies));
+            }
+        }
+        // Hosts move between applications: every changed application lets go of its own first.
+        for (existing, _, row, _) in &rows {
+            if *existing {
+                writes.push(Write::ClearApplicationHosts { application_id: row.id.clone() });
+            }
+        }
+        for (existing, hosts, row, policies) in rows {
+            let application_id = row.id.clone();
+            writes.push(if existing {
+                Write::UpdateApplication { row, hosts }
+            } else {
+                Write::InsertApplication { row, hosts }
+            });
+            if let Some(rows) = policies {
+                writes.push(Write::ReplacePolicies { application_id, rows });
+            }
+        }
+        Ok(writes)
+    }
+
+    /// After a change set with [`Self::prepare_applications`]' writes was committed.
+    pub async fn reload(&self) {
+        self.changed().await;
+    }
+}

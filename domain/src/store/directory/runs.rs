@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
 use super::*;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Tx};
 
 // ---------- settings ----------
 
@@ -123,38 +123,17 @@ impl Store {
 
     /// Saves the editable settings; the watermark and last full run are kept.
     pub async fn save_sync_settings(&self, row: &SyncSettingsRow) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sync_settings (provider_id, enabled, interval_minutes, full_every_hours, scope, app_id, \
-             deprovision_action, admin_deprovision_action, removal_threshold_percent, watermark, last_full_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (provider_id) DO UPDATE SET enabled = excluded.enabled, interval_minutes = excluded.interval_minutes, \
-             full_every_hours = excluded.full_every_hours, scope = excluded.scope, app_id = excluded.app_id, \
-             deprovision_action = excluded.deprovision_action, admin_deprovision_action = excluded.admin_deprovision_action, \
-             removal_threshold_percent = excluded.removal_threshold_percent, updated_at = excluded.updated_at",
-        )
-        .bind(&row.provider_id)
-        .bind(row.enabled)
-        .bind(row.interval_minutes)
-        .bind(row.full_every_hours)
-        .bind(&row.scope)
-        .bind(&row.app_id)
-        .bind(&row.deprovision_action)
-        .bind(&row.admin_deprovision_action)
-        .bind(row.removal_threshold_percent)
-        .bind(&row.watermark)
-        .bind(row.last_full_at)
-        .bind(row.updated_at)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.begin_write().await?;
+        save_sync_settings_in(&mut tx, row).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Forgets the watermark, so the next run is a full one (the scope changed, say).
     pub async fn reset_sync_watermark(&self, provider_id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sync_settings SET watermark = NULL, last_full_at = NULL WHERE provider_id = $1")
-            .bind(provider_id)
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.begin_write().await?;
+        reset_sync_watermark_in(&mut tx, provider_id).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -377,4 +356,41 @@ pub(super) async fn update_run(conn: &mut sqlx::SqliteConnection, r: &SyncRunRow
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// See [`Store::save_sync_settings`].
+pub(in crate::store) async fn save_sync_settings_in(tx: &mut Tx, row: &SyncSettingsRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sync_settings (provider_id, enabled, interval_minutes, full_every_hours, scope, app_id, \
+         deprovision_action, admin_deprovision_action, removal_threshold_percent, watermark, last_full_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (provider_id) DO UPDATE SET enabled = excluded.enabled, interval_minutes = excluded.interval_minutes, \
+         full_every_hours = excluded.full_every_hours, scope = excluded.scope, app_id = excluded.app_id, \
+         deprovision_action = excluded.deprovision_action, admin_deprovision_action = excluded.admin_deprovision_action, \
+         removal_threshold_percent = excluded.removal_threshold_percent, updated_at = excluded.updated_at",
+    )
+    .bind(&row.provider_id)
+    .bind(row.enabled)
+    .bind(row.interval_minutes)
+    .bind(row.full_every_hours)
+    .bind(&row.scope)
+    .bind(&row.app_id)
+    .bind(&row.deprovision_action)
+    .bind(&row.admin_deprovision_action)
+    .bind(row.removal_threshold_percent)
+    .bind(&row.watermark)
+    .bind(row.last_full_at)
+    .bind(row.updated_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// See [`Store::reset_sync_watermark`].
+pub(in crate::store) async fn reset_sync_watermark_in(tx: &mut Tx, provider_id: &str) -> Result<u64, StoreError> {
+    let done = sqlx::query("UPDATE sync_settings SET watermark = NULL, last_full_at = NULL WHERE provider_id = $1")
+        .bind(provider_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
 }
