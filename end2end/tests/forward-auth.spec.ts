@@ -6,7 +6,7 @@ import net, { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Browser, BrowserContext, Page } from '@playwright/test';
-import { test, expect, signIn, ready } from './fixtures';
+import { test, expect, signIn, ready, shot } from './fixtures';
 
 // Forward auth through Debian's nginx (auth_request → /verify) and Caddy (forward_auth →
 // /verify/forward), each configured with the README's snippet text, in front of two hosts:
@@ -660,6 +660,38 @@ test('a group change in Okta, synchronized, flips the decision without a restart
   await admin.goto(`${CONSOLE}/audit`);
   await expect(admin.locator('tr[data-action="access.blocked"]').first()).toBeVisible();
   await page.context().close();
+  await admin.context().close();
+});
+
+test('Universal Logout from Okta ends a signed-in person’s application session at once', async ({ browser, request }) => {
+  const wiki = `${origin(nginxProxy, WIKI_HOST)}/`;
+  const { page, status } = await visit(browser, wiki, ADA.profile.login);
+  expect(status).toBe(200);
+
+  // The endpoint Okta is given, as the provider's row shows it.
+  const admin = await (await browser.newContext()).newPage();
+  await signIn(admin, true);
+  await admin.goto(`${CONSOLE}/settings/identity-providers`);
+  await ready(admin, true);
+  const shown = admin.getByTestId('provider-row').filter({ hasText: PROVIDER }).getByTestId('universal-logout-url');
+  await expect(shown.getByRole('button', { name: 'Copy Universal Logout endpoint' })).toBeVisible();
+  const endpoint = (await shown.locator('code').innerText()).trim();
+  expect(endpoint).toMatch(new RegExp(`^${CONSOLE}/okta/universal-logout/[0-9a-f-]+$`));
+  await shot(admin, 'identity-providers');
+
+  // Okta signs the request with its org key; a replay of it is refused.
+  const made = await (await request.post(`${SIM}/__sim/control`, { data: { op: 'universal_logout_request', audience: endpoint, user_id: ADA.id } })).json();
+  const send = () => request.post(endpoint, { headers: { authorization: `Bearer ${made.token}` }, data: made.body });
+  expect((await send()).status()).toBe(204);
+  expect((await send()).status()).toBe(401);
+
+  // The next request through the proxy is sent to sign in again.
+  await page.goto(wiki);
+  await expect(page).toHaveURL(new RegExp(`^${SIM}/`));
+  await expect(page.getByLabel('Password')).toBeVisible();
+  await page.context().close();
+  await admin.goto(`${CONSOLE}/audit`);
+  await expect(admin.locator('tr[data-action="session.universal_logout"]').first()).toBeVisible();
   await admin.context().close();
 });
 

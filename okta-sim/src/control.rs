@@ -114,6 +114,26 @@ pub enum ControlOp {
     RotateDpopNonce,
     RevokeAllTokens,
     ResetRequestCount,
+    /// A Universal Logout request as Okta sends it, signed with the org's active key: the JWT
+    /// for `Authorization: Bearer` and the body naming the user. Answers `{"token", "body"}`.
+    /// The user's sessions at the simulator end, as Okta's do.
+    UniversalLogoutRequest {
+        /// The app's Universal Logout endpoint (the JWT's `aud`).
+        audience: String,
+        user_id: String,
+        /// `email` (Okta's default) or `iss_sub`.
+        #[serde(default)]
+        format: Option<String>,
+        /// Seconds until `exp` (default 300; negative: already expired).
+        #[serde(default)]
+        expires_in: Option<i64>,
+        /// Another `iss` than the org's (a defect).
+        #[serde(default)]
+        issuer: Option<String>,
+        /// Signed with a key the org does not publish (a defect).
+        #[serde(default)]
+        unpublished_key: bool,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -247,8 +267,56 @@ impl Control {
                 }
             }
             ControlOp::ResetRequestCount => st.request_count.store(0, Ordering::Relaxed),
+            ControlOp::UniversalLogoutRequest { audience, user_id, format, expires_in, issuer, unpublished_key } => {
+                let store = st.store();
+                let user = store.users.get(&user_id).ok_or_else(|| nf("user", &user_id))?;
+                let body = match format.as_deref().unwrap_or("email") {
+                    "email" => {
+                        json!({"sub_id": {"format": "email", "email": user.profile_str("email").unwrap_or_default()}})
+                    }
+                    "iss_sub" => json!({"sub_id": {"format": "iss_sub", "iss": st.base_url, "sub": user.id}}),
+                    other => return Err(ControlError::Invalid(format!("format {other}: use email or iss_sub"))),
+                };
+                let now_s = now / 1000;
+                let claims = json!({
+                    "iss": issuer.unwrap_or_else(|| st.base_url.clone()),
+                    "aud": audience,
+                    "iat": now_s,
+                    "exp": now_s + expires_in.unwrap_or(300),
+                    "jti": crate::util::random_token(16),
+                });
+                let token = if unpublished_key {
+                    st.keys().unpublished().and_then(|k| k.sign(Map::new(), &claims))
+                } else {
+                    st.keys().active().sign(Map::new(), &claims)
+                }
+                .map_err(|e| ControlError::Invalid(e.to_string()))?;
+                drop(store);
+                // Okta ends the person's own Okta session before it tells the apps.
+                st.tokens().revoke_user(&user_id);
+                return Ok(json!({"token": token, "body": body}));
+            }
         }
         Ok(json!({ "ok": true }))
+    }
+
+    /// See [`ControlOp::UniversalLogoutRequest`]: (the JWT, the body).
+    pub fn universal_logout_request(
+        &self,
+        audience: &str,
+        user_id: &str,
+        format: &str,
+    ) -> Result<(String, Value), ControlError> {
+        let op = ControlOp::UniversalLogoutRequest {
+            audience: audience.to_owned(),
+            user_id: user_id.to_owned(),
+            format: Some(format.to_owned()),
+            expires_in: None,
+            issuer: None,
+            unpublished_key: false,
+        };
+        let made = self.apply(op)?;
+        Ok((made["token"].as_str().unwrap_or_default().to_owned(), made["body"].clone()))
     }
 
     pub fn set_latency(&self, ms: u64) {

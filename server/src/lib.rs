@@ -231,6 +231,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/setup", axum::routing::post(auth::setup))
         .route("/auth/start", axum::routing::post(sso::start))
         .route("/auth/callback", get(sso::callback))
+        .route("/okta/universal-logout/{provider_id}", axum::routing::post(sso::universal_logout))
         .route("/auth/access", get(forward::access))
         .route("/verify", axum::routing::any(forward::verify))
         .route("/verify/forward", axum::routing::any(forward::verify_forward))

@@ -114,3 +114,42 @@ pub async fn callback(
         }
     }
 }
+
+/// `POST /okta/universal-logout/{provider_id}`: Okta's Universal Logout (Global Token
+/// Revocation). Authenticated by the org's signed JWT, not by a session: 204 when the person's
+/// sessions are ended, else the spec's status with an OAuth-style error.
+pub async fn universal_logout(
+    State(state): State<AppState>,
+    axum::extract::Path(provider_id): axum::extract::Path<String>,
+    Extension(client): Extension<ClientInfo>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|h| {
+        let (scheme, rest) = h.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    });
+    match state.services.sso.universal_logout(&provider_id, bearer, &body, client.ip.as_deref()).await {
+        Ok(_) => http::StatusCode::NO_CONTENT.into_response(),
+        Err(e) => {
+            let status = http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::BAD_REQUEST);
+            if status.is_server_error() {
+                tracing::error!(error = %e, "Universal Logout failed");
+            }
+            let description = if status.is_server_error() {
+                "The request could not be carried out.".to_string()
+            } else {
+                e.to_string()
+            };
+            let mut response =
+                (status, axum::Json(serde_json::json!({"error": e.code(), "error_description": description})))
+                    .into_response();
+            if status == http::StatusCode::UNAUTHORIZED {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer error=\"invalid_token\""));
+            }
+            response
+        }
+    }
+}

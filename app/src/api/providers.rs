@@ -66,6 +66,8 @@ pub struct ProviderListItem {
     pub last_test_at: Option<String>,
     pub last_test_ok: Option<bool>,
     pub last_test_summary: Option<String>,
+    /// Okta providers: the endpoint Okta's Universal Logout posts to.
+    pub universal_logout_url: Option<String>,
 }
 
 /// What Edit shows: the settings, and for each secret only whether it is set.
@@ -111,6 +113,7 @@ pub async fn list_providers() -> Result<Vec<ProviderListItem>, ServerFnError> {
     Ok(views
         .into_iter()
         .map(|v| ProviderListItem {
+            universal_logout_url: (v.kind == ProviderKind::Okta).then(|| s.sso.universal_logout_url(&v.id)),
             kind: v.kind,
             id: v.id,
             name: v.name,

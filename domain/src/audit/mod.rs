@@ -65,10 +65,11 @@ pub enum Action {
     ApiTokenRevoked,
     ApiTokenRefused,
     ConfigApplied,
+    UniversalLogout,
 }
 
 impl Action {
-    pub const ALL: [Action; 53] = [
+    pub const ALL: [Action; 54] = [
         Action::SetupCompleted,
         Action::AdminCreatedFromSettings,
         Action::SignIn,
@@ -122,6 +123,7 @@ impl Action {
         Action::ApiTokenRevoked,
         Action::ApiTokenRefused,
         Action::ConfigApplied,
+        Action::UniversalLogout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -179,6 +181,7 @@ impl Action {
             Action::ApiTokenRevoked => "api_token.revoked",
             Action::ApiTokenRefused => "api_token.refused",
             Action::ConfigApplied => "config.applied",
+            Action::UniversalLogout => "session.universal_logout",
         }
     }
 
@@ -238,6 +241,7 @@ impl Action {
             Action::ApiTokenRevoked => "API token revoked",
             Action::ApiTokenRefused => "API request refused: bad API token",
             Action::ConfigApplied => "Configuration applied",
+            Action::UniversalLogout => "Signed out by the provider (Universal Logout)",
         }
     }
 

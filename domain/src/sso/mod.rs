@@ -13,6 +13,7 @@ mod refresh;
 pub mod roles;
 mod start;
 mod tokens;
+mod universal_logout;
 pub mod verify;
 
 use tokens::token_code;
@@ -32,6 +33,7 @@ use sha2::{Digest, Sha256};
 
 pub use account::{MappingChoices, SignInMethods};
 pub use roles::{MappingError, RoleMappingView};
+pub use universal_logout::{LoggedOut, LogoutError};
 use verify::{Expected, TokenError};
 
 use crate::{
@@ -230,6 +232,7 @@ pub struct SsoService {
     refreshing: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// Anyone can make a callback fail: one audit row per address and minute.
     failures: crate::audit::AuditLimiter,
+    org_keys: Arc<universal_logout::OrgKeys>,
 }
 
 impl std::fmt::Debug for SsoService {
@@ -268,6 +271,7 @@ impl SsoService {
             jwks: Arc::default(),
             refreshing: Arc::default(),
             failures: Default::default(),
+            org_keys: Arc::default(),
         }
     }
 

@@ -592,3 +592,79 @@ pub(super) async fn update_role_mapping_in(tx: &mut Tx, id: &str, role: &str) ->
 pub(super) async fn delete_role_mapping_in(tx: &mut Tx, id: &str) -> Result<u64, StoreError> {
     Ok(sqlx::query("DELETE FROM role_mappings WHERE id = $1").bind(id).execute(&mut **tx).await?.rows_affected())
 }
+
+impl Store {
+    /// Records a Universal Logout request's `jti`; `false` when it was used already (a replay).
+    pub async fn use_logout_jti(&self, provider_id: &str, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM universal_logout_jtis WHERE expires_at < $1").bind(now_ms()).execute(&mut *tx).await?;
+        let done = sqlx::query(
+            "INSERT INTO universal_logout_jtis (provider_id, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (provider_id, jti) DO NOTHING",
+        )
+        .bind(provider_id)
+        .bind(jti)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The identities at `provider_id` of the person with this subject, or with this email (at
+    /// sign-in, or in the provider's directory): whom a Universal Logout names.
+    pub async fn identities_for_logout(
+        &self,
+        provider_id: &str,
+        subject: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT i.id FROM user_identities i WHERE i.provider_id = $1 AND ( \
+                 i.subject = $2 OR lower(i.email) = lower($3) OR i.subject IN ( \
+                     SELECT d.external_id FROM directory_users d \
+                     WHERE d.provider_id = $1 AND (d.email = lower($3) OR lower(d.login) = lower($3))))",
+        )
+        .bind(provider_id)
+        .bind(subject)
+        .bind(email)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Whether the provider's directory has this person (by id or email), signed in or not.
+    pub async fn directory_has_person(
+        &self,
+        provider_id: &str,
+        subject: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 \
+             AND (external_id = $2 OR email = lower($3) OR lower(login) = lower($3))",
+        )
+        .bind(provider_id)
+        .bind(subject)
+        .bind(email)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Ends every console session, application session and hand-off of these identities; the
+    /// provider tokens (refresh tokens included) are stored with the sessions and go with them.
+    pub async fn end_identity_sessions(&self, identity_ids: &[String]) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut ended = 0;
+        for id in identity_ids {
+            for table in ["sessions", "access_sessions", "access_handoffs"] {
+                let sql = format!("DELETE FROM {table} WHERE identity_id = $1");
+                ended += sqlx::query(&sql).bind(id).execute(&mut *tx).await?.rows_affected();
+            }
+        }
+        tx.commit().await?;
+        self.changed();
+        Ok(ended)
+    }
+}

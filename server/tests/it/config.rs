@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::api::{api, code, json_of, Api};
 
-async fn configure(a: &Api, admin: &str, sim: &Sim) -> String {
+pub(crate) async fn configure(a: &Api, admin: &str, sim: &Sim) -> String {
     let creds = Fixture::sample().credentials(sim.base_url());
     let provider = json!({
         "kind": "okta", "name": "Okta", "base_url": sim.base_url(),

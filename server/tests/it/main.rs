@@ -6,3 +6,4 @@ mod api;
 mod config;
 mod http;
 mod server;
+mod universal_logout;

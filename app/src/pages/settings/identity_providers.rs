@@ -180,6 +180,13 @@ pub(crate) fn ProviderRow(
                     <p class="text-sm text-slate-600">{provider.kind.label()} " · " <span class="break-all">{provider.base_url.clone()}</span></p>
                     <p class="text-xs text-slate-500">{directory}</p>
                     <p class="text-xs text-slate-500" data-testid="last-test">{move || last_test.get()}</p>
+                    {provider.universal_logout_url.clone().map(|url| view! {
+                        <p class="mt-1 flex flex-wrap items-center gap-2 text-xs text-slate-600" data-testid="universal-logout-url">
+                            "Universal Logout endpoint:"
+                            <code class="break-all rounded bg-slate-50 px-1.5 py-0.5">{url.clone()}</code>
+                            <CopyButton what="Universal Logout endpoint" text=url />
+                        </p>
+                    })}
                 </div>
                 <div class="flex flex-wrap gap-2">
                     <button type="button" class=button on:click=move |_| { test.dispatch(()); } disabled=move || test.pending().get()>
