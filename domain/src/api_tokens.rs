@@ -51,14 +51,24 @@ fn checksum(random: &str) -> String {
 
 /// A new token: prefix, random part, checksum.
 pub fn generate() -> String {
+    generate_with(TOKEN_PREFIX)
+}
+
+/// A new token of this kind (`pcat_` API, `pcst_` SCIM): prefix, 32 random base62
+/// characters, a 6-character CRC-32 checksum.
+pub fn generate_with(prefix: &str) -> String {
     let mut rng = rand::rngs::OsRng;
     let random: String = (0..RANDOM_CHARS).map(|_| BASE62[rng.gen_range(0..62)] as char).collect();
-    format!("{TOKEN_PREFIX}{random}{}", checksum(&random))
+    format!("{prefix}{random}{}", checksum(&random))
 }
 
 /// Whether `token` has the shape and checksum of a token: what a secret scanner checks.
 pub fn well_formed(token: &str) -> bool {
-    let Some(rest) = token.strip_prefix(TOKEN_PREFIX) else { return false };
+    well_formed_with(TOKEN_PREFIX, token)
+}
+
+pub fn well_formed_with(prefix: &str, token: &str) -> bool {
+    let Some(rest) = token.strip_prefix(prefix) else { return false };
     if rest.len() != RANDOM_CHARS + CHECKSUM_CHARS || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return false;
     }
@@ -71,7 +81,8 @@ pub fn shown_prefix(token: &str) -> String {
     token.chars().take(TOKEN_PREFIX.len() + SHOWN_CHARS).collect()
 }
 
-fn hash(token: &str) -> String {
+/// What is stored of a token: its SHA-256.
+pub(crate) fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 

@@ -12,36 +12,42 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None | Some(Command::Serve) => serve(),
-        Some(Command::Config(command)) => {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
-            };
-            match runtime.block_on(portcullis_server::cli::config::run(command)) {
-                Ok(code) => ExitCode::from(code),
-                Err(e) => {
-                    eprintln!("portcullis: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+        Some(Command::Config(command)) => block_on(portcullis_server::cli::config::run(command)),
+        Some(Command::ApiToken(command)) => with_settings(|settings| async move {
+            portcullis_server::cli::tokens::run(command, &settings).await.map(|()| 0)
+        }),
+        Some(Command::ScimToken(command)) => {
+            with_settings(
+                |settings| async move { portcullis_server::cli::scim::run(command, &settings).await.map(|()| 0) },
+            )
         }
-        Some(Command::ApiToken(command)) => {
-            let settings = match Settings::from_env() {
-                Ok(s) => s,
-                Err(e) => return fail(&e.to_string()),
-            };
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
-            };
-            match runtime.block_on(portcullis_server::cli::tokens::run(command, &settings)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("portcullis: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+    }
+}
+
+/// Runs a command's future; its `Ok` is the exit code, its error one line on stderr.
+fn block_on(work: impl std::future::Future<Output = Result<u8, String>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(work) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("portcullis: {e}");
+            ExitCode::FAILURE
         }
+    }
+}
+
+/// A command against the configured database: the settings first, as serving reads them.
+fn with_settings<F, Fut>(command: F) -> ExitCode
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: std::future::Future<Output = Result<u8, String>>,
+{
+    match Settings::from_env() {
+        Ok(settings) => block_on(command(settings)),
+        Err(e) => fail(&e.to_string()),
     }
 }
 

@@ -66,10 +66,11 @@ pub enum Action {
     ApiTokenRefused,
     ConfigApplied,
     UniversalLogout,
+    ScimTokenGenerated,
 }
 
 impl Action {
-    pub const ALL: [Action; 54] = [
+    pub const ALL: [Action; 55] = [
         Action::SetupCompleted,
         Action::AdminCreatedFromSettings,
         Action::SignIn,
@@ -124,6 +125,7 @@ impl Action {
         Action::ApiTokenRefused,
         Action::ConfigApplied,
         Action::UniversalLogout,
+        Action::ScimTokenGenerated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -182,6 +184,7 @@ impl Action {
             Action::ApiTokenRefused => "api_token.refused",
             Action::ConfigApplied => "config.applied",
             Action::UniversalLogout => "session.universal_logout",
+            Action::ScimTokenGenerated => "scim.token_generated",
         }
     }
 
@@ -242,6 +245,7 @@ impl Action {
             Action::ApiTokenRefused => "API request refused: bad API token",
             Action::ConfigApplied => "Configuration applied",
             Action::UniversalLogout => "Signed out by the provider (Universal Logout)",
+            Action::ScimTokenGenerated => "SCIM token generated",
         }
     }
 

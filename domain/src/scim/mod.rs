@@ -7,10 +7,14 @@
 mod filter;
 mod patch;
 mod resource;
+mod tokens;
 
 pub use filter::{parse_filter, Lookup};
 pub use patch::{group_patch, normalize_patch, user_patch, GroupChange, UserChange};
 pub use resource::{GroupResource, MemberRef, UserResource};
+pub use tokens::{
+    ScimTokenError, ScimTokenView, ScimTokens, DEFAULT_GRACE_MINUTES, MAX_GRACE_MINUTES, SCIM_TOKEN_PREFIX,
+};
 
 /// The media type of every SCIM answer.
 pub const SCIM_JSON: &str = "application/scim+json";

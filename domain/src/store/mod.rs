@@ -8,6 +8,7 @@ mod change_set;
 mod directory;
 pub mod policies;
 mod providers;
+mod scim;
 mod sessions;
 pub mod signing_keys;
 mod sso;
@@ -32,6 +33,7 @@ pub use directory::{
     UpdatedUserRow, UserMark,
 };
 pub use providers::{GroupInput, GroupRow, ProviderRow, DEFAULT_SCOPES};
+pub use scim::ScimTokenRow;
 pub use sessions::{ProviderSessionInput, SessionRow};
 pub use sso::{ClaimGroups, IdentityRow, LoginAttemptRow, LoginOutcomeRow, RoleMappingRow, SessionTokensRow};
 pub use throttle::ThrottleRow;

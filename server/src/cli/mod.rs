@@ -1,7 +1,8 @@
-//! `portcullis <command>`: serving (no command), API tokens against the configured database,
-//! and configuration as code against a running console's API.
+//! `portcullis <command>`: serving (no command), API and SCIM tokens against the configured
+//! database, and configuration as code against a running console's API.
 
 pub mod config;
+pub mod scim;
 pub mod tokens;
 
 use clap::{Parser, Subcommand};
@@ -23,4 +24,7 @@ pub enum Command {
     /// Configuration as code against a running console's API.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// SCIM provisioning tokens of a provider, in the database PORTCULLIS_DATABASE_URL names.
+    #[command(name = "scim-token", subcommand)]
+    ScimToken(scim::ScimTokenCommand),
 }

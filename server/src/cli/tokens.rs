@@ -34,7 +34,8 @@ fn parse_role(text: &str) -> Result<Role, String> {
     Role::parse(&text.to_ascii_lowercase()).ok_or_else(|| "admin, editor or viewer".to_string())
 }
 
-fn date(ms: i64) -> String {
+/// A time as the command line prints it (UTC, to the minute).
+pub(crate) fn date(ms: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     time::OffsetDateTime::from_unix_timestamp(ms / 1000).ok().and_then(|t| t.format(&format).ok()).unwrap_or_default()
 }

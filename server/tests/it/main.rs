@@ -5,5 +5,6 @@
 mod api;
 mod config;
 mod http;
+mod scim;
 mod server;
 mod universal_logout;
