@@ -125,10 +125,7 @@ pub async fn universal_logout(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|h| {
-        let (scheme, rest) = h.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-    });
+    let bearer = crate::api::extract::bearer(&headers);
     match state.services.sso.universal_logout(&provider_id, bearer, &body, client.ip.as_deref()).await {
         Ok(_) => http::StatusCode::NO_CONTENT.into_response(),
         Err(e) => {

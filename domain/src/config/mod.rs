@@ -210,7 +210,7 @@ fn secret_input(value: &Option<String>) -> SecretInput {
     }
 }
 
-fn provider_input(p: &ProviderConfig, dry_run: bool) -> ProviderInput {
+fn provider_input(p: &ProviderConfig) -> ProviderInput {
     ProviderInput {
         kind: p.kind,
         name: p.name.clone(),
@@ -230,7 +230,7 @@ fn provider_input(p: &ProviderConfig, dry_run: bool) -> ProviderInput {
             DirectoryConfig::ApiToken { api_token } => DirectoryInput::ApiToken(secret_input(api_token)),
         },
         connect_again: false,
-        dry_run,
+        dry_run: false,
     }
 }
 
@@ -709,10 +709,10 @@ impl ConfigService {
                             p.name
                         )));
                     }
-                    let input = provider_input(p, false);
+                    let input = provider_input(p);
                     let prepared = self
                         .providers
-                        .prepare_create(&by.actor, by.role, by.ip(), input)
+                        .prepare_create(&by.actor, by.role, by.ip(), input.clone())
                         .await
                         .map_err(provider_err)?;
                     let id = prepared.saved.id.clone();
@@ -724,11 +724,7 @@ impl ConfigService {
                     }
                     let people = people_of(want, &p.name);
                     if !people.is_empty() {
-                        let found = self
-                            .providers
-                            .find_users(&provider_input(p, false), &people)
-                            .await
-                            .map_err(provider_err)?;
+                        let found = self.providers.find_users(&input, &people).await.map_err(provider_err)?;
                         for u in found {
                             known.insert(Selector::User(UserRef { provider_id: id.clone(), external_id: u }));
                         }
@@ -740,10 +736,9 @@ impl ConfigService {
                     Some((prepared, None))
                 }
                 Some(old) if is("provider", &p.name) => {
-                    let input = provider_input(p, false);
                     let prepared = self
                         .providers
-                        .prepare_update(&by.actor, by.role, by.ip(), &old.id, input)
+                        .prepare_update(&by.actor, by.role, by.ip(), &old.id, provider_input(p))
                         .await
                         .map_err(provider_err)?;
                     Some((prepared, Some(old)))

@@ -164,32 +164,7 @@ mod tests {
 
     async fn with_provider() -> (Store, String) {
         let store = Store::in_memory().await.unwrap();
-        let now = now_ms();
-        let row = ProviderRow {
-            id: new_id(),
-            kind: "okta".into(),
-            name: "Okta".into(),
-            base_url: "https://example.okta.com".into(),
-            issuer: "https://example.okta.com".into(),
-            auth_server: None,
-            client_id: "0oa1".into(),
-            client_secret_sealed: String::new(),
-            scopes: "openid".into(),
-            groups_claim: "groups".into(),
-            pkce: true,
-            directory_mode: "off".into(),
-            directory_client_id: None,
-            directory_secret_sealed: None,
-            enabled: true,
-            discovery: None,
-            last_test_at: None,
-            last_test_ok: None,
-            last_test_summary: None,
-            last_test_report: None,
-            created_at: now,
-            updated_at: now,
-            asserts_verified_email: true,
-        };
+        let row = ProviderRow::new_okta(&new_id(), "Okta", "https://example.okta.com", "0oa1", String::new());
         store.save_provider(&row, &[], "wizard").await.unwrap();
         (store, row.id)
     }

@@ -7,7 +7,7 @@ use crate::{
     api::tokens::{api_tokens, create_api_token, revoke_api_token, NewTokenShown, TokenRow},
     components::{fields::CopyButton, InlineConfirm},
     layout::{loading, DataTable, ErrorNote, PageHeader},
-    pages::settings::role_mappings::ROLES,
+    pages::settings::role_mappings::RoleField,
 };
 
 #[component]
@@ -87,17 +87,7 @@ fn CreateToken(on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl Into
                         on:input=move |ev| name.set(event_target_value(&ev))
                     />
                 </label>
-                <label class="block text-sm font-medium text-slate-700">
-                    "Role"
-                    <select class="field-input" on:change=move |ev| role.set(event_target_value(&ev))>
-                        {ROLES
-                            .into_iter()
-                            .map(|(value, label, help)| {
-                                view! { <option value=value selected=value == "viewer">{format!("{label} — {help}")}</option> }
-                            })
-                            .collect_view()}
-                    </select>
-                </label>
+                <RoleField role />
                 <label class="block text-sm font-medium text-slate-700">
                     "Expires in (days)"
                     <input

@@ -12,11 +12,29 @@ use crate::{
     layout::{loading, DataTable, ErrorNote, PageHeader},
 };
 
-pub(crate) const ROLES: [(&str, &str, &str); 3] = [
+const ROLES: [(&str, &str, &str); 3] = [
     ("admin", "Admin", "everything, including role mappings"),
     ("editor", "Editor", "configure providers and policies"),
     ("viewer", "Viewer", "read only"),
 ];
+
+/// "Role" for something new: Admin, Editor or Viewer with what each may do; Viewer first.
+#[component]
+pub(crate) fn RoleField(role: RwSignal<String>) -> impl IntoView {
+    view! {
+        <label class="block text-sm font-medium text-slate-700">
+            "Role"
+            <select class="field-input" on:change=move |ev| role.set(event_target_value(&ev))>
+                {ROLES
+                    .into_iter()
+                    .map(|(value, label, help)| {
+                        view! { <option value=value selected=value == "viewer">{format!("{label} — {help}")}</option> }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}
 
 /// `/settings/role-mappings`: which groups grant which console role.
 #[component]
@@ -217,17 +235,7 @@ pub(crate) fn AddMapping(data: RoleMappingsData, on_change: impl Fn() + Copy + S
                         }}
                     </datalist>
                 </label>
-                <label class="block text-sm font-medium text-slate-700">
-                    "Role"
-                    <select class="field-input" on:change=move |ev| role.set(event_target_value(&ev))>
-                        {ROLES
-                            .into_iter()
-                            .map(|(value, label, help)| {
-                                view! { <option value=value selected=value == "viewer">{format!("{label} — {help}")}</option> }
-                            })
-                            .collect_view()}
-                    </select>
-                </label>
+                <RoleField role />
                 <button type="submit" class="btn-primary" disabled=move || add.pending().get() || !has_providers>
                     "Add mapping"
                 </button>
