@@ -52,8 +52,9 @@ server:
 	cargo build -p portcullis-server
 
 # Per package, never --workspace: the browser crate must not be built with server features.
+# The SCIM checkers (scim2-cli, scim-sanity) come from test-tools' virtual environment.
 unit:
-	cargo test -p portcullis-types -p portcullis-domain -p portcullis-app -p portcullis-server -p okta-sim
+	SCIM_CHECKERS_BIN=$(CURDIR)/target/scim-venv/bin cargo test -p portcullis-types -p portcullis-domain -p portcullis-app -p portcullis-server -p okta-sim
 
 # Uses the binaries `cargo test` just built (portcullis, okta-sim).
 e2e:

@@ -54,3 +54,14 @@ if [ "${1:-}" = "--test" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/n
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium nginx caddy wrk
   if [ -n "$made_policy" ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi
 fi
+
+# The third-party SCIM checkers the integration tests run (PyPI, pinned, in a virtual environment).
+if [ "${1:-}" = "--test" ]; then
+  scim_venv=target/scim-venv
+  if ! "$scim_venv/bin/pip" show scim2-cli 2>/dev/null | grep -qx "Version: 0.6.0" \
+    || ! "$scim_venv/bin/pip" show scim-sanity 2>/dev/null | grep -qx "Version: 0.7.4"; then
+    say "installing scim2-cli 0.6.0 and scim-sanity 0.7.4 into $scim_venv"
+    python3 -m venv "$scim_venv"
+    "$scim_venv/bin/pip" install -q --disable-pip-version-check "scim2-cli==0.6.0" "scim-sanity==0.7.4"
+  fi
+fi

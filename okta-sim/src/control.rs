@@ -435,3 +435,115 @@ pub(crate) async fn http_control(State(st): State<Arc<AppState>>, Json(body): Js
 pub(crate) async fn http_state(State(st): State<Arc<AppState>>) -> Json<Value> {
     Json((Control { st }).state())
 }
+
+/// `POST /__sim/scim`: Okta pushing to an app's SCIM server, as its provisioning does. Body:
+/// `{"base", "token", "flavour": "patch"|"put", "action", "user_id"?, "group_id"?, "name"?,
+/// "user_ids"?}` with the org's own ids; actions `assign`, `update`, `deactivate`,
+/// `reactivate`, `unassign`, `push_group`, `rename_group` (to `name`), `add_members`,
+/// `remove_members`, `delete_group`. Answers `{"id", "result"}` or the app's refusal.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ScimPush {
+    base: String,
+    token: String,
+    flavour: crate::scim_client::Flavour,
+    action: String,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    group_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    user_ids: Vec<String>,
+}
+
+pub(crate) async fn http_scim(State(st): State<Arc<AppState>>, Json(push): Json<ScimPush>) -> Response {
+    match scim_push(&st, push).await {
+        Ok(v) => Json(v).into_response(),
+        Err((status, e)) => (status, Json(json!({ "error": e }))).into_response(),
+    }
+}
+
+async fn scim_push(st: &AppState, push: ScimPush) -> Result<Value, (StatusCode, String)> {
+    use crate::scim_client::{PushedUser, ScimClient, ScimPushError};
+    let client = ScimClient::new(&push.base, &push.token, push.flavour);
+    let bad = |e: String| (StatusCode::BAD_REQUEST, e);
+    let refused = |e: ScimPushError| (StatusCode::BAD_GATEWAY, e.to_string());
+    let person = |id: &str| -> Result<PushedUser, (StatusCode, String)> {
+        let store = st.store();
+        let u = store.users.get(id).ok_or_else(|| (StatusCode::NOT_FOUND, format!("user {id}")))?;
+        Ok(PushedUser {
+            okta_id: u.id.clone(),
+            login: u.login().to_string(),
+            email: u.profile_str("email").unwrap_or_default().to_string(),
+            first_name: u.profile_str("firstName").unwrap_or_default().to_string(),
+            last_name: u.profile_str("lastName").unwrap_or_default().to_string(),
+        })
+    };
+    let group_name = |id: &str| -> Result<String, (StatusCode, String)> {
+        let store = st.store();
+        let g = store.groups.get(id).ok_or_else(|| (StatusCode::NOT_FOUND, format!("group {id}")))?;
+        Ok(g.name().to_string())
+    };
+    let user = || push.user_id.clone().ok_or_else(|| bad("user_id is required".into()));
+    let group = || push.group_id.clone().ok_or_else(|| bad("group_id is required".into()));
+    // The people's ids at the app, as Okta keeps them.
+    let app_ids = |ids: Vec<String>| async {
+        let mut out = Vec::new();
+        for id in ids {
+            let p = person(&id)?;
+            out.push(client.find_user(&p).await.map_err(refused)?.ok_or_else(|| bad(format!("{id} is not pushed")))?);
+        }
+        Ok::<_, (StatusCode, String)>(out)
+    };
+    let client = &client;
+    let existing = |name: String| async move {
+        client.find_group(&name).await.map_err(refused)?.ok_or_else(|| bad(format!("group {name} is not pushed")))
+    };
+    let (id, result) = match push.action.as_str() {
+        "assign" => {
+            let id = client.assign(&person(&user()?)?).await.map_err(refused)?;
+            (id, Value::Null)
+        }
+        "update" | "deactivate" | "reactivate" | "unassign" => {
+            let p = person(&user()?)?;
+            let id =
+                client.find_user(&p).await.map_err(refused)?.ok_or_else(|| bad("the user is not pushed".into()))?;
+            let result = match push.action.as_str() {
+                "update" => client.update_profile(&id, &p).await,
+                "reactivate" => client.set_active(&id, true).await,
+                _ => client.set_active(&id, false).await,
+            }
+            .map_err(refused)?;
+            (id, result)
+        }
+        "push_group" => {
+            let members = app_ids(push.user_ids.clone()).await?;
+            let id = client.push_group(&group_name(&group()?)?, &members).await.map_err(refused)?;
+            (id, Value::Null)
+        }
+        "rename_group" => {
+            let id = existing(group_name(&group()?)?).await?;
+            let name = push.name.clone().ok_or_else(|| bad("name is required".into()))?;
+            let result = client.rename_group(&id, &name).await.map_err(refused)?;
+            (id, result)
+        }
+        "add_members" | "remove_members" => {
+            let id = existing(group_name(&group()?)?).await?;
+            let members = app_ids(push.user_ids.clone()).await?;
+            let result = if push.action == "add_members" {
+                client.add_members(&id, &members).await
+            } else {
+                client.remove_members(&id, &members).await
+            }
+            .map_err(refused)?;
+            (id, result)
+        }
+        "delete_group" => {
+            let id = existing(group_name(&group()?)?).await?;
+            (id.clone(), client.delete_group(&id).await.map_err(refused)?)
+        }
+        other => return Err(bad(format!("unknown action {other}"))),
+    };
+    Ok(json!({"id": id, "result": result}))
+}

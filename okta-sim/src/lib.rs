@@ -24,6 +24,7 @@ pub mod keys;
 mod oauth;
 mod ratelimit;
 mod resource;
+pub mod scim_client;
 mod server;
 mod state;
 mod store;

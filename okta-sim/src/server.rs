@@ -166,6 +166,7 @@ pub(crate) fn router(st: Arc<AppState>) -> Router {
         .merge(oauth_routes)
         .route("/__sim/control", post(control::http_control))
         .route("/__sim/state", get(control::http_state))
+        .route("/__sim/scim", post(control::http_scim))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(st.clone(), sim_layer))

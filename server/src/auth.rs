@@ -79,6 +79,7 @@ fn is_public(path: &str) -> bool {
         || path == "/.well-known/portcullis/jwks.json"
         || path.starts_with("/pkg/")
         || path.starts_with("/api/")
+        || path.starts_with("/scim/")
 }
 
 /// Every page but the public ones needs a session: without one, go to `/login`

@@ -22,10 +22,12 @@ pub async fn cross_origin_guard(State(state): State<AppState>, req: Request, nex
     // `/.portcullis/sign_out` is posted from the application's own host, not the console's.
     let path = req.uri().path();
     // `/api/v1` authenticates with bearer tokens only, never cookies: nothing ambient to forge;
-    // Universal Logout with the provider's signed JWT, posted by the provider's servers.
+    // Universal Logout with the provider's signed JWT, posted by the provider's servers; SCIM
+    // with its own bearer tokens.
     let exempt = matches!(path, "/verify" | "/verify/forward" | "/.portcullis/sign_out")
         || path.starts_with("/api/v1/")
-        || path.starts_with("/okta/universal-logout/");
+        || path.starts_with("/okta/universal-logout/")
+        || path.starts_with("/scim/");
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || exempt {
         return next.run(req).await;
     }

@@ -11,6 +11,7 @@ mod csrf;
 mod downloads;
 mod forward;
 mod health;
+mod scim;
 mod sso;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
@@ -167,6 +168,7 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
         forward_auth,
         tokens: portcullis_domain::api_tokens::ApiTokens::new(store.clone()),
         config,
+        scim: portcullis_domain::scim::ScimService::new(store.clone()),
     };
     spawn_key_rotation(assertions);
     Ok(AppState { leptos, services, store, setup_token })
@@ -242,6 +244,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/policies/apps/{id}/export.json", get(downloads::policy_export))
         .route("/audit/{format}", get(downloads::audit_export))
         .merge(api::router())
+        .merge(scim::router())
         .merge(extra)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();

@@ -34,6 +34,7 @@ pub struct Services {
     pub forward_auth: ForwardAuth,
     pub tokens: ApiTokens,
     pub config: portcullis_domain::config::ConfigService,
+    pub scim: portcullis_domain::scim::ScimService,
 }
 
 pub fn services() -> Result<Services, ServerFnError> {

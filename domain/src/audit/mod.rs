@@ -67,10 +67,20 @@ pub enum Action {
     ConfigApplied,
     UniversalLogout,
     ScimTokenGenerated,
+    ScimUserCreated,
+    ScimUserUpdated,
+    ScimUserDeactivated,
+    ScimUserReactivated,
+    ScimUserDeleted,
+    ScimGroupCreated,
+    ScimGroupUpdated,
+    ScimGroupDeleted,
+    ScimDeactivationBurst,
+    ScimSettingsChanged,
 }
 
 impl Action {
-    pub const ALL: [Action; 55] = [
+    pub const ALL: [Action; 65] = [
         Action::SetupCompleted,
         Action::AdminCreatedFromSettings,
         Action::SignIn,
@@ -126,6 +136,16 @@ impl Action {
         Action::ConfigApplied,
         Action::UniversalLogout,
         Action::ScimTokenGenerated,
+        Action::ScimUserCreated,
+        Action::ScimUserUpdated,
+        Action::ScimUserDeactivated,
+        Action::ScimUserReactivated,
+        Action::ScimUserDeleted,
+        Action::ScimGroupCreated,
+        Action::ScimGroupUpdated,
+        Action::ScimGroupDeleted,
+        Action::ScimDeactivationBurst,
+        Action::ScimSettingsChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -185,6 +205,16 @@ impl Action {
             Action::ConfigApplied => "config.applied",
             Action::UniversalLogout => "session.universal_logout",
             Action::ScimTokenGenerated => "scim.token_generated",
+            Action::ScimUserCreated => "scim.user_created",
+            Action::ScimUserUpdated => "scim.user_updated",
+            Action::ScimUserDeactivated => "scim.user_deactivated",
+            Action::ScimUserReactivated => "scim.user_reactivated",
+            Action::ScimUserDeleted => "scim.user_deleted",
+            Action::ScimGroupCreated => "scim.group_created",
+            Action::ScimGroupUpdated => "scim.group_updated",
+            Action::ScimGroupDeleted => "scim.group_deleted",
+            Action::ScimDeactivationBurst => "scim.deactivation_burst",
+            Action::ScimSettingsChanged => "scim.settings_changed",
         }
     }
 
@@ -246,6 +276,16 @@ impl Action {
             Action::ConfigApplied => "Configuration applied",
             Action::UniversalLogout => "Signed out by the provider (Universal Logout)",
             Action::ScimTokenGenerated => "SCIM token generated",
+            Action::ScimUserCreated => "Person provisioned by SCIM",
+            Action::ScimUserUpdated => "Person changed by SCIM",
+            Action::ScimUserDeactivated => "Person deactivated by SCIM: sessions ended",
+            Action::ScimUserReactivated => "Person reactivated by SCIM",
+            Action::ScimUserDeleted => "Person deleted by SCIM",
+            Action::ScimGroupCreated => "Group pushed by SCIM",
+            Action::ScimGroupUpdated => "Group changed by SCIM",
+            Action::ScimGroupDeleted => "Group deleted by SCIM",
+            Action::ScimDeactivationBurst => "SCIM deactivated more people than the removal threshold",
+            Action::ScimSettingsChanged => "SCIM provisioning turned on or off",
         }
     }
 

@@ -4,14 +4,18 @@
 //! limits); what they mean for a directory person or group is decided here, Okta's quirks
 //! included (any case of `op`, booleans as strings, members without `type`).
 
+mod discovery;
 mod filter;
 mod patch;
 mod resource;
+mod service;
 mod tokens;
 
+pub use discovery::MAX_BODY_BYTES;
 pub use filter::{parse_filter, Lookup};
 pub use patch::{group_patch, normalize_patch, user_patch, GroupChange, UserChange};
 pub use resource::{GroupResource, MemberRef, UserResource};
+pub use service::{Answer, Endpoint, ListQuery, ScimService, ScimStatus, RATE_BURST, RATE_PER_SECOND};
 pub use tokens::{
     ScimTokenError, ScimTokenView, ScimTokens, DEFAULT_GRACE_MINUTES, MAX_GRACE_MINUTES, SCIM_TOKEN_PREFIX,
 };

@@ -23,6 +23,8 @@ pub enum GroupChange {
     RemoveMembers(Vec<String>),
     /// The whole list (`replace` on `members`, or a `remove` of all of them).
     ReplaceMembers(Vec<String>),
+    /// The client's own id for the group (None: removed).
+    ExternalId(Option<String>),
 }
 
 /// A user PATCH's result is the user itself, changed; see [`user_patch`].
@@ -94,6 +96,7 @@ pub fn user_patch(current: &UserResource, body: &Value) -> Result<UserResource, 
                         PatchPath::Value(p) if p.attr.name.eq_ignore_ascii_case("emails") => {
                             if let Some(v) = value.as_str() {
                                 user.email = v.trim().to_string();
+                                user.email_primary = user.email_primary.or(Some(true));
                             }
                         }
                         _ => {}
@@ -104,8 +107,13 @@ pub fn user_patch(current: &UserResource, body: &Value) -> Result<UserResource, 
                 PatchPath::Attr(p) if is_core(&p, USER_SCHEMA) => {
                     let name = p.name.to_ascii_lowercase();
                     match (name.as_str(), p.sub_attr.as_deref().map(str::to_ascii_lowercase).as_deref()) {
-                        ("username", _) | ("active", _) => {
+                        ("username", _) => {
                             return Err(ScimError::mutability(format!("{} cannot be removed.", p.name)));
+                        }
+                        // Not deactivation: without `active` the person is active, as on a create.
+                        ("active", _) => {
+                            user.active = true;
+                            user.active_set = false;
                         }
                         ("name", Some("givenname")) => user.given_name.clear(),
                         ("name", Some("familyname")) => user.family_name.clear(),
@@ -114,17 +122,22 @@ pub fn user_patch(current: &UserResource, body: &Value) -> Result<UserResource, 
                             user.family_name.clear();
                         }
                         ("displayname", _) => user.display_name.clear(),
-                        ("emails", _) => user.email.clear(),
+                        ("emails", _) => {
+                            user.email.clear();
+                            user.email_primary = None;
+                        }
                         ("externalid", _) => user.external_id = None,
                         _ => {}
                     }
                 }
-                PatchPath::Value(p) if p.attr.name.eq_ignore_ascii_case("emails") => user.email.clear(),
+                PatchPath::Value(p) if p.attr.name.eq_ignore_ascii_case("emails") => {
+                    user.email.clear();
+                    user.email_primary = None;
+                }
                 _ => {}
             },
         }
     }
-    user.fill_defaults();
     Ok(user)
 }
 
@@ -138,6 +151,7 @@ fn set_user(user: &mut UserResource, name: &str, sub: Option<&str>, v: &Value) -
         ("active", None) => {
             user.active =
                 boolean(v).ok_or_else(|| ScimError::invalid_value(format!("active must be a boolean, not {v}.")))?;
+            user.active_set = true;
         }
         ("username", None) => {
             let u = text(v)?;
@@ -158,7 +172,7 @@ fn set_user(user: &mut UserResource, name: &str, sub: Option<&str>, v: &Value) -
                 set_user(user, "name", Some(k), v)?;
             }
         }
-        ("emails", None) => user.email = primary_email(v)?.unwrap_or_default(),
+        ("emails", None) => (user.email, user.email_primary) = primary_email(v)?.unwrap_or_default(),
         // Never stored, never answered.
         ("password", _) => {}
         _ => {}
@@ -187,6 +201,9 @@ pub fn group_patch(body: &Value) -> Result<Vec<GroupChange>, ScimError> {
                 if let Some(name) = attribute(&value, "displayName") {
                     changes.push(GroupChange::Rename(display_name(name)?));
                 }
+                if let Some(e) = attribute(&value, "externalId") {
+                    changes.push(GroupChange::ExternalId(external_id(e)?));
+                }
                 if let Some(list) = attribute(&value, "members") {
                     let list = ids(list)?;
                     changes.push(if adding {
@@ -208,7 +225,7 @@ pub fn group_patch(body: &Value) -> Result<Vec<GroupChange>, ScimError> {
                             GroupChange::ReplaceMembers(list)
                         });
                     }
-                    "externalid" => {}
+                    "externalid" => changes.push(GroupChange::ExternalId(external_id(&value)?)),
                     _ => return Err(ScimError::invalid_path(format!("A group has no attribute {p}."))),
                 }
             }
@@ -218,6 +235,14 @@ pub fn group_patch(body: &Value) -> Result<Vec<GroupChange>, ScimError> {
         }
     }
     Ok(changes)
+}
+
+fn external_id(v: &Value) -> Result<Option<String>, ScimError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
+        _ => Err(ScimError::invalid_value("externalId must be a string.")),
+    }
 }
 
 fn display_name(v: &Value) -> Result<String, ScimError> {
@@ -231,6 +256,12 @@ fn display_name(v: &Value) -> Result<String, ScimError> {
 /// people in `value`, or on `members` alone (everyone).
 fn remove_members(path: &PatchPath, value: Option<&Value>) -> Result<GroupChange, ScimError> {
     match path {
+        PatchPath::Attr(p) if is_core(p, GROUP_SCHEMA) && p.name.eq_ignore_ascii_case("externalId") => {
+            Ok(GroupChange::ExternalId(None))
+        }
+        PatchPath::Attr(p) if is_core(p, GROUP_SCHEMA) && p.name.eq_ignore_ascii_case("displayName") => {
+            Err(ScimError::mutability("displayName cannot be removed from a group."))
+        }
         PatchPath::Attr(p)
             if is_core(p, GROUP_SCHEMA) && p.name.eq_ignore_ascii_case("members") && p.sub_attr.is_none() =>
         {
@@ -279,7 +310,9 @@ mod tests {
             family_name: "Lovelace".into(),
             display_name: "Ada Lovelace".into(),
             email: "ada@example.com".into(),
+            email_primary: Some(true),
             active: true,
+            active_set: true,
         }
     }
 
@@ -323,6 +356,9 @@ mod tests {
         let bad = |ops: Value| user_patch(&ada(), &patch(ops)).unwrap_err();
         assert_eq!(bad(json!([{"op": "replace", "value": {"active": "perhaps"}}])).scim_type, Some("invalidValue"));
         assert_eq!(bad(json!([{"op": "remove", "path": "userName"}])).scim_type, Some("mutability"));
+        let unset =
+            user_patch(&UserResource { active: false, ..ada() }, &patch(json!([{"op": "remove", "path": "active"}])));
+        assert!(unset.unwrap().active, "removing active is no deactivation");
         assert_eq!(bad(json!([{"op": "frobnicate", "value": {}}])).scim_type, Some("invalidSyntax"));
         assert_eq!(bad(json!([{"op": "remove"}])).scim_type, Some("invalidSyntax"));
         assert_eq!(

@@ -17,7 +17,11 @@ pub struct UserResource {
     pub family_name: String,
     pub display_name: String,
     pub email: String,
+    /// The address's `primary`, as pushed.
+    pub email_primary: Option<bool>,
     pub active: bool,
+    /// Whether `active` was pushed (absent: the person is active, and none is answered).
+    pub active_set: bool,
 }
 
 /// A group pushed by SCIM, as stored.
@@ -49,8 +53,9 @@ fn text(object: &Map<String, Value>, name: &str) -> Result<Option<String>, ScimE
     }
 }
 
-/// The address a resource's `emails` gives: the primary one, else the first work one, else the first.
-pub(crate) fn primary_email(emails: &Value) -> Result<Option<String>, ScimError> {
+/// The address a resource's `emails` gives, and its `primary` flag: the primary one, else the
+/// first work one, else the first.
+pub(crate) fn primary_email(emails: &Value) -> Result<Option<(String, Option<bool>)>, ScimError> {
     let Value::Array(list) = emails else {
         return Err(ScimError::invalid_value("emails must be a list."));
     };
@@ -65,7 +70,9 @@ pub(crate) fn primary_email(emails: &Value) -> Result<Option<String>, ScimError>
             .and_then(Value::as_str)
             .is_some_and(|t| t.eq_ignore_ascii_case("work"))
     });
-    Ok(primary.or(work).or(list.first()).and_then(value).filter(|v| !v.is_empty()).map(str::to_string))
+    let chosen = primary.or(work).or(list.first());
+    let flag = chosen.and_then(|e| e.as_object()).and_then(|o| attribute(o, "primary")).and_then(boolean);
+    Ok(chosen.and_then(value).filter(|v| !v.is_empty()).map(|v| (v.to_string(), flag)))
 }
 
 impl UserResource {
@@ -88,28 +95,32 @@ impl UserResource {
             user.family_name = text(name, "familyName")?.unwrap_or_default();
         }
         user.display_name = text(object, "displayName")?.unwrap_or_default();
-        if let Some(emails) = attribute(object, "emails") {
-            user.email = primary_email(emails)?.unwrap_or_default();
+        if let Some(emails) = attribute(object, "emails").filter(|e| !e.is_null()) {
+            (user.email, user.email_primary) = primary_email(emails)?.unwrap_or_default();
         }
-        if let Some(active) = attribute(object, "active") {
+        if let Some(active) = attribute(object, "active").filter(|a| !a.is_null()) {
             user.active = boolean(active)
                 .ok_or_else(|| ScimError::invalid_value(format!("active must be a boolean, not {active}.")))?;
+            user.active_set = true;
         }
-        user.fill_defaults();
         Ok(user)
     }
 
-    /// A display name and an email where the push gave none.
-    pub(crate) fn fill_defaults(&mut self) {
-        if self.display_name.is_empty() {
-            self.display_name = format!("{} {}", self.given_name, self.family_name).trim().to_string();
+    /// The display name and email the directory keeps: what was pushed, else the name and
+    /// the userName (when it is an address).
+    pub fn directory_defaults(&self) -> (String, String) {
+        let mut display = self.display_name.clone();
+        if display.is_empty() {
+            display = format!("{} {}", self.given_name, self.family_name).trim().to_string();
         }
-        if self.display_name.is_empty() {
-            self.display_name = self.user_name.clone();
+        if display.is_empty() {
+            display = self.user_name.clone();
         }
-        if self.email.is_empty() && self.user_name.contains('@') {
-            self.email = self.user_name.clone();
+        let mut email = self.email.to_lowercase();
+        if email.is_empty() && self.user_name.contains('@') {
+            email = self.user_name.to_lowercase();
         }
+        (display, email)
     }
 
     /// The resource as answered; `location` is its URL.
@@ -118,13 +129,30 @@ impl UserResource {
             "schemas": [USER_SCHEMA],
             "id": self.id,
             "userName": self.user_name,
-            "name": {"givenName": self.given_name, "familyName": self.family_name},
-            "displayName": self.display_name,
-            "active": self.active,
             "meta": {"resourceType": "User", "location": location},
         });
+        // What was not pushed is not answered: a GET gives back exactly what a PUT may send.
+        let mut name = Map::new();
+        if !self.given_name.is_empty() {
+            name.insert("givenName".into(), self.given_name.clone().into());
+        }
+        if !self.family_name.is_empty() {
+            name.insert("familyName".into(), self.family_name.clone().into());
+        }
+        if !name.is_empty() {
+            body["name"] = Value::Object(name);
+        }
+        if !self.display_name.is_empty() {
+            body["displayName"] = self.display_name.clone().into();
+        }
         if !self.email.is_empty() {
-            body["emails"] = json!([{"value": self.email, "type": "work", "primary": true}]);
+            body["emails"] = match self.email_primary {
+                Some(primary) => json!([{"value": self.email, "primary": primary}]),
+                None => json!([{"value": self.email}]),
+            };
+        }
+        if self.active_set {
+            body["active"] = self.active.into();
         }
         if let Some(e) = &self.external_id {
             body["externalId"] = e.clone().into();
@@ -159,7 +187,8 @@ impl GroupResource {
             .members
             .iter()
             .map(|m| {
-                let mut v = json!({"value": m.value, "type": "User", "$ref": member_location(&m.value)});
+                // No `type`: the schema does not publish it (every member is a person).
+                let mut v = json!({"value": m.value, "$ref": member_location(&m.value)});
                 if let Some(d) = &m.display {
                     v["display"] = d.clone().into();
                 }
@@ -241,8 +270,12 @@ mod tests {
         .unwrap();
         assert_eq!(user.user_name, "grace@example.com");
         assert!(!user.active);
-        assert_eq!(user.display_name, "Grace");
-        assert_eq!(user.email, "grace@example.com", "the userName stands in for a missing email");
+        assert_eq!(user.display_name, "", "nothing pushed, nothing answered");
+        assert_eq!(
+            user.directory_defaults(),
+            ("Grace".to_string(), "grace@example.com".to_string()),
+            "the directory fills in a name and the userName as the email"
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub use directory::{
     UpdatedUserRow, UserMark,
 };
 pub use providers::{GroupInput, GroupRow, ProviderRow, DEFAULT_SCOPES};
-pub use scim::ScimTokenRow;
+pub use scim::{ScimGroupRow, ScimRemoval, ScimRequestRow, ScimSettingsRow, ScimTokenRow, ScimUserRow, ScimWhere};
 pub use sessions::{ProviderSessionInput, SessionRow};
 pub use sso::{ClaimGroups, IdentityRow, LoginAttemptRow, LoginOutcomeRow, RoleMappingRow, SessionTokensRow};
 pub use throttle::ThrottleRow;

@@ -105,7 +105,7 @@ impl SyncSettings {
             && normalized_scope(&self.scope) == normalized_scope(&other.scope)
     }
 
-    pub(super) fn from_row(r: &SyncSettingsRow) -> Self {
+    pub(crate) fn from_row(r: &SyncSettingsRow) -> Self {
         let d = SyncSettings::default();
         Self {
             enabled: r.enabled,

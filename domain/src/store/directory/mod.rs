@@ -47,6 +47,7 @@ static CANDIDATES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "sync_stage_users s CROSS JOIN directory_users d \
          ON d.provider_id = $2 AND d.external_id = s.external_id {TIED_ACCOUNT} \
-         WHERE s.run_id = $1 AND s.change = 'gone' AND d.state = 'active'"
+         WHERE s.run_id = $1 AND s.change = 'gone' AND d.state = 'active' \
+         AND (d.scim_changed_at IS NULL OR d.scim_changed_at < (SELECT started_at FROM sync_runs WHERE id = $1))"
     )
 });

@@ -333,7 +333,9 @@ impl DirectoryTx {
                 s.last_name, d.last_name AS old_last_name, s.okta_status, d.okta_status AS old_okta_status, \
                 d.state AS old_state, d.account_disabled_by_run \
              FROM sync_stage_users s JOIN directory_users d ON d.provider_id = $2 AND d.external_id = s.external_id \
-             WHERE s.run_id = $1 AND s.change = 'update' AND s.external_id > $3 ORDER BY s.external_id LIMIT $4",
+             WHERE s.run_id = $1 AND s.change = 'update' AND s.external_id > $3 \
+             AND (d.scim_changed_at IS NULL OR d.scim_changed_at < (SELECT started_at FROM sync_runs WHERE id = $1)) \
+             ORDER BY s.external_id LIMIT $4",
         )
         .bind(run_id)
         .bind(provider_id)
@@ -351,7 +353,8 @@ impl DirectoryTx {
              fingerprint = s.fingerprint, state = 'active', removed_at = NULL, account_disabled_by_run = NULL, \
              last_changed_run = $1, updated_at = $3 \
              FROM sync_stage_users s WHERE s.run_id = $1 AND s.change = 'update' \
-             AND directory_users.provider_id = $2 AND directory_users.external_id = s.external_id",
+             AND directory_users.provider_id = $2 AND directory_users.external_id = s.external_id \
+             AND (directory_users.scim_changed_at IS NULL OR directory_users.scim_changed_at < (SELECT started_at FROM sync_runs WHERE id = $1))",
         )
         .bind(run_id)
         .bind(provider_id)
@@ -499,7 +502,8 @@ impl DirectoryTx {
     ) -> Result<(u64, u64), StoreError> {
         let removed = sqlx::query(
             "DELETE FROM directory_memberships WHERE (group_id, user_id) IN \
-             (SELECT group_id, user_id FROM sync_stage_memberships WHERE run_id = $1 AND change = 'remove')",
+             (SELECT group_id, user_id FROM sync_stage_memberships WHERE run_id = $1 AND change = 'remove') \
+             AND NOT (source = 'scim' AND created_at >= (SELECT started_at FROM sync_runs WHERE id = $1))",
         )
         .bind(run_id)
         .execute(&mut *self.tx)
@@ -510,6 +514,8 @@ impl DirectoryTx {
              WHERE sm.run_id = $1 AND sm.change = 'add' \
              AND EXISTS (SELECT 1 FROM directory_users u WHERE u.id = sm.user_id) \
              AND EXISTS (SELECT 1 FROM directory_groups g WHERE g.id = sm.group_id) \
+             AND NOT EXISTS (SELECT 1 FROM scim_membership_removals r WHERE r.group_id = sm.group_id \
+                 AND r.user_id = sm.user_id AND r.removed_at >= (SELECT started_at FROM sync_runs WHERE id = $1)) \
              ON CONFLICT (group_id, user_id) DO NOTHING",
         )
         .bind(run_id)
