@@ -109,6 +109,11 @@ pub fn App() -> impl IntoView {
                             path=path!("/settings/identity-providers/:id/test-sign-in")
                             view=pages::settings::test_sign_in::TestSignInPage
                         />
+                        <Route
+                            ssr=SsrMode::Async
+                            path=path!("/settings/identity-providers/:id/provisioning")
+                            view=pages::settings::provisioning::ProvisioningPage
+                        />
                     </ParentRoute>
                 </Routes>
             </Router>

@@ -831,3 +831,76 @@ test('configuration as code: an empty console given this one’s export exports 
     }
   }
 });
+
+test('SCIM provisioning: enabled and a token rotated on the provider’s page; a pushed person appears in the Directory, and a deactivation push ends access through nginx', async ({ browser, request }) => {
+  test.setTimeout(120_000);
+  const admin = await (await browser.newContext()).newPage();
+  await signIn(admin, true);
+  await admin.goto(`${CONSOLE}/settings/identity-providers`);
+  await ready(admin, true);
+  await admin.getByTestId('provider-row').filter({ hasText: PROVIDER }).getByRole('link', { name: 'Provisioning (SCIM)' }).click();
+  await expect(admin.getByRole('heading', { name: 'Provisioning (SCIM)' })).toBeVisible();
+  await ready(admin, true);
+  await expect(admin.getByTestId('no-scim-requests')).toBeVisible();
+  await admin.getByLabel('Enable SCIM provisioning').check();
+  await expect(admin.getByTestId('provisioning')).toHaveAttribute('data-enabled', 'true');
+  const base = (await admin.getByTestId('scim-base-url').innerText()).trim();
+  expect(base).toMatch(new RegExp(`^${CONSOLE}/scim/[0-9a-f-]+/v2$`));
+  expect(base).not.toContain('_');
+  await expect(admin.getByRole('button', { name: 'Copy SCIM base URL' })).toBeVisible();
+
+  // A token, shown once; then a new one, the first kept valid for its grace period.
+  await admin.getByRole('button', { name: 'Generate token' }).click();
+  const first = (await admin.getByTestId('scim-token-value').innerText()).trim();
+  expect(first).toMatch(/^pcst_[0-9A-Za-z]{38}$/);
+  await expect(admin.getByTestId('scim-token-row')).toHaveCount(1);
+  await admin.getByLabel('Keep the previous token valid for (minutes)').fill('60');
+  await admin.getByRole('button', { name: 'Generate token' }).click();
+  await expect(admin.getByTestId('scim-token-row')).toHaveCount(2);
+  const token = (await admin.getByTestId('scim-token-value').innerText()).trim();
+  expect(token).not.toBe(first);
+  await expect(admin.getByTestId('scim-tokens')).toContainText('Current');
+  await expect(admin.getByTestId('scim-tokens')).toContainText('Valid until');
+
+  // Okta pushes with the old token (still in its grace period) and the new one.
+  const push = async (body: object, with_token = token) => {
+    const r = await request.post(`${SIM}/__sim/scim`, { data: { base, token: with_token, flavour: 'patch', ...body } });
+    expect(r.ok(), await r.text()).toBeTruthy();
+    return r.json();
+  };
+  await push({ action: 'assign', user_id: ADA.id }, first);
+  const nova = { ...ADA, id: '00uSCIMpushedE2E01', profile: { ...ADA.profile, login: 'nova.pushed@example.com', email: 'nova.pushed@example.com', firstName: 'Nova', lastName: 'Pushed' } };
+  await control(request, { op: 'add_user', user: nova });
+  await push({ action: 'assign', user_id: nova.id });
+
+  await admin.goto(`${CONSOLE}/directory?q=nova.pushed`);
+  await ready(admin, true);
+  await expect(admin.getByTestId('user-list')).toContainText('Nova Pushed');
+
+  // Ada reaches the wiki through nginx; Okta deactivates her by a push; her next request does not.
+  const wiki = `${origin(nginxProxy, WIKI_HOST)}/`;
+  const { page, status } = await visit(browser, wiki, ADA.profile.login);
+  expect(status).toBe(200);
+  await push({ action: 'deactivate', user_id: ADA.id });
+  const after = await page.goto(wiki);
+  await expect(page.locator('body')).not.toContainText(UPSTREAM_MARK);
+  expect(after?.status()).not.toBe(200);
+
+  // Her reactivation lets her in again after signing in.
+  await push({ action: 'reactivate', user_id: ADA.id });
+  const again = await visit(browser, wiki, ADA.profile.login);
+  expect(again.status).toBe(200);
+  await again.page.context().close();
+  await page.context().close();
+
+  // The page lists what arrived, and the audit log names the token.
+  await admin.goto(`${CONSOLE}/settings/identity-providers`);
+  await ready(admin, true);
+  await admin.getByTestId('provider-row').filter({ hasText: PROVIDER }).getByRole('link', { name: 'Provisioning (SCIM)' }).click();
+  await ready(admin, true);
+  await expect(admin.getByTestId('scim-requests')).toContainText('deactivated ada.lovelace@example.com');
+  await shot(admin, 'provisioning');
+  await admin.goto(`${CONSOLE}/audit`);
+  await expect(admin.locator('tr[data-action="scim.user_deactivated"]').first()).toContainText('SCIM token pcst_');
+  await admin.context().close();
+});

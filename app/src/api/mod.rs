@@ -6,6 +6,7 @@ pub mod console;
 pub mod directory;
 pub mod policies;
 pub mod providers;
+pub mod scim;
 pub mod sso;
 #[cfg(feature = "ssr")]
 pub mod ssr;

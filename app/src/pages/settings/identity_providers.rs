@@ -200,6 +200,7 @@ pub(crate) fn ProviderRow(
                         <button type="submit" class=button>"Test sign-in"</button>
                     </form>
                     <a href=format!("/settings/identity-providers/{id}/edit") class=button>"Edit"</a>
+                    <a href=format!("/settings/identity-providers/{id}/provisioning") class=button>"Provisioning (SCIM)"</a>
                     <button type="button" class=button on:click=move |_| { toggle.dispatch(!enabled); }>
                         {if enabled { "Disable" } else { "Enable" }}
                     </button>

@@ -5,6 +5,7 @@ pub mod api_tokens;
 pub mod identity_providers;
 pub mod presets;
 pub mod provider_wizard;
+pub mod provisioning;
 pub mod role_mappings;
 pub mod test_sign_in;
 
