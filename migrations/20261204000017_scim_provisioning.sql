@@ -10,7 +10,8 @@ ALTER TABLE directory_users ADD COLUMN scim_display_name TEXT;
 ALTER TABLE directory_users ADD COLUMN scim_email TEXT;
 ALTER TABLE directory_users ADD COLUMN scim_email_primary BOOLEAN;  -- the address's primary flag, as pushed
 ALTER TABLE directory_users ADD COLUMN scim_active BOOLEAN;         -- NULL: active was not pushed (the person is active)
-CREATE INDEX directory_users_login ON directory_users (provider_id, login);
+-- SCIM looks people up by a case-insensitive userName (and Universal Logout by email).
+CREATE INDEX directory_users_login_ci ON directory_users (provider_id, lower(login));
 
 CREATE TABLE scim_settings (
     provider_id  TEXT PRIMARY KEY REFERENCES identity_providers (id) ON DELETE CASCADE,

@@ -11,7 +11,7 @@ use axum::{
 };
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use portcullis_domain::{
-    scim::{Answer, Endpoint, ListQuery, ScimError, ScimTokenView, MAX_BODY_BYTES, SCIM_JSON},
+    scim::{Answer, Endpoint, ListQuery, Received, ScimError, ScimTokenView, MAX_BODY_BYTES, SCIM_JSON},
     ClientInfo,
 };
 use serde_json::Value;
@@ -52,7 +52,8 @@ async fn handle(
     let token = match scim.authorize(&provider_id, authorization).await {
         Ok(token) => token,
         Err(e) => {
-            scim.log(&provider_id, method.as_str(), &path, e.status, None, &e.detail, client.ip.as_deref()).await;
+            let received = Received { method: method.as_str(), path: &path, status: e.status, detail: &e.detail };
+            scim.log(&provider_id, &received, None, client.ip.as_deref()).await;
             return error(&e);
         }
     };
@@ -65,7 +66,8 @@ async fn handle(
         Ok(a) => (a.status, a.summary.clone()),
         Err(e) => (e.status, e.detail.clone()),
     };
-    scim.log(&provider_id, method.as_str(), &path, status, Some(&token), &detail, client.ip.as_deref()).await;
+    let received = Received { method: method.as_str(), path: &path, status, detail: &detail };
+    scim.log(&provider_id, &received, Some(&token), client.ip.as_deref()).await;
     match result {
         Ok(answer) => answered(answer),
         Err(e) => error(&e),

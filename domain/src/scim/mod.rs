@@ -15,7 +15,7 @@ pub use discovery::MAX_BODY_BYTES;
 pub use filter::{parse_filter, Lookup};
 pub use patch::{group_patch, normalize_patch, user_patch, GroupChange, UserChange};
 pub use resource::{GroupResource, MemberRef, UserResource};
-pub use service::{Answer, Endpoint, ListQuery, ScimService, ScimStatus, RATE_BURST, RATE_PER_SECOND};
+pub use service::{Answer, Endpoint, ListQuery, Received, ScimService, ScimStatus, RATE_BURST, RATE_PER_SECOND};
 pub use tokens::{
     ScimTokenError, ScimTokenView, ScimTokens, DEFAULT_GRACE_MINUTES, MAX_GRACE_MINUTES, SCIM_TOKEN_PREFIX,
 };
