@@ -12,6 +12,9 @@ ALTER TABLE directory_users ADD COLUMN scim_email_primary BOOLEAN;  -- the addre
 ALTER TABLE directory_users ADD COLUMN scim_active BOOLEAN;         -- NULL: active was not pushed (the person is active)
 -- SCIM looks people up by a case-insensitive userName (and Universal Logout by email).
 CREATE INDEX directory_users_login_ci ON directory_users (provider_id, lower(login));
+-- The SCIM listing (counted and paged in id order) and the deactivation-burst window.
+CREATE INDEX directory_users_scim ON directory_users (provider_id, id) WHERE scim_created_at IS NOT NULL;
+CREATE INDEX directory_users_removed ON directory_users (provider_id, removed_at) WHERE state <> 'active';
 
 CREATE TABLE scim_settings (
     provider_id  TEXT PRIMARY KEY REFERENCES identity_providers (id) ON DELETE CASCADE,

@@ -231,14 +231,18 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<(i64, Vec<ScimUserRow>), StoreError> {
+        // The whole list walks the partial index of SCIM people; a lookup must not (its own index
+        // finds one row), so it tests the column in a form that index's condition does not match.
         let (clause, value) = match filter {
-            ScimWhere::All => ("", None),
-            ScimWhere::UserName(v) => (" AND lower(login) = lower($2)", Some(v)),
-            ScimWhere::ExternalId(v) => (" AND scim_external_id = $2", Some(v)),
-            ScimWhere::DisplayName(v) => (" AND lower(display_name) = lower($2)", Some(v)),
-            ScimWhere::Id(v) => (" AND id = $2", Some(v)),
+            ScimWhere::All => (" AND scim_created_at IS NOT NULL", None),
+            ScimWhere::UserName(v) => (" AND lower(login) = lower($2) AND COALESCE(scim_created_at, 0) > 0", Some(v)),
+            ScimWhere::ExternalId(v) => (" AND scim_external_id = $2 AND COALESCE(scim_created_at, 0) > 0", Some(v)),
+            ScimWhere::DisplayName(v) => {
+                (" AND lower(display_name) = lower($2) AND COALESCE(scim_created_at, 0) > 0", Some(v))
+            }
+            ScimWhere::Id(v) => (" AND id = $2 AND COALESCE(scim_created_at, 0) > 0", Some(v)),
         };
-        let base = format!("FROM directory_users WHERE provider_id = $1 AND scim_created_at IS NOT NULL{clause}");
+        let base = format!("FROM directory_users WHERE provider_id = $1{clause}");
         let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) {base}"))
             .bind(provider_id)
             .bind(value)
@@ -413,18 +417,27 @@ impl Store {
         Ok(())
     }
 
-    /// (people SCIM deactivated or removed since `since`, people of the provider active now).
-    pub async fn scim_deactivations_since(&self, provider_id: &str, since: i64) -> Result<(i64, i64), StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT \
-               (SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state <> 'active' \
-                  AND scim_changed_at >= $2 AND removed_at >= $2), \
-               (SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state = 'active')",
+    /// People SCIM deactivated or removed since `since`.
+    pub async fn scim_deactivations_since(&self, provider_id: &str, since: i64) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state <> 'active' \
+             AND removed_at >= $2 AND scim_changed_at >= $2",
         )
         .bind(provider_id)
         .bind(since)
         .fetch_one(&self.pool)
-        .await?)
+        .await?;
+        Ok(n)
+    }
+
+    /// People of the provider active now.
+    pub async fn active_people_of(&self, provider_id: &str) -> Result<i64, StoreError> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state = 'active'")
+                .bind(provider_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n)
     }
 
     // ---------- groups ----------

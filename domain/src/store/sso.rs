@@ -619,6 +619,16 @@ impl Store {
         subject: Option<&str>,
         email: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
+        // By subject alone, one probe of the unique index; the email terms would scan the directory.
+        let Some(email) = email else {
+            let rows: Vec<(String,)> =
+                sqlx::query_as("SELECT id FROM user_identities WHERE provider_id = $1 AND subject = $2")
+                    .bind(provider_id)
+                    .bind(subject)
+                    .fetch_all(&self.pool)
+                    .await?;
+            return Ok(rows.into_iter().map(|(id,)| id).collect());
+        };
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT i.id FROM user_identities i WHERE i.provider_id = $1 AND ( \
                  i.subject = $2 OR lower(i.email) = lower($3) OR i.subject IN ( \
@@ -655,6 +665,9 @@ impl Store {
     /// Ends every console session, application session and hand-off of these identities; the
     /// provider tokens (refresh tokens included) are stored with the sessions and go with them.
     pub async fn end_identity_sessions(&self, identity_ids: &[String]) -> Result<u64, StoreError> {
+        if identity_ids.is_empty() {
+            return Ok(0);
+        }
         let mut tx = self.begin_write().await?;
         let mut ended = 0;
         for id in identity_ids {

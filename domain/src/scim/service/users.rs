@@ -189,9 +189,14 @@ impl ScimService {
     /// than the removal threshold raises an alert on the provider and in the audit log.
     async fn burst_check(&self, at: &Endpoint) -> Result<(), StoreError> {
         let now = now_ms();
-        let (recent, active) = self.store.scim_deactivations_since(&at.provider_id, now - BURST_WINDOW_MS).await?;
+        // The window first (an index range): a lone deactivation costs no count of the directory.
+        let recent = self.store.scim_deactivations_since(&at.provider_id, now - BURST_WINDOW_MS).await?;
+        if recent < 2 {
+            return Ok(());
+        }
+        let active = self.store.active_people_of(&at.provider_id).await?;
         let threshold = i64::from(self.sync_settings(&at.provider_id).await?.removal_threshold_percent);
-        if recent < 2 || recent * 100 <= threshold * (recent + active) {
+        if recent * 100 <= threshold * (recent + active) {
             return Ok(());
         }
         let settings = self.store.scim_settings(&at.provider_id).await?;
