@@ -647,18 +647,14 @@ impl Store {
         Ok(())
     }
 
-    /// A SCIM DELETE of a group: its own directory group goes with it; a linked group synced
-    /// from the API stays, losing only the members SCIM added.
+    /// A SCIM DELETE of a group: its own directory group goes with it. A linked group synced
+    /// from the API stays whole: it still exists at the provider, whose sync keeps it, and
+    /// unlinking must not make the directory forget its members.
     pub async fn scim_delete_group(&self, row: &ScimGroupRow, audit: &AuditRecord) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM scim_groups WHERE id = $1").bind(&row.id).execute(&mut *tx).await?;
         if row.own {
             sqlx::query("DELETE FROM directory_groups WHERE id = $1").bind(&row.group_id).execute(&mut *tx).await?;
-        } else {
-            sqlx::query("DELETE FROM directory_memberships WHERE group_id = $1 AND source = 'scim'")
-                .bind(&row.group_id)
-                .execute(&mut *tx)
-                .await?;
         }
         insert_audit_in(&mut tx, audit).await?;
         tx.commit().await?;

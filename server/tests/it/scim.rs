@@ -276,7 +276,13 @@ async fn okta_pushes_in(flavour: &str) {
     s.push(flavour, "unassign", json!({"user_id": bo})).await.unwrap();
     assert!(!s.person(&bo).await.in_good_standing());
 
-    // Delete the pushed-only group; the linked one's synced group stays when unlinked.
+    // Unlinking the linked group keeps the synced group whole: it still exists at Okta.
+    s.push(flavour, "delete_group", json!({"group_id": synced.id})).await.unwrap();
+    assert!(s.groups_of("00uNEWpushed0001").await.contains(&synced_name), "unlinking forgets no member");
+    let (status, _) = s.call(Method::GET, &format!("/Groups/{linked_id}"), Some(&s.token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Delete the pushed-only group: its directory group goes with it.
     s.push(flavour, "delete_group", json!({"group_id": "00gPUSHEDonly0001"})).await.unwrap();
     assert!(!s.groups_of("00uNEWpushed0001").await.contains(&"Pushed Renamed".to_string()));
     let (status, _) = s.call(Method::GET, &format!("/Groups/{own_id}"), Some(&s.token), None).await;
