@@ -313,47 +313,25 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let now = audit.at;
         let removed_at = (row.state != "active").then_some(now);
-        if insert {
-            sqlx::query(
-                "INSERT INTO directory_users (id, provider_id, external_id, email, login, first_name, last_name, display_name, \
-                 okta_status, state, fingerprint, source, removed_at, created_at, updated_at, scim_created_at, scim_changed_at, \
-                 scim_external_id, scim_display_name, scim_email, scim_email_primary, scim_active) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', 'scim', $11, $12, $12, $13, $12, $14, $15, $16, $17, $18)",
-            )
-            .bind(&row.id)
-            .bind(&row.provider_id)
-            .bind(&row.external_id)
-            .bind(&row.email)
-            .bind(&row.login)
-            .bind(&row.first_name)
-            .bind(&row.last_name)
-            .bind(&row.display_name)
-            .bind(&row.okta_status)
-            .bind(&row.state)
-            .bind(removed_at)
-            .bind(now)
-            .bind(row.scim_created_at.unwrap_or(now))
-            .bind(&row.scim_external_id)
-            .bind(&row.scim_display_name)
-            .bind(&row.scim_email)
-            .bind(row.scim_email_primary)
-            .bind(row.scim_active)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::from_insert(e, "a person with this externalId"))?;
+        // One set of parameters for both statements: $1 id, $2 provider.
+        let sql = if insert {
+            "INSERT INTO directory_users (id, provider_id, external_id, email, login, first_name, last_name, display_name, \
+             okta_status, state, fingerprint, source, removed_at, created_at, updated_at, scim_created_at, scim_changed_at, \
+             scim_external_id, scim_display_name, scim_email, scim_email_primary, scim_active) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', 'scim', $11, $12, $12, $13, $12, $14, $15, $16, $17, $18)"
         } else {
-            sqlx::query(
-                "UPDATE directory_users SET external_id = $3, email = $4, login = $5, first_name = $6, last_name = $7, \
-                 display_name = $8, okta_status = $9, state = $10, \
-                 removed_at = CASE WHEN $10 = 'active' THEN NULL ELSE COALESCE(removed_at, $11) END, \
-                 account_disabled_by_run = CASE WHEN $10 = 'active' THEN NULL ELSE account_disabled_by_run END, \
-                 updated_at = $12, scim_created_at = COALESCE(scim_created_at, $13), scim_changed_at = $12, \
-                 scim_external_id = $14, scim_display_name = $15, scim_email = $16, scim_email_primary = $17, \
-                 scim_active = $18 \
-                 WHERE provider_id = $1 AND id = $2",
-            )
-            .bind(&row.provider_id)
+            "UPDATE directory_users SET external_id = $3, email = $4, login = $5, first_name = $6, last_name = $7, \
+             display_name = $8, okta_status = $9, state = $10, \
+             removed_at = CASE WHEN $10 = 'active' THEN NULL ELSE COALESCE(removed_at, $11) END, \
+             account_disabled_by_run = CASE WHEN $10 = 'active' THEN NULL ELSE account_disabled_by_run END, \
+             updated_at = $12, scim_created_at = COALESCE(scim_created_at, $13), scim_changed_at = $12, \
+             scim_external_id = $14, scim_display_name = $15, scim_email = $16, scim_email_primary = $17, \
+             scim_active = $18 \
+             WHERE id = $1 AND provider_id = $2"
+        };
+        sqlx::query(sql)
             .bind(&row.id)
+            .bind(&row.provider_id)
             .bind(&row.external_id)
             .bind(&row.email)
             .bind(&row.login)
@@ -373,7 +351,6 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| StoreError::from_insert(e, "a person with this externalId"))?;
-        }
         insert_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         self.changed();

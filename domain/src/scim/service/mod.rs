@@ -149,32 +149,29 @@ impl ScimService {
         })
     }
 
-    /// Turns provisioning on or off (Admins only: a token can create and remove people).
-    pub async fn set_enabled(&self, by: &Caller, provider_id: &str, enabled: bool) -> Result<(), ScimTokenError> {
+    /// The audit entry of a change to a provider's provisioning, once the caller may make it
+    /// (Admins only: a token can create and remove people) and the provider exists.
+    async fn settings_event(&self, by: &Caller, provider_id: &str) -> Result<Event, ScimTokenError> {
         if by.role < Role::Admin {
             return Err(ScimTokenError::AdminOnly);
         }
         let provider = self.store.provider(provider_id).await?.ok_or(ScimTokenError::UnknownProvider)?;
-        let event = Event::new(by.actor.clone(), Action::ScimSettingsChanged)
+        Ok(Event::new(by.actor.clone(), Action::ScimSettingsChanged)
             .target(provider.name)
             .ip(by.ip())
-            .detail("provider_id", provider_id)
-            .detail("enabled", enabled);
+            .detail("provider_id", provider_id))
+    }
+
+    /// Turns provisioning on or off.
+    pub async fn set_enabled(&self, by: &Caller, provider_id: &str, enabled: bool) -> Result<(), ScimTokenError> {
+        let event = self.settings_event(by, provider_id).await?.detail("enabled", enabled);
         self.store.set_scim_enabled(provider_id, enabled, &event.into_record()).await?;
         Ok(())
     }
 
     /// Clears the deactivation alert, once an administrator has looked.
     pub async fn dismiss_alert(&self, by: &Caller, provider_id: &str) -> Result<(), ScimTokenError> {
-        if by.role < Role::Admin {
-            return Err(ScimTokenError::AdminOnly);
-        }
-        let provider = self.store.provider(provider_id).await?.ok_or(ScimTokenError::UnknownProvider)?;
-        let event = Event::new(by.actor.clone(), Action::ScimSettingsChanged)
-            .target(provider.name)
-            .ip(by.ip())
-            .detail("provider_id", provider_id)
-            .detail("alert", "dismissed");
+        let event = self.settings_event(by, provider_id).await?.detail("alert", "dismissed");
         self.store.set_scim_alert(provider_id, None, now_ms(), &event.into_record()).await?;
         Ok(())
     }
