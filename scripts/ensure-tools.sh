@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, only where it is missing: safe to run every time.
 #   scripts/ensure-tools.sh          build tools (wasm32 target, wasm-bindgen-cli, npm packages)
-#   scripts/ensure-tools.sh --test   the same, plus Debian's Chromium, nginx, Caddy and wrk for the tests
+#   scripts/ensure-tools.sh --test   the same, plus Debian's Chromium, nginx, Caddy, wrk and PostgreSQL for the tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,19 +39,19 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
 fi
 
 # Tests drive Chromium, put Debian's nginx and Caddy in front of protected apps (forward auth),
-# and measure /verify with wrk.
-if [ "${1:-}" = "--test" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/bin/caddy ] || [ ! -x /usr/bin/wrk ]; }; then
-  say "installing Chromium, nginx, Caddy and wrk from Debian"
+# measure /verify with wrk, and run the store tests and two replicas on a PostgreSQL of their own.
+if [ "${1:-}" = "--test" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/bin/caddy ] || [ ! -x /usr/bin/wrk ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then
+  say "installing Chromium, nginx, Caddy, wrk and PostgreSQL from Debian"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
   $sudo apt-get update -qq
-  # The packages must not start a system nginx or Caddy (policy-rc.d exit 101): the tests start their own.
+  # The packages must not start a system nginx, Caddy or PostgreSQL (policy-rc.d exit 101): the tests start their own.
   made_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
     $sudo chmod +x /usr/sbin/policy-rc.d
     made_policy=1
   fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium nginx caddy wrk
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium nginx caddy wrk postgresql
   if [ -n "$made_policy" ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi
 fi
 

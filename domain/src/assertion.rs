@@ -135,7 +135,7 @@ impl Assertions {
         issuer: &str,
         now: i64,
     ) -> Result<Self, AssertionError> {
-        let current = build(&store, &secrets, now).await?;
+        let current = build(&store, &secrets, now, true).await?;
         Ok(Self(Arc::new(Inner { store, secrets, issuer: issuer.into(), current: RwLock::new(Arc::new(current)) })))
     }
 
@@ -145,9 +145,17 @@ impl Assertions {
         self.refresh_at(now_ms()).await
     }
 
+    /// Picks up keys another replica made, without rotating (a replica that is not the
+    /// background runner): one replica makes each new key.
+    pub async fn reload(&self) -> Result<(), AssertionError> {
+        let next = build(&self.0.store, &self.0.secrets, now_ms(), false).await?;
+        *self.0.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
+        Ok(())
+    }
+
     /// [`Assertions::refresh`] as if it were `now` (ms since the epoch).
     pub(crate) async fn refresh_at(&self, now: i64) -> Result<(), AssertionError> {
-        let next = build(&self.0.store, &self.0.secrets, now).await?;
+        let next = build(&self.0.store, &self.0.secrets, now, true).await?;
         *self.0.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
         Ok(())
     }
@@ -194,16 +202,17 @@ impl Assertions {
 }
 
 /// Applies the rotation rules at `now` and returns the signer and what to publish.
-async fn build(store: &Store, secrets: &SecretBox, now: i64) -> Result<Current, AssertionError> {
+/// `rotate`: make a new key when the newest is due (else only when there is none at all).
+async fn build(store: &Store, secrets: &SecretBox, now: i64, rotate: bool) -> Result<Current, AssertionError> {
     let mut keys = store.signing_keys().await?; // newest first
-    if keys.first().is_none_or(|newest| now - newest.created_at >= ROTATE_AFTER_MS) {
+    if keys.first().is_none_or(|newest| rotate && now - newest.created_at >= ROTATE_AFTER_MS) {
         store.insert_signing_key(&generate(secrets, now)?).await?;
         keys = store.signing_keys().await?;
     }
     // Key i stopped signing when the next newer key started, an hour after that one was made.
     // So every key older than the newest key made an hour and a day ago has been retired for a
     // day at least.
-    if let Some(keep) = keys.iter().position(|k| now - k.created_at >= PUBLISH_AHEAD_MS + RETIRE_AFTER_MS) {
+    if let Some(keep) = keys.iter().position(|k| rotate && now - k.created_at >= PUBLISH_AHEAD_MS + RETIRE_AFTER_MS) {
         if keep + 1 < keys.len() {
             let k = &keys[keep];
             let gone = store.delete_signing_keys_before(k.created_at, &k.kid).await?;

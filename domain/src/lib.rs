@@ -34,6 +34,7 @@ pub mod outbound;
 pub mod overview;
 pub mod policies;
 pub mod providers;
+pub mod replica;
 pub mod scim;
 pub mod settings;
 pub mod sso;

@@ -57,6 +57,9 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     /// Where the settings file was read from, if one was.
     pub config_file: Option<PathBuf>,
+    /// This process among several on one database: shown on the Settings page, recorded with
+    /// the sync runs it runs. Default: the host name and the port it listens on.
+    pub replica_id: String,
 }
 
 /// A string that does not print itself.
@@ -96,6 +99,7 @@ struct FileSettings {
     ca_file: Option<String>,
     secret_key: Option<String>,
     trusted_proxies: Option<String>,
+    replica_id: Option<String>,
     /// Removed: named so that the file gives the same clear error as the variable.
     access_cookie_domain: Option<String>,
 }
@@ -116,6 +120,7 @@ const KEYS: &[(&str, &str)] = &[
     ("PORTCULLIS_CA_FILE", "ca_file"),
     ("PORTCULLIS_SECRET_KEY", "secret_key"),
     ("PORTCULLIS_TRUSTED_PROXIES", "trusted_proxies"),
+    ("PORTCULLIS_REPLICA_ID", "replica_id"),
     ("PORTCULLIS_ACCESS_COOKIE_DOMAIN", "access_cookie_domain"),
 ];
 
@@ -166,6 +171,7 @@ impl Settings {
                 "outbound_allow" => file.outbound_allow.clone(),
                 "ca_file" => file.ca_file.clone(),
                 "secret_key" => file.secret_key.clone(),
+                "replica_id" => file.replica_id.clone(),
                 "trusted_proxies" => file.trusted_proxies.clone(),
                 "access_cookie_domain" => file.access_cookie_domain.clone(),
                 _ => None,
@@ -273,6 +279,25 @@ impl Settings {
             }
             None => None,
         };
+        if secret_key.is_none() && crate::store::is_postgres_url(&database_url) {
+            return Err(SettingsError::new(
+                "PORTCULLIS_SECRET_KEY",
+                "must be set with PostgreSQL: every replica seals and opens secrets with this one key \
+                 (e.g. `openssl rand -base64 32`, the same value on each)",
+            ));
+        }
+        let replica_id = match get("PORTCULLIS_REPLICA_ID") {
+            Some((name, v)) => {
+                let ok = !v.is_empty()
+                    && v.len() <= 64
+                    && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+                if !ok {
+                    return Err(SettingsError::new(name, "must be 1 to 64 letters, digits, '.', '-', '_' or ':'"));
+                }
+                v
+            }
+            None => format!("{}:{}", host_name(), listen.port()),
+        };
 
         // Per-application cookies replaced the shared parent-domain cookie: a leftover value
         // would suggest a protection that no longer exists.
@@ -303,6 +328,7 @@ impl Settings {
             ca_file,
             secret_key,
             config_file,
+            replica_id,
         })
     }
 
@@ -377,11 +403,32 @@ fn parse_public_url(v: &str) -> Result<Url, String> {
 fn check_database_url(v: &str) -> Result<String, String> {
     if v.starts_with("sqlite:") {
         Ok(v.to_string())
-    } else if v.starts_with("postgres:") || v.starts_with("postgresql:") {
-        Err("PostgreSQL is not supported yet; use sqlite://path/to/portcullis.db".into())
+    } else if crate::store::is_postgres_url(v) {
+        match url::Url::parse(v) {
+            Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) && u.path().len() > 1 => Ok(v.to_string()),
+            _ => Err(format!(
+                "'{}' names no server and database; use postgres://user:password@host:5432/portcullis",
+                redact_url_credentials(v)
+            )),
+        }
     } else {
-        Err(format!("'{}' is not a database URL; use sqlite://path/to/portcullis.db", redact_url_credentials(v)))
+        Err(format!(
+            "'{}' is not a database URL; use sqlite://path/to/portcullis.db or postgres://user:password@host/portcullis",
+            redact_url_credentials(v)
+        ))
     }
+}
+
+/// The machine's name, for the default replica id.
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| {
+            h.trim().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(48).collect()
+        })
+        .filter(|h: &String| !h.is_empty())
+        .unwrap_or_else(|| "portcullis".into())
 }
 
 fn number(value: Option<(String, String)>, default: u64, min: u64, max: u64) -> Result<u64, SettingsError> {
@@ -488,9 +535,26 @@ mod tests {
     }
 
     #[test]
-    fn postgres_is_refused_with_a_clear_reason() {
+    fn postgres_needs_a_server_a_database_and_the_shared_secret_key() {
         let err = Settings::load(&env(&[("PORTCULLIS_DATABASE_URL", "postgres://x")])).unwrap_err();
-        assert!(err.problem.contains("not supported yet"));
+        assert!(err.problem.contains("names no server and database"), "{}", err.problem);
+        let url = ("PORTCULLIS_DATABASE_URL", "postgres://pc:s3cret@db.internal:5432/portcullis");
+        let err = Settings::load(&env(&[url])).unwrap_err();
+        assert_eq!(err.setting, "PORTCULLIS_SECRET_KEY");
+        let key = ("PORTCULLIS_SECRET_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
+        let s = Settings::load(&env(&[url, key])).unwrap();
+        assert_eq!(s.database_url, url.1);
+        assert!(!s.database_url_redacted().contains("s3cret"));
+    }
+
+    #[test]
+    fn the_replica_id_defaults_to_host_and_port_and_is_checked() {
+        let s = Settings::load(&env(&[("PORTCULLIS_LISTEN", "127.0.0.1:3001")])).unwrap();
+        assert!(s.replica_id.ends_with(":3001"), "{}", s.replica_id);
+        let s = Settings::load(&env(&[("PORTCULLIS_REPLICA_ID", "pc-a")])).unwrap();
+        assert_eq!(s.replica_id, "pc-a");
+        let err = Settings::load(&env(&[("PORTCULLIS_REPLICA_ID", "a b")])).unwrap_err();
+        assert_eq!(err.setting, "PORTCULLIS_REPLICA_ID");
     }
 
     #[test]

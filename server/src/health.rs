@@ -9,13 +9,32 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can serve: the database answers.
+/// The process can serve: the database answers. Also says which replica this is and whether
+/// it holds the background runner's lock (scheduled syncs, key rotation, housekeeping).
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let replica = &state.services.replica;
+    let backend = match state.store.backend() {
+        portcullis_domain::store::Backend::Sqlite => "sqlite",
+        portcullis_domain::store::Backend::Postgres => "postgresql",
+    };
+    let runner = if replica.is_runner() { "held" } else { "another replica" };
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok" }))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({
+                "status": "ready", "database": "ok", "backend": backend,
+                "replica": replica.id(), "runner_lock": runner,
+            })),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "unavailable", "database": "unreachable", "backend": backend,
+                    "replica": replica.id(), "runner_lock": runner,
+                })),
+            )
         }
     }
 }

@@ -31,7 +31,9 @@ use portcullis_domain::{
     outbound::{Outbound, OutboundConfig},
     policies::PolicyService,
     providers::service::ProviderService,
+    replica::Replica,
     sso::{roles::RoleMappings, SsoService},
+    store::Backend,
     sync::SyncService,
     Accounts, SessionPolicy, Settings, Store, StoreError,
 };
@@ -142,6 +144,18 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
     let redirect_uri = format!("{}/auth/callback", settings.public_base());
     let providers = ProviderService::new(store.clone(), secrets.clone(), outbound.clone(), redirect_uri);
     let sync = SyncService::new(store.clone(), secrets.clone(), outbound.clone());
+    // Before anything scheduled: whether this replica is the background runner.
+    let replica = Replica::new(settings.replica_id.clone());
+    replica.start(store.clone()).await;
+    sync.set_replica(replica.clone());
+    if store.backend() == Backend::Postgres {
+        tracing::info!(
+            replica = replica.id(),
+            runner = replica.is_runner(),
+            "PostgreSQL: running as one of several replicas"
+        );
+        spawn_change_follower(store.clone());
+    }
     let assertions = Assertions::load(store.clone(), secrets.clone(), &settings.public_base()).await?;
     let sso = SsoService::new(store.clone(), secrets, outbound, &settings.public_base(), policy);
     let roles = RoleMappings::new(store.clone());
@@ -169,20 +183,41 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
         tokens: portcullis_domain::api_tokens::ApiTokens::new(store.clone()),
         config,
         scim: portcullis_domain::scim::ScimService::new(store.clone()),
+        replica: replica.clone(),
     };
-    spawn_key_rotation(assertions);
+    spawn_key_rotation(assertions, replica);
     Ok(AppState { leptos, services, store, setup_token })
 }
 
-/// Signing keys rotate on their own, and keys another replica made are picked up.
-fn spawn_key_rotation(assertions: Assertions) {
+/// Signing keys rotate on their own (the background runner makes them), and keys another
+/// replica made are picked up.
+fn spawn_key_rotation(assertions: Assertions, replica: Replica) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
         every.tick().await;
         loop {
             every.tick().await;
-            if let Err(e) = assertions.refresh().await {
+            let done = if replica.is_runner() { assertions.refresh().await } else { assertions.reload().await };
+            if let Err(e) = done {
                 tracing::warn!(error = %e, "could not rotate the assertion signing keys");
+            }
+        }
+    });
+}
+
+/// How often a replica looks whether another one changed what forward auth caches.
+const CHANGE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Forward auth's caches follow changes made on other replicas: one indexed one-row read
+/// every [`CHANGE_POLL`] (see docs/replicas-benchmark.md for its cost).
+fn spawn_change_follower(store: Store) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(CHANGE_POLL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if let Err(e) = store.refresh_change_number().await {
+                tracing::debug!(error = %e, "cannot read the shared change number");
             }
         }
     });
@@ -279,10 +314,15 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
 /// Serves until ctrl-c or SIGTERM, finishing requests in flight.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     let accounts = state.services.accounts.clone();
+    let replica = state.services.replica.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             every.tick().await;
+            // Housekeeping is the background runner's.
+            if !replica.is_runner() {
+                continue;
+            }
             match accounts.purge_expired_sessions().await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(sessions = n, "removed expired sessions"),

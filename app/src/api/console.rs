@@ -121,9 +121,20 @@ pub async fn audit_actions() -> Result<Vec<(String, String)>, ServerFnError> {
 pub async fn console_settings() -> Result<SettingsOverview, ServerFnError> {
     use portcullis_domain::Role;
     crate::api::ssr::require(Role::Viewer)?;
-    let s = &crate::api::ssr::services()?.settings;
+    let services = crate::api::ssr::services()?;
+    let s = &services.settings;
     let row = |name: &str, value: String, help: &str| SettingRow { name: name.into(), value, help: help.into() };
-    let rows = vec![
+    let store = services.sync.store();
+    let up = portcullis_domain::replica::replicas_up(store).await.unwrap_or_default();
+    let me = services.replica.id();
+    let runner = match up.iter().find(|r| r.runner) {
+        Some(r) if r.id == me => format!("{} (this replica)", r.id),
+        Some(r) => r.id.clone(),
+        None => "none at the moment: another replica takes over within a minute".into(),
+    };
+    let replicas =
+        if up.is_empty() { me.to_string() } else { up.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ") };
+    let mut rows = vec![
         row("PORTCULLIS_LISTEN", s.listen.to_string(), "Address and port the server listens on."),
         row(
             "PORTCULLIS_PUBLIC_URL",
@@ -157,6 +168,27 @@ pub async fn console_settings() -> Result<SettingsOverview, ServerFnError> {
             "Follows the scheme of the public URL.",
         ),
     ];
+    rows.splice(
+        3..3,
+        [
+            row(
+                "Database backend",
+                store.backend().label().into(),
+                "SQLite for one machine; PostgreSQL when several replicas share one database.",
+            ),
+            row(
+                "PORTCULLIS_REPLICA_ID",
+                me.to_string(),
+                "This replica, as the other replicas and the sync runs name it.",
+            ),
+            row(
+                "Background runner",
+                runner,
+                "The one replica that runs scheduled syncs, key rotation and housekeeping.",
+            ),
+            row("Replicas up", replicas, "Replicas heard from in the last 30 seconds."),
+        ],
+    );
     Ok(SettingsOverview {
         rows,
         config_file: s.config_file.as_ref().map(|p| p.display().to_string()),

@@ -348,7 +348,7 @@ pub async fn sync_progress(provider_id: String) -> Result<Option<ProgressItem>, 
     use portcullis_domain::Role;
     crate::api::ssr::require(Role::Viewer)?;
     let s = crate::api::ssr::services()?;
-    Ok(s.sync.progress(&provider_id).map(server::progress))
+    Ok(s.sync.progress(&provider_id).await.map(server::progress))
 }
 
 #[server(endpoint = "directory/approve")]

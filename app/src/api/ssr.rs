@@ -35,6 +35,8 @@ pub struct Services {
     pub tokens: ApiTokens,
     pub config: portcullis_domain::config::ConfigService,
     pub scim: portcullis_domain::scim::ScimService,
+    /// This process among the replicas on the database.
+    pub replica: portcullis_domain::replica::Replica,
 }
 
 pub fn services() -> Result<Services, ServerFnError> {

@@ -1,6 +1,7 @@
 //! Access sessions for forward auth: single sign-on sessions on the console's host, the
 //! per-application sessions handed out from them, and the one-time codes in between.
 
+use crate::store::db;
 use sqlx::FromRow;
 
 use super::{Store, StoreError};
@@ -50,8 +51,8 @@ pub struct NewAccessSession<'a> {
 
 impl Store {
     pub async fn insert_access_session(&self, s: &NewAccessSession<'_>, now: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM access_sessions WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
-        sqlx::query(
+        db::query("DELETE FROM access_sessions WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        db::query(
             "INSERT INTO access_sessions (id, user_id, identity_id, session_id, application_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -68,7 +69,7 @@ impl Store {
     }
 
     pub async fn access_session(&self, id: &str) -> Result<Option<AccessSessionRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT a.id, a.user_id, a.identity_id, a.application_id, a.expires_at, u.email, u.display_name, \
              u.disabled_at, i.provider_id, i.subject, \
              CASE WHEN i.id IS NULL THEN u.email_verified \
@@ -87,15 +88,15 @@ impl Store {
     /// sign-on sessions they were handed out from.
     pub async fn delete_access_sessions_of_user(&self, user_id: &str) -> Result<u64, StoreError> {
         let done =
-            sqlx::query("DELETE FROM access_sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
-        sqlx::query("DELETE FROM access_handoffs WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
+            db::query("DELETE FROM access_sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
+        db::query("DELETE FROM access_handoffs WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
         self.changed();
         Ok(done.rows_affected())
     }
 
     pub async fn insert_handoff(&self, id: &str, h: &HandoffRow, now: i64, expires_at: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM access_handoffs WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
-        sqlx::query(
+        db::query("DELETE FROM access_handoffs WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        db::query(
             "INSERT INTO access_handoffs (id, user_id, identity_id, session_id, application_id, return_to, \
              session_expires_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -114,7 +115,7 @@ impl Store {
 
     /// Single use: the row is gone whether or not it was still valid.
     pub async fn take_handoff(&self, id: &str, now: i64) -> Result<Option<HandoffRow>, StoreError> {
-        let row: Option<(HandoffRow, i64)> = sqlx::query_as::<_, HandoffWithExpiry>(
+        let row: Option<(HandoffRow, i64)> = db::query_as::<HandoffWithExpiry>(
             "DELETE FROM access_handoffs WHERE id = $1 RETURNING user_id, identity_id, session_id, application_id, \
              return_to, session_expires_at, expires_at",
         )
@@ -127,7 +128,7 @@ impl Store {
 
     /// Whether the console or single sign-on session a handoff came from still exists.
     pub async fn parent_session_alive(&self, session_id: &str, now: i64) -> Result<bool, StoreError> {
-        let console: Option<(i64,)> = sqlx::query_as("SELECT expires_at FROM sessions WHERE id = $1")
+        let console: Option<(i64,)> = db::query_as("SELECT expires_at FROM sessions WHERE id = $1")
             .bind(session_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -135,7 +136,7 @@ impl Store {
             return Ok(true);
         }
         let sso: Option<(i64,)> =
-            sqlx::query_as("SELECT expires_at FROM access_sessions WHERE id = $1 AND application_id IS NULL")
+            db::query_as("SELECT expires_at FROM access_sessions WHERE id = $1 AND application_id IS NULL")
                 .bind(session_id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -144,7 +145,7 @@ impl Store {
 
     /// Group names of a directory person, for the identity headers.
     pub async fn group_names_of(&self, provider_id: &str, external_id: &str) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(
+        let rows: Vec<(String,)> = db::query_as(
             "SELECT g.name FROM directory_users u \
              JOIN directory_memberships m ON m.user_id = u.id JOIN directory_groups g ON g.id = m.group_id \
              WHERE u.provider_id = $1 AND u.external_id = $2 ORDER BY g.name",

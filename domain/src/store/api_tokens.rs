@@ -1,3 +1,4 @@
+use crate::store::db;
 use sqlx::FromRow;
 
 use super::{Store, StoreError};
@@ -23,7 +24,7 @@ const COLUMNS: &str = "id, name, prefix, hash, role, allowed_cidrs, created_by, 
 
 impl Store {
     pub async fn insert_api_token(&self, row: &ApiTokenRow) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "INSERT INTO api_tokens (id, name, prefix, hash, role, allowed_cidrs, created_by, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -44,20 +45,20 @@ impl Store {
 
     /// Newest first, revoked ones included (the list shows when they were revoked).
     pub async fn api_tokens(&self) -> Result<Vec<ApiTokenRow>, StoreError> {
-        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY created_at DESC, id DESC"))
+        Ok(db::query_as(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY created_at DESC, id DESC"))
             .fetch_all(&self.pool)
             .await?)
     }
 
     pub async fn api_token_by_hash(&self, hash: &str) -> Result<Option<ApiTokenRow>, StoreError> {
-        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_tokens WHERE hash = $1"))
+        Ok(db::query_as(&format!("SELECT {COLUMNS} FROM api_tokens WHERE hash = $1"))
             .bind(hash)
             .fetch_optional(&self.pool)
             .await?)
     }
 
     pub async fn api_token_by_prefix(&self, prefix: &str) -> Result<Option<ApiTokenRow>, StoreError> {
-        Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_tokens WHERE prefix = $1 OR id = $1"))
+        Ok(db::query_as(&format!("SELECT {COLUMNS} FROM api_tokens WHERE prefix = $1 OR id = $1"))
             .bind(prefix)
             .fetch_optional(&self.pool)
             .await?)
@@ -65,7 +66,7 @@ impl Store {
 
     /// Once a minute at most per token: a busy pipeline must not write on every call.
     pub async fn touch_api_token(&self, id: &str, now: i64, ip: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "UPDATE api_tokens SET last_used_at = $2, last_used_ip = $3 \
              WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - 60000)",
         )
@@ -79,7 +80,7 @@ impl Store {
 
     /// `false` when it was revoked already (or never existed).
     pub async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+        let done = db::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
             .bind(id)
             .bind(now)
             .execute(&self.pool)
@@ -89,7 +90,7 @@ impl Store {
 
     /// Moves a token's expiry: the tests' way to an expired token without waiting a day.
     pub async fn set_api_token_expiry(&self, id: &str, expires_at: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE api_tokens SET expires_at = $2 WHERE id = $1")
+        db::query("UPDATE api_tokens SET expires_at = $2 WHERE id = $1")
             .bind(id)
             .bind(expires_at)
             .execute(&self.pool)

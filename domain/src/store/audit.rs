@@ -1,3 +1,4 @@
+use crate::store::db;
 use sqlx::FromRow;
 
 use super::{Store, StoreError};
@@ -58,9 +59,9 @@ pub struct AuditPage {
 /// The one audit insert: on the pool, or inside the transaction of the change it records.
 pub(super) async fn insert_audit_with<'e, E>(executor: E, r: &AuditRecord) -> Result<(), StoreError>
 where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    E: db::Exec<'e>,
 {
-    sqlx::query(
+    db::query(
         "INSERT INTO audit_log (id, at, actor_id, actor, action, target, outcome, ip, details) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -87,7 +88,7 @@ impl Store {
     pub async fn insert_audit_batch(&self, rows: &[AuditRecord]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         for r in rows {
-            insert_audit_with(&mut *tx, r).await?;
+            insert_audit_with(&mut tx, r).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -95,7 +96,7 @@ impl Store {
 
     /// How many entries of `action` were written since `since` (epoch ms).
     pub async fn count_audit_since(&self, action: &str, since: i64) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = $1 AND at >= $2")
+        let (n,): (i64,) = db::query_as("SELECT COUNT(*) FROM audit_log WHERE action = $1 AND at >= $2")
             .bind(action)
             .bind(since)
             .fetch_one(&self.pool)
@@ -107,7 +108,7 @@ impl Store {
         let limit = q.limit.clamp(1, 500) as i64;
         // Only the conditions in use: `$1 IS NULL OR id < $1` would keep SQLite from walking
         // the primary key from `before`, and every older page would scan from the newest row.
-        let mut sql = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        let mut sql = db::Builder::new(
             "SELECT id, at, actor_id, actor, action, target, outcome, ip, details FROM audit_log WHERE 1 = 1",
         );
         if let Some(before) = &q.before {

@@ -5,9 +5,11 @@ pub mod access;
 mod api_tokens;
 mod audit;
 mod change_set;
+pub(crate) mod db;
 mod directory;
 pub mod policies;
 mod providers;
+mod replicas;
 mod scim;
 mod sessions;
 pub mod signing_keys;
@@ -18,9 +20,12 @@ mod users;
 use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    SqlitePool,
+    Connection,
 };
+
+use db::Pool;
 
 pub use access::{AccessSessionRow, HandoffRow, NewAccessSession};
 pub use api_tokens::ApiTokenRow;
@@ -33,6 +38,7 @@ pub use directory::{
     UpdatedUserRow, UserMark,
 };
 pub use providers::{GroupInput, GroupRow, ProviderRow, DEFAULT_SCOPES};
+pub use replicas::{ReplicaRow, RunLiveness, RunnerLock};
 pub use scim::{ScimGroupRow, ScimRemoval, ScimRequestRow, ScimSettingsRow, ScimTokenRow, ScimUserRow, ScimWhere};
 pub use sessions::{ProviderSessionInput, SessionRow};
 pub use sso::{ClaimGroups, IdentityRow, LoginAttemptRow, LoginOutcomeRow, RoleMappingRow, SessionTokensRow};
@@ -64,24 +70,47 @@ impl StoreError {
     }
 }
 
-/// A write transaction, as [`Store::begin_write`] opens it.
-pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+pub(crate) use db::Tx;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Which database a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn label(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
 
 /// The database handle, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
     /// Bumped after every committed change to who is in which group or who may be signed in, so
-    /// in-memory caches (forward auth) see it at their next request. Per process: replicas will
-    /// share it through the database (the PostgreSQL issue).
+    /// in-memory caches (forward auth) see it at their next request. On PostgreSQL the number
+    /// also lives in the database (`store_changes`) so other replicas follow: see
+    /// [`Store::refresh_change_number`].
     changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The shared number as this process last saw it.
+    shared_seen: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
-    /// Opens (creating the file and its folder if needed) and migrates the database.
+    /// Opens and migrates the database: `postgres://…` is PostgreSQL, anything else SQLite
+    /// (creating the file and its folder if needed).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        if is_postgres_url(url) {
+            return Self::open_postgres(url, 16).await;
+        }
         let open_err = |source| StoreError::Open { url: crate::credentials::redact_url_credentials(url), source };
         let options = SqliteConnectOptions::from_str(url)
             .map_err(open_err)?
@@ -96,12 +125,34 @@ impl Store {
             }
         }
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(open_err)?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, changes: Default::default() })
+        SQLITE_MIGRATIONS.run(&pool).await?;
+        Ok(Self { pool: Pool::Sqlite(pool), changes: Default::default(), shared_seen: Default::default() })
     }
 
-    /// An in-memory database for tests: one connection, so every query sees the same data.
+    async fn open_postgres(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open { url: crate::credentials::redact_url_credentials(url), source };
+        let options = PgConnectOptions::from_str(url).map_err(open_err)?.application_name("portcullis");
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        POSTGRES_MIGRATIONS.run(&pool).await?;
+        let store = Self { pool: Pool::Postgres(pool), changes: Default::default(), shared_seen: Default::default() };
+        store.refresh_change_number().await?;
+        Ok(store)
+    }
+
+    /// A fresh, empty database for tests: SQLite in memory (one connection, so every query sees
+    /// the same data) or, when `TEST_POSTGRES_URL` names a PostgreSQL server, a new
+    /// database of its own there — so every store test runs on both backends.
     pub async fn in_memory() -> Result<Self, StoreError> {
+        if let Ok(server) = std::env::var("TEST_POSTGRES_URL") {
+            if !server.is_empty() {
+                return Self::fresh_postgres(&server).await;
+            }
+        }
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
@@ -109,15 +160,27 @@ impl Store {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, changes: Default::default() })
+        SQLITE_MIGRATIONS.run(&pool).await?;
+        Ok(Self { pool: Pool::Sqlite(pool), changes: Default::default(), shared_seen: Default::default() })
     }
 
-    /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up front: a deferred
-    /// transaction that reads and then writes fails at once with "database is locked" when
-    /// another connection wrote in between, instead of waiting out the busy timeout.
+    /// A new database on the PostgreSQL server at `server_url`, migrated; for tests.
+    pub async fn fresh_postgres(server_url: &str) -> Result<Self, StoreError> {
+        let url = fresh_postgres_database(server_url).await?;
+        Self::open_postgres(&url, 4).await
+    }
+
+    pub fn backend(&self) -> Backend {
+        if self.pool.is_sqlite() {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
+
+    /// A write transaction: writers run one at a time (see [`db::Pool::begin_write`]).
     pub(crate) async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        self.pool.begin_write().await
     }
 
     /// The current change number; see [`Store::changes`].
@@ -127,13 +190,105 @@ impl Store {
 
     pub(crate) fn changed(&self) {
         self.changes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if let Pool::Postgres(pool) = &self.pool {
+            // Other replicas read the shared number; a lost bump is caught by the next one, and
+            // readers also poll, so this does not hold up the change it follows.
+            let pool = pool.clone();
+            let seen = self.shared_seen.clone();
+            tokio::spawn(async move {
+                let bumped: Result<(i64,), _> =
+                    sqlx::query_as("UPDATE store_changes SET n = n + 1 WHERE id = 1 RETURNING n")
+                        .fetch_one(&pool)
+                        .await;
+                match bumped {
+                    // Our own bump needs no second invalidation here.
+                    Ok((n,)) => {
+                        let n = n as u64;
+                        let _ = seen.compare_exchange(
+                            n - 1,
+                            n,
+                            std::sync::atomic::Ordering::AcqRel,
+                            std::sync::atomic::Ordering::Acquire,
+                        );
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot publish a change to the other replicas"),
+                }
+            });
+        }
+    }
+
+    /// Follows changes other replicas made: reads the shared change number and, when it moved,
+    /// moves this process's one too. A no-op on SQLite (one process).
+    pub async fn refresh_change_number(&self) -> Result<bool, StoreError> {
+        let Pool::Postgres(pool) = &self.pool else { return Ok(false) };
+        let (n,): (i64,) = sqlx::query_as("SELECT n FROM store_changes WHERE id = 1").fetch_one(pool).await?;
+        let shared = n as u64;
+        let seen = self.shared_seen.swap(shared, std::sync::atomic::Ordering::AcqRel);
+        if seen != shared {
+            self.changes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Every column of the schema as (table, column, type family, nullable), sorted: the two
+    /// backends' migrations must give the same list. Type families: `integer`, `text`, `boolean`.
+    pub async fn schema_columns(&self) -> Result<Vec<(String, String, String, bool)>, StoreError> {
+        let rows: Vec<(String, String, String, bool)> = match &self.pool {
+            Pool::Sqlite(p) => {
+                let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+                    "SELECT m.name, c.name, upper(c.type), c.\"notnull\" + c.pk FROM sqlite_master m \
+                     JOIN pragma_table_info(m.name) c WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+                     AND m.name <> '_sqlx_migrations'",
+                )
+                .fetch_all(p)
+                .await?;
+                rows.into_iter().map(|(t, c, ty, not_null)| (t, c, ty, not_null == 0)).collect()
+            }
+            Pool::Postgres(p) => {
+                let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+                    "SELECT table_name::text, column_name::text, upper(data_type::text), is_nullable::text \
+                     FROM information_schema.columns WHERE table_schema = current_schema() \
+                     AND table_name <> '_sqlx_migrations'",
+                )
+                .fetch_all(p)
+                .await?;
+                rows.into_iter().map(|(t, c, ty, nullable)| (t, c, ty, nullable == "YES")).collect()
+            }
+        };
+        let family = |ty: String| match ty.as_str() {
+            "BIGINT" | "INTEGER" => "integer".to_string(),
+            "BOOLEAN" => "boolean".to_string(),
+            "TEXT" => "text".to_string(),
+            _ => ty,
+        };
+        let mut out: Vec<_> = rows.into_iter().map(|(t, c, ty, null)| (t, c, family(ty), null)).collect();
+        out.sort();
+        Ok(out)
     }
 
     /// For `/readyz`: the database answers a query.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        db::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Creates `portcullis_test_<uuid>` on the server and returns its URL (tests, benchmarks).
+pub async fn fresh_postgres_database(server_url: &str) -> Result<String, StoreError> {
+    let open_err = |source| StoreError::Open { url: crate::credentials::redact_url_credentials(server_url), source };
+    let options = PgConnectOptions::from_str(server_url).map_err(open_err)?;
+    let name = format!("portcullis_test_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = sqlx::PgConnection::connect_with(&options).await.map_err(open_err)?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+    admin.close().await?;
+    let mut url = url::Url::parse(server_url).map_err(|e| open_err(sqlx::Error::Configuration(e.into())))?;
+    url.set_path(&name);
+    Ok(url.to_string())
 }
 
 /// Milliseconds since the Unix epoch: the one time format in the database.

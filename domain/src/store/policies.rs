@@ -2,8 +2,8 @@
 //! previews, tests and labels need. Each change is written with its audit record in one
 //! transaction: a change is never stored without its trace, nor the other way round.
 
-use futures_util::TryStreamExt;
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+use crate::store::db;
+use sqlx::FromRow;
 
 use super::{AuditRecord, Store, StoreError, Tx};
 
@@ -109,22 +109,22 @@ impl Store {
 
     pub async fn applications(&self) -> Result<Vec<ApplicationRow>, StoreError> {
         let sql = format!("SELECT {APP_COLUMNS} FROM applications ORDER BY name, id");
-        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+        Ok(db::query_as(&sql).fetch_all(&self.pool).await?)
     }
 
     pub async fn application(&self, id: &str) -> Result<Option<ApplicationRow>, StoreError> {
         let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
     pub async fn application_by_name(&self, name: &str) -> Result<Option<ApplicationRow>, StoreError> {
         let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE name = $1");
-        Ok(sqlx::query_as(&sql).bind(name).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(name).fetch_optional(&self.pool).await?)
     }
 
     /// Every host rule of every application.
     pub async fn application_hosts(&self) -> Result<Vec<HostRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT application_id, hostname, path_prefix FROM application_hosts ORDER BY application_id, hostname, path_prefix",
         )
         .fetch_all(&self.pool)
@@ -132,7 +132,7 @@ impl Store {
     }
 
     pub async fn hosts_of(&self, application_id: &str) -> Result<Vec<HostRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT application_id, hostname, path_prefix FROM application_hosts WHERE application_id = $1 \
              ORDER BY hostname, path_prefix",
         )
@@ -182,18 +182,18 @@ impl Store {
     /// Every policy, by application and position.
     pub async fn all_policies(&self) -> Result<Vec<PolicyRow>, StoreError> {
         let sql = format!("SELECT {POLICY_COLUMNS} FROM policies ORDER BY application_id, position, created_at");
-        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+        Ok(db::query_as(&sql).fetch_all(&self.pool).await?)
     }
 
     pub async fn application_policies(&self, application_id: &str) -> Result<Vec<PolicyRow>, StoreError> {
         let sql =
             format!("SELECT {POLICY_COLUMNS} FROM policies WHERE application_id = $1 ORDER BY position, created_at");
-        Ok(sqlx::query_as(&sql).bind(application_id).fetch_all(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(application_id).fetch_all(&self.pool).await?)
     }
 
     pub async fn policy(&self, id: &str) -> Result<Option<PolicyRow>, StoreError> {
         let sql = format!("SELECT {POLICY_COLUMNS} FROM policies WHERE id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
     /// Inserts a policy after the application's last one; returns its position.
@@ -209,7 +209,7 @@ impl Store {
     /// Updates name, action, rules and enabled. `false`: no such policy.
     pub async fn update_policy(&self, row: &PolicyRow, audit: &AuditRecord) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
+        let done = db::query(
             "UPDATE policies SET name = $2, action = $3, rules = $4, enabled = $5, updated_at = $6 WHERE id = $1",
         )
         .bind(&row.id)
@@ -218,7 +218,7 @@ impl Store {
         .bind(&row.rules)
         .bind(row.enabled)
         .bind(row.updated_at)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         if done.rows_affected() != 1 {
             return Ok(false);
@@ -231,18 +231,16 @@ impl Store {
     /// Deletes a policy and closes the gap in its application's positions.
     pub async fn delete_policy(&self, id: &str, audit: &AuditRecord) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let app: Option<(String,)> = sqlx::query_as("SELECT application_id FROM policies WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let app: Option<(String,)> =
+            db::query_as("SELECT application_id FROM policies WHERE id = $1").bind(id).fetch_optional(&mut tx).await?;
         let Some((application_id,)) = app else {
             return Ok(false);
         };
-        sqlx::query("DELETE FROM policies WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        db::query("DELETE FROM policies WHERE id = $1").bind(id).execute(&mut tx).await?;
         let rest: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM policies WHERE application_id = $1 ORDER BY position, created_at")
+            db::query_as("SELECT id FROM policies WHERE application_id = $1 ORDER BY position, created_at")
                 .bind(&application_id)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut tx)
                 .await?;
         let ids: Vec<String> = rest.into_iter().map(|(id,)| id).collect();
         set_positions_in(&mut tx, &application_id, &ids).await?;
@@ -260,9 +258,9 @@ impl Store {
         audit: &AuditRecord,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM policies WHERE application_id = $1")
+        let (count,): (i64,) = db::query_as("SELECT COUNT(*) FROM policies WHERE application_id = $1")
             .bind(application_id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await?;
         if count != ids.len() as i64 || !set_positions_in(&mut tx, application_id, ids).await? {
             return Ok(false);
@@ -297,7 +295,7 @@ impl Store {
     // ---------- directory reads ----------
 
     pub async fn directory_stamp(&self) -> Result<DirectoryStamp, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT (SELECT COUNT(*) FROM directory_users) AS users, \
                     (SELECT COALESCE(MAX(updated_at), 0) FROM directory_users) AS users_updated, \
                     (SELECT COUNT(*) FROM directory_memberships) AS memberships, \
@@ -314,7 +312,7 @@ impl Store {
         let sql = format!(
             "SELECT {PERSON_COLUMNS} FROM directory_users WHERE state = 'active' ORDER BY display_name, email, id"
         );
-        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+        Ok(db::query_as(&sql).fetch_all(&self.pool).await?)
     }
 
     /// Calls `f(user row id, group's provider id, group's external id)` for every stored
@@ -324,28 +322,26 @@ impl Store {
         &self,
         mut f: impl FnMut(String, String, String),
     ) -> Result<(), StoreError> {
-        let mut rows = sqlx::query_as::<_, (String, String, String)>(
+        db::query_as::<(String, String, String)>(
             "SELECT m.user_id, g.provider_id, g.external_id FROM directory_memberships m \
              JOIN directory_groups g ON g.id = m.group_id JOIN directory_users u ON u.id = m.user_id \
              WHERE u.state = 'active'",
         )
-        .fetch(&self.pool);
-        while let Some((user_id, provider_id, external_id)) = rows.try_next().await? {
-            f(user_id, provider_id, external_id);
-        }
+        .for_each(&self.pool, |(user_id, provider_id, external_id)| f(user_id, provider_id, external_id))
+        .await?;
         Ok(())
     }
 
     /// (provider id, external id) of the groups that hold every user of their provider.
     pub async fn builtin_groups(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT provider_id, external_id FROM directory_groups WHERE kind = 'BUILT_IN'")
+        Ok(db::query_as("SELECT provider_id, external_id FROM directory_groups WHERE kind = 'BUILT_IN'")
             .fetch_all(&self.pool)
             .await?)
     }
 
     pub async fn person(&self, id: &str) -> Result<Option<PersonRow>, StoreError> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM directory_users WHERE id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
     pub async fn person_by_external(
@@ -354,7 +350,7 @@ impl Store {
         external_id: &str,
     ) -> Result<Option<PersonRow>, StoreError> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM directory_users WHERE provider_id = $1 AND external_id = $2");
-        Ok(sqlx::query_as(&sql).bind(provider_id).bind(external_id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(provider_id).bind(external_id).fetch_optional(&self.pool).await?)
     }
 
     /// Directory users with these provider ids (any provider: the caller matches the pair).
@@ -366,11 +362,11 @@ impl Store {
     /// `head` followed by the bound `ids` and `)`, in chunks: SQLite caps bound parameters.
     async fn fetch_in<T>(&self, head: &str, ids: &[String]) -> Result<Vec<T>, StoreError>
     where
-        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+        T: db::Record,
     {
         let mut out = Vec::new();
         for chunk in ids.chunks(IN_CHUNK) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(head);
+            let mut q = db::Builder::new(head);
             let mut list = q.separated(", ");
             for id in chunk {
                 list.push_bind(id);
@@ -383,7 +379,7 @@ impl Store {
 
     /// A user's groups as (provider id, external id), the built-in ones of their provider included.
     pub async fn person_group_keys(&self, user_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT g.provider_id, g.external_id FROM directory_groups g \
              WHERE g.id IN (SELECT m.group_id FROM directory_memberships m WHERE m.user_id = $1) \
                 OR (g.kind = 'BUILT_IN' AND g.provider_id = (SELECT u.provider_id FROM directory_users u WHERE u.id = $1))",
@@ -405,7 +401,7 @@ impl Store {
         let sql = format!(
             "{GROUP_LABEL} WHERE lower(g.name) LIKE $1 ESCAPE '\\' OR g.external_id = $2 ORDER BY g.name, g.external_id LIMIT $3"
         );
-        Ok(sqlx::query_as(&sql)
+        Ok(db::query_as(&sql)
             .bind(pattern)
             .bind(search.trim())
             .bind(i64::from(limit.clamp(1, 500)))
@@ -415,7 +411,7 @@ impl Store {
 
     /// (id, name) of every identity provider.
     pub async fn provider_names(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT id, name FROM identity_providers ORDER BY name").fetch_all(&self.pool).await?)
+        Ok(db::query_as("SELECT id, name FROM identity_providers ORDER BY name").fetch_all(&self.pool).await?)
     }
 
     // ---------- fixtures ----------
@@ -423,7 +419,7 @@ impl Store {
     /// Stores a directory user directly, as sync would. For tests and demos only.
     #[doc(hidden)]
     pub async fn insert_directory_person_fixture(&self, row: &PersonRow, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "INSERT INTO directory_users (id, provider_id, external_id, email, login, first_name, last_name, display_name, \
              okta_status, state, fingerprint, source, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $4, '', '', $5, $8, $6, '', 'sync', $7, $7)",
@@ -444,7 +440,7 @@ impl Store {
     /// Stores a membership by row ids, as sync would. For tests and demos only.
     #[doc(hidden)]
     pub async fn insert_membership_fixture(&self, group_id: &str, user_id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "INSERT INTO directory_memberships (group_id, user_id, provider_id, source, created_at) \
              SELECT $1, $2, provider_id, 'sync', $3 FROM directory_groups WHERE id = $1",
         )
@@ -459,7 +455,7 @@ impl Store {
     /// Renames a group, as sync would. For tests and demos only.
     #[doc(hidden)]
     pub async fn rename_group_fixture(&self, group_id: &str, name: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE directory_groups SET name = $2 WHERE id = $1")
+        db::query("UPDATE directory_groups SET name = $2 WHERE id = $1")
             .bind(group_id)
             .bind(name)
             .execute(&self.pool)
@@ -475,12 +471,12 @@ pub(super) async fn update_application_in(
     hosts: &[HostRow],
 ) -> Result<u64, StoreError> {
     let done =
-        sqlx::query("UPDATE applications SET name = $2, session_duration_minutes = $3, updated_at = $4 WHERE id = $1")
+        db::query("UPDATE applications SET name = $2, session_duration_minutes = $3, updated_at = $4 WHERE id = $1")
             .bind(&row.id)
             .bind(&row.name)
             .bind(row.session_duration_minutes)
             .bind(row.updated_at)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(|e| StoreError::from_insert(e, "an application with this name"))?;
     if done.rows_affected() == 1 {
@@ -492,20 +488,20 @@ pub(super) async fn update_application_in(
 
 /// Frees an application's hosts, so another application of the same change set may take them.
 pub(super) async fn clear_hosts_in(tx: &mut Tx, application_id: &str) -> Result<u64, StoreError> {
-    let done = sqlx::query("DELETE FROM application_hosts WHERE application_id = $1")
+    let done = db::query("DELETE FROM application_hosts WHERE application_id = $1")
         .bind(application_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(done.rows_affected())
 }
 
 pub(super) async fn delete_application_in(tx: &mut Tx, id: &str) -> Result<u64, StoreError> {
-    Ok(sqlx::query("DELETE FROM applications WHERE id = $1").bind(id).execute(&mut **tx).await?.rows_affected())
+    Ok(db::query("DELETE FROM applications WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected())
 }
 
 pub(super) async fn delete_policies_in(tx: &mut Tx, application_id: &str) -> Result<u64, StoreError> {
     let done =
-        sqlx::query("DELETE FROM policies WHERE application_id = $1").bind(application_id).execute(&mut **tx).await?;
+        db::query("DELETE FROM policies WHERE application_id = $1").bind(application_id).execute(&mut *tx).await?;
     Ok(done.rows_affected())
 }
 
@@ -524,12 +520,12 @@ pub(super) async fn append_policies_in(
 }
 
 pub(super) async fn insert_audit_in(tx: &mut Tx, r: &AuditRecord) -> Result<(), StoreError> {
-    super::audit::insert_audit_with(&mut **tx, r).await
+    super::audit::insert_audit_with(&mut *tx, r).await
 }
 
 pub(super) async fn insert_application_in(tx: &mut Tx, app: NewApplication<'_>) -> Result<(), StoreError> {
     let row = app.row;
-    sqlx::query(
+    db::query(
         "INSERT INTO applications (id, name, session_duration_minutes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&row.id)
@@ -537,7 +533,7 @@ pub(super) async fn insert_application_in(tx: &mut Tx, app: NewApplication<'_>) 
     .bind(row.session_duration_minutes)
     .bind(row.created_at)
     .bind(row.updated_at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(|e| StoreError::from_insert(e, "an application with this name"))?;
     insert_hosts_in(tx, app.hosts).await
@@ -545,11 +541,11 @@ pub(super) async fn insert_application_in(tx: &mut Tx, app: NewApplication<'_>) 
 
 async fn insert_hosts_in(tx: &mut Tx, hosts: &[HostRow]) -> Result<(), StoreError> {
     for h in hosts {
-        sqlx::query("INSERT INTO application_hosts (application_id, hostname, path_prefix) VALUES ($1, $2, $3)")
+        db::query("INSERT INTO application_hosts (application_id, hostname, path_prefix) VALUES ($1, $2, $3)")
             .bind(&h.application_id)
             .bind(&h.hostname)
             .bind(&h.path_prefix)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(|e| StoreError::from_insert(e, "an application with this hostname and path prefix"))?;
     }
@@ -557,16 +553,15 @@ async fn insert_hosts_in(tx: &mut Tx, hosts: &[HostRow]) -> Result<(), StoreErro
 }
 
 async fn next_position_in(tx: &mut Tx, application_id: &str) -> Result<i64, StoreError> {
-    let (next,): (i64,) =
-        sqlx::query_as("SELECT COALESCE(MAX(position) + 1, 0) FROM policies WHERE application_id = $1")
-            .bind(application_id)
-            .fetch_one(&mut **tx)
-            .await?;
+    let (next,): (i64,) = db::query_as("SELECT COALESCE(MAX(position) + 1, 0) FROM policies WHERE application_id = $1")
+        .bind(application_id)
+        .fetch_one(&mut *tx)
+        .await?;
     Ok(next)
 }
 
 async fn insert_policy_in(tx: &mut Tx, row: &PolicyRow) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO policies (id, application_id, position, name, action, rules, enabled, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -579,7 +574,7 @@ async fn insert_policy_in(tx: &mut Tx, row: &PolicyRow) -> Result<(), StoreError
     .bind(row.enabled)
     .bind(row.created_at)
     .bind(row.updated_at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(|e| StoreError::from_insert(e, "a policy with this id"))?;
     Ok(())
@@ -588,11 +583,11 @@ async fn insert_policy_in(tx: &mut Tx, row: &PolicyRow) -> Result<(), StoreError
 /// Positions 0, 1, 2… in the order given. `false` if one id is not the application's.
 async fn set_positions_in(tx: &mut Tx, application_id: &str, ids: &[String]) -> Result<bool, StoreError> {
     for (i, id) in ids.iter().enumerate() {
-        let done = sqlx::query("UPDATE policies SET position = $3 WHERE id = $1 AND application_id = $2")
+        let done = db::query("UPDATE policies SET position = $3 WHERE id = $1 AND application_id = $2")
             .bind(id)
             .bind(application_id)
             .bind(i as i64)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() != 1 {
             return Ok(false);

@@ -1,3 +1,4 @@
+use crate::store::db;
 use sqlx::FromRow;
 
 use super::{new_id, now_ms, Store, StoreError, Tx};
@@ -111,12 +112,12 @@ impl Store {
 
     pub async fn provider(&self, id: &str) -> Result<Option<ProviderRow>, StoreError> {
         let sql = format!("SELECT {PROVIDER_COLUMNS} FROM identity_providers WHERE id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
     pub async fn providers(&self) -> Result<Vec<ProviderRow>, StoreError> {
         let sql = format!("SELECT {PROVIDER_COLUMNS} FROM identity_providers ORDER BY created_at");
-        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+        Ok(db::query_as(&sql).fetch_all(&self.pool).await?)
     }
 
     /// Whether email rules trust this provider's emails without an `email_verified` claim.
@@ -144,7 +145,7 @@ impl Store {
         report_json: &str,
         discovery_json: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "UPDATE identity_providers SET last_test_at = $2, last_test_ok = $3, last_test_summary = $4, \
              last_test_report = $5, discovery = COALESCE($6, discovery) WHERE id = $1",
         )
@@ -169,7 +170,7 @@ impl Store {
     }
 
     pub async fn provider_groups(&self, provider_id: &str) -> Result<Vec<GroupRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT id, provider_id, external_id, name, description, kind, source, synced_at FROM directory_groups \
              WHERE provider_id = $1 ORDER BY name",
         )
@@ -179,7 +180,7 @@ impl Store {
     }
 
     pub async fn count_provider_groups(&self, provider_id: &str) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directory_groups WHERE provider_id = $1")
+        let (n,): (i64,) = db::query_as("SELECT COUNT(*) FROM directory_groups WHERE provider_id = $1")
             .bind(provider_id)
             .fetch_one(&self.pool)
             .await?;
@@ -193,7 +194,7 @@ pub(super) async fn save_provider_in(
     groups: &[GroupInput],
     source: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO identity_providers (id, kind, name, base_url, issuer, auth_server, client_id, client_secret_sealed, \
          scopes, groups_claim, pkce, directory_mode, directory_client_id, directory_secret_sealed, enabled, discovery, \
          last_test_at, last_test_ok, last_test_summary, last_test_report, created_at, updated_at, asserts_verified_email) \
@@ -230,41 +231,41 @@ pub(super) async fn save_provider_in(
     .bind(row.created_at)
     .bind(row.updated_at)
     .bind(row.asserts_verified_email)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(|e| StoreError::from_insert(e, "a provider with this name"))?;
     upsert_groups(tx, &row.id, groups, source).await
 }
 
 pub(super) async fn set_asserts_verified_email_in(tx: &mut Tx, id: &str, asserts: bool) -> Result<u64, StoreError> {
-    let done = sqlx::query("UPDATE identity_providers SET asserts_verified_email = $2, updated_at = $3 WHERE id = $1")
+    let done = db::query("UPDATE identity_providers SET asserts_verified_email = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(asserts)
         .bind(now_ms())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(done.rows_affected())
 }
 
 pub(super) async fn set_enabled_in(tx: &mut Tx, id: &str, enabled: bool) -> Result<u64, StoreError> {
-    let done = sqlx::query("UPDATE identity_providers SET enabled = $2, updated_at = $3 WHERE id = $1")
+    let done = db::query("UPDATE identity_providers SET enabled = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(enabled)
         .bind(now_ms())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(done.rows_affected())
 }
 
 pub(super) async fn delete_provider_in(tx: &mut Tx, id: &str) -> Result<u64, StoreError> {
-    Ok(sqlx::query("DELETE FROM identity_providers WHERE id = $1").bind(id).execute(&mut **tx).await?.rows_affected())
+    Ok(db::query("DELETE FROM identity_providers WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected())
 }
 
 /// Groups are keyed by the provider's id, so a renamed group keeps its row (and the policies on it).
 async fn upsert_groups(tx: &mut Tx, provider_id: &str, groups: &[GroupInput], source: &str) -> Result<(), StoreError> {
     let now = now_ms();
     for g in groups {
-        sqlx::query(
+        db::query(
             "INSERT INTO directory_groups (id, provider_id, external_id, name, description, kind, source, last_updated, synced_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (provider_id, external_id) DO UPDATE SET name = excluded.name, \
@@ -280,7 +281,7 @@ async fn upsert_groups(tx: &mut Tx, provider_id: &str, groups: &[GroupInput], so
         .bind(source)
         .bind(&g.last_updated)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! SCIM provisioning tokens.
 
+use crate::store::db;
 use sqlx::FromRow;
 
 use super::{now_ms, policies::insert_audit_in, AuditRecord, Store, StoreError, Tx};
@@ -23,14 +24,14 @@ impl Store {
     /// until `grace_until` (not longer than they already would).
     pub async fn rotate_scim_token(&self, row: &ScimTokenRow, grace_until: i64) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        db::query(
             "UPDATE scim_tokens SET expires_at = $2 WHERE provider_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
         )
         .bind(&row.provider_id)
         .bind(grace_until)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO scim_tokens (id, provider_id, token_hash, prefix, created_by, created_at, expires_at, last_used_at) \
              VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)",
         )
@@ -40,7 +41,7 @@ impl Store {
         .bind(&row.prefix)
         .bind(&row.created_by)
         .bind(row.created_at)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(|e| StoreError::from_insert(e, "a SCIM token with this hash"))?;
         tx.commit().await?;
@@ -49,17 +50,17 @@ impl Store {
 
     pub async fn scim_token_by_hash(&self, hash: &str) -> Result<Option<ScimTokenRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM scim_tokens WHERE token_hash = $1");
-        Ok(sqlx::query_as(&sql).bind(hash).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(hash).fetch_optional(&self.pool).await?)
     }
 
     /// A provider's tokens, newest first.
     pub async fn scim_tokens(&self, provider_id: &str) -> Result<Vec<ScimTokenRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM scim_tokens WHERE provider_id = $1 ORDER BY created_at DESC, id DESC");
-        Ok(sqlx::query_as(&sql).bind(provider_id).fetch_all(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(provider_id).fetch_all(&self.pool).await?)
     }
 
     pub async fn touch_scim_token(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE scim_tokens SET last_used_at = $2 WHERE id = $1")
+        db::query("UPDATE scim_tokens SET last_used_at = $2 WHERE id = $1")
             .bind(id)
             .bind(now)
             .execute(&self.pool)
@@ -160,7 +161,7 @@ pub enum ScimRemoval {
 
 impl Store {
     pub async fn scim_settings(&self, provider_id: &str) -> Result<Option<ScimSettingsRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT provider_id, enabled, alert, alert_at FROM scim_settings WHERE provider_id = $1")
+        Ok(db::query_as("SELECT provider_id, enabled, alert, alert_at FROM scim_settings WHERE provider_id = $1")
             .bind(provider_id)
             .fetch_optional(&self.pool)
             .await?)
@@ -174,14 +175,14 @@ impl Store {
         audit: &AuditRecord,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO scim_settings (provider_id, enabled, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (provider_id) DO UPDATE SET enabled = $2, updated_at = $3",
         )
         .bind(provider_id)
         .bind(enabled)
         .bind(audit.at)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         insert_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
@@ -197,7 +198,7 @@ impl Store {
         audit: &AuditRecord,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO scim_settings (provider_id, enabled, alert, alert_at, updated_at) VALUES ($1, FALSE, $2, $3, $4) \
              ON CONFLICT (provider_id) DO UPDATE SET alert = $2, alert_at = $3, updated_at = $4",
         )
@@ -205,7 +206,7 @@ impl Store {
         .bind(alert)
         .bind(alert.map(|_| now))
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         insert_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
@@ -219,7 +220,7 @@ impl Store {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM directory_users WHERE provider_id = $1 AND id = $2 AND scim_created_at IS NOT NULL"
         );
-        Ok(sqlx::query_as(&sql).bind(provider_id).bind(id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(provider_id).bind(id).fetch_optional(&self.pool).await?)
     }
 
     /// A page of the provider's SCIM users, in a stable order (ids are time-ordered), and how
@@ -243,12 +244,12 @@ impl Store {
             ScimWhere::Id(v) => (" AND id = $2 AND COALESCE(scim_created_at, 0) > 0", Some(v)),
         };
         let base = format!("FROM directory_users WHERE provider_id = $1{clause}");
-        let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) {base}"))
+        let (total,): (i64,) = db::query_as(&format!("SELECT COUNT(*) {base}"))
             .bind(provider_id)
             .bind(value)
             .fetch_one(&self.pool)
             .await?;
-        let rows = sqlx::query_as(&format!("SELECT {USER_COLUMNS} {base} ORDER BY id LIMIT $3 OFFSET $4"))
+        let rows = db::query_as(&format!("SELECT {USER_COLUMNS} {base} ORDER BY id LIMIT $3 OFFSET $4"))
             .bind(provider_id)
             .bind(value)
             .bind(limit)
@@ -267,19 +268,19 @@ impl Store {
     ) -> Result<Option<ScimUserRow>, StoreError> {
         if let Some(e) = external_id {
             let sql = format!("SELECT {USER_COLUMNS} FROM directory_users WHERE provider_id = $1 AND external_id = $2");
-            if let Some(row) = sqlx::query_as(&sql).bind(provider_id).bind(e).fetch_optional(&self.pool).await? {
+            if let Some(row) = db::query_as(&sql).bind(provider_id).bind(e).fetch_optional(&self.pool).await? {
                 return Ok(Some(row));
             }
         }
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM directory_users WHERE provider_id = $1 AND lower(login) = lower($2) ORDER BY id LIMIT 1"
         );
-        Ok(sqlx::query_as(&sql).bind(provider_id).bind(login).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(provider_id).bind(login).fetch_optional(&self.pool).await?)
     }
 
     /// Whether another person of the provider has this login (case-insensitive).
     pub async fn scim_login_taken(&self, provider_id: &str, login: &str, except: &str) -> Result<bool, StoreError> {
-        let (n,): (i64,) = sqlx::query_as(
+        let (n,): (i64,) = db::query_as(
             "SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND lower(login) = lower($2) AND id <> $3",
         )
         .bind(provider_id)
@@ -297,7 +298,7 @@ impl Store {
         external_id: &str,
         except: &str,
     ) -> Result<bool, StoreError> {
-        let (n,): (i64,) = sqlx::query_as(
+        let (n,): (i64,) = db::query_as(
             "SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND external_id = $2 AND id <> $3",
         )
         .bind(provider_id)
@@ -329,7 +330,7 @@ impl Store {
              scim_active = $18 \
              WHERE id = $1 AND provider_id = $2"
         };
-        sqlx::query(sql)
+        db::query(sql)
             .bind(&row.id)
             .bind(&row.provider_id)
             .bind(&row.external_id)
@@ -348,7 +349,7 @@ impl Store {
             .bind(&row.scim_email)
             .bind(row.scim_email_primary)
             .bind(row.scim_active)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(|e| StoreError::from_insert(e, "a person with this externalId"))?;
         insert_audit_in(&mut tx, audit).await?;
@@ -369,14 +370,14 @@ impl Store {
         let mut tx = self.begin_write().await?;
         match removal {
             ScimRemoval::Delete => {
-                sqlx::query("DELETE FROM directory_users WHERE provider_id = $1 AND id = $2")
+                db::query("DELETE FROM directory_users WHERE provider_id = $1 AND id = $2")
                     .bind(provider_id)
                     .bind(id)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
             }
             ScimRemoval::Leave(state) => {
-                sqlx::query(
+                db::query(
                     "UPDATE directory_users SET state = $3, okta_status = 'DEPROVISIONED', removed_at = COALESCE(removed_at, $4), \
                      updated_at = $4, scim_created_at = NULL, scim_changed_at = $4 WHERE provider_id = $1 AND id = $2",
                 )
@@ -384,7 +385,7 @@ impl Store {
                 .bind(id)
                 .bind(state)
                 .bind(audit.at)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             }
         }
@@ -396,7 +397,7 @@ impl Store {
 
     /// People SCIM deactivated or removed since `since`.
     pub async fn scim_deactivations_since(&self, provider_id: &str, since: i64) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as(
+        let (n,): (i64,) = db::query_as(
             "SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state <> 'active' \
              AND removed_at >= $2 AND scim_changed_at >= $2",
         )
@@ -410,7 +411,7 @@ impl Store {
     /// People of the provider active now.
     pub async fn active_people_of(&self, provider_id: &str) -> Result<i64, StoreError> {
         let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state = 'active'")
+            db::query_as("SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state = 'active'")
                 .bind(provider_id)
                 .fetch_one(&self.pool)
                 .await?;
@@ -421,7 +422,7 @@ impl Store {
 
     pub async fn scim_group(&self, provider_id: &str, id: &str) -> Result<Option<ScimGroupRow>, StoreError> {
         let sql = format!("{GROUP_SELECT} WHERE s.provider_id = $1 AND s.id = $2");
-        Ok(sqlx::query_as(&sql).bind(provider_id).bind(id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(provider_id).bind(id).fetch_optional(&self.pool).await?)
     }
 
     pub async fn scim_groups(
@@ -440,20 +441,19 @@ impl Store {
             ScimWhere::UserName(_) => (" AND FALSE", None),
         };
         let (total,): (i64,) =
-            sqlx::query_as(&format!("SELECT COUNT(*) FROM scim_groups s WHERE s.provider_id = $1{clause}"))
+            db::query_as(&format!("SELECT COUNT(*) FROM scim_groups s WHERE s.provider_id = $1{clause}"))
                 .bind(provider_id)
                 .bind(value)
                 .fetch_one(&self.pool)
                 .await?;
-        let rows = sqlx::query_as(&format!(
-            "{GROUP_SELECT} WHERE s.provider_id = $1{clause} ORDER BY s.id LIMIT $3 OFFSET $4"
-        ))
-        .bind(provider_id)
-        .bind(value)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            db::query_as(&format!("{GROUP_SELECT} WHERE s.provider_id = $1{clause} ORDER BY s.id LIMIT $3 OFFSET $4"))
+                .bind(provider_id)
+                .bind(value)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?;
         Ok((total, rows))
     }
 
@@ -461,7 +461,7 @@ impl Store {
     pub async fn scim_group_members(&self, group_ids: &[String]) -> Result<Vec<(String, String)>, StoreError> {
         let mut out = Vec::new();
         for chunk in group_ids.chunks(500) {
-            let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
+            let mut q = db::Builder::new(
                 "SELECT m.group_id, m.user_id FROM directory_memberships m JOIN directory_users u ON u.id = m.user_id \
                  WHERE u.scim_created_at IS NOT NULL AND m.group_id IN (",
             );
@@ -479,9 +479,8 @@ impl Store {
     pub async fn scim_known_users(&self, provider_id: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
         for chunk in ids.chunks(500) {
-            let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
-                "SELECT id FROM directory_users WHERE scim_created_at IS NOT NULL AND provider_id = ",
-            );
+            let mut q =
+                db::Builder::new("SELECT id FROM directory_users WHERE scim_created_at IS NOT NULL AND provider_id = ");
             q.push_bind(provider_id).push(" AND id IN (");
             let mut list = q.separated(", ");
             for id in chunk {
@@ -495,7 +494,7 @@ impl Store {
 
     /// Whether another pushed group of the provider has this name (case-insensitive).
     pub async fn scim_group_name_taken(&self, provider_id: &str, name: &str, except: &str) -> Result<bool, StoreError> {
-        let (n,): (i64,) = sqlx::query_as(
+        let (n,): (i64,) = db::query_as(
             "SELECT COUNT(*) FROM scim_groups WHERE provider_id = $1 AND lower(display_name) = lower($2) AND id <> $3",
         )
         .bind(provider_id)
@@ -509,7 +508,7 @@ impl Store {
     /// The group synced from the API that a pushed group of this name is: only when exactly
     /// one such group has the name and no pushed group is it already.
     pub async fn scim_group_link(&self, provider_id: &str, name: &str) -> Result<Option<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(
+        let rows: Vec<(String,)> = db::query_as(
             "SELECT g.id FROM directory_groups g WHERE g.provider_id = $1 AND lower(g.name) = lower($2) \
              AND g.source <> 'scim' AND g.kind <> 'BUILT_IN' LIMIT 2",
         )
@@ -518,10 +517,8 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let [(id,)] = rows.as_slice() else { return Ok(None) };
-        let (taken,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM scim_groups WHERE group_id = $1")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
+        let (taken,): (i64,) =
+            db::query_as("SELECT COUNT(*) FROM scim_groups WHERE group_id = $1").bind(id).fetch_one(&self.pool).await?;
         Ok((taken == 0).then(|| id.clone()))
     }
 
@@ -535,7 +532,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         if own {
-            sqlx::query(
+            db::query(
                 "INSERT INTO directory_groups (id, provider_id, external_id, name, description, kind, source, synced_at) \
                  VALUES ($1, $2, $3, $4, NULL, 'SCIM_GROUP', 'scim', $5)",
             )
@@ -544,12 +541,12 @@ impl Store {
             .bind(format!("scim:{}", row.id))
             .bind(&row.display_name)
             .bind(audit.at)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         } else {
             rename_group_in(&mut tx, &row.group_id, &row.display_name, audit.at).await?;
         }
-        sqlx::query(
+        db::query(
             "INSERT INTO scim_groups (id, provider_id, group_id, display_name, external_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6)",
         )
@@ -559,7 +556,7 @@ impl Store {
         .bind(&row.display_name)
         .bind(&row.external_id)
         .bind(audit.at)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(|e| StoreError::from_insert(e, "a pushed group for this directory group"))?;
         add_members_in(&mut tx, &row.group_id, &row.provider_id, members, audit.at).await?;
@@ -582,25 +579,25 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let now = now_ms();
-        sqlx::query(
+        db::query(
             "UPDATE scim_groups SET display_name = $2, external_id = $3, updated_at = $4 WHERE id = $1 \
-             AND (display_name <> $2 OR external_id IS NOT $3)",
+             AND (display_name <> $2 OR external_id IS DISTINCT FROM $3)",
         )
         .bind(&row.id)
         .bind(&row.display_name)
         .bind(&row.external_id)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         rename_group_in(&mut tx, &row.group_id, &row.display_name, now).await?;
         add_members_in(&mut tx, &row.group_id, &row.provider_id, add, now).await?;
         for user in remove {
-            sqlx::query("DELETE FROM directory_memberships WHERE group_id = $1 AND user_id = $2")
+            db::query("DELETE FROM directory_memberships WHERE group_id = $1 AND user_id = $2")
                 .bind(&row.group_id)
                 .bind(user)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
-            sqlx::query(
+            db::query(
                 "INSERT INTO scim_membership_removals (group_id, user_id, removed_at) \
                  SELECT $1, id, $3 FROM directory_users WHERE id = $2 \
                  ON CONFLICT (group_id, user_id) DO UPDATE SET removed_at = $3",
@@ -608,14 +605,14 @@ impl Store {
             .bind(&row.group_id)
             .bind(user)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         if let Some(record) = &audit {
-            sqlx::query("UPDATE scim_groups SET updated_at = $2 WHERE id = $1")
+            db::query("UPDATE scim_groups SET updated_at = $2 WHERE id = $1")
                 .bind(&row.id)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             insert_audit_in(&mut tx, record).await?;
         }
@@ -629,9 +626,9 @@ impl Store {
     /// unlinking must not make the directory forget its members.
     pub async fn scim_delete_group(&self, row: &ScimGroupRow, audit: &AuditRecord) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM scim_groups WHERE id = $1").bind(&row.id).execute(&mut *tx).await?;
+        db::query("DELETE FROM scim_groups WHERE id = $1").bind(&row.id).execute(&mut tx).await?;
         if row.own {
-            sqlx::query("DELETE FROM directory_groups WHERE id = $1").bind(&row.group_id).execute(&mut *tx).await?;
+            db::query("DELETE FROM directory_groups WHERE id = $1").bind(&row.group_id).execute(&mut tx).await?;
         }
         insert_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
@@ -643,7 +640,7 @@ impl Store {
 
     /// Records a request; the provider's log keeps its newest 200.
     pub async fn log_scim_request(&self, row: &ScimRequestRow) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "INSERT INTO scim_requests (id, provider_id, at, method, path, status, token_prefix, detail) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -657,7 +654,7 @@ impl Store {
         .bind(&row.detail)
         .execute(&self.pool)
         .await?;
-        sqlx::query(
+        db::query(
             "DELETE FROM scim_requests WHERE provider_id = $1 AND at < \
              (SELECT at FROM scim_requests WHERE provider_id = $1 ORDER BY at DESC LIMIT 1 OFFSET 199)",
         )
@@ -669,7 +666,7 @@ impl Store {
 
     /// The provider's newest requests first.
     pub async fn scim_requests(&self, provider_id: &str, limit: i64) -> Result<Vec<ScimRequestRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT id, provider_id, at, method, path, status, token_prefix, detail FROM scim_requests \
              WHERE provider_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
         )
@@ -681,11 +678,11 @@ impl Store {
 }
 
 async fn rename_group_in(tx: &mut Tx, group_id: &str, name: &str, now: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE directory_groups SET name = $2, synced_at = $3 WHERE id = $1 AND name <> $2")
+    db::query("UPDATE directory_groups SET name = $2, synced_at = $3 WHERE id = $1 AND name <> $2")
         .bind(group_id)
         .bind(name)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
@@ -702,7 +699,7 @@ async fn add_members_in(
 ) -> Result<u64, StoreError> {
     let mut added = 0;
     for user in users {
-        let done = sqlx::query(
+        let done = db::query(
             "INSERT INTO directory_memberships (group_id, user_id, provider_id, source, created_at) \
              VALUES ($1, $2, $3, 'scim', $4) \
              ON CONFLICT (group_id, user_id) DO UPDATE SET source = 'scim', created_at = $4",
@@ -711,13 +708,13 @@ async fn add_members_in(
         .bind(user)
         .bind(provider_id)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         added += done.rows_affected();
-        sqlx::query("DELETE FROM scim_membership_removals WHERE group_id = $1 AND user_id = $2")
+        db::query("DELETE FROM scim_membership_removals WHERE group_id = $1 AND user_id = $2")
             .bind(group_id)
             .bind(user)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(added)

@@ -1,3 +1,4 @@
+use crate::store::db;
 use sqlx::FromRow;
 
 use super::{Store, StoreError, UserRow};
@@ -37,7 +38,7 @@ impl Store {
         user_agent: Option<&str>,
         provider: Option<&ProviderSessionInput<'_>>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, \
                                    identity_id, refresh_token_sealed, id_token_sealed, tokens_expire_at, role) \
              VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -60,7 +61,7 @@ impl Store {
 
     /// The session and its user, in one query: this runs on every request.
     pub async fn session_with_user(&self, id: &str) -> Result<Option<(SessionRow, UserRow)>, StoreError> {
-        let row: Option<SessionJoin> = sqlx::query_as(
+        let row: Option<SessionJoin> = db::query_as(
             "SELECT s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
                     s.last_seen_at AS s_last_seen_at, s.expires_at AS s_expires_at, s.role AS s_role, \
                     s.tokens_expire_at AS s_tokens_expire_at, s.identity_id AS s_identity_id, \
@@ -89,29 +90,25 @@ impl Store {
     }
 
     pub async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        db::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1").bind(id).bind(now).execute(&self.pool).await?;
         Ok(())
     }
 
     pub async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
+        db::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(())
     }
 
     /// Every session of a person: console, single sign-on, applications, pending hand-offs.
     pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
         self.delete_access_sessions_of_user(user_id).await?;
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
+        let done = db::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 
     /// Removes sessions past their absolute expiry or idle longer than `idle_ms`.
     pub async fn delete_expired_sessions(&self, now: i64, idle_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+        let done = db::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
             .bind(now)
             .bind(now - idle_ms)
             .execute(&self.pool)

@@ -3,6 +3,7 @@
 //! Keys are ordered by `(created_at, kid)`: every replica sorts them the same way, so they
 //! agree on which key signs and which ones may go.
 
+use crate::store::db;
 use sqlx::FromRow;
 
 use super::{Store, StoreError};
@@ -31,7 +32,7 @@ impl std::fmt::Debug for SigningKeyRow {
 
 impl Store {
     pub async fn insert_signing_key(&self, key: &SigningKeyRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO signing_keys (kid, private_sealed, public_jwk, created_at) VALUES ($1, $2, $3, $4)")
+        db::query("INSERT INTO signing_keys (kid, private_sealed, public_jwk, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&key.kid)
             .bind(&key.private_sealed)
             .bind(&key.public_jwk)
@@ -44,7 +45,7 @@ impl Store {
 
     /// Every key, newest first.
     pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT kid, private_sealed, public_jwk, created_at FROM signing_keys ORDER BY created_at DESC, kid DESC",
         )
         .fetch_all(&self.pool)
@@ -54,7 +55,7 @@ impl Store {
     /// Deletes the keys older than the key `(created_at, kid)`, which stays; returns how many
     /// went. Replicas may run it at once: it is idempotent.
     pub async fn delete_signing_keys_before(&self, created_at: i64, kid: &str) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM signing_keys WHERE created_at < $1 OR (created_at = $1 AND kid < $2)")
+        let done = db::query("DELETE FROM signing_keys WHERE created_at < $1 OR (created_at = $1 AND kid < $2)")
             .bind(created_at)
             .bind(kid)
             .execute(&self.pool)

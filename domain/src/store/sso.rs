@@ -1,6 +1,7 @@
 //! Sign-in through identity providers: identities, login attempts and outcomes,
 //! role mappings, console settings, and the provider half of sessions.
 
+use crate::store::db;
 use sqlx::FromRow;
 
 use super::{now_ms, Store, StoreError, Tx, UserRow};
@@ -89,11 +90,11 @@ const IDENTITY_COLUMNS: &str =
 impl Store {
     pub async fn insert_login_attempt(&self, a: &LoginAttemptRow) -> Result<(), StoreError> {
         // Housekeeping on the way in: attempts are short-lived and never read after expiry.
-        sqlx::query("DELETE FROM login_attempts WHERE expires_at < $1").bind(now_ms()).execute(&self.pool).await?;
-        sqlx::query("DELETE FROM login_outcomes WHERE expires_at < $1").bind(now_ms()).execute(&self.pool).await?;
+        db::query("DELETE FROM login_attempts WHERE expires_at < $1").bind(now_ms()).execute(&self.pool).await?;
+        db::query("DELETE FROM login_outcomes WHERE expires_at < $1").bind(now_ms()).execute(&self.pool).await?;
         let sql =
             format!("INSERT INTO login_attempts ({ATTEMPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
-        sqlx::query(&sql)
+        db::query(&sql)
             .bind(&a.id)
             .bind(&a.provider_id)
             .bind(&a.purpose)
@@ -112,11 +113,11 @@ impl Store {
     /// Takes an attempt out: whoever deletes it first owns it, so a replayed `state` finds nothing.
     pub async fn take_login_attempt(&self, id: &str) -> Result<Option<LoginAttemptRow>, StoreError> {
         let sql = format!("DELETE FROM login_attempts WHERE id = $1 RETURNING {ATTEMPT_COLUMNS}");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
     pub async fn insert_login_outcome(&self, o: &LoginOutcomeRow) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "INSERT INTO login_outcomes (id, provider_id, kind, viewer, browser_hash, details, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -134,7 +135,7 @@ impl Store {
     }
 
     pub async fn login_outcome(&self, id: &str) -> Result<Option<LoginOutcomeRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT id, provider_id, kind, viewer, browser_hash, details, created_at, expires_at \
              FROM login_outcomes WHERE id = $1 AND expires_at > $2",
         )
@@ -172,23 +173,23 @@ impl Store {
         subject: &str,
     ) -> Result<Option<IdentityRow>, StoreError> {
         let sql = format!("SELECT {IDENTITY_COLUMNS} FROM user_identities WHERE provider_id = $1 AND subject = $2");
-        Ok(sqlx::query_as(&sql).bind(provider_id).bind(subject).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(provider_id).bind(subject).fetch_optional(&self.pool).await?)
     }
 
     pub async fn identity(&self, id: &str) -> Result<Option<IdentityRow>, StoreError> {
         let sql = format!("SELECT {IDENTITY_COLUMNS} FROM user_identities WHERE id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
     pub async fn identities_of_user(&self, user_id: &str) -> Result<Vec<IdentityRow>, StoreError> {
         let sql = format!("SELECT {IDENTITY_COLUMNS} FROM user_identities WHERE user_id = $1 ORDER BY created_at");
-        Ok(sqlx::query_as(&sql).bind(user_id).fetch_all(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(user_id).fetch_all(&self.pool).await?)
     }
 
     /// A new console account with its first identity, in one transaction.
     pub async fn insert_user_with_identity(&self, user: &UserRow, identity: &IdentityRow) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO users (id, email, display_name, password_hash, role, created_at, updated_at, email_verified) \
              VALUES ($1, $2, $3, NULL, NULL, $4, $4, $5)",
         )
@@ -197,7 +198,7 @@ impl Store {
         .bind(&user.display_name)
         .bind(user.created_at)
         .bind(user.email_verified)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(|e| StoreError::from_insert(e, "an account with this email"))?;
         insert_identity(&mut tx, identity).await?;
@@ -229,7 +230,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        db::query(
             "UPDATE user_identities SET email = $2, groups = $3, last_login_at = $4, email_verified = $5 WHERE id = $1",
         )
         .bind(identity_id)
@@ -237,11 +238,11 @@ impl Store {
         .bind(groups_json)
         .bind(now)
         .bind(email_verified)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         // The account follows the provider for a verified email only, and unless another
         // account holds that email: an unproven address must not become the account's.
-        sqlx::query(
+        db::query(
             "UPDATE users SET display_name = $2, updated_at = $4, \
                 email_verified = CASE WHEN $5 AND NOT EXISTS (SELECT 1 FROM users o WHERE o.email = $3 AND o.id <> $1) \
                     THEN TRUE ELSE email_verified END, \
@@ -254,7 +255,7 @@ impl Store {
         .bind(email)
         .bind(now)
         .bind(vouched)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         // After the commit: a reader woken by the change number must see the new data.
         tx.commit().await?;
@@ -263,7 +264,7 @@ impl Store {
     }
 
     pub async fn session_tokens(&self, session_id: &str) -> Result<Option<SessionTokensRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT s.id, s.user_id, s.identity_id, i.provider_id, i.subject, s.refresh_token_sealed, s.id_token_sealed, \
                     s.tokens_expire_at, s.role \
              FROM sessions s LEFT JOIN user_identities i ON i.id = s.identity_id WHERE s.id = $1",
@@ -282,7 +283,7 @@ impl Store {
         tokens_expire_at: Option<i64>,
         role: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "UPDATE sessions SET refresh_token_sealed = COALESCE($2, refresh_token_sealed), \
                 id_token_sealed = COALESCE($3, id_token_sealed), tokens_expire_at = $4, role = $5 WHERE id = $1",
         )
@@ -297,7 +298,7 @@ impl Store {
     }
 
     pub async fn role_mappings(&self) -> Result<Vec<RoleMappingRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT m.id, m.provider_id, m.group_external_id, m.group_name, g.name AS current_name, m.role, \
                     m.created_by, m.created_at \
              FROM role_mappings m \
@@ -339,17 +340,16 @@ impl Store {
         provider_id: &str,
         name: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let by_id: Option<(String, String)> = sqlx::query_as(
-            "SELECT external_id, name FROM directory_groups WHERE provider_id = $1 AND external_id = $2",
-        )
-        .bind(provider_id)
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
+        let by_id: Option<(String, String)> =
+            db::query_as("SELECT external_id, name FROM directory_groups WHERE provider_id = $1 AND external_id = $2")
+                .bind(provider_id)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
         if let Some(found) = by_id {
             return Ok(vec![found]);
         }
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT external_id, name FROM directory_groups WHERE provider_id = $1 AND name = $2 ORDER BY external_id",
         )
         .bind(provider_id)
@@ -369,8 +369,7 @@ impl Store {
     ) -> Result<ClaimGroups, StoreError> {
         let mut out = ClaimGroups::default();
         for chunk in values.chunks(500) {
-            let mut q: sqlx::QueryBuilder<sqlx::Sqlite> =
-                sqlx::QueryBuilder::new("SELECT external_id, name FROM directory_groups WHERE provider_id = ");
+            let mut q = db::Builder::new("SELECT external_id, name FROM directory_groups WHERE provider_id = ");
             q.push_bind(provider_id).push(" AND name IN (");
             let mut names = q.separated(", ");
             for v in chunk {
@@ -391,7 +390,7 @@ impl Store {
     }
 
     pub async fn console_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM console_settings WHERE key = $1")
+        let row: Option<(String,)> = db::query_as("SELECT value FROM console_settings WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
@@ -399,7 +398,7 @@ impl Store {
     }
 
     pub async fn set_console_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "INSERT INTO console_settings (key, value, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
         )
@@ -426,16 +425,16 @@ impl Store {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let existing: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM directory_users WHERE provider_id = $1 AND external_id = $2")
+            db::query_as("SELECT id FROM directory_users WHERE provider_id = $1 AND external_id = $2")
                 .bind(provider_id)
                 .bind(subject)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
         let user_id = match existing {
             Some((id,)) => id,
             None => {
                 let id = super::new_id();
-                sqlx::query(
+                db::query(
                     "INSERT INTO directory_users (id, provider_id, external_id, email, login, first_name, last_name, \
                         display_name, okta_status, state, fingerprint, source, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $4, '', '', $5, 'ACTIVE', 'active', '', 'sign_in', $6, $6)",
@@ -446,7 +445,7 @@ impl Store {
                 .bind(email)
                 .bind(display_name)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
                 id
             }
@@ -458,17 +457,17 @@ impl Store {
             let by_name_only = external_id.is_empty();
             let external_id = if by_name_only { name } else { external_id };
             let found: Option<(String, String)> =
-                sqlx::query_as("SELECT id, name FROM directory_groups WHERE provider_id = $1 AND external_id = $2")
+                db::query_as("SELECT id, name FROM directory_groups WHERE provider_id = $1 AND external_id = $2")
                     .bind(provider_id)
                     .bind(external_id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut tx)
                     .await?;
             let group_id = match found {
                 Some((_, stored)) if by_name_only && stored != *name => continue,
                 Some((id, _)) => id,
                 None => {
                     let id = super::new_id();
-                    sqlx::query(
+                    db::query(
                         "INSERT INTO directory_groups (id, provider_id, external_id, name, kind, source, synced_at) \
                          VALUES ($1, $2, $3, $4, 'OKTA_GROUP', 'sign_in', $5)",
                     )
@@ -477,12 +476,12 @@ impl Store {
                     .bind(external_id)
                     .bind(name)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
                     id
                 }
             };
-            sqlx::query(
+            db::query(
                 "INSERT INTO directory_memberships (group_id, user_id, provider_id, source, created_at) \
                  VALUES ($1, $2, $3, 'sign_in', $4) ON CONFLICT (group_id, user_id) DO NOTHING",
             )
@@ -490,20 +489,20 @@ impl Store {
             .bind(&user_id)
             .bind(provider_id)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
             group_ids.push(group_id);
         }
         let stale: Vec<(String,)> =
-            sqlx::query_as("SELECT group_id FROM directory_memberships WHERE user_id = $1 AND source = 'sign_in'")
+            db::query_as("SELECT group_id FROM directory_memberships WHERE user_id = $1 AND source = 'sign_in'")
                 .bind(&user_id)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut tx)
                 .await?;
         for (group_id,) in stale.into_iter().filter(|(g,)| !group_ids.contains(g)) {
-            sqlx::query("DELETE FROM directory_memberships WHERE group_id = $1 AND user_id = $2")
+            db::query("DELETE FROM directory_memberships WHERE group_id = $1 AND user_id = $2")
                 .bind(&group_id)
                 .bind(&user_id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;
@@ -512,9 +511,9 @@ impl Store {
     }
 }
 
-async fn insert_identity(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, i: &IdentityRow) -> Result<(), StoreError> {
+async fn insert_identity(tx: &mut super::Tx, i: &IdentityRow) -> Result<(), StoreError> {
     let sql = format!("INSERT INTO user_identities ({IDENTITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
-    sqlx::query(&sql)
+    db::query(&sql)
         .bind(&i.id)
         .bind(&i.user_id)
         .bind(&i.provider_id)
@@ -524,7 +523,7 @@ async fn insert_identity(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, i: &Ident
         .bind(i.created_at)
         .bind(i.last_login_at)
         .bind(i.email_verified)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::from_insert(e, "this identity"))?;
     Ok(())
@@ -532,9 +531,9 @@ async fn insert_identity(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, i: &Ident
 
 /// See [`Store::detach_identities`].
 pub(super) async fn detach_identities_in(tx: &mut Tx, provider_id: &str) -> Result<u64, StoreError> {
-    sqlx::query("DELETE FROM login_attempts WHERE provider_id = $1").bind(provider_id).execute(&mut **tx).await?;
+    db::query("DELETE FROM login_attempts WHERE provider_id = $1").bind(provider_id).execute(&mut *tx).await?;
     let done =
-        sqlx::query("DELETE FROM user_identities WHERE provider_id = $1").bind(provider_id).execute(&mut **tx).await?;
+        db::query("DELETE FROM user_identities WHERE provider_id = $1").bind(provider_id).execute(&mut *tx).await?;
     Ok(done.rows_affected())
 }
 
@@ -550,23 +549,23 @@ pub(super) async fn end_provider_sessions_in(
     } else {
         format!("DELETE FROM sessions WHERE {OF_PROVIDER}")
     };
-    let mut ended = sqlx::query(&sql).bind(provider_id).execute(&mut **tx).await?.rows_affected();
+    let mut ended = db::query(&sql).bind(provider_id).execute(&mut *tx).await?.rows_affected();
     if !role_only {
         // Sign-ins in flight would otherwise finish after the provider was switched off.
-        sqlx::query("DELETE FROM login_attempts WHERE provider_id = $1 AND purpose <> 'dry_run'")
+        db::query("DELETE FROM login_attempts WHERE provider_id = $1 AND purpose <> 'dry_run'")
             .bind(provider_id)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         for table in ["access_sessions", "access_handoffs"] {
             let sql = format!("DELETE FROM {table} WHERE {OF_PROVIDER}");
-            ended += sqlx::query(&sql).bind(provider_id).execute(&mut **tx).await?.rows_affected();
+            ended += db::query(&sql).bind(provider_id).execute(&mut *tx).await?.rows_affected();
         }
     }
     Ok(ended)
 }
 
 pub(super) async fn insert_role_mapping_in(tx: &mut Tx, m: &RoleMappingRow) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO role_mappings (id, provider_id, group_external_id, group_name, role, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -577,7 +576,7 @@ pub(super) async fn insert_role_mapping_in(tx: &mut Tx, m: &RoleMappingRow) -> R
     .bind(&m.role)
     .bind(&m.created_by)
     .bind(m.created_at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(|e| StoreError::from_insert(e, "a mapping for this group"))?;
     Ok(())
@@ -585,27 +584,27 @@ pub(super) async fn insert_role_mapping_in(tx: &mut Tx, m: &RoleMappingRow) -> R
 
 pub(super) async fn update_role_mapping_in(tx: &mut Tx, id: &str, role: &str) -> Result<u64, StoreError> {
     let done =
-        sqlx::query("UPDATE role_mappings SET role = $2 WHERE id = $1").bind(id).bind(role).execute(&mut **tx).await?;
+        db::query("UPDATE role_mappings SET role = $2 WHERE id = $1").bind(id).bind(role).execute(&mut *tx).await?;
     Ok(done.rows_affected())
 }
 
 pub(super) async fn delete_role_mapping_in(tx: &mut Tx, id: &str) -> Result<u64, StoreError> {
-    Ok(sqlx::query("DELETE FROM role_mappings WHERE id = $1").bind(id).execute(&mut **tx).await?.rows_affected())
+    Ok(db::query("DELETE FROM role_mappings WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected())
 }
 
 impl Store {
     /// Records a Universal Logout request's `jti`; `false` when it was used already (a replay).
     pub async fn use_logout_jti(&self, provider_id: &str, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM universal_logout_jtis WHERE expires_at < $1").bind(now_ms()).execute(&mut *tx).await?;
-        let done = sqlx::query(
+        db::query("DELETE FROM universal_logout_jtis WHERE expires_at < $1").bind(now_ms()).execute(&mut tx).await?;
+        let done = db::query(
             "INSERT INTO universal_logout_jtis (provider_id, jti, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (provider_id, jti) DO NOTHING",
         )
         .bind(provider_id)
         .bind(jti)
         .bind(expires_at)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
@@ -622,14 +621,14 @@ impl Store {
         // By subject alone, one probe of the unique index; the email terms would scan the directory.
         let Some(email) = email else {
             let rows: Vec<(String,)> =
-                sqlx::query_as("SELECT id FROM user_identities WHERE provider_id = $1 AND subject = $2")
+                db::query_as("SELECT id FROM user_identities WHERE provider_id = $1 AND subject = $2")
                     .bind(provider_id)
                     .bind(subject)
                     .fetch_all(&self.pool)
                     .await?;
             return Ok(rows.into_iter().map(|(id,)| id).collect());
         };
-        let rows: Vec<(String,)> = sqlx::query_as(
+        let rows: Vec<(String,)> = db::query_as(
             "SELECT i.id FROM user_identities i WHERE i.provider_id = $1 AND ( \
                  i.subject = $2 OR lower(i.email) = lower($3) OR i.subject IN ( \
                      SELECT d.external_id FROM directory_users d \
@@ -650,7 +649,7 @@ impl Store {
         subject: Option<&str>,
         email: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let (n,): (i64,) = sqlx::query_as(
+        let (n,): (i64,) = db::query_as(
             "SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 \
              AND (external_id = $2 OR email = lower($3) OR lower(login) = lower($3))",
         )
@@ -673,7 +672,7 @@ impl Store {
         for id in identity_ids {
             for table in ["sessions", "access_sessions", "access_handoffs"] {
                 let sql = format!("DELETE FROM {table} WHERE identity_id = $1");
-                ended += sqlx::query(&sql).bind(id).execute(&mut *tx).await?.rows_affected();
+                ended += db::query(&sql).bind(id).execute(&mut tx).await?.rows_affected();
             }
         }
         tx.commit().await?;

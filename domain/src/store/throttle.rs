@@ -1,3 +1,4 @@
+use crate::store::db;
 use sqlx::FromRow;
 
 use super::{Store, StoreError};
@@ -12,14 +13,14 @@ pub struct ThrottleRow {
 
 impl Store {
     pub async fn throttle_get(&self, key: &str) -> Result<Option<ThrottleRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT key, failures, window_started_at, blocked_until FROM login_throttle WHERE key = $1")
+        Ok(db::query_as("SELECT key, failures, window_started_at, blocked_until FROM login_throttle WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await?)
     }
 
     pub async fn throttle_put(&self, row: &ThrottleRow) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "INSERT INTO login_throttle (key, failures, window_started_at, blocked_until) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, \
              window_started_at = excluded.window_started_at, blocked_until = excluded.blocked_until",
@@ -36,7 +37,7 @@ impl Store {
     /// Forgets rows whose window started before `window_before` and whose block is over at
     /// `now`: such a row counts the same as no row. Returns how many went.
     pub async fn throttle_purge(&self, window_before: i64, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM login_throttle WHERE window_started_at < $1 AND blocked_until <= $2")
+        let done = db::query("DELETE FROM login_throttle WHERE window_started_at < $1 AND blocked_until <= $2")
             .bind(window_before)
             .bind(now)
             .execute(&self.pool)
@@ -45,7 +46,7 @@ impl Store {
     }
 
     pub async fn throttle_clear(&self, key: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(&self.pool).await?;
+        db::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(&self.pool).await?;
         Ok(())
     }
 }

@@ -1,3 +1,4 @@
+use crate::store::db;
 use sqlx::FromRow;
 
 use super::{now_ms, Store, StoreError};
@@ -30,7 +31,7 @@ impl Store {
         role: Option<&str>,
     ) -> Result<UserRow, StoreError> {
         let now = now_ms();
-        sqlx::query(
+        db::query(
             "INSERT INTO users (id, email, display_name, password_hash, role, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6)",
         )
@@ -66,7 +67,7 @@ impl Store {
         password_hash: &str,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
-        let done = sqlx::query(
+        let done = db::query(
             "INSERT INTO users (id, email, display_name, password_hash, role, created_at, updated_at) \
              SELECT $1, $2, $3, $4, 'admin', $5, $5 \
              WHERE NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')",
@@ -84,24 +85,24 @@ impl Store {
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
-        Ok(sqlx::query_as(&sql).bind(email).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(email).fetch_optional(&self.pool).await?)
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
     /// Disabled admins count too: disabling the last admin must not reopen `/setup`.
     pub async fn count_admins(&self) -> Result<i64, StoreError> {
         let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetch_one(&self.pool).await?;
+            db::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetch_one(&self.pool).await?;
         Ok(n)
     }
 
     pub async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<(), StoreError> {
         let now = now_ms();
-        sqlx::query("UPDATE users SET disabled_at = $2, updated_at = $3 WHERE id = $1")
+        db::query("UPDATE users SET disabled_at = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(disabled.then_some(now))
             .bind(now)

@@ -186,6 +186,8 @@ struct Inner {
     options: SyncOptions,
     /// provider id → progress of its running run; an entry is the provider's run lock.
     running: Mutex<HashMap<String, Progress>>,
+    /// The replica this process is: runs carry its id, and only the runner schedules.
+    replica: std::sync::RwLock<crate::replica::Replica>,
 }
 
 impl std::fmt::Debug for SyncService {
@@ -202,7 +204,15 @@ impl SyncService {
     pub fn with_options(store: Store, secrets: SecretBox, outbound: Outbound, options: SyncOptions) -> Self {
         let audit = Audit::new(store.clone());
         Self {
-            inner: Arc::new(Inner { store, secrets, outbound, audit, options, running: Mutex::new(HashMap::new()) }),
+            inner: Arc::new(Inner {
+                store,
+                secrets,
+                outbound,
+                audit,
+                options,
+                running: Mutex::new(HashMap::new()),
+                replica: std::sync::RwLock::new(crate::replica::Replica::single()),
+            }),
         }
     }
 
@@ -210,11 +220,21 @@ impl SyncService {
         &self.inner.store
     }
 
+    /// Runs as this replica among several (the default is a single process, always the runner).
+    pub fn set_replica(&self, replica: crate::replica::Replica) {
+        *self.inner.replica.write().unwrap_or_else(std::sync::PoisonError::into_inner) = replica;
+    }
+
+    pub(crate) fn replica(&self) -> crate::replica::Replica {
+        self.inner.replica.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     /// Runs now and waits for the end. Refuses with [`SyncError::AlreadyRunning`] when the
     /// provider has a run going. A run that starts and fails is `Ok` with status `failed`
     /// and the reason in `run.error` / `run.error_fix`.
     pub async fn sync_now(&self, provider_id: &str, kind: RunKind, trigger: Trigger) -> Result<RunSummary, SyncError> {
         let provider = self.runnable_provider(provider_id).await?;
+        self.refuse_if_running_elsewhere(provider_id).await?;
         let guard = self.lock(provider_id, &new_id(), kind)?;
         self.run(guard, provider, kind, trigger).await
     }
@@ -249,19 +269,38 @@ impl SyncService {
     /// stored: a caller that reads the run next finds it.
     pub async fn start(&self, provider_id: &str, kind: RunKind, trigger: Trigger) -> Result<String, SyncError> {
         self.runnable_provider(provider_id).await?;
+        self.refuse_if_running_elsewhere(provider_id).await?;
         let run_id = self.start_in_background(provider_id, kind, trigger)?;
         for _ in 0..250 {
             match self.inner.store.sync_run(&run_id).await {
                 Ok(Some(_)) => break,
-                Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                Ok(None) => {
+                    // The task ended without storing its run: another replica's run won the
+                    // provider between the check above and the insert.
+                    if self.local_progress(provider_id).is_none_or(|p| p.run_id != run_id) {
+                        self.refuse_if_running_elsewhere(provider_id).await?;
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                }
                 Err(e) => return Err(e.into()),
             }
         }
         Ok(run_id)
     }
 
-    /// The running run's progress, if the provider has one.
-    pub fn progress(&self, provider_id: &str) -> Option<Progress> {
+    /// The running run's progress, if the provider has one: from this process when it runs
+    /// it, else as the replica running it last wrote it.
+    pub async fn progress(&self, provider_id: &str) -> Option<Progress> {
+        if let Some(p) = self.local_progress(provider_id) {
+            return Some(p);
+        }
+        let runs = self.inner.store.running_runs(Some(provider_id)).await.ok()?;
+        runs.into_iter().find_map(|r| serde_json::from_str(r.progress.as_deref()?).ok())
+    }
+
+    /// The progress of a run this process runs.
+    pub(crate) fn local_progress(&self, provider_id: &str) -> Option<Progress> {
         self.inner.running.lock().ok().and_then(|m| m.get(provider_id).cloned())
     }
 

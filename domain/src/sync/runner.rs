@@ -9,10 +9,15 @@ pub(super) struct RunGuard {
     pub(super) provider_id: String,
     pub(super) run_id: String,
     pub(super) finished: bool,
+    /// Writes the run's heartbeat and progress for the other replicas while it runs.
+    pub(super) heartbeat: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
+        if let Some(h) = self.heartbeat.take() {
+            h.abort();
+        }
         if let Ok(mut m) = self.inner.running.lock() {
             if m.get(&self.provider_id).is_some_and(|p| p.run_id == self.run_id) {
                 m.remove(&self.provider_id);
@@ -55,6 +60,24 @@ impl ProgressHandle {
 }
 
 impl SyncService {
+    /// Every [`RUN_HEARTBEAT`]: the run's progress and this replica's word that it is alive.
+    fn spawn_run_heartbeat(&self, run_id: &str, provider_id: &str) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        let (run_id, provider_id) = (run_id.to_string(), provider_id.to_string());
+        tokio::spawn(async move {
+            let replica = this.replica();
+            let mut every = tokio::time::interval(schedule::RUN_HEARTBEAT);
+            loop {
+                every.tick().await;
+                let Some(p) = this.local_progress(&provider_id).filter(|p| p.run_id == run_id) else { return };
+                let progress = serde_json::to_string(&p).unwrap_or_default();
+                if let Err(e) = this.inner.store.sync_run_heartbeat(&run_id, replica.id(), now_ms(), &progress).await {
+                    tracing::warn!(run_id, error = %e, "cannot write the sync run's heartbeat");
+                }
+            }
+        })
+    }
+
     pub(super) fn lock(&self, provider_id: &str, run_id: &str, kind: RunKind) -> Result<RunGuard, SyncError> {
         let mut m = self.inner.running.lock().map_err(|_| SyncError::AlreadyRunning { run_id: String::new() })?;
         if let Some(p) = m.get(provider_id) {
@@ -86,6 +109,7 @@ impl SyncService {
             provider_id: provider_id.to_string(),
             run_id: run_id.to_string(),
             finished: false,
+            heartbeat: None,
         })
     }
 
@@ -159,7 +183,21 @@ impl SyncService {
             decided_by: None,
             decided_at: None,
         };
-        store.insert_sync_run(&run).await?;
+        if let Err(e) = store.insert_sync_run(&run).await {
+            // Another replica's run holds the provider (one running run per provider is a
+            // unique index), or one it left behind when it died: that one is failed first.
+            if !matches!(e, crate::StoreError::Conflict(_)) {
+                return Err(e.into());
+            }
+            guard.finished = true;
+            self.refuse_if_running_elsewhere(&provider.id).await?;
+            store.insert_sync_run(&run).await.map_err(|e| match e {
+                crate::StoreError::Conflict(_) => SyncError::AlreadyRunning { run_id: String::new() },
+                e => e.into(),
+            })?;
+            guard.finished = false;
+        }
+        guard.heartbeat = Some(self.spawn_run_heartbeat(&run.id, &provider.id));
         self.inner
             .audit
             .record_or_log(

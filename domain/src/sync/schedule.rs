@@ -2,6 +2,12 @@
 
 use super::*;
 
+/// A run whose replica has not said it is alive for this long is failed by the others.
+pub const RUN_STALE_MS: i64 = 30_000;
+
+/// How often the replica running a sync writes its heartbeat and progress.
+pub(super) const RUN_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl SyncService {
     /// Every ~30 s: starts the runs that are due (see [`Self::start_due_runs`]).
     pub fn spawn_scheduler(&self) -> tokio::task::JoinHandle<()> {
@@ -14,6 +20,10 @@ impl SyncService {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                // Several replicas: only the one holding the runner's lock schedules.
+                if !this.replica().is_runner() {
+                    continue;
+                }
                 if let Err(e) = this.start_due_runs().await {
                     tracing::warn!(error = %e, "directory sync scheduler");
                 }
@@ -35,8 +45,11 @@ impl SyncService {
             }
             let row = self.inner.store.sync_settings(&provider.id).await?;
             let settings = row.as_ref().map(SyncSettings::from_row).unwrap_or_default();
-            if !settings.enabled || self.progress(&provider.id).is_some() {
+            if !settings.enabled || self.local_progress(&provider.id).is_some() {
                 continue;
+            }
+            if !self.inner.store.running_runs(Some(&provider.id)).await?.is_empty() {
+                continue; // another replica's manual run
             }
             if !self
                 .inner
@@ -66,11 +79,36 @@ impl SyncService {
         Ok(started)
     }
 
+    /// Fails the runs whose process is gone: on SQLite every run this process does not run (it
+    /// is the only one); on PostgreSQL the runs whose replica stopped beating for
+    /// [`RUN_STALE_MS`]. The final switch-over is one transaction, so a run cut off anywhere
+    /// changed nothing.
     pub(super) async fn fail_stale_runs(&self) -> Result<(), SyncError> {
-        for run in self.inner.store.running_sync_runs().await? {
-            let ours = self.progress(&run.provider_id).is_some_and(|p| p.run_id == run.id);
-            if !ours {
-                self.inner.store.fail_interrupted_run(&run.id, INTERRUPTED, INTERRUPTED_FIX, now_ms()).await?;
+        let now = now_ms();
+        for run in self.inner.store.running_runs(None).await? {
+            if self.is_stale(&run, now) {
+                tracing::warn!(run_id = run.id, replica = run.replica_id, "failing a sync run whose replica stopped");
+                self.inner.store.fail_interrupted_run(&run.id, INTERRUPTED, INTERRUPTED_FIX, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn is_stale(&self, run: &crate::store::RunLiveness, now: i64) -> bool {
+        let ours = self.local_progress(&run.provider_id).is_some_and(|p| p.run_id == run.id);
+        let single = self.inner.store.backend() == crate::store::Backend::Sqlite;
+        !ours && (single || run.heartbeat_at.unwrap_or(run.started_at) < now - RUN_STALE_MS)
+    }
+
+    /// [`SyncError::AlreadyRunning`] when another replica runs a sync of the provider now; a
+    /// run it left behind when it died is failed instead.
+    pub(super) async fn refuse_if_running_elsewhere(&self, provider_id: &str) -> Result<(), SyncError> {
+        let now = now_ms();
+        for run in self.inner.store.running_runs(Some(provider_id)).await? {
+            if self.is_stale(&run, now) {
+                self.inner.store.fail_interrupted_run(&run.id, INTERRUPTED, INTERRUPTED_FIX, now).await?;
+            } else if self.local_progress(provider_id).is_none_or(|p| p.run_id != run.id) {
+                return Err(SyncError::AlreadyRunning { run_id: run.id });
             }
         }
         Ok(())

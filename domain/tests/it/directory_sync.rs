@@ -702,7 +702,7 @@ async fn a_run_killed_between_batches_leaves_the_previous_directory_and_its_lock
     let task = tokio::spawn(async move { svc.sync_now(&provider, RunKind::Full, Trigger::Schedule).await });
     let run_id = loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let p = e.svc.progress(&e.provider_id).expect("running");
+        let p = e.svc.progress(&e.provider_id).await.expect("running");
         if p.phase == Phase::Fetching && p.pages_done >= 12 {
             break p.run_id;
         }
@@ -712,7 +712,7 @@ async fn a_run_killed_between_batches_leaves_the_previous_directory_and_its_lock
     e.sim.control().set_latency(0);
 
     assert_eq!(e.snapshot().await, before, "the killed run changed nothing");
-    assert!(e.svc.progress(&e.provider_id).is_none(), "the lock is released");
+    assert!(e.svc.progress(&e.provider_id).await.is_none(), "the lock is released");
     let mut status = String::new();
     for _ in 0..50 {
         status = e.svc.run_row(&run_id).await.unwrap().status;
@@ -839,7 +839,7 @@ async fn one_run_per_provider_at_a_time() {
         e.svc.start_in_background(&e.provider_id, RunKind::Incremental, manual()),
         Err(SyncError::AlreadyRunning { .. })
     ));
-    while e.svc.progress(&e.provider_id).is_some() {
+    while e.svc.progress(&e.provider_id).await.is_some() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let runs = e.svc.runs(&e.provider_id, 10).await.unwrap();
@@ -854,8 +854,8 @@ async fn the_scheduler_runs_a_full_sync_first_and_nothing_before_the_interval() 
     e.sim.control().set_latency(30);
     let started = e.svc.start_due_runs().await.unwrap();
     assert_eq!(started.len(), 1);
-    assert_eq!(e.svc.progress(&e.provider_id).unwrap().kind, RunKind::Full);
-    while e.svc.progress(&e.provider_id).is_some() {
+    assert_eq!(e.svc.progress(&e.provider_id).await.unwrap().kind, RunKind::Full);
+    while e.svc.progress(&e.provider_id).await.is_some() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(e.svc.runs(&e.provider_id, 1).await.unwrap()[0].trigger_kind, "schedule");

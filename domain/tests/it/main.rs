@@ -7,4 +7,6 @@ mod forward_auth;
 mod policies;
 mod providers;
 mod sso;
+mod store_concurrency;
+mod store_schema;
 mod support;

@@ -24,7 +24,7 @@ use serde_json::Value;
 
 /// The console's public address as the sample app registers it; never contacted: the
 /// callback URL is only read from the simulator's `Location` header.
-use super::support::{admin, admin_caller, editor, file_store, loopback_outbound};
+use super::support::{admin, admin_caller, editor, loopback_outbound, raw_count, raw_execute, store_with_url};
 
 const PUBLIC_BASE: &str = "http://127.0.0.1:3000";
 const SCOPES: &str = "openid profile email groups offline_access";
@@ -98,8 +98,7 @@ async fn env_kind(
     let mut sw = Fixture::sample().switches.clone();
     switches(&mut sw);
     let sim = Sim::start_local(Fixture::sample(), Options { switches: Some(sw), ..Options::default() }).await.unwrap();
-    let (dir, store) = file_store().await;
-    let db_url = format!("sqlite://{}/portcullis.db", dir.path().display());
+    let (dir, store, db_url) = store_with_url().await;
     let secrets = SecretBox::from_key(&[7u8; 32]);
     let outbound = loopback_outbound(None);
     let providers =
@@ -261,10 +260,7 @@ impl Env {
 
     /// Rows of a table, read past the store as an auditor would.
     async fn count(&self, table: &str) -> i64 {
-        let pool = sqlx::SqlitePool::connect(&self.db_url).await.unwrap();
-        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&pool).await.unwrap();
-        pool.close().await;
-        n
+        raw_count(&self.db_url, table).await
     }
 
     async fn sessions(&self) -> i64 {
@@ -781,9 +777,7 @@ async fn an_expired_attempt_or_a_disabled_provider_is_refused_at_the_callback() 
     let b = browser();
     let input = e.authorize(&b, ADA).await;
     // Ten minutes later (the attempt's lifetime), as the database sees it.
-    let pool = sqlx::SqlitePool::connect(&e.db_url).await.unwrap();
-    sqlx::query("UPDATE login_attempts SET expires_at = expires_at - 600001").execute(&pool).await.unwrap();
-    pool.close().await;
+    raw_execute(&e.db_url, "UPDATE login_attempts SET expires_at = expires_at - 600001").await;
     assert_eq!(code_of(&e.callback(&b, &input).await), "state_expired");
     e.assert_audited(Action::SsoSignInFailed, "state_expired").await;
 

@@ -31,10 +31,50 @@ pub fn editor_caller() -> Caller {
 
 /// A database file, as in production (a cancelled query closes its connection; several
 /// connections really run at once). Keep the directory alive as long as the store.
+/// With `TEST_POSTGRES_URL` set, a new database on that server instead.
 pub async fn file_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}/portcullis.db", dir.path().display())).await.unwrap();
+    let (dir, store, _) = store_with_url().await;
     (dir, store)
+}
+
+/// [`file_store`] and the database's URL, for reading past the store.
+pub async fn store_with_url() -> (tempfile::TempDir, Store, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match std::env::var("TEST_POSTGRES_URL") {
+        Ok(server) if !server.is_empty() => portcullis_domain::store::fresh_postgres_database(&server).await.unwrap(),
+        _ => format!("sqlite://{}/portcullis.db", dir.path().display()),
+    };
+    let store = Store::open(&url).await.unwrap();
+    (dir, store, url)
+}
+
+/// Runs a statement past the store, as an operator with a database shell would.
+pub async fn raw_execute(url: &str, sql: &str) {
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+/// The rows of a table, read past the store.
+pub async fn raw_count(url: &str, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let n = sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let n = sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    }
 }
 
 /// An Okta provider row with the given directory mode and sealed client secret.

@@ -301,7 +301,7 @@ pub async fn runs(
     s.services.providers.get(&id).await?;
     let all = s.services.sync.runs(&id, 1000).await?;
     let (items, next_cursor) = page_of(all, q.cursor.as_deref(), q.limit)?;
-    Ok(Json(Runs { items, next_cursor, progress: s.services.sync.progress(&id) }))
+    Ok(Json(Runs { items, next_cursor, progress: s.services.sync.progress(&id).await }))
 }
 
 #[utoipa::path(get, path = "/providers/{id}/sync/settings", tag = "Directory sync",

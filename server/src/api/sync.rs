@@ -24,7 +24,7 @@ pub struct RunDetail {
 
 async fn detail(s: &AppState, id: &str) -> Result<RunDetail, Problem> {
     let (run, provider_name) = s.services.sync.run_with_provider(id).await?;
-    let progress = s.services.sync.progress(&run.provider_id).filter(|p| p.run_id == run.id);
+    let progress = s.services.sync.progress(&run.provider_id).await.filter(|p| p.run_id == run.id);
     Ok(RunDetail { run, provider_name, progress })
 }
 

@@ -193,16 +193,7 @@ async fn a_configuration_exported_and_applied_to_an_empty_console_exports_the_sa
 
     // A failure inside the transaction itself (the database refuses the last write: a trigger
     // stands in for a disk error or a concurrent change) leaves nothing of the document either.
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", b.server.data.path().join("portcullis.db").display()))
-        .await
-        .unwrap();
-    sqlx::query(
-        "CREATE TRIGGER refuse_zed BEFORE INSERT ON policies WHEN NEW.name = 'Zed staff' \
-         BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-    )
-    .execute(&db)
-    .await
-    .unwrap();
+    let trigger = Trigger::create(&b.server.database_url).await;
     let mut late = exported.clone();
     late["applications"][1]["session_duration_minutes"] = json!(15);
     late["role_mappings"][0]["role"] = json!("viewer");
@@ -215,8 +206,7 @@ async fn a_configuration_exported_and_applied_to_an_empty_console_exports_the_sa
     assert_eq!(b.get("/config", &b_admin).await.1, exported, "the changes written before the failure were rolled back");
     let (_, log) = b.get("/audit?action=config.applied", &b_admin).await;
     assert_eq!(log["items"][0]["outcome"], "failure");
-    sqlx::query("DROP TRIGGER refuse_zed").execute(&db).await.unwrap();
-    db.close().await;
+    trigger.drop().await;
     let (status, body) = b.send(Method::PUT, "/config", &b_admin, late).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, log) = b.get("/audit?action=config.applied", &b_admin).await;
@@ -295,4 +285,55 @@ async fn applying_refuses_deletions_unless_pruned_and_is_for_admins_only() {
     assert!(schema["$defs"]["ProviderConfig"].is_object());
     assert!(!schema.to_string().contains("#/components/"), "references point into $defs");
     let _: Value = schema;
+}
+
+/// A trigger that refuses to insert the policy "Zed staff", on either backend.
+enum Trigger {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Trigger {
+    async fn create(url: &str) -> Self {
+        if url.starts_with("postgres") {
+            let db = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(
+                "CREATE FUNCTION refuse_zed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.name = 'Zed staff' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$",
+            )
+            .execute(&db)
+            .await
+            .unwrap();
+            sqlx::query(
+                "CREATE TRIGGER refuse_zed BEFORE INSERT ON policies FOR EACH ROW EXECUTE FUNCTION refuse_zed()",
+            )
+            .execute(&db)
+            .await
+            .unwrap();
+            Trigger::Postgres(db)
+        } else {
+            let db = sqlx::SqlitePool::connect(url).await.unwrap();
+            sqlx::query(
+                "CREATE TRIGGER refuse_zed BEFORE INSERT ON policies WHEN NEW.name = 'Zed staff' \
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+            )
+            .execute(&db)
+            .await
+            .unwrap();
+            Trigger::Sqlite(db)
+        }
+    }
+
+    async fn drop(self) {
+        match self {
+            Trigger::Sqlite(db) => {
+                sqlx::query("DROP TRIGGER refuse_zed").execute(&db).await.unwrap();
+                db.close().await;
+            }
+            Trigger::Postgres(db) => {
+                sqlx::query("DROP TRIGGER refuse_zed ON policies").execute(&db).await.unwrap();
+                db.close().await;
+            }
+        }
+    }
 }

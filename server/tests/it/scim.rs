@@ -12,15 +12,17 @@ async fn scim_token_create_prints_only_the_token_and_a_new_one_retires_the_old_a
     let admin = a.token(Role::Admin).await;
     let provider = configure(&a, &admin, &sim).await;
     let data = a.server.data.path().display().to_string();
+    let db_url = a.server.database_url.clone();
     let cli = move |args: Vec<String>| {
-        let data = data.clone();
+        let (data, db_url) = (data.clone(), db_url.clone());
         async move {
             tokio::task::spawn_blocking(move || {
-                std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-                    .args(&args)
-                    .env("PORTCULLIS_DATA_DIR", &data)
-                    .output()
-                    .unwrap()
+                let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+                cmd.args(&args).env("PORTCULLIS_DATA_DIR", &data).env("PORTCULLIS_DATABASE_URL", &db_url);
+                if db_url.starts_with("postgres") {
+                    cmd.env("PORTCULLIS_SECRET_KEY", crate::server::TEST_SECRET_KEY);
+                }
+                cmd.output().unwrap()
             })
             .await
             .unwrap()

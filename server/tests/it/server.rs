@@ -7,6 +7,9 @@ use reqwest::{redirect::Policy, Client};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// The key every test server on PostgreSQL seals secrets with (the command line needs it too).
+pub const TEST_SECRET_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
 pub struct TestServer {
     pub base: String,
     pub data: tempfile::TempDir,
@@ -14,6 +17,7 @@ pub struct TestServer {
     pub setup_token: Option<String>,
     pub store: portcullis_domain::Store,
     pub state: portcullis_server::AppState,
+    pub database_url: String,
 }
 
 pub async fn start(extra: &[(&str, &str)]) -> TestServer {
@@ -29,14 +33,23 @@ pub async fn start(extra: &[(&str, &str)]) -> TestServer {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    // `make test` runs this suite on PostgreSQL too: a database of its own per server.
+    if let Ok(server) = std::env::var("TEST_POSTGRES_URL") {
+        if !server.is_empty() {
+            let url = portcullis_domain::store::fresh_postgres_database(&server).await.unwrap();
+            env.insert("PORTCULLIS_DATABASE_URL".into(), url);
+            env.insert("PORTCULLIS_SECRET_KEY".into(), TEST_SECRET_KEY.into());
+        }
+    }
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
     }
     let settings = Settings::load(&env).unwrap();
+    let database_url = settings.database_url.clone();
     let state = portcullis_server::prepare(settings).await.unwrap();
     let setup_token = state.setup_token.get().await;
     let store = state.store.clone();
     tokio::spawn(portcullis_server::serve(listener, state.clone()));
     let client = Client::builder().redirect(Policy::none()).build().unwrap();
-    TestServer { base: format!("http://{addr}"), data, client, setup_token, store, state }
+    TestServer { base: format!("http://{addr}"), data, client, setup_token, store, state, database_url }
 }

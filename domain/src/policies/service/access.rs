@@ -6,9 +6,11 @@ impl PolicyService {
     // ---------- forward auth ----------
 
     /// Every application and policy, compiled. Cached: rebuilt after each change made
-    /// through this service (or a clone of it), never per decision.
+    /// through this service (or a clone of it), or by another replica (the store's change
+    /// number follows theirs), never per decision.
     pub async fn snapshot(&self) -> Result<Arc<Snapshot>, PolicyError> {
-        let generation = self.shared.generation.load(Ordering::Acquire);
+        // Both only grow: their sum moves whenever either does.
+        let generation = self.shared.generation.load(Ordering::Acquire) + self.store.change_number();
         if let Some((built, snapshot)) = self.shared.snapshot.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
             if *built == generation {
                 return Ok(snapshot.clone());
@@ -34,6 +36,8 @@ impl PolicyService {
     /// Marks the snapshot stale and rebuilds it now, so forward auth does not wait for it.
     pub(super) async fn changed(&self) {
         self.shared.generation.fetch_add(1, Ordering::AcqRel);
+        // Tells the other replicas (and this one's person cache, harmlessly).
+        self.store.changed();
         if let Err(e) = self.snapshot().await {
             tracing::error!(error = %e, "could not rebuild the policy snapshot; the next decision retries");
         }

@@ -27,7 +27,7 @@ fn admin_account(a: &str) -> String {
     format!(
         "({a}.role = 'admin' \
          OR EXISTS (SELECT 1 FROM sessions se WHERE se.user_id = {a}.id AND se.role = 'admin' \
-            AND se.expires_at > CAST(strftime('%s', 'now') AS INTEGER) * 1000) \
+            AND se.expires_at > CAST(strftime('%s', 'now') AS BIGINT) * 1000) \
          OR EXISTS (SELECT 1 FROM user_identities ai JOIN role_mappings rm ON rm.provider_id = ai.provider_id AND rm.role = 'admin' \
             WHERE ai.user_id = {a}.id AND ( \
                 EXISTS (SELECT 1 FROM directory_users du JOIN directory_memberships dm ON dm.user_id = du.id \
@@ -45,9 +45,8 @@ fn admin_account(a: &str) -> String {
 /// Driven from the (small) staging: CROSS JOIN keeps SQLite from scanning the directory.
 static CANDIDATES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "sync_stage_users s CROSS JOIN directory_users d \
-         ON d.provider_id = $2 AND d.external_id = s.external_id {TIED_ACCOUNT} \
-         WHERE s.run_id = $1 AND s.change = 'gone' AND d.state = 'active' \
+        "sync_stage_users s CROSS JOIN directory_users d {TIED_ACCOUNT} \
+         WHERE d.provider_id = $2 AND d.external_id = s.external_id AND s.run_id = $1 AND s.change = 'gone' AND d.state = 'active' \
          AND (d.scim_changed_at IS NULL OR d.scim_changed_at < (SELECT started_at FROM sync_runs WHERE id = $1))"
     )
 });

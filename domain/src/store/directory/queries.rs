@@ -1,5 +1,6 @@
 //! The queries behind the Directory pages: search, paging, a person and a group.
 
+use crate::store::db;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
@@ -201,7 +202,7 @@ impl Store {
                  OR lower(d.login) LIKE $3 ESCAPE '\\')";
         let pattern = like_pattern(&q.search);
         let sql = format!("{} {filter} ORDER BY {} LIMIT $4 OFFSET $5", *USER_VIEW, q.sort.users_order());
-        let items = sqlx::query_as(&sql)
+        let items = db::query_as(&sql)
             .bind(&q.provider_id)
             .bind(&q.state)
             .bind(&pattern)
@@ -211,20 +212,20 @@ impl Store {
             .await?;
         let count = format!("SELECT COUNT(*) FROM directory_users d {filter}");
         let (total,): (i64,) =
-            sqlx::query_as(&count).bind(&q.provider_id).bind(&q.state).bind(&pattern).fetch_one(&self.pool).await?;
+            db::query_as(&count).bind(&q.provider_id).bind(&q.state).bind(&pattern).fetch_one(&self.pool).await?;
         Ok(DirectoryPage { items, total })
     }
 
     pub async fn directory_user(&self, id: &str) -> Result<Option<DirectoryUserView>, StoreError> {
         let sql = format!("{} WHERE d.id = $1", *USER_VIEW);
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
     pub async fn directory_groups(&self, q: &DirectoryQuery) -> Result<DirectoryPage<DirectoryGroupView>, StoreError> {
         let filter = "WHERE ($1 IS NULL OR g.provider_id = $1) AND ($2 IS NULL OR lower(g.name) LIKE $2 ESCAPE '\\')";
         let pattern = like_pattern(&q.search);
         let sql = format!("{GROUP_VIEW} {filter} ORDER BY {} LIMIT $3 OFFSET $4", q.sort.groups_order());
-        let items = sqlx::query_as(&sql)
+        let items = db::query_as(&sql)
             .bind(&q.provider_id)
             .bind(&pattern)
             .bind(page_limit(q.limit))
@@ -232,13 +233,13 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         let count = format!("SELECT COUNT(*) FROM directory_groups g {filter}");
-        let (total,): (i64,) = sqlx::query_as(&count).bind(&q.provider_id).bind(&pattern).fetch_one(&self.pool).await?;
+        let (total,): (i64,) = db::query_as(&count).bind(&q.provider_id).bind(&pattern).fetch_one(&self.pool).await?;
         Ok(DirectoryPage { items, total })
     }
 
     pub async fn directory_group(&self, id: &str) -> Result<Option<DirectoryGroupView>, StoreError> {
         let sql = format!("{GROUP_VIEW} WHERE g.id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
     /// A user's groups (Everyone included), by name.
@@ -248,7 +249,7 @@ impl Store {
              OR (g.kind = 'BUILT_IN' AND g.provider_id = (SELECT u.provider_id FROM directory_users u WHERE u.id = $1)) \
              ORDER BY g.name, g.id"
         );
-        Ok(sqlx::query_as(&sql).bind(user_id).fetch_all(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(user_id).fetch_all(&self.pool).await?)
     }
 
     /// A group's members, searchable and paged; Everyone lists every user of its provider.
@@ -264,7 +265,7 @@ impl Store {
                  OR lower(d.login) LIKE $2 ESCAPE '\\')";
         let pattern = like_pattern(&q.search);
         let sql = format!("{} {filter} ORDER BY {} LIMIT $3 OFFSET $4", *USER_VIEW, q.sort.users_order());
-        let items = sqlx::query_as(&sql)
+        let items = db::query_as(&sql)
             .bind(group_id)
             .bind(&pattern)
             .bind(page_limit(q.limit))
@@ -272,13 +273,13 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         let count = format!("SELECT COUNT(*) FROM directory_users d {filter}");
-        let (total,): (i64,) = sqlx::query_as(&count).bind(group_id).bind(&pattern).fetch_one(&self.pool).await?;
+        let (total,): (i64,) = db::query_as(&count).bind(group_id).bind(&pattern).fetch_one(&self.pool).await?;
         Ok(DirectoryPage { items, total })
     }
 
     /// Users, groups and stored memberships of a provider (for tests, progress and the benchmark).
     pub async fn directory_counts(&self, provider_id: &str) -> Result<(i64, i64, i64), StoreError> {
-        let (users, groups, memberships): (i64, i64, i64) = sqlx::query_as(
+        let (users, groups, memberships): (i64, i64, i64) = db::query_as(
             "SELECT (SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state = 'active'), \
                     (SELECT COUNT(*) FROM directory_groups WHERE provider_id = $1), \
                     (SELECT COUNT(*) FROM directory_memberships WHERE provider_id = $1)",
@@ -291,7 +292,7 @@ impl Store {
 
     /// (group external id, user external id) of every stored membership of a provider, sorted.
     pub async fn directory_membership_pairs(&self, provider_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT g.external_id, u.external_id FROM directory_memberships m \
              JOIN directory_groups g ON g.id = m.group_id JOIN directory_users u ON u.id = m.user_id \
              WHERE m.provider_id = $1 ORDER BY g.external_id, u.external_id",

@@ -1,5 +1,6 @@
 //! Sync settings, runs, and the removals a run records for approval.
 
+use crate::store::db;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
@@ -118,7 +119,7 @@ impl Store {
 
     pub async fn sync_settings(&self, provider_id: &str) -> Result<Option<SyncSettingsRow>, StoreError> {
         let sql = format!("SELECT {SETTINGS_COLUMNS} FROM sync_settings WHERE provider_id = $1");
-        Ok(sqlx::query_as(&sql).bind(provider_id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(provider_id).fetch_optional(&self.pool).await?)
     }
 
     /// Saves the editable settings; the watermark and last full run are kept.
@@ -140,7 +141,7 @@ impl Store {
     // ---------- runs ----------
 
     pub async fn insert_sync_run(&self, r: &SyncRunRow) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "INSERT INTO sync_runs (id, provider_id, mode, scope, trigger_kind, triggered_by, status, started_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -153,17 +154,18 @@ impl Store {
         .bind(&r.status)
         .bind(r.started_at)
         .execute(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| StoreError::from_insert(e, "a running sync of this provider"))?;
         Ok(())
     }
 
     pub async fn update_sync_run(&self, r: &SyncRunRow) -> Result<(), StoreError> {
-        update_run(&mut *self.pool.acquire().await?, r).await
+        update_run(&self.pool, r).await
     }
 
     pub async fn sync_run(&self, id: &str) -> Result<Option<SyncRunRow>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
     }
 
     /// A provider's runs, newest first.
@@ -171,7 +173,7 @@ impl Store {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM sync_runs WHERE provider_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2"
         );
-        Ok(sqlx::query_as(&sql).bind(provider_id).bind(limit.clamp(1, 1000) as i64).fetch_all(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(provider_id).bind(limit.clamp(1, 1000) as i64).fetch_all(&self.pool).await?)
     }
 
     /// Runs of a provider in a status, newest first.
@@ -179,19 +181,13 @@ impl Store {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM sync_runs WHERE provider_id = $1 AND status = $2 ORDER BY started_at DESC, id DESC"
         );
-        Ok(sqlx::query_as(&sql).bind(provider_id).bind(status).fetch_all(&self.pool).await?)
-    }
-
-    /// Every run still marked running, across providers.
-    pub async fn running_sync_runs(&self) -> Result<Vec<SyncRunRow>, StoreError> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE status = 'running'");
-        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+        Ok(db::query_as(&sql).bind(provider_id).bind(status).fetch_all(&self.pool).await?)
     }
 
     /// Marks a run that died (killed, crashed) as failed, and drops its staging.
     pub async fn fail_interrupted_run(&self, id: &str, error: &str, fix: &str, now: i64) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
+        let done = db::query(
             "UPDATE sync_runs SET status = 'failed', error = $2, error_fix = $3, finished_at = $4 \
              WHERE id = $1 AND status = 'running'",
         )
@@ -199,7 +195,7 @@ impl Store {
         .bind(error)
         .bind(fix)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         clear_stage_in(&mut tx, id).await?;
         tx.commit().await?;
@@ -225,13 +221,8 @@ impl Store {
              FROM {}",
             *CANDIDATES
         );
-        let done = sqlx::query(&sql)
-            .bind(run_id)
-            .bind(provider_id)
-            .bind(action)
-            .bind(admin_action)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            db::query(&sql).bind(run_id).bind(provider_id).bind(action).bind(admin_action).execute(&self.pool).await?;
         Ok(done.rows_affected() as i64)
     }
 
@@ -239,40 +230,40 @@ impl Store {
     /// staging and the directory as it is (the first rows of each).
     pub async fn record_group_removals(&self, run_id: &str, provider_id: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO sync_run_group_removals (run_id, external_id, name, members) \
+        db::query(
+            "INSERT INTO sync_run_group_removals (run_id, external_id, name, members) \
              SELECT $1, g.external_id, g.name, (SELECT COUNT(*) FROM directory_memberships m WHERE m.group_id = g.id) \
              FROM sync_stage_groups s JOIN directory_groups g ON g.provider_id = $2 AND g.external_id = s.external_id \
-             WHERE s.run_id = $1 AND s.change = 'gone' ORDER BY g.name LIMIT $3",
+             WHERE s.run_id = $1 AND s.change = 'gone' ORDER BY g.name LIMIT $3 ON CONFLICT DO NOTHING",
         )
         .bind(run_id)
         .bind(provider_id)
         .bind(REMOVALS_KEPT)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO sync_run_membership_removals \
+        db::query(
+            "INSERT INTO sync_run_membership_removals \
                 (run_id, group_external_id, group_name, user_external_id, email, display_name, group_deleted) \
              SELECT $1, g.external_id, g.name, u.external_id, u.email, u.display_name, FALSE \
              FROM sync_stage_memberships sm JOIN directory_groups g ON g.id = sm.group_id JOIN directory_users u ON u.id = sm.user_id \
-             WHERE sm.run_id = $1 AND sm.change = 'remove' ORDER BY g.name, u.email LIMIT $2",
+             WHERE sm.run_id = $1 AND sm.change = 'remove' ORDER BY g.name, u.email LIMIT $2 ON CONFLICT DO NOTHING",
         )
         .bind(run_id)
         .bind(REMOVALS_KEPT)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO sync_run_membership_removals \
+        db::query(
+            "INSERT INTO sync_run_membership_removals \
                 (run_id, group_external_id, group_name, user_external_id, email, display_name, group_deleted) \
              SELECT $1, g.external_id, g.name, u.external_id, u.email, u.display_name, TRUE \
              FROM sync_stage_groups s JOIN directory_groups g ON g.provider_id = $2 AND g.external_id = s.external_id \
              JOIN directory_memberships m ON m.group_id = g.id JOIN directory_users u ON u.id = m.user_id \
-             WHERE s.run_id = $1 AND s.change = 'gone' ORDER BY g.name, u.email LIMIT $3",
+             WHERE s.run_id = $1 AND s.change = 'gone' ORDER BY g.name, u.email LIMIT $3 ON CONFLICT DO NOTHING",
         )
         .bind(run_id)
         .bind(provider_id)
         .bind(REMOVALS_KEPT)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(())
@@ -284,14 +275,14 @@ impl Store {
         run_id: &str,
         limit: u32,
     ) -> Result<(Vec<GroupRemovalRow>, Vec<MembershipRemovalRow>), StoreError> {
-        let groups = sqlx::query_as(
+        let groups = db::query_as(
             "SELECT external_id, name, members FROM sync_run_group_removals WHERE run_id = $1 ORDER BY name, external_id LIMIT $2",
         )
         .bind(run_id)
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
-        let memberships = sqlx::query_as(
+        let memberships = db::query_as(
             "SELECT group_external_id, group_name, user_external_id, email, display_name, group_deleted \
              FROM sync_run_membership_removals WHERE run_id = $1 ORDER BY group_name, email LIMIT $2",
         )
@@ -303,7 +294,7 @@ impl Store {
     }
 
     pub async fn run_removals(&self, run_id: &str, limit: u32) -> Result<(Vec<RemovalRow>, i64), StoreError> {
-        let rows = sqlx::query_as(
+        let rows = db::query_as(
             "SELECT directory_user_id, external_id, email, display_name, okta_status, action, account_role \
              FROM sync_run_removals WHERE run_id = $1 ORDER BY email LIMIT $2",
         )
@@ -311,7 +302,7 @@ impl Store {
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sync_run_removals WHERE run_id = $1")
+        let (n,): (i64,) = db::query_as("SELECT COUNT(*) FROM sync_run_removals WHERE run_id = $1")
             .bind(run_id)
             .fetch_one(&self.pool)
             .await?;
@@ -319,8 +310,8 @@ impl Store {
     }
 }
 
-pub(super) async fn update_run(conn: &mut sqlx::SqliteConnection, r: &SyncRunRow) -> Result<(), StoreError> {
-    sqlx::query(
+pub(super) async fn update_run<'e>(conn: impl db::Exec<'e>, r: &SyncRunRow) -> Result<(), StoreError> {
+    db::query(
         "UPDATE sync_runs SET status = $2, finished_at = $3, users_seen = $4, groups_seen = $5, memberships_seen = $6, \
          created = $7, updated = $8, disabled = $9, deleted = $10, kept = $11, unchanged = $12, groups_created = $13, \
          groups_updated = $14, groups_deleted = $15, memberships_added = $16, memberships_removed = $17, requests = $18, \
@@ -360,7 +351,7 @@ pub(super) async fn update_run(conn: &mut sqlx::SqliteConnection, r: &SyncRunRow
 
 /// See [`Store::save_sync_settings`].
 pub(in crate::store) async fn save_sync_settings_in(tx: &mut Tx, row: &SyncSettingsRow) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO sync_settings (provider_id, enabled, interval_minutes, full_every_hours, scope, app_id, \
          deprovision_action, admin_deprovision_action, removal_threshold_percent, watermark, last_full_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
@@ -381,16 +372,16 @@ pub(in crate::store) async fn save_sync_settings_in(tx: &mut Tx, row: &SyncSetti
     .bind(&row.watermark)
     .bind(row.last_full_at)
     .bind(row.updated_at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
 /// See [`Store::reset_sync_watermark`].
 pub(in crate::store) async fn reset_sync_watermark_in(tx: &mut Tx, provider_id: &str) -> Result<u64, StoreError> {
-    let done = sqlx::query("UPDATE sync_settings SET watermark = NULL, last_full_at = NULL WHERE provider_id = $1")
+    let done = db::query("UPDATE sync_settings SET watermark = NULL, last_full_at = NULL WHERE provider_id = $1")
         .bind(provider_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(done.rows_affected())
 }

@@ -1,6 +1,7 @@
 //! The staging tables a run writes while it fetches, and what it compares them with.
 
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+use crate::store::db;
+use sqlx::FromRow;
 
 use crate::store::{Store, StoreError};
 
@@ -108,7 +109,7 @@ impl Store {
     pub async fn stage(&self, run_id: &str, batch: &StageBatch) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         for chunk in batch.users.chunks(INSERT_CHUNK) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut q = db::Builder::new(
                 "INSERT INTO sync_stage_users (run_id, external_id, id, change, email, login, first_name, last_name, \
                  display_name, okta_status, last_updated, fingerprint) ",
             );
@@ -127,10 +128,10 @@ impl Store {
                     .push_bind(&u.fingerprint);
             });
             q.push(" ON CONFLICT (run_id, external_id) DO NOTHING");
-            q.build().execute(&mut *tx).await?;
+            q.build().execute(&mut tx).await?;
         }
         for chunk in batch.groups.chunks(INSERT_CHUNK) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut q = db::Builder::new(
                 "INSERT INTO sync_stage_groups (run_id, external_id, id, change, name, description, kind, last_updated, \
                  last_membership_updated) ",
             );
@@ -146,10 +147,10 @@ impl Store {
                     .push_bind(&g.last_membership_updated);
             });
             q.push(" ON CONFLICT (run_id, external_id) DO NOTHING");
-            q.build().execute(&mut *tx).await?;
+            q.build().execute(&mut tx).await?;
         }
         for chunk in batch.memberships.chunks(INSERT_CHUNK) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut q = db::Builder::new(
                 "INSERT INTO sync_stage_memberships (run_id, group_external_id, user_external_id, group_id, user_id, change) ",
             );
             q.push_values(chunk, |mut b, m| {
@@ -161,33 +162,33 @@ impl Store {
                     .push_bind(m.change);
             });
             q.push(" ON CONFLICT (run_id, group_external_id, user_external_id) DO NOTHING");
-            q.build().execute(&mut *tx).await?;
+            q.build().execute(&mut tx).await?;
         }
         for g in &batch.vanished_groups {
             // Gone before its members were listed: the directory drops it (if it had it).
-            sqlx::query("DELETE FROM sync_stage_memberships WHERE run_id = $1 AND group_external_id = $2")
+            db::query("DELETE FROM sync_stage_memberships WHERE run_id = $1 AND group_external_id = $2")
                 .bind(run_id)
                 .bind(g)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
-            sqlx::query(
+            db::query(
                 "INSERT INTO sync_stage_groups (run_id, external_id, id, change, name, kind) VALUES ($1, $2, '', 'gone', '', '') \
                  ON CONFLICT (run_id, external_id) DO UPDATE SET change = 'gone'",
             )
             .bind(run_id)
             .bind(g)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         for chunk in batch.phantom_users.chunks(5000) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("DELETE FROM sync_stage_memberships WHERE run_id = ");
+            let mut q = db::Builder::new("DELETE FROM sync_stage_memberships WHERE run_id = ");
             q.push_bind(run_id).push(" AND change = 'add' AND user_id IN (");
             let mut list = q.separated(", ");
             for id in chunk {
                 list.push_bind(id);
             }
             list.push_unseparated(")");
-            q.build().execute(&mut *tx).await?;
+            q.build().execute(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -207,14 +208,14 @@ impl Store {
             let sql = format!(
                 "DELETE FROM {table} WHERE run_id NOT IN (SELECT id FROM sync_runs WHERE status IN ('running', 'awaiting_approval'))"
             );
-            sqlx::query(&sql).execute(&self.pool).await?;
+            db::query(&sql).execute(&self.pool).await?;
         }
         Ok(())
     }
 
     /// Every stored user of a provider, for a run that lists everyone.
     pub async fn user_marks(&self, provider_id: &str) -> Result<Vec<UserMark>, StoreError> {
-        Ok(sqlx::query_as("SELECT external_id, id, fingerprint, state FROM directory_users WHERE provider_id = $1")
+        Ok(db::query_as("SELECT external_id, id, fingerprint, state FROM directory_users WHERE provider_id = $1")
             .bind(provider_id)
             .fetch_all(&self.pool)
             .await?)
@@ -228,7 +229,7 @@ impl Store {
     ) -> Result<Vec<UserMark>, StoreError> {
         let mut out = Vec::new();
         for chunk in external_ids.chunks(INSERT_CHUNK) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut q = db::Builder::new(
                 "SELECT external_id, id, fingerprint, state FROM directory_users WHERE provider_id = ",
             );
             q.push_bind(provider_id).push(" AND external_id IN (");
@@ -243,7 +244,7 @@ impl Store {
     }
 
     pub async fn group_marks(&self, provider_id: &str) -> Result<Vec<GroupMark>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT id, external_id, name, description, kind, source, last_updated, last_membership_updated \
              FROM directory_groups WHERE provider_id = $1",
         )
@@ -254,7 +255,7 @@ impl Store {
 
     /// Every stored membership of a provider: (group row id, user row id).
     pub async fn provider_membership_ids(&self, provider_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT group_id, user_id FROM directory_memberships WHERE provider_id = $1")
+        Ok(db::query_as("SELECT group_id, user_id FROM directory_memberships WHERE provider_id = $1")
             .bind(provider_id)
             .fetch_all(&self.pool)
             .await?)
@@ -262,7 +263,7 @@ impl Store {
 
     /// A stored group's members: (provider id, row id).
     pub async fn group_member_ids(&self, group_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT u.external_id, u.id FROM directory_memberships m JOIN directory_users u ON u.id = m.user_id WHERE m.group_id = $1",
         )
         .bind(group_id)
@@ -271,18 +272,18 @@ impl Store {
     }
 }
 
-pub(super) async fn clear_stage_in(tx: &mut sqlx::Transaction<'_, Sqlite>, run_id: &str) -> Result<(), StoreError> {
+pub(super) async fn clear_stage_in(tx: &mut crate::store::Tx, run_id: &str) -> Result<(), StoreError> {
     for table in ["sync_stage_users", "sync_stage_groups", "sync_stage_memberships"] {
         // Usually the table holds this run's rows only: emptying it whole skips the per-row
         // index work (SQLite truncates a DELETE without WHERE).
-        let others: Option<(i64,)> = sqlx::query_as(&format!("SELECT 1 FROM {table} WHERE run_id <> $1 LIMIT 1"))
+        let others: Option<(String,)> = db::query_as(&format!("SELECT run_id FROM {table} WHERE run_id <> $1 LIMIT 1"))
             .bind(run_id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
         match others {
-            None => sqlx::query(&format!("DELETE FROM {table}")).execute(&mut **tx).await?,
+            None => db::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?,
             Some(_) => {
-                sqlx::query(&format!("DELETE FROM {table} WHERE run_id = $1")).bind(run_id).execute(&mut **tx).await?
+                db::query(&format!("DELETE FROM {table} WHERE run_id = $1")).bind(run_id).execute(&mut *tx).await?
             }
         };
     }

@@ -1,6 +1,7 @@
 //! The final transaction: one write that switches the directory over to what the run staged.
 
-use sqlx::{FromRow, Sqlite};
+use crate::store::db;
+use sqlx::FromRow;
 
 use super::*;
 use crate::store::{AuditRecord, Store, StoreError};
@@ -78,7 +79,7 @@ pub struct MembershipChangeRow {
 
 /// The final transaction of a run: every write that switches the directory over.
 pub struct DirectoryTx {
-    tx: sqlx::Transaction<'static, Sqlite>,
+    tx: crate::store::Tx,
     store: Store,
 }
 
@@ -87,7 +88,10 @@ impl Store {
         let mut tx = self.begin_write().await?;
         // The switch-over touches every index of a large directory: a 16 MiB page cache
         // instead of SQLite's 2 MiB halves it. Set back before the connection goes back.
-        sqlx::query("PRAGMA cache_size = -16384").execute(&mut *tx).await?;
+        // (PostgreSQL sizes its shared buffers for the server.)
+        if tx.is_sqlite() {
+            db::query("PRAGMA cache_size = -16384").execute(&mut tx).await?;
+        }
         Ok(DirectoryTx { tx, store: self.clone() })
     }
 }
@@ -95,8 +99,15 @@ impl Store {
 const DEFAULT_CACHE: &str = "PRAGMA cache_size = -2000";
 
 impl DirectoryTx {
+    async fn restore_cache(&mut self) -> Result<(), StoreError> {
+        if self.tx.is_sqlite() {
+            db::query(DEFAULT_CACHE).execute(&mut self.tx).await?;
+        }
+        Ok(())
+    }
+
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        sqlx::query(DEFAULT_CACHE).execute(&mut *self.tx).await?;
+        self.restore_cache().await?;
         self.tx.commit().await?;
         self.store.changed();
         Ok(())
@@ -104,13 +115,13 @@ impl DirectoryTx {
 
     /// Undoes everything (dry runs, a tripped breaker).
     pub async fn rollback(mut self) -> Result<(), StoreError> {
-        sqlx::query(DEFAULT_CACHE).execute(&mut *self.tx).await?;
+        self.restore_cache().await?;
         self.tx.rollback().await?;
         Ok(())
     }
 
     pub async fn insert_audit(&mut self, r: &AuditRecord) -> Result<(), StoreError> {
-        crate::store::audit::insert_audit_with(&mut *self.tx, r).await
+        crate::store::audit::insert_audit_with(&mut self.tx, r).await
     }
 
     pub async fn update_run(&mut self, r: &SyncRunRow) -> Result<(), StoreError> {
@@ -119,9 +130,9 @@ impl DirectoryTx {
 
     /// The run's status, read inside the transaction (approval races).
     pub async fn run_status(&mut self, run_id: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT status FROM sync_runs WHERE id = $1")
+        let row: Option<(String,)> = db::query_as("SELECT status FROM sync_runs WHERE id = $1")
             .bind(run_id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(&mut self.tx)
             .await?;
         Ok(row.map(|r| r.0))
     }
@@ -132,14 +143,14 @@ impl DirectoryTx {
         watermark: Option<&str>,
         full_at: Option<i64>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "UPDATE sync_settings SET watermark = COALESCE($2, watermark), last_full_at = COALESCE($3, last_full_at) \
              WHERE provider_id = $1",
         )
         .bind(provider_id)
         .bind(watermark)
         .bind(full_at)
-        .execute(&mut *self.tx)
+        .execute(&mut self.tx)
         .await?;
         Ok(())
     }
@@ -153,22 +164,22 @@ impl DirectoryTx {
     /// Whether the run stages anyone as gone, any group as gone, or any membership for removal
     /// (the breaker then needs the directory's sizes).
     pub async fn stages_removals(&mut self, run_id: &str) -> Result<bool, StoreError> {
-        let (users,): (bool,) = sqlx::query_as(
+        let (users,): (bool,) = db::query_as(
             "SELECT EXISTS (SELECT 1 FROM sync_stage_users WHERE run_id = $1 AND change = 'gone') \
              OR EXISTS (SELECT 1 FROM sync_stage_groups WHERE run_id = $1 AND change = 'gone') \
              OR EXISTS (SELECT 1 FROM sync_stage_memberships WHERE run_id = $1 AND change = 'remove')",
         )
         .bind(run_id)
-        .fetch_one(&mut *self.tx)
+        .fetch_one(&mut self.tx)
         .await?;
         Ok(users)
     }
 
     pub async fn count_active_users(&mut self, provider_id: &str) -> Result<i64, StoreError> {
         let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state = 'active'")
+            db::query_as("SELECT COUNT(*) FROM directory_users WHERE provider_id = $1 AND state = 'active'")
                 .bind(provider_id)
-                .fetch_one(&mut *self.tx)
+                .fetch_one(&mut self.tx)
                 .await?;
         Ok(n)
     }
@@ -188,7 +199,7 @@ impl DirectoryTx {
              FROM {} ORDER BY s.external_id LIMIT $3",
             *CANDIDATES
         );
-        Ok(sqlx::query_as(&sql).bind(run_id).bind(provider_id).bind(limit).fetch_all(&mut *self.tx).await?)
+        Ok(db::query_as(&sql).bind(run_id).bind(provider_id).bind(limit).fetch_all(&mut self.tx).await?)
     }
 
     /// The console accounts, tied to people the run removes, that are admins now: read before
@@ -199,27 +210,26 @@ impl DirectoryTx {
         provider_id: &str,
     ) -> Result<Vec<String>, StoreError> {
         let sql = format!("SELECT a.id FROM {} AND a.id IS NOT NULL AND {}", *CANDIDATES, admin_account("a"));
-        let rows: Vec<(String,)> = sqlx::query_as(&sql).bind(run_id).bind(provider_id).fetch_all(&mut *self.tx).await?;
+        let rows: Vec<(String,)> = db::query_as(&sql).bind(run_id).bind(provider_id).fetch_all(&mut self.tx).await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// Admins whose console account is not disabled: by their own role or through role mappings.
     pub async fn count_active_admins(&mut self) -> Result<i64, StoreError> {
         let sql = format!("SELECT COUNT(*) FROM users a WHERE a.disabled_at IS NULL AND {}", admin_account("a"));
-        let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(&mut *self.tx).await?;
+        let (n,): (i64,) = db::query_as(&sql).fetch_one(&mut self.tx).await?;
         Ok(n)
     }
 
     /// Disables a console account and ends its sessions; the number of sessions ended.
     pub async fn disable_account(&mut self, account_id: &str, now: i64) -> Result<u64, StoreError> {
-        sqlx::query("UPDATE users SET disabled_at = $2, updated_at = $2 WHERE id = $1 AND disabled_at IS NULL")
+        db::query("UPDATE users SET disabled_at = $2, updated_at = $2 WHERE id = $1 AND disabled_at IS NULL")
             .bind(account_id)
             .bind(now)
-            .execute(&mut *self.tx)
+            .execute(&mut self.tx)
             .await?;
-        sqlx::query("DELETE FROM access_sessions WHERE user_id = $1").bind(account_id).execute(&mut *self.tx).await?;
-        let done =
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(account_id).execute(&mut *self.tx).await?;
+        db::query("DELETE FROM access_sessions WHERE user_id = $1").bind(account_id).execute(&mut self.tx).await?;
+        let done = db::query("DELETE FROM sessions WHERE user_id = $1").bind(account_id).execute(&mut self.tx).await?;
         Ok(done.rows_affected())
     }
 
@@ -231,14 +241,14 @@ impl DirectoryTx {
         external_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = db::query(
             "UPDATE users SET disabled_at = NULL, updated_at = $3 WHERE disabled_at IS NOT NULL AND id = \
              (SELECT user_id FROM user_identities WHERE provider_id = $1 AND subject = $2)",
         )
         .bind(provider_id)
         .bind(external_id)
         .bind(now)
-        .execute(&mut *self.tx)
+        .execute(&mut self.tx)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -253,7 +263,7 @@ impl DirectoryTx {
         account_disabled: bool,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        db::query(
             "UPDATE directory_users SET state = $2, okta_status = $3, removed_at = $5, last_changed_run = $4, updated_at = $5, \
              account_disabled_by_run = CASE WHEN $6 THEN $4 ELSE account_disabled_by_run END WHERE id = $1",
         )
@@ -263,18 +273,18 @@ impl DirectoryTx {
         .bind(run_id)
         .bind(now)
         .bind(account_disabled)
-        .execute(&mut *self.tx)
+        .execute(&mut self.tx)
         .await?;
         Ok(())
     }
 
     /// Deletes a directory user; their memberships go with them. How many memberships went.
     pub async fn delete_user(&mut self, id: &str) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directory_memberships WHERE user_id = $1")
+        let (n,): (i64,) = db::query_as("SELECT COUNT(*) FROM directory_memberships WHERE user_id = $1")
             .bind(id)
-            .fetch_one(&mut *self.tx)
+            .fetch_one(&mut self.tx)
             .await?;
-        sqlx::query("DELETE FROM directory_users WHERE id = $1").bind(id).execute(&mut *self.tx).await?;
+        db::query("DELETE FROM directory_users WHERE id = $1").bind(id).execute(&mut self.tx).await?;
         Ok(n)
     }
 
@@ -285,14 +295,14 @@ impl DirectoryTx {
         after: &str,
         limit: i64,
     ) -> Result<Vec<CreatedUserRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT external_id, email, display_name FROM sync_stage_users \
              WHERE run_id = $1 AND change = 'create' AND external_id > $2 ORDER BY external_id LIMIT $3",
         )
         .bind(run_id)
         .bind(after)
         .bind(limit)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(&mut self.tx)
         .await?)
     }
 
@@ -303,7 +313,7 @@ impl DirectoryTx {
         source: &str,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
+        let done = db::query(
             "INSERT INTO directory_users (id, provider_id, external_id, email, login, first_name, last_name, display_name, \
              okta_status, state, last_updated, fingerprint, source, first_seen_run, last_changed_run, created_at, updated_at) \
              SELECT id, $2, external_id, email, login, first_name, last_name, display_name, okta_status, 'active', \
@@ -314,7 +324,7 @@ impl DirectoryTx {
         .bind(provider_id)
         .bind(source)
         .bind(now)
-        .execute(&mut *self.tx)
+        .execute(&mut self.tx)
         .await?;
         Ok(done.rows_affected())
     }
@@ -327,7 +337,7 @@ impl DirectoryTx {
         after: &str,
         limit: i64,
     ) -> Result<Vec<UpdatedUserRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT d.id, s.external_id, s.email, d.email AS old_email, s.login, d.login AS old_login, \
                 s.display_name, d.display_name AS old_display_name, s.first_name, d.first_name AS old_first_name, \
                 s.last_name, d.last_name AS old_last_name, s.okta_status, d.okta_status AS old_okta_status, \
@@ -341,13 +351,13 @@ impl DirectoryTx {
         .bind(provider_id)
         .bind(after)
         .bind(limit)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(&mut self.tx)
         .await?)
     }
 
     /// Writes staged `update` users over the stored ones; restored users become active again.
     pub async fn apply_updated_users(&mut self, run_id: &str, provider_id: &str, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
+        let done = db::query(
             "UPDATE directory_users SET email = s.email, login = s.login, first_name = s.first_name, last_name = s.last_name, \
              display_name = s.display_name, okta_status = s.okta_status, last_updated = s.last_updated, \
              fingerprint = s.fingerprint, state = 'active', removed_at = NULL, account_disabled_by_run = NULL, \
@@ -359,7 +369,7 @@ impl DirectoryTx {
         .bind(run_id)
         .bind(provider_id)
         .bind(now)
-        .execute(&mut *self.tx)
+        .execute(&mut self.tx)
         .await?;
         Ok(done.rows_affected())
     }
@@ -370,19 +380,19 @@ impl DirectoryTx {
         run_id: &str,
         provider_id: &str,
     ) -> Result<Vec<DeletedGroupRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT g.id, g.external_id, g.name, (SELECT COUNT(*) FROM directory_memberships m WHERE m.group_id = g.id) AS members \
              FROM directory_groups g JOIN sync_stage_groups s ON s.run_id = $1 AND s.external_id = g.external_id \
              AND s.change = 'gone' WHERE g.provider_id = $2 ORDER BY g.name",
         )
         .bind(run_id)
         .bind(provider_id)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(&mut self.tx)
         .await?)
     }
 
     pub async fn delete_group(&mut self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM directory_groups WHERE id = $1").bind(id).execute(&mut *self.tx).await?;
+        db::query("DELETE FROM directory_groups WHERE id = $1").bind(id).execute(&mut self.tx).await?;
         Ok(())
     }
 
@@ -395,7 +405,7 @@ impl DirectoryTx {
         after: &str,
         limit: i64,
     ) -> Result<Vec<GroupChangeRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT s.external_id, s.name, g.name AS old_name, s.description, g.description AS old_description \
              FROM sync_stage_groups s LEFT JOIN directory_groups g ON g.provider_id = $2 AND g.external_id = s.external_id \
              WHERE s.run_id = $1 AND s.change = $3 AND s.external_id > $4 ORDER BY s.external_id LIMIT $5",
@@ -405,14 +415,14 @@ impl DirectoryTx {
         .bind(change)
         .bind(after)
         .bind(limit)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(&mut self.tx)
         .await?)
     }
 
     /// Writes staged new and changed groups; (created, updated). Groups whose only change is
     /// Okta's timestamps are updated but not counted.
     pub async fn apply_groups(&mut self, run_id: &str, provider_id: &str, now: i64) -> Result<(u64, u64), StoreError> {
-        let created = sqlx::query(
+        let created = db::query(
             "INSERT INTO directory_groups (id, provider_id, external_id, name, description, kind, source, last_updated, \
              last_membership_updated, synced_at, first_seen_run, last_changed_run) \
              SELECT id, $2, external_id, name, description, kind, 'sync', last_updated, last_membership_updated, $3, $1, $1 \
@@ -421,9 +431,9 @@ impl DirectoryTx {
         .bind(run_id)
         .bind(provider_id)
         .bind(now)
-        .execute(&mut *self.tx)
+        .execute(&mut self.tx)
         .await?;
-        let updated = sqlx::query(
+        let updated = db::query(
             "UPDATE directory_groups SET name = s.name, description = s.description, kind = s.kind, source = 'sync', \
              last_updated = s.last_updated, last_membership_updated = s.last_membership_updated, synced_at = $3, \
              last_changed_run = CASE WHEN s.change = 'update' THEN $1 ELSE directory_groups.last_changed_run END, \
@@ -434,21 +444,21 @@ impl DirectoryTx {
         .bind(run_id)
         .bind(provider_id)
         .bind(now)
-        .execute(&mut *self.tx)
+        .execute(&mut self.tx)
         .await?;
         let (changed,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM sync_stage_groups WHERE run_id = $1 AND change = 'update'")
+            db::query_as("SELECT COUNT(*) FROM sync_stage_groups WHERE run_id = $1 AND change = 'update'")
                 .bind(run_id)
-                .fetch_one(&mut *self.tx)
+                .fetch_one(&mut self.tx)
                 .await?;
         Ok((created.rows_affected(), (changed as u64).min(updated.rows_affected())))
     }
 
     /// A provider's stored groups.
     pub async fn count_groups(&mut self, provider_id: &str) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directory_groups WHERE provider_id = $1")
+        let (n,): (i64,) = db::query_as("SELECT COUNT(*) FROM directory_groups WHERE provider_id = $1")
             .bind(provider_id)
-            .fetch_one(&mut *self.tx)
+            .fetch_one(&mut self.tx)
             .await?;
         Ok(n)
     }
@@ -457,18 +467,18 @@ impl DirectoryTx {
 
     /// A provider's stored memberships.
     pub async fn count_memberships(&mut self, provider_id: &str) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directory_memberships WHERE provider_id = $1")
+        let (n,): (i64,) = db::query_as("SELECT COUNT(*) FROM directory_memberships WHERE provider_id = $1")
             .bind(provider_id)
-            .fetch_one(&mut *self.tx)
+            .fetch_one(&mut self.tx)
             .await?;
         Ok(n)
     }
 
     /// Each stored group's provider id and name.
     pub async fn group_names(&mut self, provider_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT external_id, name FROM directory_groups WHERE provider_id = $1")
+        Ok(db::query_as("SELECT external_id, name FROM directory_groups WHERE provider_id = $1")
             .bind(provider_id)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(&mut self.tx)
             .await?)
     }
 
@@ -479,7 +489,7 @@ impl DirectoryTx {
         after: (&str, &str),
         limit: i64,
     ) -> Result<Vec<MembershipChangeRow>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(db::query_as(
             "SELECT group_external_id, user_external_id, change FROM sync_stage_memberships sm \
              WHERE run_id = $1 AND (group_external_id, user_external_id) > ($2, $3) \
              ORDER BY group_external_id, user_external_id LIMIT $4",
@@ -488,7 +498,7 @@ impl DirectoryTx {
         .bind(after.0)
         .bind(after.1)
         .bind(limit)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(&mut self.tx)
         .await?)
     }
 
@@ -500,15 +510,15 @@ impl DirectoryTx {
         provider_id: &str,
         now: i64,
     ) -> Result<(u64, u64), StoreError> {
-        let removed = sqlx::query(
+        let removed = db::query(
             "DELETE FROM directory_memberships WHERE (group_id, user_id) IN \
              (SELECT group_id, user_id FROM sync_stage_memberships WHERE run_id = $1 AND change = 'remove') \
              AND NOT (source = 'scim' AND created_at >= (SELECT started_at FROM sync_runs WHERE id = $1))",
         )
         .bind(run_id)
-        .execute(&mut *self.tx)
+        .execute(&mut self.tx)
         .await?;
-        let added = sqlx::query(
+        let added = db::query(
             "INSERT INTO directory_memberships (group_id, user_id, provider_id, source, sync_run_id, created_at) \
              SELECT sm.group_id, sm.user_id, $2, 'sync', $1, $3 FROM sync_stage_memberships sm \
              WHERE sm.run_id = $1 AND sm.change = 'add' \
@@ -521,7 +531,7 @@ impl DirectoryTx {
         .bind(run_id)
         .bind(provider_id)
         .bind(now)
-        .execute(&mut *self.tx)
+        .execute(&mut self.tx)
         .await?;
         Ok((removed.rows_affected(), added.rows_affected()))
     }
