@@ -53,8 +53,11 @@ server:
 
 # Per package, never --workspace: the browser crate must not be built with server features.
 # The SCIM checkers (scim2-cli, scim-sanity) come from test-tools' virtual environment.
+# Then the store's suites (domain) and the server's integration tests again on a PostgreSQL of
+# their own (scripts/with-postgres.sh: a fresh cluster on a free port, removed after).
 unit:
 	SCIM_CHECKERS_BIN=$(CURDIR)/target/scim-venv/bin cargo test -p portcullis-types -p portcullis-domain -p portcullis-app -p portcullis-server -p okta-sim
+	SCIM_CHECKERS_BIN=$(CURDIR)/target/scim-venv/bin scripts/with-postgres.sh cargo test -p portcullis-domain -p portcullis-server
 
 # Uses the binaries `cargo test` just built (portcullis, okta-sim).
 e2e:

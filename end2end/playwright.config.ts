@@ -166,6 +166,14 @@ export default defineConfig<{ dataDir: string }>({
         dataDir: process.env.E2E_JS_DATA,
       },
     },
+    {
+      // Two replicas on one PostgreSQL of the test's own, behind Debian's nginx in round
+      // robin; it starts (and kills) its own processes.
+      name: 'replicas',
+      testMatch: 'replicas.spec.ts',
+      timeout: 120_000,
+      use: { javaScriptEnabled: true },
+    },
   ],
   webServer: [server('JS'), server('NOJS'), simulator],
 });

@@ -33,4 +33,12 @@ trap stop EXIT
 
 export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
 echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on port $port" >&2
-"$@"
+# In the background, so a TERM (a test tearing it down) stops the command and the cluster.
+"$@" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null; exit 143' TERM INT
+set +e
+wait "$child"
+rc=$?
+set -e
+exit "$rc"
