@@ -26,9 +26,13 @@ trap stop EXIT
 
 "${as_pg[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust --locale=C.UTF-8 -E UTF8 >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
-# Tests create hundreds of small databases: durability buys nothing here.
-"${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o \
-  "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+# Tests create hundreds of small databases: durability buys nothing there. Benchmarks set
+# TEST_POSTGRES_DURABLE=1 to measure the server as deployed (fsync on, synchronous commits).
+opts="-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300"
+if [ -z "${TEST_POSTGRES_DURABLE:-}" ]; then
+  opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
+"${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o "$opts" \
   start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 
 export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"

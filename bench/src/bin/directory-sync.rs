@@ -30,7 +30,8 @@ use serde_json::{json, Value};
 
 const PROVIDER_ID: &str = "bench-provider";
 const SEED: u64 = 1;
-const USAGE: &str = "bench [--sizes 10000x500,100000x5000] [--latency-ms N] [--repeat N] [--out FILE]";
+const USAGE: &str =
+    "bench [--sizes 10000x500,100000x5000] [--latency-ms N] [--repeat N] [--postgres SERVER_URL] [--out FILE]";
 
 #[tokio::main]
 async fn main() {
@@ -210,7 +211,8 @@ async fn sync(args: &[String]) -> Result<(), String> {
     };
     let base: String = arg(args, 1, "url")?;
     let db: String = arg(args, 2, "database path")?;
-    let store = Store::open(&format!("sqlite://{db}")).await.map_err(|e| e.to_string())?;
+    let url = if db.starts_with("postgres") { db.clone() } else { format!("sqlite://{db}") };
+    let store = Store::open(&url).await.map_err(|e| e.to_string())?;
     let secrets = SecretBox::from_key(&[9u8; 32]);
     if store.provider(PROVIDER_ID).await.map_err(|e| e.to_string())?.is_none() {
         let row = ProviderRow {
@@ -401,6 +403,8 @@ async fn orchestrate(args: &[String]) -> Result<(), String> {
     let mut latency = 0u64;
     let mut repeat = 3usize;
     let mut out_file: Option<String> = None;
+    // A PostgreSQL server (scripts/with-postgres.sh gives one): the syncs run on both backends.
+    let mut postgres: Option<String> = std::env::var("TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -417,6 +421,7 @@ async fn orchestrate(args: &[String]) -> Result<(), String> {
             "--latency-ms" => latency = it.next().and_then(|v| v.parse().ok()).ok_or(USAGE)?,
             "--repeat" => repeat = it.next().and_then(|v| v.parse().ok()).filter(|n: &usize| *n > 0).ok_or(USAGE)?,
             "--out" => out_file = Some(it.next().ok_or(USAGE)?.clone()),
+            "--postgres" => postgres = Some(it.next().ok_or(USAGE)?.clone()),
             _ => return Err(USAGE.into()),
         }
     }
@@ -476,44 +481,54 @@ async fn orchestrate(args: &[String]) -> Result<(), String> {
         let (r, n) = median(runs);
         row("floor: bare HTTP loop, the sync's concurrency", &r, n, format!("{:.2}", ms(&r) / floor_ms));
 
-        // Each first sync into its own empty database; the last one is kept for the next runs.
-        eprintln!("   full sync, empty directory…");
-        let mut runs = Vec::new();
-        let mut db = String::new();
-        for i in 0..repeat {
-            db = format!("{dir}/bench-{i}.db");
-            runs.push(measure(vec!["__sync".into(), "full".into(), url.clone(), db.clone()]).await?);
-        }
-        let (full, n) = median(runs);
-        row("full sync, empty directory", &full, n, format!("{:.2}", ms(&full) / floor_ms));
-        notes.push(format!(
-            "{org}: stored {} users, {} groups, {} memberships",
-            full["users"], full["groups"], full["memberships"]
-        ));
+        // The syncs on SQLite (a file), then on PostgreSQL when a server is given.
+        let backends: Vec<(&str, Option<&String>)> =
+            std::iter::once(("", None)).chain(postgres.as_ref().map(|s| (" (PostgreSQL)", Some(s)))).collect();
+        let mut rounds_done = 0;
+        for (suffix, server) in backends {
+            // Each first sync into its own empty database; the last one is kept for the next runs.
+            eprintln!("   full sync, empty directory…");
+            let mut runs = Vec::new();
+            let mut db = String::new();
+            for i in 0..repeat {
+                db = match server {
+                    None => format!("{dir}/bench-{i}.db"),
+                    Some(s) => portcullis_domain::store::fresh_postgres_database(s).await.map_err(|e| e.to_string())?,
+                };
+                runs.push(measure(vec!["__sync".into(), "full".into(), url.clone(), db.clone()]).await?);
+            }
+            let (full, n) = median(runs);
+            row(&format!("full sync, empty directory{suffix}"), &full, n, format!("{:.2}", ms(&full) / floor_ms));
+            notes.push(format!(
+                "{org}{suffix}: stored {} users, {} groups, {} memberships",
+                full["users"], full["groups"], full["memberships"]
+            ));
 
-        eprintln!("   full sync, nothing changed…");
-        let mut runs = Vec::new();
-        for _ in 0..repeat {
-            runs.push(measure(vec!["__sync".into(), "full".into(), url.clone(), db.clone()]).await?);
-        }
-        let (again, n) = median(runs);
-        row("full sync, nothing changed", &again, n, format!("{:.2}", ms(&again) / floor_ms));
+            eprintln!("   full sync, nothing changed…");
+            let mut runs = Vec::new();
+            for _ in 0..repeat {
+                runs.push(measure(vec!["__sync".into(), "full".into(), url.clone(), db.clone()]).await?);
+            }
+            let (again, n) = median(runs);
+            row(&format!("full sync, nothing changed{suffix}"), &again, n, format!("{:.2}", ms(&again) / floor_ms));
 
-        eprintln!("   incremental sync…");
-        let mut runs = Vec::new();
-        let mut what = String::new();
-        for round in 0..repeat {
-            what = change_one_percent(&http, &url, users, groups, round).await?;
-            runs.push(measure(vec!["__sync".into(), "incremental".into(), url.clone(), db.clone()]).await?);
+            eprintln!("   incremental sync…");
+            let mut runs = Vec::new();
+            let mut what = String::new();
+            for round in 0..repeat {
+                what = change_one_percent(&http, &url, users, groups, round + rounds_done).await?;
+                runs.push(measure(vec!["__sync".into(), "incremental".into(), url.clone(), db.clone()]).await?);
+            }
+            let (inc, n) = median(runs);
+            row(&format!("incremental sync, 1 % changed{suffix}"), &inc, n, format!("{:.2}", ms(&inc) / floor_ms));
+            rounds_done += repeat;
+            notes.push(format!("{org}{suffix}: 1 % changed, each round = {what}"));
+            notes.push(format!(
+                "{org}{suffix}: incremental = {:.1} % of the first full sync, {:.1} % of a full sync with nothing changed",
+                ms(&inc) * 100.0 / ms(&full),
+                ms(&inc) * 100.0 / ms(&again)
+            ));
         }
-        let (inc, n) = median(runs);
-        row("incremental sync, 1 % changed", &inc, n, format!("{:.2}", ms(&inc) / floor_ms));
-        notes.push(format!("{org}: 1 % changed, each round = {what}"));
-        notes.push(format!(
-            "{org}: incremental = {:.1} % of the first full sync, {:.1} % of a full sync with nothing changed",
-            ms(&inc) * 100.0 / ms(&full),
-            ms(&inc) * 100.0 / ms(&again)
-        ));
         drop(sim);
         let _ = std::fs::remove_dir_all(&dir);
     }

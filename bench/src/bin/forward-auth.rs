@@ -1,7 +1,10 @@
 //! Forward-auth benchmark: `/verify` against a bare handler on the same server, measured
 //! with wrk. See docs/forward-auth-benchmark.md.
 //!
-//! cargo run --release -p portcullis-bench --bin forward-auth -- [--seconds 10] [--connections 32] [--out FILE]
+//! cargo run --release -p portcullis-bench --bin forward-auth -- [--seconds 10] [--connections 32] [--postgres URL] [--out FILE]
+//!
+//! With `--postgres` (or under scripts/with-postgres.sh) also on PostgreSQL: one replica, and
+//! two replicas in this process behind Debian's nginx in round robin.
 
 use std::{collections::BTreeMap, net::SocketAddr, process::Command, time::Instant};
 
@@ -24,10 +27,13 @@ struct Args {
     seconds: u32,
     connections: u32,
     out: Option<String>,
+    /// A PostgreSQL server: also measured on it, with one and two replicas.
+    postgres: Option<String>,
 }
 
 fn args() -> Args {
-    let mut a = Args { seconds: 10, connections: 32, out: None };
+    let postgres = std::env::var("TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
+    let mut a = Args { seconds: 10, connections: 32, out: None, postgres };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_default();
@@ -35,6 +41,7 @@ fn args() -> Args {
             "--seconds" => a.seconds = value.parse().unwrap_or(10),
             "--connections" => a.connections = value.parse().unwrap_or(32),
             "--out" => a.out = Some(value),
+            "--postgres" => a.postgres = Some(value),
             other => {
                 eprintln!("unknown option {other}");
                 std::process::exit(2);
@@ -100,23 +107,33 @@ fn wrk(url: &str, headers: &[(&str, String)], a: &Args) -> Measured {
     }
 }
 
-#[tokio::main]
-async fn main() {
-    let a = args();
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let env: BTreeMap<String, String> = [
+const SECRET_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// A console on `database` (SQLite in a temporary folder when `None`), not yet serving.
+async fn console(dir: &std::path::Path, database: Option<&str>, replica: &str) -> portcullis_server::AppState {
+    let mut env: BTreeMap<String, String> = [
         ("PORTCULLIS_LISTEN", "127.0.0.1:0".to_string()),
         ("PORTCULLIS_PUBLIC_URL", "http://console.example.test".to_string()),
-        ("PORTCULLIS_DATA_DIR", dir.path().display().to_string()),
-        ("PORTCULLIS_SITE_DIR", dir.path().join("site").display().to_string()),
+        ("PORTCULLIS_DATA_DIR", dir.display().to_string()),
+        ("PORTCULLIS_SITE_DIR", dir.join("site").display().to_string()),
         ("PORTCULLIS_ADMIN_EMAIL", "bench@example.test".to_string()),
         ("PORTCULLIS_ADMIN_PASSWORD", "benchmark-password".to_string()),
+        ("PORTCULLIS_SECRET_KEY", SECRET_KEY.to_string()),
+        ("PORTCULLIS_REPLICA_ID", replica.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    if let Some(url) = database {
+        env.insert("PORTCULLIS_DATABASE_URL".into(), url.to_string());
+    }
     let settings = Settings::load(&env).expect("settings");
-    let state = portcullis_server::prepare(settings).await.expect("prepare");
+    portcullis_server::prepare(settings).await.expect("prepare")
+}
+
+/// The directory, applications and policies, and the measured person's application session:
+/// the `Cookie` and `X-Original-URL` headers of their requests, and how long seeding took.
+async fn seed(state: &portcullis_server::AppState) -> (Vec<(&'static str, String)>, std::time::Duration) {
     let s = state.services.clone();
     let store = &state.store;
     let mut rng = StdRng::seed_from_u64(7);
@@ -247,58 +264,144 @@ async fn main() {
         expires_at: now + 3_600_000,
     };
     store.insert_access_session(&session, now).await.expect("access session");
-    let seeded = started.elapsed();
 
+    let seeded = started.elapsed();
+    let headers = vec![
+        ("Cookie", format!("{}={token}", app_cookie_name(app7, false))),
+        ("X-Original-URL", "http://app7.example.test/docs/page?x=1".to_string()),
+    ];
+    (headers, seeded)
+}
+
+/// Serves the console (and a bare handler beside it) on a free port.
+async fn serve(state: portcullis_server::AppState) -> SocketAddr {
     let bare = Router::new().route("/bare", get(|| async { "ok" }));
     let app = portcullis_server::router_with(state, bare).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listener");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
 
-    let headers = vec![
-        ("Cookie", format!("{}={token}", app_cookie_name(app7, false))),
-        ("X-Original-URL", "http://app7.example.test/docs/page?x=1".to_string()),
-    ];
-    // Warm up: the first decision reads the person from the database.
-    let client = reqwest::Client::new();
-    let first = client
+/// The first decision (it reads the person from the database): its status, whether it
+/// carried the signed assertion, and how many group names it named.
+async fn first_decision(addr: SocketAddr, headers: &[(&str, String)]) -> (reqwest::StatusCode, bool, usize) {
+    let first = reqwest::Client::new()
         .get(format!("http://{addr}/verify"))
         .header("Cookie", &headers[0].1)
         .header("X-Original-URL", &headers[1].1)
         .send()
         .await
         .expect("verify");
-    let status = first.status();
-    let has_assertion = first.headers().contains_key("x-portcullis-jwt-assertion");
-    let groups_header =
-        first.headers().get("x-portcullis-groups").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let groups = first.headers().get("x-portcullis-groups").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let groups = groups.split(',').filter(|g| !g.is_empty()).count();
+    (first.status(), first.headers().contains_key("x-portcullis-jwt-assertion"), groups)
+}
 
-    let bare_m = tokio::task::block_in_place(|| wrk(&format!("http://{addr}/bare"), &headers, &a));
-    let verify_m = tokio::task::block_in_place(|| wrk(&format!("http://{addr}/verify"), &headers, &a));
+/// Debian's nginx on a free port, round robin over `upstreams`, passing requests on as they came.
+fn nginx(dir: &std::path::Path, upstreams: &[SocketAddr]) -> (std::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let servers: String = upstreams.iter().map(|a| format!("    server {a};\n")).collect();
+    let conf = dir.join(format!("nginx-{port}.conf"));
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\nworker_processes 1;\npid {d}/nginx-{port}.pid;\nerror_log {d}/nginx-error.log warn;\n\
+             events {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n\
+             proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
+             scgi_temp_path {d}/scgi;\n  upstream portcullis {{\n{servers}    keepalive 64;\n  }}\n\
+             server {{\n    listen 127.0.0.1:{port};\n    location / {{\n      proxy_pass http://portcullis;\n\
+             proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n    }}\n  }}\n}}\n",
+            d = dir.display()
+        ),
+    )
+    .expect("nginx.conf");
+    let child = Command::new("/usr/sbin/nginx")
+        .args(["-p", &dir.display().to_string(), "-c", &conf.display().to_string()])
+        .spawn()
+        .expect("nginx from Debian (apt-get install nginx)");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (child, port)
+}
 
-    let mut table = String::new();
-    table.push_str(
-        "| Endpoint | Requests/s | p50 | p90 | p99 | Requests | Non-2xx |\n|---|---:|---:|---:|---:|---:|---:|\n",
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let a = args();
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut table = String::from(
+        "| Backend | Endpoint | Requests/s | p50 | p90 | p99 | Requests | Non-2xx |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
     );
-    for (name, m) in [("bare axum handler (`/bare`)", &bare_m), ("forward auth (`/verify`)", &verify_m)] {
+    let mut row = |backend: &str, name: &str, m: &Measured| {
         table.push_str(&format!(
-            "| {name} | {:.0} | {} | {} | {} | {} | {} |\n",
+            "| {backend} | {name} | {:.0} | {} | {} | {} | {} | {} |\n",
             m.rps, m.p50, m.p90, m.p99, m.requests, m.non_2xx
         ));
-    }
-    let notes = format!(
+    };
+
+    let sqlite_dir = dir.path().join("sqlite");
+    let state = console(&sqlite_dir, None, "bench").await;
+    let (headers, seeded) = seed(&state).await;
+    let addr = serve(state).await;
+    let (status, has_assertion, groups) = first_decision(addr, &headers).await;
+    let bare_m = tokio::task::block_in_place(|| wrk(&format!("http://{addr}/bare"), &headers, &a));
+    let verify_m = tokio::task::block_in_place(|| wrk(&format!("http://{addr}/verify"), &headers, &a));
+    row("SQLite", "bare axum handler (`/bare`)", &bare_m);
+    row("SQLite", "forward auth (`/verify`)", &verify_m);
+    let mut notes = format!(
         "- {USERS} users, {GROUPS} groups, {APPS} applications × {POLICIES_PER_APP} policies = {} policies; seeded in {:.1} s\n\
-         - wrk -t2 -c{} -d{}s, server and wrk on the same {}-core machine; first /verify answered {status} (an Allow by the 10th policy of its application), groups header: {} names, signed assertion: {has_assertion}\n\
+         - wrk -t2 -c{} -d{}s, server and wrk on the same {}-core machine; first /verify answered {status} (an Allow by the 10th policy of its application), groups header: {groups} names, signed assertion: {has_assertion}\n\
          - /verify throughput is {:.0}% of the bare handler's; ratio of p50: {}\n",
         APPS * POLICIES_PER_APP,
         seeded.as_secs_f64(),
         a.connections,
         a.seconds,
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        groups_header.split(',').filter(|g| !g.is_empty()).count(),
         100.0 * verify_m.rps / bare_m.rps.max(1.0),
         ratio(&verify_m.p50, &bare_m.p50),
     );
+
+    if let Some(server) = &a.postgres {
+        let url = portcullis_domain::store::fresh_postgres_database(server).await.expect("a PostgreSQL database");
+        let first = console(&dir.path().join("pg-a"), Some(&url), "pg-a").await;
+        let store = first.store.clone();
+        let (headers, seeded) = seed(&first).await;
+        let a_addr = serve(first).await;
+        let (status, ..) = first_decision(a_addr, &headers).await;
+        let verify_pg = tokio::task::block_in_place(|| wrk(&format!("http://{a_addr}/verify"), &headers, &a));
+        row("PostgreSQL", "forward auth (`/verify`), one replica", &verify_pg);
+        let second = console(&dir.path().join("pg-b"), Some(&url), "pg-b").await;
+        let b_addr = serve(second).await;
+        let (b_status, ..) = first_decision(b_addr, &headers).await;
+        let (mut one, one_port) = nginx(dir.path(), &[a_addr]);
+        let (mut two, two_port) = nginx(dir.path(), &[a_addr, b_addr]);
+        let bare_one = tokio::task::block_in_place(|| wrk(&format!("http://127.0.0.1:{one_port}/bare"), &headers, &a));
+        let via_one = tokio::task::block_in_place(|| wrk(&format!("http://127.0.0.1:{one_port}/verify"), &headers, &a));
+        let via_two = tokio::task::block_in_place(|| wrk(&format!("http://127.0.0.1:{two_port}/verify"), &headers, &a));
+        row("PostgreSQL", "nginx → bare handler, one replica", &bare_one);
+        row("PostgreSQL", "nginx → `/verify`, one replica", &via_one);
+        row("PostgreSQL", "nginx → `/verify`, two replicas (round robin)", &via_two);
+        let _ = (one.kill(), two.kill(), one.wait(), two.wait());
+
+        // What following the other replicas costs: the poll every 500 ms, timed here back to back.
+        let polls = 2_000;
+        let t = Instant::now();
+        for _ in 0..polls {
+            store.refresh_change_number().await.expect("change number");
+        }
+        let poll_us = t.elapsed().as_secs_f64() * 1e6 / polls as f64;
+        notes.push_str(&format!(
+            "- PostgreSQL 15 (durable settings when run under TEST_POSTGRES_DURABLE=1), on the same machine; seeded in {:.1} s; first /verify answered {status} on replica A and {b_status} on replica B\n\
+             - both replicas run in this process (one tokio runtime), nginx has one worker: the two cores are shared by wrk, nginx, both replicas and PostgreSQL, so two replicas measure the overhead of spreading, not added capacity\n\
+             - following the other replicas' changes: one poll of the shared change number takes {poll_us:.0} µs; at two a second that is {:.3} % of one core per replica\n",
+            seeded.as_secs_f64(),
+            poll_us * 2.0 / 1e4,
+        ));
+    }
     println!("{table}\n{notes}");
     if let Some(out) = a.out {
         std::fs::write(&out, format!("{table}\n{notes}")).expect("write --out");

@@ -75,6 +75,15 @@ pub(crate) async fn apply(
     let step =
         |what: &str| tracing::debug!(run_id = %run_id, ms = started.elapsed().as_millis() as u64, "apply: {what}");
     let mut tx = store.begin_directory().await?;
+    if let Mode::Normal = mode {
+        // A replica that stopped beating has its run failed by another; once failed, nothing of
+        // it may land. Checked under the write lock, which the failing takes too.
+        let status = tx.run_status(&run_id).await?.unwrap_or_default();
+        if !RunStatus::Running.is(&status) {
+            tx.rollback().await?;
+            return Err(crate::StoreError::Gone("sync run").into());
+        }
+    }
     if let Mode::Approve { .. } = mode {
         let status = tx.run_status(&run_id).await?.unwrap_or_default();
         if !RunStatus::AwaitingApproval.is(&status) {

@@ -1142,3 +1142,34 @@ async fn paging_never_leaves_the_orgs_origin_with_the_credentials() {
     );
     assert_eq!(e.snapshot().await, before);
 }
+
+/// Another replica fails a run whose replica stopped beating (a network partition, a stall):
+/// if that replica was only slow, its run must not land after being reported failed.
+#[tokio::test]
+async fn a_run_failed_by_another_replica_while_fetching_applies_nothing() {
+    let fixture = okta_sim::generate(1500, 30, 9);
+    let e = env(fixture.clone(), SyncOptions { user_page: 50, member_page: 50, ..SyncOptions::default() }).await;
+    e.sync(RunKind::Full).await;
+    let before = e.snapshot().await;
+    for u in &fixture.users[100..150] {
+        e.sim.control().deactivate_user(&u.id).unwrap();
+    }
+    e.sim.control().set_latency(15);
+    let svc = e.svc.clone();
+    let provider = e.provider_id.clone();
+    let task = tokio::spawn(async move { svc.sync_now(&provider, RunKind::Full, Trigger::Schedule).await });
+    let run_id = loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let p = e.svc.progress(&e.provider_id).await.expect("running");
+        if p.phase == Phase::Fetching && p.pages_done >= 5 {
+            break p.run_id;
+        }
+    };
+    // As the runner replica does for a run whose heartbeat is stale.
+    assert!(e.svc.store().fail_interrupted_run(&run_id, "interrupted", "again", 1).await.unwrap());
+    e.sim.control().set_latency(0);
+    let summary = task.await.unwrap().unwrap();
+    assert_eq!(summary.run.status, "failed");
+    assert_eq!(e.snapshot().await, before, "nothing of the failed run landed");
+    assert_eq!(e.svc.run_row(&run_id).await.unwrap().status, "failed");
+}
