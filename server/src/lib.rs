@@ -68,6 +68,8 @@ pub enum StartError {
 pub struct SetupToken {
     inner: Arc<Mutex<Option<String>>>,
     file: Option<PathBuf>,
+    /// Where the token is shared with the other replicas (sealed), until setup is done.
+    store: Option<Store>,
 }
 
 impl SetupToken {
@@ -75,11 +77,33 @@ impl SetupToken {
         self.inner.lock().await.clone()
     }
 
-    /// Forgets the token once setup is done, here and on disk.
+    /// Forgets the token once setup is done, here, on disk and in the database.
     pub async fn consume(&self) {
         self.inner.lock().await.take();
         if let Some(file) = &self.file {
             let _ = std::fs::remove_file(file);
+        }
+        if let Some(store) = &self.store {
+            if let Err(e) = store.delete_console_setting(SETUP_TOKEN_KEY).await {
+                tracing::warn!(error = %e, "could not forget the shared setup token");
+            }
+        }
+    }
+}
+
+const SETUP_TOKEN_KEY: &str = "setup_token";
+
+/// One setup token for every replica on the database: the first to start makes it, sealed with
+/// the shared secret key; the others open it, so /setup works through any of them.
+async fn shared_setup_token(store: &Store, secrets: &SecretBox) -> Result<String, StartError> {
+    let fresh = random_token();
+    let stored = store.console_setting_or_insert(SETUP_TOKEN_KEY, &secrets.seal(SETUP_TOKEN_KEY, &fresh)).await?;
+    match secrets.open(SETUP_TOKEN_KEY, &stored) {
+        Ok(token) => Ok(token.expose().to_string()),
+        // Sealed with another key (it changed before setup was done): start over.
+        Err(_) => {
+            store.set_console_setting(SETUP_TOKEN_KEY, &secrets.seal(SETUP_TOKEN_KEY, &fresh)).await?;
+            Ok(fresh)
         }
     }
 }
@@ -113,8 +137,9 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
         }
     }
 
+    let secrets = SecretBox::load(settings.secret_key.as_ref(), &settings.data_dir)?;
     let setup_token = if accounts.needs_setup().await? {
-        let token = random_token();
+        let token = shared_setup_token(&store, &secrets).await?;
         let file = settings.data_dir.join("setup-token");
         write_private(&file, &token).map_err(|source| StartError::DataDir { path: file.clone(), source })?;
         tracing::warn!(
@@ -123,7 +148,7 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
             settings.public_base(),
             file.display()
         );
-        SetupToken { inner: Arc::new(Mutex::new(Some(token))), file: Some(file) }
+        SetupToken { inner: Arc::new(Mutex::new(Some(token))), file: Some(file), store: Some(store.clone()) }
     } else {
         SetupToken::default()
     };
@@ -134,7 +159,6 @@ pub async fn prepare(settings: Settings) -> Result<AppState, StartError> {
         .site_pkg_dir("pkg")
         .site_addr(settings.listen)
         .build();
-    let secrets = SecretBox::load(settings.secret_key.as_ref(), &settings.data_dir)?;
     let outbound = Outbound::new(OutboundConfig {
         allow: settings.outbound_allow.clone(),
         extra_ca_pem: settings.ca_file.as_ref().map(|(_, pem)| pem.clone()),

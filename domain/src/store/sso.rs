@@ -397,6 +397,25 @@ impl Store {
         Ok(row.map(|(v,)| v))
     }
 
+    /// Stores `value` under `key` unless a value is there already; returns the stored one
+    /// (several replicas starting at once agree on the first).
+    pub async fn console_setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        db::query(
+            "INSERT INTO console_settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(self.console_setting(key).await?.unwrap_or_else(|| value.to_string()))
+    }
+
+    pub async fn delete_console_setting(&self, key: &str) -> Result<(), StoreError> {
+        db::query("DELETE FROM console_settings WHERE key = $1").bind(key).execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub async fn set_console_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         db::query(
             "INSERT INTO console_settings (key, value, updated_at) VALUES ($1, $2, $3) \

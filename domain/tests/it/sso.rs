@@ -1311,3 +1311,20 @@ mod provider_trust {
         }
     }
 }
+
+/// Replicas share sign-in attempts through the database: the callback may reach another
+/// replica than the one that sent the browser to the provider, and the state is still one-time.
+#[tokio::test]
+async fn a_sign_in_started_on_one_replica_finishes_on_another_and_its_state_works_once() {
+    let e = env().await;
+    let b = browser();
+    // Replica B: its own pool and in-memory state, on the same database and secret key.
+    let store_b = Store::open(&e.db_url).await.unwrap();
+    let policy = SessionPolicy { idle: Duration::from_secs(600), lifetime: Duration::from_secs(3600) };
+    let sso_b = SsoService::new(store_b, SecretBox::from_key(&[7u8; 32]), loopback_outbound(None), PUBLIC_BASE, policy);
+    let input = e.authorize(&b, ADA).await;
+    let session = session_of(sso_b.callback(&input, Some(&b.cookie), None, &client()).await);
+    let on_a = e.accounts.session(&session.token).await.unwrap().expect("the session, on replica A");
+    assert_eq!(on_a.role, Role::Admin);
+    assert!(e.callback(&b, &input).await.is_err(), "the state was used on replica B");
+}

@@ -92,6 +92,28 @@ async fn pages_without_a_session_redirect_to_login_with_the_return_path() {
 }
 
 #[tokio::test]
+async fn replicas_on_one_database_share_one_setup_token_and_setup_through_either_closes_it_on_both() {
+    let key = ("PORTCULLIS_SECRET_KEY", crate::server::TEST_SECRET_KEY);
+    let a = start(&[key]).await;
+    let b = start(&[key, ("PORTCULLIS_DATABASE_URL", &a.database_url)]).await;
+    assert!(a.setup_token.is_some());
+    assert_eq!(a.setup_token, b.setup_token, "the replica started second opened the first one's token");
+    // Through the other replica than the one whose log showed the token.
+    let cookie = b.setup_admin("ada@example.com").await;
+    assert_eq!(b.get("/", Some(&cookie)).await.status(), StatusCode::OK);
+    let token = a.setup_token.clone().unwrap();
+    let r = a
+        .post_form(
+            "/setup",
+            &[("token", &token), ("email", "eve@example.com"), ("password", PASSWORD), ("password_confirm", PASSWORD)],
+            None,
+        )
+        .await;
+    assert!(location(&r).starts_with("/setup?error=already_done"), "{}", location(&r));
+    assert_eq!(a.get("/", Some(&cookie)).await.status(), StatusCode::OK, "signed in on both");
+}
+
+#[tokio::test]
 async fn first_run_setup_needs_the_one_time_token_and_signs_the_admin_in() {
     let s = start(&[]).await;
     let token_file = s.data.path().join("setup-token");
