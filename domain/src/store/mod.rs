@@ -195,7 +195,8 @@ impl Store {
             // readers also poll, so this does not hold up the change it follows.
             let pool = pool.clone();
             let seen = self.shared_seen.clone();
-            tokio::spawn(async move {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+            runtime.spawn(async move {
                 let bumped: Result<(i64,), _> =
                     sqlx::query_as("UPDATE store_changes SET n = n + 1 WHERE id = 1 RETURNING n")
                         .fetch_one(&pool)
