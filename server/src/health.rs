@@ -18,23 +18,16 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         portcullis_domain::store::Backend::Postgres => "postgresql",
     };
     let runner = if replica.is_runner() { "held" } else { "another replica" };
-    match state.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({
-                "status": "ready", "database": "ok", "backend": backend,
-                "replica": replica.id(), "runner_lock": runner,
-            })),
-        ),
+    let (code, status, database) = match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready", "ok"),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({
-                    "status": "unavailable", "database": "unreachable", "backend": backend,
-                    "replica": replica.id(), "runner_lock": runner,
-                })),
-            )
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "unreachable")
         }
-    }
+    };
+    let body = json!({
+        "status": status, "database": database, "backend": backend,
+        "replica": replica.id(), "runner_lock": runner,
+    });
+    (code, Json(body))
 }

@@ -111,7 +111,7 @@ impl Store {
         if is_postgres_url(url) {
             return Self::open_postgres(url, 16).await;
         }
-        let open_err = |source| StoreError::Open { url: crate::credentials::redact_url_credentials(url), source };
+        let open_err = open_error(url);
         let options = SqliteConnectOptions::from_str(url)
             .map_err(open_err)?
             .create_if_missing(true)
@@ -130,7 +130,7 @@ impl Store {
     }
 
     async fn open_postgres(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open { url: crate::credentials::redact_url_credentials(url), source };
+        let open_err = open_error(url);
         let options = PgConnectOptions::from_str(url).map_err(open_err)?.application_name("portcullis");
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
@@ -275,13 +275,18 @@ impl Store {
     }
 }
 
+/// [`StoreError::Open`] for `url`, its credentials left out.
+fn open_error(url: &str) -> impl Fn(sqlx::Error) -> StoreError + Copy + '_ {
+    move |source| StoreError::Open { url: crate::credentials::redact_url_credentials(url), source }
+}
+
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// Creates `portcullis_test_<uuid>` on the server and returns its URL (tests, benchmarks).
 pub async fn fresh_postgres_database(server_url: &str) -> Result<String, StoreError> {
-    let open_err = |source| StoreError::Open { url: crate::credentials::redact_url_credentials(server_url), source };
+    let open_err = open_error(server_url);
     let options = PgConnectOptions::from_str(server_url).map_err(open_err)?;
     let name = format!("portcullis_test_{}", uuid::Uuid::now_v7().simple());
     let mut admin = sqlx::PgConnection::connect_with(&options).await.map_err(open_err)?;

@@ -1,6 +1,7 @@
 //! The scheduler: due runs started in the background, runs a restart interrupted failed.
 
 use super::*;
+use crate::store::RunLiveness;
 
 /// A run whose replica has not said it is alive for this long is failed by the others.
 pub const RUN_STALE_MS: i64 = 30_000;
@@ -84,17 +85,25 @@ impl SyncService {
     /// [`RUN_STALE_MS`]. The final switch-over is one transaction, so a run cut off anywhere
     /// changed nothing.
     pub(super) async fn fail_stale_runs(&self) -> Result<(), SyncError> {
+        self.fail_stale_runs_of(None).await.map(drop)
+    }
+
+    /// [`Self::fail_stale_runs`], of one provider or all; the running runs that are alive.
+    async fn fail_stale_runs_of(&self, provider_id: Option<&str>) -> Result<Vec<RunLiveness>, SyncError> {
         let now = now_ms();
-        for run in self.inner.store.running_runs(None).await? {
+        let mut alive = Vec::new();
+        for run in self.inner.store.running_runs(provider_id).await? {
             if self.is_stale(&run, now) {
                 tracing::warn!(run_id = run.id, replica = run.replica_id, "failing a sync run whose replica stopped");
                 self.inner.store.fail_interrupted_run(&run.id, INTERRUPTED, INTERRUPTED_FIX, now).await?;
+            } else {
+                alive.push(run);
             }
         }
-        Ok(())
+        Ok(alive)
     }
 
-    fn is_stale(&self, run: &crate::store::RunLiveness, now: i64) -> bool {
+    fn is_stale(&self, run: &RunLiveness, now: i64) -> bool {
         let ours = self.local_progress(&run.provider_id).is_some_and(|p| p.run_id == run.id);
         let single = self.inner.store.backend() == crate::store::Backend::Sqlite;
         !ours && (single || run.heartbeat_at.unwrap_or(run.started_at) < now - RUN_STALE_MS)
@@ -103,14 +112,10 @@ impl SyncService {
     /// [`SyncError::AlreadyRunning`] when another replica runs a sync of the provider now; a
     /// run it left behind when it died is failed instead.
     pub(super) async fn refuse_if_running_elsewhere(&self, provider_id: &str) -> Result<(), SyncError> {
-        let now = now_ms();
-        for run in self.inner.store.running_runs(Some(provider_id)).await? {
-            if self.is_stale(&run, now) {
-                self.inner.store.fail_interrupted_run(&run.id, INTERRUPTED, INTERRUPTED_FIX, now).await?;
-            } else if self.local_progress(provider_id).is_none_or(|p| p.run_id != run.id) {
-                return Err(SyncError::AlreadyRunning { run_id: run.id });
-            }
+        let ours = self.local_progress(provider_id).map(|p| p.run_id);
+        match self.fail_stale_runs_of(Some(provider_id)).await?.into_iter().find(|r| Some(&r.id) != ours.as_ref()) {
+            Some(run) => Err(SyncError::AlreadyRunning { run_id: run.id }),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
