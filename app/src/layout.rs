@@ -19,14 +19,11 @@ const NAV: [(&str, &str, bool); 7] = [
 #[component]
 pub fn ConsoleLayout() -> impl IntoView {
     let me = Resource::new(|| (), |_| whoami());
-    // Phones: the navigation opens from a Menu button instead of a strip cut at the edge.
-    let menu_open = RwSignal::new(false);
 
     view! {
         <div class="min-h-full">
             <a
                 href="#main"
-                on:click=skip_to_main
                 class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded-md focus:bg-white focus:px-3 focus:py-2 focus:text-sm focus:font-medium focus:text-indigo-800 focus:ring-2 focus:ring-indigo-500"
             >
                 "Skip to content"
@@ -72,48 +69,30 @@ pub fn ConsoleLayout() -> impl IntoView {
             </header>
             <div class="mx-auto flex max-w-7xl flex-col gap-6 px-4 py-6 sm:px-6 md:flex-row">
                 <nav aria-label="Main" class="md:w-56 md:shrink-0">
-                    <button
-                        type="button"
-                        class="btn w-full justify-between md:hidden"
-                        aria-expanded=move || menu_open.get().to_string()
-                        aria-controls="main-nav-list"
-                        on:click=move |_| menu_open.update(|o| *o = !*o)
-                    >
-                        <span aria-hidden="true">"☰ "</span>
-                        "Menu"
-                    </button>
-                    // Without JavaScript the list is always shown.
-                    <noscript>
-                        <style>"#main-nav-list{display:flex}"</style>
-                    </noscript>
-                    <ul
-                        id="main-nav-list"
-                        class=move || {
-                            if menu_open.get() {
-                                "mt-2 flex flex-col gap-1 md:mt-0"
-                            } else {
-                                "mt-2 hidden flex-col gap-1 md:mt-0 md:flex"
-                            }
-                        }
-                    >
-                        {NAV
-                            .into_iter()
-                            .map(|(label, href, exact)| {
-                                view! {
-                                    // A link followed closes the menu on phones.
-                                    <li on:click=move |_| menu_open.set(false)>
-                                        <A
-                                            href=href
-                                            exact=exact
-                                            attr:class="block whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-200 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700"
-                                        >
-                                            {label}
-                                        </A>
-                                    </li>
-                                }
-                            })
-                            .collect_view()}
-                    </ul>
+                    <NavMenu>
+                        // Without JavaScript the list is always shown.
+                        <noscript>
+                            <style>"#main-nav-list{display:flex}"</style>
+                        </noscript>
+                        <ul id="main-nav-list" class="mt-2 hidden flex-col gap-1 group-data-[open=true]:flex md:mt-0 md:flex">
+                            {NAV
+                                .into_iter()
+                                .map(|(label, href, exact)| {
+                                    view! {
+                                        <li>
+                                            <A
+                                                href=href
+                                                exact=exact
+                                                attr:class="block whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-200 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700"
+                                            >
+                                                {label}
+                                            </A>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    </NavMenu>
                 </nav>
                 <main id="main" tabindex="-1" class="min-w-0 flex-1 focus:outline-none">
                     <Outlet />
@@ -123,22 +102,24 @@ pub fn ConsoleLayout() -> impl IntoView {
     }
 }
 
-/// The router takes over in-page links; the skip link moves focus itself (without JavaScript
-/// the browser does).
-fn skip_to_main(ev: leptos::ev::MouseEvent) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        if let Some(main) = leptos::prelude::document()
-            .get_element_by_id("main")
-            .and_then(|m| m.dyn_into::<web_sys::HtmlElement>().ok())
-        {
-            ev.prevent_default();
-            let _ = main.focus();
-        }
+/// Phones: the navigation opens from a Menu button instead of a strip cut at the edge. The
+/// list is the server's (its links know the current page); the island only opens and closes it.
+#[island]
+fn NavMenu(children: Children) -> impl IntoView {
+    let open = RwSignal::new(false);
+    view! {
+        <button
+            type="button"
+            class="btn w-full justify-between md:hidden"
+            aria-expanded=move || open.get().to_string()
+            aria-controls="main-nav-list"
+            on:click=move |_| open.update(|o| *o = !*o)
+        >
+            <span aria-hidden="true">"☰ "</span>
+            "Menu"
+        </button>
+        <div class="group" data-open=move || open.get().to_string()>{children()}</div>
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = ev;
 }
 
 /// A page's title row.

@@ -29,7 +29,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <script inner_html=crate::components::THEME_SCRIPT></script>
                 <link rel="stylesheet" href="/pkg/portcullis.css" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body class="h-full text-slate-900 antialiased">
@@ -44,13 +44,10 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     // Pages render whole on the server (SsrMode::Async) so they work without
     // JavaScript; streamed fragments would need a script to be shown.
-    // Set once the browser has hydrated the page; tests wait for it.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
 
     view! {
         <Title formatter=|page: String| format!("{page} · Portcullis") />
-        <div id="console" class="min-h-full" data-hydrated=move || hydrated.get().to_string()>
+        <div id="console" class="min-h-full" data-hydrated="false">
             <Router>
                 <Routes fallback=pages::NotFound>
                     <Route ssr=SsrMode::Async path=path!("/login") view=pages::auth::login::LoginPage />
@@ -117,6 +114,7 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                 </Routes>
             </Router>
+            <components::HydrationMarker />
         </div>
     }
 }

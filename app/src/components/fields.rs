@@ -135,6 +135,12 @@ pub(crate) fn SecretField(
     }
 }
 
+/// A `CopyButton` of its own, for pages rendered on the server (islands do not nest).
+#[island]
+pub(crate) fn CopyIsland(#[prop(into)] what: String, text: String) -> impl IntoView {
+    view! { <CopyButton what text /> }
+}
+
 /// "Copy", then "Copied": puts `text` on the clipboard. `what` names it for screen readers
 /// ("Copy Sign-in redirect URI").
 #[component]

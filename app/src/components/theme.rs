@@ -21,7 +21,7 @@ pub const THEME_SCRIPT: &str = concat!(
 
 /// The header's Theme menu. Hidden until the page is interactive: without JavaScript it
 /// could not work, and the page follows the system.
-#[component]
+#[island]
 pub fn ThemeMenu() -> impl IntoView {
     let choice = RwSignal::new(String::from("system"));
     let ready = RwSignal::new(false);

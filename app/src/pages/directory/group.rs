@@ -41,7 +41,7 @@ pub fn DirectoryGroupPage() -> impl IntoView {
                             <p class="flex flex-wrap items-center gap-2 text-sm text-slate-600">
                                 {format!("{} · {} · {} members · from {} · provider ID ", g.provider, g.kind, g.member_count, g.source)}
                                 <code class="font-mono text-xs">{g.external_id.clone()}</code>
-                                <crate::components::CopyButton what="the group's provider ID" text=g.external_id.clone() />
+                                <crate::components::CopyIsland what="the group's provider ID" text=g.external_id.clone() />
                             </p>
                             <h2 class="mt-6 mb-2 font-semibold">"Used by"</h2>
                             <ul class="list-disc space-y-1 pl-5 text-sm" data-testid="group-uses">

@@ -12,13 +12,15 @@ use leptos::prelude::*;
 use crate::components::*;
 use crate::pages::{error_text, query_value};
 use crate::{
-    api::directory::{list_directory_groups, list_directory_users, sync_overview, GroupItem, Paged, UserItem},
+    api::directory::{
+        list_directory_groups, list_directory_users, sync_overview, GroupItem, Paged, ProviderSync, UserItem,
+    },
     layout::{loading, DataTable, EmptyState, ErrorNote, PageHeader},
 };
 
 /// What the lists' links keep: tab, search, state filter and sort. The URL is the state, so
 /// every view can be shared and works without JavaScript.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ListQuery {
     groups: bool,
     search: Option<String>,
@@ -65,19 +67,14 @@ pub fn Directory() -> impl IntoView {
         state: state.get(),
         sort: sort.get(),
     });
-    let version = RwSignal::new(0u32);
-    let overview = Resource::new(move || version.get(), |_| sync_overview());
-    // Outlives the panels, which are built again when the overview reloads.
-    let notice: sync_panel::Notice = RwSignal::new(None);
+    let overview = Resource::new(|| (), |_| sync_overview());
     let offset_n = move || offset.get().and_then(|o| o.parse::<u32>().ok()).unwrap_or(0);
     let users = Resource::new(
-        move || (search.get(), state.get(), sort.get(), offset_n(), version.get()),
-        |(q, st, so, o, _)| list_directory_users(q, st, so, o),
+        move || (search.get(), state.get(), sort.get(), offset_n()),
+        |(q, st, so, o)| list_directory_users(q, st, so, o),
     );
-    let groups = Resource::new(
-        move || (search.get(), sort.get(), offset_n(), version.get()),
-        |(q, so, o, _)| list_directory_groups(q, so, o),
-    );
+    let groups =
+        Resource::new(move || (search.get(), sort.get(), offset_n()), |(q, so, o)| list_directory_groups(q, so, o));
 
     view! {
         <PageHeader
@@ -88,27 +85,7 @@ pub fn Directory() -> impl IntoView {
             {move || Suspend::new(async move {
                 match overview.await {
                     Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
-                    Ok(list) if list.is_empty() => {
-                        view! {
-                            <EmptyState title="No provider synchronizes its directory yet">
-                                <p>
-                                    "Users and groups appear here once an identity provider with directory synchronization (an API service app or an API token) is connected: they are then kept current, on a schedule and with Sync now."
-                                </p>
-                                <p>
-                                    "First: "
-                                    <a href="/settings/identity-providers" class="link">"connect an identity provider"</a>
-                                    "."
-                                </p>
-                            </EmptyState>
-                        }
-                            .into_any()
-                    }
-                    Ok(list) => {
-                        list.into_iter()
-                            .map(|p| view! { <SyncPanel provider=p on_change=move || version.update(|v| *v += 1) notice /> })
-                            .collect_view()
-                            .into_any()
-                    }
+                    Ok(list) => view! { <SyncPanels list /> }.into_any(),
                 }
             })}
         </Suspense>
@@ -129,7 +106,9 @@ pub fn Directory() -> impl IntoView {
                 "Groups"
             </a>
         </nav>
-        <ListFilters list_query />
+        <ListFilters query=list_query.get_untracked() />
+        // Searches and finished syncs replace this region with the server's (`swap_region`).
+        <div id="directory-results">
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 let query = list_query.get_untracked();
@@ -149,37 +128,79 @@ pub fn Directory() -> impl IntoView {
                 }
             })}
         </Suspense>
+        </div>
     }
+}
+
+/// The sync panels: Sync now and Dry run with live progress, approvals and settings. A run
+/// that ends or a decision fetches the panels again and the lists below from the server.
+#[island]
+fn SyncPanels(list: Vec<ProviderSync>) -> impl IntoView {
+    let list = RwSignal::new(list);
+    let reload = refresher(list, sync_overview);
+    let on_change = move || {
+        reload();
+        swap_region(current_href(), "directory-results");
+    };
+    // Outlives the panels, which are built again when the overview reloads.
+    let notice: sync_panel::Notice = RwSignal::new(None);
+    move || {
+        let list = list.get();
+        if list.is_empty() {
+            view! {
+                <EmptyState title="No provider synchronizes its directory yet">
+                    <p>
+                        "Users and groups appear here once an identity provider with directory synchronization (an API service app or an API token) is connected: they are then kept current, on a schedule and with Sync now."
+                    </p>
+                    <p>
+                        "First: "
+                        <a href="/settings/identity-providers" class="link">"connect an identity provider"</a>
+                        "."
+                    </p>
+                </EmptyState>
+            }
+                .into_any()
+        } else {
+            list.into_iter().map(|p| view! { <SyncPanel provider=p on_change notice /> }).collect_view().into_any()
+        }
+    }
+}
+
+/// Where the page is now, with its query: what the lists show.
+fn current_href() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let location = window().location();
+        format!("{}{}", location.pathname().unwrap_or_default(), location.search().unwrap_or_default())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    String::from("/directory")
 }
 
 /// Search (filters as one types, 300 ms after the last key) and the state filter. A plain GET
 /// form underneath: without JavaScript, Search submits it.
-#[component]
-fn ListFilters(list_query: Memo<ListQuery>) -> impl IntoView {
-    let navigate = leptos_router::hooks::use_navigate();
+#[island]
+fn ListFilters(query: ListQuery) -> impl IntoView {
+    let list_query = RwSignal::new(query);
     let go = move |next: ListQuery| {
-        let options = leptos_router::NavigateOptions { replace: true, scroll: false, ..Default::default() };
-        navigate(&next.href(), options);
+        swap_region(next.href(), "directory-results");
+        list_query.set(next);
     };
     #[cfg(feature = "hydrate")]
     let pending = StoredValue::new(None::<leptos::prelude::TimeoutHandle>);
-    let on_search = {
-        let go = go.clone();
-        move |ev: leptos::ev::Event| {
-            let text = event_target_value(&ev);
-            let next = ListQuery { search: Some(text).filter(|t| !t.trim().is_empty()), ..list_query.get_untracked() };
-            #[cfg(feature = "hydrate")]
-            {
-                if let Some(h) = pending.get_value() {
-                    h.clear();
-                }
-                let go = go.clone();
-                let handle = set_timeout_with_handle(move || go(next), std::time::Duration::from_millis(300)).ok();
-                pending.set_value(handle);
+    let on_search = move |ev: leptos::ev::Event| {
+        let text = event_target_value(&ev);
+        let next = ListQuery { search: Some(text).filter(|t| !t.trim().is_empty()), ..list_query.get_untracked() };
+        #[cfg(feature = "hydrate")]
+        {
+            if let Some(h) = pending.get_value() {
+                h.clear();
             }
-            #[cfg(not(feature = "hydrate"))]
-            let _ = (next, &go);
+            let handle = set_timeout_with_handle(move || go(next), std::time::Duration::from_millis(300)).ok();
+            pending.set_value(handle);
         }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (next, &go);
     };
     let on_state = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
@@ -208,7 +229,7 @@ fn ListFilters(list_query: Memo<ListQuery>) -> impl IntoView {
             <Show when=move || !is_groups()>
                 <div>
                     <label for="directory-state" class="field-label">"State"</label>
-                    <select id="directory-state" name="state" class="field-input" on:change=on_state.clone()>
+                    <select id="directory-state" name="state" class="field-input" on:change=on_state>
                         {STATES
                             .iter()
                             .map(|(value, label)| {

@@ -38,7 +38,7 @@ pub fn DirectoryUserPage() -> impl IntoView {
                                 <dd class="flex flex-wrap items-center gap-2">
                                     {format!("{} · ID ", u.provider)}
                                     <code class="font-mono text-xs">{u.external_id.clone()}</code>
-                                    <crate::components::CopyButton what="the user's provider ID" text=u.external_id.clone() />
+                                    <crate::components::CopyIsland what="the user's provider ID" text=u.external_id.clone() />
                                 </dd>
                                 <dt class="text-slate-600">"Came from"</dt>
                                 <dd>

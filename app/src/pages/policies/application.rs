@@ -1,9 +1,10 @@
 //! `/policies/new` and `/policies/apps/:id`: an application, its hostnames and its ordered policies.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_params_map;
 
 use super::*;
+use crate::components::{go_to, refresher};
 use crate::pages::error_text;
 use crate::{
     api::policies::{
@@ -16,18 +17,22 @@ use crate::{
 /// `/policies/new`
 #[component]
 pub fn NewApplication() -> impl IntoView {
-    let navigate = use_navigate();
-    let on_saved = Callback::new(move |id: String| navigate(&format!("/policies/apps/{id}"), Default::default()));
-    let initial =
-        AppForm { name: String::new(), hosts: vec![HostForm::default()], session_duration_minutes: "1440".into() };
     view! {
         <p class="mb-2 text-sm"><a href="/policies" class="link">"← Policies"</a></p>
         <PageHeader
             title="New application"
             intro="The site Portcullis protects: the hostnames it answers on, and how long a sign-in lasts before people sign in again. Add its policies next."
         />
-        <ApplicationForm initial edit_id=None submit_label="Create application" on_saved />
+        <NewApplicationForm />
     }
+}
+
+#[island]
+fn NewApplicationForm() -> impl IntoView {
+    let on_saved = Callback::new(move |id: String| go_to(&format!("/policies/apps/{id}")));
+    let initial =
+        AppForm { name: String::new(), hosts: vec![HostForm::default()], session_duration_minutes: "1440".into() };
+    view! { <ApplicationForm initial edit_id=None submit_label="Create application" on_saved /> }
 }
 
 #[derive(Clone, Copy)]
@@ -183,22 +188,36 @@ pub(crate) fn ApplicationForm(
 pub fn ApplicationPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let version = RwSignal::new(0u32);
-    let page = Resource::new(move || (id(), version.get()), |(id, _)| application_page(id));
-    let reload = Callback::new(move |()| version.update(|v| *v += 1));
-    // Outlives the reload that follows an import.
-    let import_message = RwSignal::new(None::<Result<String, String>>);
+    let page = Resource::new(id, application_page);
     view! {
         <p class="mb-2 text-sm"><a href="/policies" class="link">"← Policies"</a></p>
-        <Transition fallback=loading>
+        <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match page.await {
                     Err(e) => view! { <PageHeader title="Application" /> <ErrorNote message=error_text(&e) /> }.into_any(),
-                    Ok(p) => view! { <ApplicationView page=p reload import_message /> }.into_any(),
+                    Ok(page) => {
+                        view! {
+                            <leptos_meta::Title text=page.app.name.clone() />
+                            <Application page />
+                        }
+                            .into_any()
+                    }
                 }
             })}
-        </Transition>
+        </Suspense>
     }
+}
+
+/// The application's page: its settings, ordered policies, proxy snippets, export and import.
+#[island]
+fn Application(page: AppPage) -> impl IntoView {
+    let app_id = page.app.id.clone();
+    let page = RwSignal::new(page);
+    let reload = refresher(page, move || application_page(app_id.clone()));
+    let reload = Callback::new(move |()| reload());
+    // Outlives the reload that follows an import.
+    let import_message = RwSignal::new(None::<Result<String, String>>);
+    move || view! { <ApplicationView page=page.get() reload import_message /> }
 }
 
 #[component]
@@ -210,16 +229,13 @@ pub(crate) fn ApplicationView(
     let AppPage { app, policies, can_edit, snippets } = page;
     let app_id = StoredValue::new(app.id.clone());
     let editing = RwSignal::new(false);
-    let navigate = use_navigate();
-    let on_saved = Callback::new(move |_id: String| {
-        editing.set(false);
-        reload.run(());
-    });
+    // A new name is also the document's title: load the page again.
+    let on_saved = Callback::new(move |id: String| go_to(&format!("/policies/apps/{id}")));
     let delete_confirm = RwSignal::new(false);
     let delete = Action::new(move |id: &String| delete_application(id.clone()));
     let error = RwSignal::new(None::<String>);
     Effect::new(move |_| match delete.value().get() {
-        Some(Ok(())) => navigate("/policies", Default::default()),
+        Some(Ok(())) => go_to("/policies"),
         Some(Err(e)) => error.set(Some(error_text(&e))),
         None => {}
     });
@@ -231,7 +247,6 @@ pub(crate) fn ApplicationView(
     let hosts = app.host_labels().join(", ");
     let title = app.name.clone();
     view! {
-        <leptos_meta::Title text=title.clone() />
         <div class="mb-6 flex flex-col gap-3 sm:flex-row sm:items-start sm:justify-between">
             <div>
                 <h1 class="text-2xl font-semibold tracking-tight">{title.clone()}</h1>

@@ -1,7 +1,7 @@
 //! `/policies/apps/:id/policies/:policy_id`: the policy editor with its live preview.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_params_map;
 
 use crate::components::*;
 use crate::pages::{error_text, policies::action_badge};
@@ -29,7 +29,17 @@ pub fn PolicyEditorPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => view! { <PageHeader title="Policy" /> <ErrorNote message=error_text(&e) /> }.into_any(),
-                    Ok(d) => view! { <PolicyEditor data=d /> }.into_any(),
+                    Ok(data) => {
+                        let back = format!("← {}", data.app.name);
+                        let app_href = format!("/policies/apps/{}", data.app.id);
+                        let title = if data.policy.is_none() { "New policy" } else { "Edit policy" };
+                        view! {
+                            <p class="mb-2 text-sm"><a href=app_href class="link">{back}</a></p>
+                            <PageHeader title=title />
+                            <PolicyEditor data />
+                        }
+                            .into_any()
+                    }
                 }
             })}
         </Suspense>
@@ -42,7 +52,8 @@ pub(crate) const ACTIONS: [(&str, &str, &str); 3] = [
     ("bypass", "Bypass", "let requests through without the Allow policies; with Everyone, without signing in"),
 ];
 
-#[component]
+/// The editor and its live preview: one island, saved with Save policy.
+#[island]
 pub(crate) fn PolicyEditor(data: EditorData) -> impl IntoView {
     let EditorData { app, policy, providers, can_edit } = data;
     let existing_id = policy.as_ref().map(|p| p.id.clone());
@@ -53,7 +64,6 @@ pub(crate) fn PolicyEditor(data: EditorData) -> impl IntoView {
         ),
         None => "A new policy goes last in the list; Bypass and Block policies are still checked before Allow policies.".into(),
     };
-    let is_new = existing_id.is_none();
     let name = RwSignal::new(policy.as_ref().map(|p| p.name.clone()).unwrap_or_default());
     let action = RwSignal::new(policy.as_ref().map(|p| p.action.clone()).unwrap_or_else(|| "allow".into()));
     let enabled = RwSignal::new(policy.as_ref().map(|p| p.enabled).unwrap_or(true));
@@ -67,7 +77,6 @@ pub(crate) fn PolicyEditor(data: EditorData) -> impl IntoView {
     });
 
     let app_href = format!("/policies/apps/{}", app.id);
-    let navigate = use_navigate();
     let error = RwSignal::new(None::<String>);
     let save = Action::new({
         let (app_id, existing_id) = (app.id.clone(), existing_id.clone());
@@ -83,11 +92,11 @@ pub(crate) fn PolicyEditor(data: EditorData) -> impl IntoView {
     });
     let remove = Action::new(move |id: &String| delete_policy(id.clone()));
     Effect::new({
-        let (navigate, app_href) = (navigate.clone(), app_href.clone());
+        let app_href = app_href.clone();
         move |_| {
             for result in [save.value().get(), remove.value().get()].into_iter().flatten() {
                 match result {
-                    Ok(()) => navigate(&app_href, Default::default()),
+                    Ok(()) => go_to(&app_href),
                     Err(e) => error.set(Some(error_text(&e))),
                 }
             }
@@ -104,14 +113,11 @@ pub(crate) fn PolicyEditor(data: EditorData) -> impl IntoView {
         });
     };
     let confirm_delete = RwSignal::new(false);
-    let title = if is_new { "New policy" } else { "Edit policy" };
     let initial_name = name.get_untracked();
     let initial_action = action.get_untracked();
     let help = move || ACTIONS.iter().find(|(v, _, _)| *v == action.get()).map(|(_, _, h)| *h).unwrap_or_default();
 
     view! {
-        <p class="mb-2 text-sm"><a href=app_href.clone() class="link">{format!("← {}", app.name)}</a></p>
-        <PageHeader title=title />
         <Show when=move || !can_edit>
             <p class="mb-4 rounded-md bg-slate-100 p-3 text-sm text-slate-700">"You can look at this policy; changing policies needs the Editor role."</p>
         </Show>

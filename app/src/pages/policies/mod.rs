@@ -110,7 +110,7 @@ pub(crate) fn ApplicationList(apps: Vec<AppSummary>, can_edit: bool) -> impl Int
                 .into_any()
         }}
         <Show when=move || can_edit>
-            <ImportPanel application_id=None />
+            <ImportApplication />
         </Show>
     }
 }

@@ -67,7 +67,7 @@ pub fn TestUserPage() -> impl IntoView {
 
 /// A plain GET form: the result has its own address, and the page works without JavaScript
 /// (type an email); with it, matching people are listed while typing.
-#[component]
+#[island]
 pub(crate) fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: String) -> impl IntoView {
     let text = RwSignal::new(typed.clone());
     let people = Resource::new(

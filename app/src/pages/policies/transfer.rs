@@ -3,9 +3,8 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 
-use crate::components::{allow_drop, drop_handler, FilePick};
+use crate::components::{allow_drop, drop_handler, go_to, FilePick};
 use crate::pages::error_text;
 use crate::{
     api::policies::{import_plan, import_policies, ProviderMatch, ProviderMatchKind},
@@ -31,6 +30,12 @@ pub(crate) fn ExportPanel(application_id: String) -> impl IntoView {
     }
 }
 
+/// `/policies`' "Import an application".
+#[island]
+pub(crate) fn ImportApplication() -> impl IntoView {
+    view! { <ImportPanel application_id=None /> }
+}
+
 /// "Import JSON": into this application (replace or append), or as a new application.
 #[component]
 pub(crate) fn ImportPanel(
@@ -44,7 +49,6 @@ pub(crate) fn ImportPanel(
     // The administrator's picks: the file's provider id → a provider here.
     let choices = RwSignal::new(BTreeMap::<String, String>::new());
     let into_existing = application_id.is_some();
-    let navigate = use_navigate();
     let plan = Action::new(move |(doc, choices): &(String, BTreeMap<String, String>)| {
         import_plan(doc.clone(), choices.clone())
     });
@@ -66,7 +70,7 @@ pub(crate) fn ImportPanel(
             text.set(String::new());
             plan.value().set(None);
             if r.created_application {
-                navigate(&format!("/policies/apps/{}", r.application_id), Default::default());
+                go_to(&format!("/policies/apps/{}", r.application_id));
             } else {
                 let replaced = if r.replaced > 0 { format!(", replacing {}", r.replaced) } else { String::new() };
                 message.set(Some(Ok(format!("Imported {} policies{replaced}.", r.imported))));

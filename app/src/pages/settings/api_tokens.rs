@@ -5,16 +5,14 @@ use leptos::prelude::*;
 use crate::pages::error_text;
 use crate::{
     api::tokens::{api_tokens, create_api_token, revoke_api_token, NewTokenShown, TokenRow},
-    components::{fields::CopyButton, InlineConfirm},
+    components::{fields::CopyButton, refresher, InlineConfirm},
     layout::{loading, DataTable, ErrorNote, PageHeader},
     pages::settings::role_mappings::RoleField,
 };
 
 #[component]
 pub fn ApiTokensPage() -> impl IntoView {
-    let version = RwSignal::new(0u32);
-    let tokens = Resource::new(move || version.get(), |_| api_tokens());
-    let reload = move || version.update(|v| *v += 1);
+    let tokens = Resource::new(|| (), |_| api_tokens());
     view! {
         <PageHeader
             title="API tokens"
@@ -24,21 +22,37 @@ pub fn ApiTokensPage() -> impl IntoView {
             "Send it as " <code class="font-mono text-xs">"Authorization: Bearer pcat_…"</code> ". The API reference is at "
             <a class="text-indigo-700 underline" href="/api/docs">"/api/docs"</a> "."
         </p>
-        <CreateToken on_change=reload />
-        <Transition fallback=loading>
+        <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match tokens.await {
                     Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
-                    Ok(rows) if rows.is_empty() => view! {
-                        <p class="rounded-lg border border-dashed border-slate-300 bg-white p-6 text-sm text-slate-600" data-testid="no-tokens">
-                            "No API tokens yet."
-                        </p>
-                    }
-                        .into_any(),
-                    Ok(rows) => view! { <TokenTable rows on_change=reload /> }.into_any(),
+                    Ok(rows) => view! { <Tokens rows /> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
+    }
+}
+
+/// Create a token (shown once) and the tokens made, each revocable in place.
+#[island]
+fn Tokens(rows: Vec<TokenRow>) -> impl IntoView {
+    let rows = RwSignal::new(rows);
+    let reload = refresher(rows, api_tokens);
+    view! {
+        <CreateToken on_change=reload />
+        {move || {
+            let rows = rows.get();
+            if rows.is_empty() {
+                view! {
+                    <p class="rounded-lg border border-dashed border-slate-300 bg-white p-6 text-sm text-slate-600" data-testid="no-tokens">
+                        "No API tokens yet."
+                    </p>
+                }
+                    .into_any()
+            } else {
+                view! { <TokenTable rows on_change=reload /> }.into_any()
+            }
+        }}
     }
 }
 

@@ -6,7 +6,7 @@ use crate::components::*;
 use crate::pages::error_text;
 use crate::{
     api::providers::{delete_provider, list_providers, set_provider_enabled, test_provider, ProviderListItem},
-    layout::{ErrorNote, PageHeader},
+    layout::{loading, ErrorNote, PageHeader},
 };
 
 /// The kinds of provider one can connect. (kind, name, what it is)
@@ -26,9 +26,7 @@ pub(crate) const CATALOGUE: [(&str, &str, &str); 2] = [
 /// `/settings/identity-providers`
 #[component]
 pub fn IdentityProviders() -> impl IntoView {
-    let version = RwSignal::new(0u32);
-    let providers = Resource::new(move || version.get(), |_| list_providers());
-    let reload = move || version.update(|v| *v += 1);
+    let providers = Resource::new(|| (), |_| list_providers());
 
     view! {
         <PageHeader
@@ -66,36 +64,43 @@ pub fn IdentityProviders() -> impl IntoView {
             <h2 id="configured-heading" class="mb-3 text-sm font-semibold uppercase tracking-wide text-slate-500">
                 "Connected providers"
             </h2>
-            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            <Suspense fallback=loading>
                 {move || Suspend::new(async move {
                     match providers.await {
                         Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
-                        Ok(list) if list.is_empty() => {
-                            view! {
-                                <p
-                                    class="rounded-lg border border-dashed border-slate-300 bg-white p-6 text-sm text-slate-600"
-                                    data-testid="no-providers"
-                                >
-                                    "No identity provider is connected yet. Choose Connect above: Portcullis checks the Base URL, Client ID and Client secret before saving anything. Until then, admins sign in with the local account created at setup."
-                                </p>
-                            }
-                                .into_any()
-                        }
-                        Ok(list) => {
-                            view! {
-                                <ul class="space-y-3">
-                                    {list
-                                        .into_iter()
-                                        .map(|p| view! { <ProviderRow provider=p on_change=reload /> })
-                                        .collect_view()}
-                                </ul>
-                            }
-                                .into_any()
-                        }
+                        Ok(list) => view! { <ProviderList list /> }.into_any(),
                     }
                 })}
-            </Transition>
+            </Suspense>
         </section>
+    }
+}
+
+/// The connected providers: Test connection, enable, disable and delete work in place.
+#[island]
+fn ProviderList(list: Vec<ProviderListItem>) -> impl IntoView {
+    let list = RwSignal::new(list);
+    let reload = refresher(list, list_providers);
+    move || {
+        let list = list.get();
+        if list.is_empty() {
+            view! {
+                <p
+                    class="rounded-lg border border-dashed border-slate-300 bg-white p-6 text-sm text-slate-600"
+                    data-testid="no-providers"
+                >
+                    "No identity provider is connected yet. Choose Connect above: Portcullis checks the Base URL, Client ID and Client secret before saving anything. Until then, admins sign in with the local account created at setup."
+                </p>
+            }
+                .into_any()
+        } else {
+            view! {
+                <ul class="space-y-3">
+                    {list.into_iter().map(|p| view! { <ProviderRow provider=p on_change=reload /> }).collect_view()}
+                </ul>
+            }
+            .into_any()
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use crate::pages::{error_text, query_value};
 use crate::{
     api::providers::{
         check_client_settings, check_directory_settings, create_provider, get_provider, update_provider, wizard_info,
-        CheckReport, DirectoryForm, ProviderForm, SaveResult,
+        CheckReport, DirectoryForm, ProviderForm, RedirectInfo, SaveResult,
     },
     layout::{loading, ErrorNote, PageHeader},
 };
@@ -19,6 +19,7 @@ use crate::{
 pub fn NewProvider() -> impl IntoView {
     let kind = query_value("kind");
     let preset_key = query_value("preset");
+    let info = Resource::new(|| (), |_| wizard_info());
     move || {
         let kind = kind.get().filter(|k| k == "oidc").unwrap_or_else(|| "okta".into());
         let okta = kind == "okta";
@@ -36,9 +37,20 @@ pub fn NewProvider() -> impl IntoView {
             ..Default::default()
         };
         let title = if okta { "Connect Okta" } else { "Connect an OpenID Connect provider" };
+        let preset = Some(p.key.to_string());
         view! {
             <PageHeader title=title intro="Nothing is saved until every check has passed and you click Finish." />
-            <Wizard initial edit_id=None client_secret_set=false directory_secret_set=false preset=p.key />
+            <Suspense fallback=loading>
+                {move || {
+                    let (initial, preset) = (initial.clone(), preset.clone());
+                    Suspend::new(async move {
+                        let info = info.await.ok();
+                        view! {
+                            <Wizard initial edit_id=None client_secret_set=false directory_secret_set=false preset info />
+                        }
+                    })
+                }}
+            </Suspense>
         }
     }
 }
@@ -49,10 +61,12 @@ pub fn EditProvider() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let provider = Resource::new(id, get_provider);
+    let info = Resource::new(|| (), |_| wizard_info());
     view! {
         <PageHeader title="Edit identity provider" intro="Secrets are write-only: leave them as they are to keep them. Save checks everything again. Only an Admin may change the Base URL, authorization server, client ID, scopes, groups claim or directory synchronization; a new Base URL, authorization server or client ID also needs every secret typed again and signs out everyone who signed in through this provider." />
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
+                let info = info.await.ok();
                 match provider.await {
                     Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
                     Ok(p) => {
@@ -62,6 +76,8 @@ pub fn EditProvider() -> impl IntoView {
                                 edit_id=Some(p.id)
                                 client_secret_set=p.client_secret_set
                                 directory_secret_set=p.directory_secret_set
+                                preset=None
+                                info
                             />
                         }
                             .into_any()
@@ -168,22 +184,23 @@ fn fault_of(report: &CheckReport, directory_mode: &str) -> Option<(&'static str,
     Some((field, failed.fix.clone().unwrap_or_else(|| failed.detail.clone())))
 }
 
-#[component]
+/// The whole wizard is one island: its steps, checks and fields live in the browser until Finish.
+#[island]
 pub(crate) fn Wizard(
     initial: ProviderForm,
     edit_id: Option<String>,
     client_secret_set: bool,
     directory_secret_set: bool,
     /// For a generic provider: whose words and defaults to show (see `presets`).
-    #[prop(optional)]
-    preset: Option<&'static str>,
+    preset: Option<String>,
+    /// The URIs to register at the provider.
+    info: Option<RedirectInfo>,
 ) -> impl IntoView {
     let f = Fields::new(initial);
     let editing = edit_id.is_some();
     let okta = move || f.kind.get() == "okta";
     let step = RwSignal::new(STEP_CLIENT);
-    let info = Resource::new(|| (), |_| wizard_info());
-    let chosen = RwSignal::new(super::presets::preset(preset.unwrap_or("other")));
+    let chosen = RwSignal::new(super::presets::preset(preset.as_deref().unwrap_or("other")));
     let words = Signal::derive(move || chosen.get());
 
     let client_check = Action::new(move |form: &ProviderForm| check_client_settings(form.clone(), None));
@@ -322,9 +339,10 @@ pub(crate) fn Wizard(
                 <Show when=move || !okta() && !editing>
                     <PresetPicker chosen f />
                 </Show>
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        info.await.ok().map(|i| {
+                {
+                    let info = info.clone();
+                    move || {
+                        info.clone().map(|i| {
                             let intro = if okta() {
                                 "In Okta: Applications → Create App Integration → OIDC, Web Application. Register these URIs:"
                             } else {
@@ -332,8 +350,8 @@ pub(crate) fn Wizard(
                             };
                             view! { <RedirectUris redirect=i.redirect_uri sign_out=i.sign_out_redirect_uri intro /> }
                         })
-                    })}
-                </Suspense>
+                    }
+                }
                 <TextField label="Name" id="name" value=f.name help="How admins and people signing in see this provider." />
                 {move || {
                     let w = words.get();

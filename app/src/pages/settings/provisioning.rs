@@ -6,7 +6,7 @@ use leptos_router::hooks::use_params_map;
 use crate::pages::error_text;
 use crate::{
     api::scim::{dismiss_scim_alert, generate_scim_token, scim_settings, set_scim_enabled, ScimPage},
-    components::fields::CopyButton,
+    components::{fields::CopyButton, refresher},
     layout::{loading, DataTable, ErrorNote, PageHeader},
 };
 
@@ -14,11 +14,7 @@ use crate::{
 pub fn ProvisioningPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let version = RwSignal::new(0u32);
-    let page = Resource::new(move || (id(), version.get()), |(id, _)| scim_settings(id));
-    let reload = Callback::new(move |()| version.update(|v| *v += 1));
-    // A new token outlives the reload that lists it.
-    let shown = RwSignal::new(None::<String>);
+    let page = Resource::new(id, scim_settings);
     view! {
         <PageHeader
             title="Provisioning (SCIM)"
@@ -27,15 +23,29 @@ pub fn ProvisioningPage() -> impl IntoView {
         <p class="mb-4 text-sm">
             <a class="text-indigo-700 underline" href="/settings/identity-providers">"← External identity providers"</a>
         </p>
-        <Transition fallback=loading>
+        <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match page.await {
                     Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
-                    Ok(p) => view! { <Provisioning provider_id=id() page=p reload shown /> }.into_any(),
+                    Ok(page) => view! { <ProvisioningIsland provider_id=id() page /> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
+}
+
+/// Turning provisioning on and off, tokens and the alert: each change is saved at once.
+#[island]
+fn ProvisioningIsland(provider_id: String, page: ScimPage) -> impl IntoView {
+    let page = RwSignal::new(page);
+    let reload = refresher(page, {
+        let id = provider_id.clone();
+        move || scim_settings(id.clone())
+    });
+    let reload = Callback::new(move |()| reload());
+    // A new token outlives the reload that lists it.
+    let shown = RwSignal::new(None::<String>);
+    move || view! { <Provisioning provider_id=provider_id.clone() page=page.get() reload shown /> }
 }
 
 #[component]

@@ -8,7 +8,7 @@ use crate::{
         add_role_mapping, remove_role_mapping, role_mappings, set_break_glass, set_mapping_role, AddMappingOutcome,
         RoleMappingsData,
     },
-    components::InlineConfirm,
+    components::{refresher, InlineConfirm},
     layout::{loading, DataTable, ErrorNote, PageHeader},
 };
 
@@ -39,23 +39,29 @@ pub(crate) fn RoleField(role: RwSignal<String>) -> impl IntoView {
 /// `/settings/role-mappings`: which groups grant which console role.
 #[component]
 pub fn RoleMappingsPage() -> impl IntoView {
-    let version = RwSignal::new(0u32);
-    let data = Resource::new(move || version.get(), |_| role_mappings());
-    let reload = move || version.update(|v| *v += 1);
+    let data = Resource::new(|| (), |_| role_mappings());
     view! {
         <PageHeader
             title="Role mappings"
             intro="People who sign in with an identity provider get the highest role their groups map to, at every sign-in and session refresh. A person whose groups map to no role is refused."
         />
-        <Transition fallback=loading>
+        <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
-                    Ok(d) => view! { <RoleMappingsView data=d on_change=reload /> }.into_any(),
+                    Ok(data) => view! { <RoleMappings data /> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
+}
+
+/// The mappings, Add a mapping and Password sign-in: each change is saved at once.
+#[island]
+fn RoleMappings(data: RoleMappingsData) -> impl IntoView {
+    let data = RwSignal::new(data);
+    let reload = refresher(data, role_mappings);
+    move || view! { <RoleMappingsView data=data.get() on_change=reload /> }
 }
 
 #[component]
