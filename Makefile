@@ -26,7 +26,7 @@ lint:
 	cargo fmt --all --check
 	cargo clippy -p portcullis-types -p portcullis-domain -p okta-sim -p portcullis-bench --all-targets -- -D warnings
 	cargo clippy -p portcullis-app -p portcullis-server --features portcullis-app/ssr --all-targets -- -D warnings
-	cargo clippy -p portcullis-frontend -p portcullis-types --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p portcullis-frontend -p portcullis-types --target wasm32-unknown-unknown --all-features -- -D warnings
 	for crate in types domain app server okta-sim frontend; do python3 scripts/check-cycles.py $$crate/src; done
 
 ## demo: the Okta simulator's sample org and the console, pointed at each other

@@ -18,8 +18,40 @@ use leptos_router::{
     path, SsrMode,
 };
 
+/// The browser bundles, one per page group, and the islands each hydrates (the frontend
+/// crate's features). `scripts/build-site.sh` builds each of them; a page loads only its own.
+pub const BUNDLES: [(&str, &str); 6] = [
+    ("portcullis", "the console's frame: Theme, the phone menu, Copy buttons"),
+    ("portcullis-directory", "Directory: sync panels and the live search"),
+    ("portcullis-applications", "Policies, New application, an application's page, import"),
+    ("portcullis-policy-editor", "the policy editor and its preview, Test a user"),
+    ("portcullis-providers", "the Connect wizard, connected providers, provisioning"),
+    ("portcullis-access", "role mappings, API tokens"),
+];
+
+/// The bundle a page loads: the frame's, plus the islands of its group.
+pub fn bundle_for(path: &str) -> &'static str {
+    let group = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["directory"] => "portcullis-directory",
+        ["policies", "test"] | ["policies", "apps", _, "policies", _] => "portcullis-policy-editor",
+        ["policies", ..] => "portcullis-applications",
+        _ if group("/settings/identity-providers") => "portcullis-providers",
+        ["settings", "role-mappings"] | ["settings", "api-tokens"] => "portcullis-access",
+        _ => "portcullis",
+    }
+}
+
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let options = {
+        let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_string()).unwrap_or_default();
+        let mut options = options;
+        options.output_name = bundle_for(&path).into();
+        options
+    };
     view! {
         <!DOCTYPE html>
         <html lang="en" class="h-full bg-slate-50">
@@ -116,5 +148,36 @@ pub fn App() -> impl IntoView {
             </Router>
             <components::HydrationMarker />
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_page_loads_the_bundle_with_its_islands() {
+        for (path, bundle) in [
+            ("/", "portcullis"),
+            ("/audit", "portcullis"),
+            ("/settings", "portcullis"),
+            ("/directory", "portcullis-directory"),
+            ("/directory/users/u1", "portcullis"),
+            ("/policies", "portcullis-applications"),
+            ("/policies/new", "portcullis-applications"),
+            ("/policies/apps/a1", "portcullis-applications"),
+            ("/policies/apps/a1/policies/new", "portcullis-policy-editor"),
+            ("/policies/apps/a1/policies/p1", "portcullis-policy-editor"),
+            ("/policies/test", "portcullis-policy-editor"),
+            ("/policies-other", "portcullis"),
+            ("/settings/identity-providers", "portcullis-providers"),
+            ("/settings/identity-providers/new", "portcullis-providers"),
+            ("/settings/identity-providers/p1/provisioning", "portcullis-providers"),
+            ("/settings/role-mappings", "portcullis-access"),
+            ("/settings/api-tokens", "portcullis-access"),
+        ] {
+            assert_eq!(bundle_for(path), bundle, "{path}");
+            assert!(BUNDLES.iter().any(|(name, _)| *name == bundle));
+        }
     }
 }

@@ -38,9 +38,8 @@ async function tabTo(page: Page, target: Locator, max = 80) {
   throw new Error(`Tab never reached ${target}`);
 }
 
-test('every page has no serious or critical axe violation, in light and in dark mode', async ({ page }) => {
-  test.setTimeout(180_000);
-  await signIn(page, true);
+/** Every page of the console, with the ids the other projects made. */
+async function consolePages(page: Page): Promise<string[]> {
   const app = await href(page, '/policies', page.locator('a[href^="/policies/apps/"]'));
   const policy = await href(page, app, page.locator(`a[href^="${app}/policies/"]:not([href$="/new"])`));
   const user = await href(page, '/directory', page.getByTestId('user-list').locator('a[href^="/directory/users/"]'));
@@ -49,7 +48,7 @@ test('every page has no serious or critical axe violation, in light and in dark 
   const edit = await href(page, '/settings/identity-providers', page.getByRole('link', { name: 'Edit' }));
   const appId = app.split('/').pop()!;
   const userId = user.split('/').pop()!;
-  const pages = [
+  return [
     '/',
     '/settings/identity-providers',
     '/settings/identity-providers/new?kind=okta',
@@ -71,6 +70,12 @@ test('every page has no serious or critical axe violation, in light and in dark 
     '/audit?action=auth.sign_in_failed',
     '/settings',
   ];
+}
+
+test('every page has no serious or critical axe violation, in light and in dark mode', async ({ page }) => {
+  test.setTimeout(180_000);
+  await signIn(page, true);
+  const pages = await consolePages(page);
   const found: string[] = [];
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
@@ -90,6 +95,29 @@ test('every page has no serious or critical axe violation, in light and in dark 
     for (const v of await violations(page)) found.push(`${scheme} /login: ${v}`);
   }
   expect(found, found.join('\n')).toEqual([]);
+});
+
+test('every page loads the browser bundle that has its islands, and hydrates without an error', async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, true);
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'warning' || m.type() === 'error') problems.push(`${page.url()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
+  const bundles = new Set<string>();
+  page.on('request', (r) => {
+    if (r.url().endsWith('_bg.wasm')) bundles.add(new URL(r.url()).pathname);
+  });
+  for (const p of await consolePages(page)) {
+    await page.goto(p);
+    await ready(page, true);
+  }
+  expect(problems, problems.join('\n')).toEqual([]);
+  // The pages above use every bundle: the frame's and one per page group.
+  expect([...bundles].sort()).toEqual(
+    ['access', 'applications', 'directory', 'policy-editor', 'providers'].map((b) => `/pkg/portcullis-${b}_bg.wasm`).concat('/pkg/portcullis_bg.wasm').sort(),
+  );
 });
 
 test('dark mode follows the system, and a choice in Theme is kept by this browser', async ({ page }) => {

@@ -134,7 +134,8 @@ pub fn Directory() -> impl IntoView {
 
 /// The sync panels: Sync now and Dry run with live progress, approvals and settings. A run
 /// that ends or a decision fetches the panels again and the lists below from the server.
-#[island]
+#[cfg_attr(feature = "islands-directory", island)]
+#[cfg_attr(not(feature = "islands-directory"), component)]
 fn SyncPanels(list: Vec<ProviderSync>) -> impl IntoView {
     let list = RwSignal::new(list);
     let reload = refresher(list, sync_overview);
@@ -179,7 +180,8 @@ fn current_href() -> String {
 
 /// Search (filters as one types, 300 ms after the last key) and the state filter. A plain GET
 /// form underneath: without JavaScript, Search submits it.
-#[island]
+#[cfg_attr(feature = "islands-directory", island)]
+#[cfg_attr(not(feature = "islands-directory"), component)]
 fn ListFilters(query: ListQuery) -> impl IntoView {
     let list_query = RwSignal::new(query);
     let go = move |next: ListQuery| {

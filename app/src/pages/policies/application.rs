@@ -27,7 +27,8 @@ pub fn NewApplication() -> impl IntoView {
     }
 }
 
-#[island]
+#[cfg_attr(feature = "islands-applications", island)]
+#[cfg_attr(not(feature = "islands-applications"), component)]
 fn NewApplicationForm() -> impl IntoView {
     let on_saved = Callback::new(move |id: String| go_to(&format!("/policies/apps/{id}")));
     let initial =
@@ -209,7 +210,8 @@ pub fn ApplicationPage() -> impl IntoView {
 }
 
 /// The application's page: its settings, ordered policies, proxy snippets, export and import.
-#[island]
+#[cfg_attr(feature = "islands-applications", island)]
+#[cfg_attr(not(feature = "islands-applications"), component)]
 fn Application(page: AppPage) -> impl IntoView {
     let app_id = page.app.id.clone();
     let page = RwSignal::new(page);

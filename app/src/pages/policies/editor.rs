@@ -53,7 +53,8 @@ pub(crate) const ACTIONS: [(&str, &str, &str); 3] = [
 ];
 
 /// The editor and its live preview: one island, saved with Save policy.
-#[island]
+#[cfg_attr(feature = "islands-policy-editor", island)]
+#[cfg_attr(not(feature = "islands-policy-editor"), component)]
 pub(crate) fn PolicyEditor(data: EditorData) -> impl IntoView {
     let EditorData { app, policy, providers, can_edit } = data;
     let existing_id = policy.as_ref().map(|p| p.id.clone());

@@ -67,7 +67,8 @@ pub fn TestUserPage() -> impl IntoView {
 
 /// A plain GET form: the result has its own address, and the page works without JavaScript
 /// (type an email); with it, matching people are listed while typing.
-#[island]
+#[cfg_attr(feature = "islands-policy-editor", island)]
+#[cfg_attr(not(feature = "islands-policy-editor"), component)]
 pub(crate) fn TestForm(apps: Vec<(String, String)>, chosen_app: String, typed: String) -> impl IntoView {
     let text = RwSignal::new(typed.clone());
     let people = Resource::new(

@@ -31,7 +31,8 @@ pub(crate) fn ExportPanel(application_id: String) -> impl IntoView {
 }
 
 /// `/policies`' "Import an application".
-#[island]
+#[cfg_attr(feature = "islands-applications", island)]
+#[cfg_attr(not(feature = "islands-applications"), component)]
 pub(crate) fn ImportApplication() -> impl IntoView {
     view! { <ImportPanel application_id=None /> }
 }

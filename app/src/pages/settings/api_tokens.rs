@@ -34,7 +34,8 @@ pub fn ApiTokensPage() -> impl IntoView {
 }
 
 /// Create a token (shown once) and the tokens made, each revocable in place.
-#[island]
+#[cfg_attr(feature = "islands-access", island)]
+#[cfg_attr(not(feature = "islands-access"), component)]
 fn Tokens(rows: Vec<TokenRow>) -> impl IntoView {
     let rows = RwSignal::new(rows);
     let reload = refresher(rows, api_tokens);

@@ -77,7 +77,8 @@ pub fn IdentityProviders() -> impl IntoView {
 }
 
 /// The connected providers: Test connection, enable, disable and delete work in place.
-#[island]
+#[cfg_attr(feature = "islands-providers", island)]
+#[cfg_attr(not(feature = "islands-providers"), component)]
 fn ProviderList(list: Vec<ProviderListItem>) -> impl IntoView {
     let list = RwSignal::new(list);
     let reload = refresher(list, list_providers);

@@ -185,7 +185,8 @@ fn fault_of(report: &CheckReport, directory_mode: &str) -> Option<(&'static str,
 }
 
 /// The whole wizard is one island: its steps, checks and fields live in the browser until Finish.
-#[island]
+#[cfg_attr(feature = "islands-providers", island)]
+#[cfg_attr(not(feature = "islands-providers"), component)]
 pub(crate) fn Wizard(
     initial: ProviderForm,
     edit_id: Option<String>,

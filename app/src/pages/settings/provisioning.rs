@@ -35,7 +35,8 @@ pub fn ProvisioningPage() -> impl IntoView {
 }
 
 /// Turning provisioning on and off, tokens and the alert: each change is saved at once.
-#[island]
+#[cfg_attr(feature = "islands-providers", island)]
+#[cfg_attr(not(feature = "islands-providers"), component)]
 fn ProvisioningIsland(provider_id: String, page: ScimPage) -> impl IntoView {
     let page = RwSignal::new(page);
     let reload = refresher(page, {

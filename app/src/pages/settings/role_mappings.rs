@@ -57,7 +57,8 @@ pub fn RoleMappingsPage() -> impl IntoView {
 }
 
 /// The mappings, Add a mapping and Password sign-in: each change is saved at once.
-#[island]
+#[cfg_attr(feature = "islands-access", island)]
+#[cfg_attr(not(feature = "islands-access"), component)]
 fn RoleMappings(data: RoleMappingsData) -> impl IntoView {
     let data = RwSignal::new(data);
     let reload = refresher(data, role_mappings);
