@@ -105,7 +105,7 @@ try {
   for (const p of pages) {
     for (const [label, js] of [
       ['floor: HTML and CSS, no JavaScript', false],
-      ['interactive (islands hydrated)', true],
+      ['interactive (hydrated)', true],
     ]) {
       const results = [];
       for (let i = 0; i < runs; i++) results.push(await load(`${base}${p}`, js));
