@@ -1,4 +1,6 @@
-//! Islands keep the data the server rendered them with; after a change they fetch it again.
+//! How islands move on without a client-side router: they fetch their own data again after a
+//! change (`refresher`), load another page (`go_to`), or swap in a region of the page as the
+//! server renders it now (`swap_region`).
 
 use std::future::Future;
 

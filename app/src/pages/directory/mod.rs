@@ -109,25 +109,25 @@ pub fn Directory() -> impl IntoView {
         <ListFilters query=list_query.get_untracked() />
         // Searches and finished syncs replace this region with the server's (`swap_region`).
         <div id="directory-results">
-        <Suspense fallback=loading>
-            {move || Suspend::new(async move {
-                let query = list_query.get_untracked();
-                if is_groups() {
-                    match groups.await {
-                        Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
-                        Ok(page) => view! { <GroupTable page query /> }.into_any(),
-                    }
-                } else {
-                    match users.await {
-                        Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
-                        Ok(page) => {
-                            let base = query.base(query.sort.as_deref());
-                            view! { <UserTable page base sorting=query /> }.into_any()
+            <Suspense fallback=loading>
+                {move || Suspend::new(async move {
+                    let query = list_query.get_untracked();
+                    if is_groups() {
+                        match groups.await {
+                            Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
+                            Ok(page) => view! { <GroupTable page query /> }.into_any(),
+                        }
+                    } else {
+                        match users.await {
+                            Err(e) => view! { <ErrorNote message=error_text(&e) /> }.into_any(),
+                            Ok(page) => {
+                                let base = query.base(query.sort.as_deref());
+                                view! { <UserTable page base sorting=query /> }.into_any()
+                            }
                         }
                     }
-                }
-            })}
-        </Suspense>
+                })}
+            </Suspense>
         </div>
     }
 }
