@@ -387,8 +387,7 @@ async fn providers_sync_and_decisions_over_the_api_work_like_the_console_and_nev
         json_of(api.call(Method::POST, &format!("/providers/{id}/test"), Some(&admin), None).await).await;
     assert_eq!(status, StatusCode::OK, "{report}");
 
-    let (status, started) =
-        api.send(Method::POST, &format!("/providers/{id}/sync"), &admin, json!({"kind": "full"})).await;
+    let (status, started) = crate::config::sync_now(&api, &admin, &id, json!({"kind": "full"})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{started}");
     let run_id = started["run_id"].as_str().unwrap().to_string();
     let mut run = Value::Null;

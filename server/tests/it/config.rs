@@ -20,7 +20,8 @@ pub(crate) async fn configure(a: &Api, admin: &str, sim: &Sim) -> String {
     let (status, saved) = a.send(Method::POST, "/providers", admin, provider).await;
     assert_eq!(status, StatusCode::CREATED, "{saved}");
     let id = saved["provider"]["id"].as_str().unwrap().to_string();
-    let (_, started) = a.send(Method::POST, &format!("/providers/{id}/sync"), admin, json!({})).await;
+    let (status, started) = sync_now(a, admin, &id, json!({})).await;
+    assert!(status.is_success(), "{started}");
     let run = started["run_id"].as_str().unwrap().to_string();
     for _ in 0..300 {
         let (_, d) = a.get(&format!("/sync/runs/{run}"), admin).await;
@@ -31,6 +32,19 @@ pub(crate) async fn configure(a: &Api, admin: &str, sim: &Sim) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     id
+}
+
+/// Sync now, as an admin does right after connecting a provider. The scheduler may have
+/// started the provider's first run already; Sync now is refused with 409 until that ends.
+pub(crate) async fn sync_now(a: &Api, admin: &str, provider: &str, body: Value) -> (StatusCode, Value) {
+    for _ in 0..300 {
+        let (status, answer) = a.send(Method::POST, &format!("/providers/{provider}/sync"), admin, body.clone()).await;
+        if status != StatusCode::CONFLICT {
+            return (status, answer);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the provider's sync stayed busy for 30 s");
 }
 
 /// Every active directory user's decision on every application, by email.
