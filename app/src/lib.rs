@@ -31,13 +31,12 @@ pub const BUNDLES: [(&str, &str); 6] = [
 
 /// The bundle a page loads: the frame's, plus the islands of its group.
 pub fn bundle_for(path: &str) -> &'static str {
-    let group = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
         ["directory"] => "portcullis-directory",
         ["policies", "test"] | ["policies", "apps", _, "policies", _] => "portcullis-policy-editor",
         ["policies", ..] => "portcullis-applications",
-        _ if group("/settings/identity-providers") => "portcullis-providers",
+        ["settings", "identity-providers", ..] => "portcullis-providers",
         ["settings", "role-mappings"] | ["settings", "api-tokens"] => "portcullis-access",
         _ => "portcullis",
     }

@@ -27,10 +27,16 @@ pub fn NewApplication() -> impl IntoView {
     }
 }
 
+/// An application's page, loaded whole: after it is created, or renamed (its name is the
+/// document's title).
+fn open_application(id: String) {
+    go_to(&format!("/policies/apps/{id}"));
+}
+
 #[cfg_attr(feature = "islands-applications", island)]
 #[cfg_attr(not(feature = "islands-applications"), component)]
 fn NewApplicationForm() -> impl IntoView {
-    let on_saved = Callback::new(move |id: String| go_to(&format!("/policies/apps/{id}")));
+    let on_saved = Callback::new(open_application);
     let initial =
         AppForm { name: String::new(), hosts: vec![HostForm::default()], session_duration_minutes: "1440".into() };
     view! { <ApplicationForm initial edit_id=None submit_label="Create application" on_saved /> }
@@ -231,8 +237,7 @@ pub(crate) fn ApplicationView(
     let AppPage { app, policies, can_edit, snippets } = page;
     let app_id = StoredValue::new(app.id.clone());
     let editing = RwSignal::new(false);
-    // A new name is also the document's title: load the page again.
-    let on_saved = Callback::new(move |id: String| go_to(&format!("/policies/apps/{id}")));
+    let on_saved = Callback::new(open_application);
     let delete_confirm = RwSignal::new(false);
     let delete = Action::new(move |id: &String| delete_application(id.clone()));
     let error = RwSignal::new(None::<String>);
